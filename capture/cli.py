@@ -1,0 +1,607 @@
+"""The ``capture`` command: tethered bursts, references and turntable sweeps into sessions.
+
+Only this module chooses between real devices and simulators, builds Rich output, and turns
+exceptions into exit codes: 2 for a bad request, 1 for a failure, on stderr, no traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import signal
+import threading
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from capture import plan as planmod
+from capture.errors import BadRequest, CaptureError, SessionError, SessionExists, TurntableAlarm
+from capture.protocols import Camera, Turntable
+from capture.session import PASSES, SessionWriter
+
+app = typer.Typer(
+    help="Tethered low-light RAW capture: bursts, references and turntable sweeps.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+turntable_app = typer.Typer(help="Drive the turntable by hand.", no_args_is_help=True)
+app.add_typer(turntable_app, name="turntable")
+
+out = Console()
+err = Console(stderr=True)
+log = logging.getLogger("capture")
+
+CameraOpt = Annotated[
+    str,
+    typer.Option(
+        "--camera",
+        help="auto (the first camera libgphoto2 finds), usb:BUS,DEV, or sim (the simulated "
+        "low-light camera).",
+    ),
+]
+TurntableOpt = Annotated[
+    str | None,
+    typer.Option("--turntable", help="Serial port of the GRBL turntable (/dev/ttyUSB0), or sim."),
+]
+SimSizeOpt = Annotated[
+    str, typer.Option("--sim-size", help="Simulated sensor size HxW (default: the RX100 VI's).")
+]
+SimSeedOpt = Annotated[
+    int | None, typer.Option("--sim-seed", help="Seed of the simulated scene and noise.")
+]
+SimLuxOpt = Annotated[float, typer.Option("--sim-lux", help="Illuminance of the simulated scene.")]
+SessionOpt = Annotated[Path, typer.Option("--session", help="Session directory.")]
+
+
+def _handle(fn):
+    """Turn our exceptions into a message on stderr and an exit code, without a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except BadRequest as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(2) from None
+        except CaptureError as exc:
+            err.print(f"[bold red]failed:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise BadRequest(f"expected --sim-size as HxW (e.g. 512x768), found {text!r}") from None
+    if h < 16 or w < 16 or h % 2 or w % 2:
+        raise BadRequest(f"expected an even --sim-size of at least 16x16, found {text!r}")
+    return h, w
+
+
+def _sim_seed(scene: str, seed: int | None) -> int:
+    return seed if seed is not None else zlib.crc32(scene.encode()) & 0x7FFFFFFF
+
+
+class _Rig(contextlib.ExitStack):
+    """The camera and turntable one command uses, closed (settings restored) on exit."""
+
+    camera: Camera
+    turntable: Turntable | None = None
+    motion: Any = None
+
+
+def _open_turntable(rig: _Rig, spec: str | None, *, home: bool | None) -> Turntable | None:
+    if not spec:
+        return None
+    from capture.devices.grbl import GrblTurntable
+
+    port = spec
+    if spec == "sim":
+        from capture.sim.grbl_server import GrblSimulator
+
+        sim = rig.enter_context(GrblSimulator())
+        port = sim.port
+        rig.motion = sim.motion
+    tt = GrblTurntable(port)
+    rig.callback(tt.close)
+    state = tt.status().state
+    if home or (home is None and state.startswith("Alarm")):
+        tt.home()
+    elif state.startswith("Alarm"):
+        tt.unlock()
+    rig.turntable = tt
+    return tt
+
+
+def _open_camera(
+    rig: _Rig,
+    spec: str,
+    *,
+    sim: dict | None,
+    shutter_count: int = 0,
+) -> Camera:
+    if spec == "sim":
+        from capture.sim.camera import SimCamera
+
+        assert sim is not None
+        camera = SimCamera(
+            size=tuple(sim["size"]),
+            seed=sim["seed"],
+            lux=sim["lux"],
+            shutter_count=shutter_count,
+            motion=rig.motion,
+        )
+    else:
+        from capture.devices.gphoto2_camera import Gphoto2Camera
+
+        camera = Gphoto2Camera(None if spec == "auto" else spec)
+    rig.callback(camera.close)
+    rig.camera = camera
+    return camera
+
+
+class _FpsColumn(ProgressColumn):
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.2f} fps" if speed else "-- fps", style="cyan")
+
+
+@contextlib.contextmanager
+def _stoppable() -> Iterator[threading.Event]:
+    """First Ctrl-C (or SIGTERM) stops after the current frame; a second one interrupts."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        err.print("[yellow]stopping after the current frame (Ctrl-C again to interrupt)[/]")
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _run(writer: SessionWriter, rig: _Rig, passes: list[str], command: str) -> None:
+    s = writer.session
+    todo = [p for p in passes if s.remaining(p)]
+    with (
+        _stoppable() as stop,
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _FpsColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=False,
+        ) as bar,
+    ):
+        tasks = {
+            p: bar.add_task(
+                f"{p} pass", total=s.planned(p), completed=s.planned(p) - len(s.remaining(p))
+            )
+            for p in todo
+        }
+
+        def progress(pass_: str, done: int, planned: int) -> None:
+            bar.update(tasks[pass_], completed=done)
+
+        result = planmod.run_passes(
+            writer,
+            rig.camera,
+            passes=todo,
+            command=command,
+            turntable=rig.turntable,
+            stop=stop,
+            progress=progress,
+        )
+    shot = sum(result.shot.values())
+    if result.exit_status == "abort":
+        err.print(
+            f"[yellow]stopped[/] after {shot} frames; the session is resumable: "
+            f"capture resume {writer.path}"
+        )
+        raise typer.Exit(1)
+    out.print(f"[green]done:[/] {shot} frames in {writer.path}")
+
+
+def _sim_settings(scene: str, size: str, seed: int | None, lux: float) -> dict:
+    return {"size": list(_parse_size(size)), "seed": _sim_seed(scene, seed), "lux": lux}
+
+
+def _check_static_session(path: Path, scene: str | None, pass_: str) -> SessionWriter | None:
+    """An existing static session this command may add ``pass_`` to, or None for a new one."""
+    if not (path / "session.json").exists():
+        return None
+    w = SessionWriter(path)
+    s = w.session
+    if s.kind != "static":
+        raise SessionExists(
+            f"expected a static session at {path}, found a {s.kind} session; nothing was "
+            "changed. Choose another --session."
+        )
+    if scene is not None and scene != s.scene:
+        raise SessionExists(
+            f"{path} belongs to scene {s.scene!r}, not {scene!r}; nothing was changed. "
+            "Sessions of one scene share its name; choose another --session."
+        )
+    if pass_ in s.plan["passes"]:
+        raise SessionExists(
+            f"{path} already has a {pass_} pass; nothing was changed. Run `capture resume "
+            f"{path}` to finish it, or choose another --session."
+        )
+    return w
+
+
+def _static(
+    pass_: str,
+    *,
+    command: str,
+    session: Path,
+    scene: str | None,
+    iso: int | None,
+    shutter: str,
+    aperture: str | None,
+    frames: int,
+    camera: str,
+    lighting: str,
+    lux: float | None,
+    sim_size: str,
+    sim_seed: int | None,
+    sim_lux: float,
+) -> None:
+    writer = _check_static_session(session, scene, pass_)
+    if writer is None and scene is None:
+        raise BadRequest(f"{session} is a new session: expected --scene NAME, found none")
+    scene = scene or writer.session.scene
+    spec = planmod.static_pass(frames, iso, shutter, aperture)
+    sim = None
+    shutter_count = 0
+    if camera == "sim":
+        sim = (writer.session.meta["camera"].get("sim") if writer else None) or _sim_settings(
+            scene, sim_size, sim_seed, sim_lux
+        )
+        if writer:
+            shutter_count = sum(len(writer.session.frames(p)) for p in PASSES)
+    with _Rig() as rig:
+        cam = _open_camera(rig, camera, sim=sim, shutter_count=shutter_count)
+        planmod.validate_exposures(cam, {pass_: spec})
+        planmod.check_disk(session, frames, cam, writer.session if writer else None)
+        if writer is None:
+            writer = SessionWriter.create(
+                session,
+                scene=scene,
+                kind="static",
+                camera=cam.info,
+                plan={"passes": {pass_: spec}, "order": [pass_]},
+                lighting=lighting,
+                lux=lux,
+                sim=sim,
+            )
+        else:
+            writer.update_plan({pass_: spec})
+        _run(writer, rig, [pass_], command)
+
+
+@app.command()
+@_handle
+def burst(
+    session: SessionOpt,
+    iso: Annotated[int | None, typer.Option(help="ISO (omit to leave the camera's).")] = None,
+    shutter: Annotated[str, typer.Option(help="Shutter speed, e.g. 1/30.")] = "1/30",
+    frames: Annotated[int, typer.Option(help="Frames in the burst.")] = 110,
+    scene: Annotated[str | None, typer.Option(help="Scene name: the split key.")] = None,
+    aperture: Annotated[str | None, typer.Option(help="f-number, e.g. 3.5.")] = None,
+    camera: CameraOpt = "auto",
+    lighting: Annotated[str, typer.Option(help="Lighting, in words.")] = "",
+    lux: Annotated[float | None, typer.Option(help="Measured illuminance.")] = None,
+    sim_size: SimSizeOpt = "3672x5496",
+    sim_seed: SimSeedOpt = None,
+    sim_lux: SimLuxOpt = 1.0,
+) -> None:
+    """Shoot the short-exposure (dark) burst of a static scene."""
+    _static(
+        "dark",
+        command="burst",
+        session=session,
+        scene=scene,
+        iso=iso,
+        shutter=shutter,
+        aperture=aperture,
+        frames=frames,
+        camera=camera,
+        lighting=lighting,
+        lux=lux,
+        sim_size=sim_size,
+        sim_seed=sim_seed,
+        sim_lux=sim_lux,
+    )
+
+
+@app.command()
+@_handle
+def reference(
+    session: SessionOpt,
+    iso: Annotated[int | None, typer.Option(help="ISO (omit to leave the camera's).")] = None,
+    shutter: Annotated[str, typer.Option(help="Seconds (bulb if needed).")] = "10",
+    frames: Annotated[int, typer.Option(help="Long exposures to take.")] = 1,
+    scene: Annotated[str | None, typer.Option(help="Scene (for a new session).")] = None,
+    aperture: Annotated[str | None, typer.Option(help="f-number, e.g. 3.5.")] = None,
+    camera: CameraOpt = "auto",
+    lighting: Annotated[str, typer.Option(help="Lighting, in words.")] = "",
+    lux: Annotated[float | None, typer.Option(help="Measured illuminance.")] = None,
+    sim_size: SimSizeOpt = "3672x5496",
+    sim_seed: SimSeedOpt = None,
+    sim_lux: SimLuxOpt = 1.0,
+) -> None:
+    """Add long-exposure references (the bright pass) to a static session."""
+    _static(
+        "bright",
+        command="reference",
+        session=session,
+        scene=scene,
+        iso=iso,
+        shutter=shutter,
+        aperture=aperture,
+        frames=frames,
+        camera=camera,
+        lighting=lighting,
+        lux=lux,
+        sim_size=sim_size,
+        sim_seed=sim_seed,
+        sim_lux=sim_lux,
+    )
+
+
+@app.command()
+@_handle
+def sweep(
+    session: SessionOpt,
+    scene: Annotated[str, typer.Option(help="Scene name: the split key.")],
+    steps: Annotated[int, typer.Option(help="Bright exposures along the path.")] = 24,
+    step_deg: Annotated[float, typer.Option(help="Degrees between bright exposures.")] = 2.0,
+    iso: Annotated[int | None, typer.Option(help="ISO of both passes.")] = None,
+    dark_shutter: Annotated[str, typer.Option(help="Dark-pass shutter.")] = "1/30",
+    bright_shutter: Annotated[str, typer.Option(help="Bright-pass shutter.")] = "10",
+    aperture: Annotated[str | None, typer.Option(help="f-number, e.g. 3.5.")] = None,
+    dark_frames: Annotated[int | None, typer.Option(help="Default: 4 per step.")] = None,
+    dark_mode: Annotated[str, typer.Option(help="continuous or step.")] = "continuous",
+    fps: Annotated[float, typer.Option(help="Dark-pass frame rate.")] = 16.0,
+    settle: Annotated[float, typer.Option(help="Seconds to settle after each step.")] = 0.5,
+    start_angle: Annotated[float, typer.Option(help="Angle of the first frame.")] = 0.0,
+    home: Annotated[bool, typer.Option(help="Home ($H) first; else unlock.")] = True,
+    turntable: TurntableOpt = "/dev/ttyUSB0",
+    camera: CameraOpt = "auto",
+    lighting: Annotated[str, typer.Option(help="Lighting, in words.")] = "",
+    lux: Annotated[float | None, typer.Option(help="Measured illuminance.")] = None,
+    sim_size: SimSizeOpt = "3672x5496",
+    sim_seed: SimSeedOpt = None,
+    sim_lux: SimLuxOpt = 1.0,
+) -> None:
+    """Shoot a turntable sweep: the dark pass, back to the start, the bright pass."""
+    if session.exists() and (not session.is_dir() or any(session.iterdir())):
+        raise SessionExists(
+            f"expected a new or empty directory for the sweep, found files at {session}; "
+            "nothing was changed. Choose another --session, or `capture resume` it."
+        )
+    if not turntable:
+        raise BadRequest("a sweep needs a turntable: pass --turntable /dev/ttyUSB0 (or sim)")
+    passes, tt_spec = planmod.sweep_plan(
+        steps=steps,
+        step_deg=step_deg,
+        iso=iso,
+        dark_shutter=dark_shutter,
+        bright_shutter=bright_shutter,
+        aperture=aperture,
+        dark_frames=dark_frames,
+        dark_mode=dark_mode,
+        start_angle=start_angle,
+        fps=fps,
+        settle_s=settle,
+        port=turntable,
+    )
+    sim = _sim_settings(scene, sim_size, sim_seed, sim_lux) if camera == "sim" else None
+    with _Rig() as rig:
+        cam = _open_camera(rig, camera, sim=sim)
+        planmod.validate_exposures(cam, passes)
+        frames = sum(p["frames"] for p in passes.values())
+        planmod.check_disk(session, frames, cam)
+        _open_turntable(rig, turntable, home=home)
+        if camera == "sim" and rig.motion is not None:
+            cam.motion = rig.motion
+        writer = SessionWriter.create(
+            session,
+            scene=scene,
+            kind="sweep",
+            camera=cam.info,
+            plan={"passes": passes, "order": list(PASSES)},
+            lighting=lighting,
+            lux=lux,
+            turntable=tt_spec,
+            sim=sim,
+        )
+        _run(writer, rig, list(PASSES), "sweep")
+
+
+@app.command()
+@_handle
+def resume(
+    session: Annotated[Path, typer.Argument(help="The interrupted session.")],
+    camera: Annotated[
+        str | None, typer.Option("--camera", help="auto, usb:BUS,DEV or sim (default: as shot).")
+    ] = None,
+    turntable: TurntableOpt = None,
+) -> None:
+    """Finish an interrupted session: keep and verify what is journalled, shoot the rest."""
+    writer = SessionWriter(session)
+    s = writer.session
+    problems = s.verify()
+    if problems:
+        raise SessionError(
+            f"expected every journalled frame of {session} intact, found "
+            f"{len(problems)} problem(s): "
+            + "; ".join(problems[:5])
+            + ". Nothing was shot; restore the files from a backup before resuming."
+        )
+    order = [p for p in s.plan.get("order", PASSES) if p in s.plan["passes"]]
+    todo = [p for p in order if s.remaining(p)]
+    if not todo:
+        if not s.is_complete:
+            writer.stop("success", "resume found every planned frame on disk")
+        out.print(f"[green]nothing to do:[/] every planned frame of {session} is on disk")
+        return
+    cam_meta = s.meta["camera"]
+    spec = camera or ("sim" if cam_meta.get("driver") == "sim" else "auto")
+    needs_tt = any(s.plan["passes"][p].get("angles") for p in todo)
+    tt_spec = turntable or (s.meta.get("turntable") or {}).get("port") if needs_tt else None
+    shutter_count = sum(len(s.frames(p)) for p in PASSES)
+    remaining = sum(len(s.remaining(p)) for p in todo)
+    with _Rig() as rig:
+        _open_turntable(rig, tt_spec, home=True)
+        cam = _open_camera(rig, spec, sim=cam_meta.get("sim"), shutter_count=shutter_count)
+        planmod.check_disk(session, remaining, cam, s)
+        writer.record("event", what="resume", remaining={p: len(s.remaining(p)) for p in todo})
+        _run(writer, rig, todo, "resume")
+
+
+@app.command()
+@_handle
+def doctor(
+    camera: CameraOpt = "auto",
+    turntable: TurntableOpt = None,
+    session: Annotated[Path | None, typer.Option(help="Where a session would go.")] = None,
+    frames: Annotated[int, typer.Option(help="Frames the planned session takes.")] = 110,
+    sim_size: SimSizeOpt = "3672x5496",
+) -> None:
+    """What is connected, what the camera offers, and whether the planned session fits."""
+    ok = True
+    if camera == "sim":
+        cameras = [("simulated low-light camera", "sim")]
+    else:
+        from capture.devices import gphoto2_camera as g
+
+        cameras = g.detect()
+        holders = g.holders()
+        if holders:
+            err.print("[yellow]processes holding a camera:[/] " + ", ".join(holders))
+    t = Table(title="cameras")
+    t.add_column("model")
+    t.add_column("port")
+    for model, port in cameras:
+        t.add_row(model, port)
+    out.print(t)
+    if not cameras:
+        ok = False
+        out.print(
+            "[red]no camera found[/]: check the USB cable, that the camera is on and in "
+            "PC/tether mode, and that no other program (gvfs) holds it"
+        )
+    with _Rig() as rig:
+        cam = None
+        if cameras:
+            sim = _sim_settings("doctor", sim_size, 0, 1.0) if camera == "sim" else None
+            cam = _open_camera(rig, camera, sim=sim)
+            ch = Table(title=f"{cam.info.make} {cam.info.model}: valid settings")
+            ch.add_column("setting")
+            ch.add_column("choices")
+            for name, values in cam.choices().items():
+                shown = ", ".join(values[:40]) + (" ..." if len(values) > 40 else "")
+                ch.add_row(name, shown or "[dim](no such setting)[/]")
+            out.print(ch)
+        if session is not None and cam is not None:
+            try:
+                need = planmod.check_disk(session, frames, cam)
+                out.print(f"disk: room for {frames} frames ({need / 1e9:.2f} GB needed)")
+            except CaptureError as exc:
+                ok = False
+                out.print(f"[red]disk:[/] {exc}")
+        if turntable:
+            try:
+                tt = _open_turntable(rig, turntable, home=False)
+                st = tt.status()
+                out.print(f"turntable on {turntable}: {st.state} at {st.angle:.3f} deg")
+            except CaptureError as exc:
+                ok = False
+                out.print(f"[red]turntable:[/] {exc}")
+    from capture.devices.grbl import list_serial_ports
+
+    out.print("serial ports: " + (", ".join(list_serial_ports()) or "none"))
+    if not ok:
+        raise typer.Exit(1)
+
+
+TtArg = Annotated[str, typer.Option("--turntable", help="Serial port, or sim.")]
+
+
+@turntable_app.command("status")
+@_handle
+def tt_status(turntable: TtArg = "/dev/ttyUSB0") -> None:
+    """Print the controller's state and position."""
+    with _Rig() as rig:
+        tt = _open_turntable(rig, turntable, home=False)
+        st = tt.status()
+        out.print(f"{st.state} at {st.angle:.3f} deg")
+
+
+@turntable_app.command("home")
+@_handle
+def tt_home(turntable: TtArg = "/dev/ttyUSB0") -> None:
+    """Home the turntable ($H), which also clears a power-up alarm."""
+    with _Rig() as rig:
+        tt = _open_turntable(rig, turntable, home=True)
+        out.print(f"homed: {tt.status().angle:.3f} deg")
+
+
+@turntable_app.command("move")
+@_handle
+def tt_move(
+    degrees: Annotated[float, typer.Argument(help="Relative move in degrees.")],
+    turntable: TtArg = "/dev/ttyUSB0",
+    unlock: Annotated[bool, typer.Option(help="Unlock ($X) an alarm before moving.")] = False,
+) -> None:
+    """Turn by DEGREES and report the position read back."""
+    with _Rig() as rig:
+        tt = _open_turntable(rig, turntable, home=False if unlock else None)
+        st = tt.status()
+        if st.state.startswith("Alarm"):
+            raise TurntableAlarm(
+                f"the controller on {turntable} is in {st.state}; home it first "
+                "(`capture turntable home`) or pass --unlock"
+            )
+        angle = tt.move_by(degrees)
+        out.print(f"at {angle:.3f} deg")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,388 @@
+"""What to shoot and in which order: static bursts, references, turntable sweeps, resume.
+
+Everything here talks to devices only through :mod:`capture.protocols` and to disk only through
+:class:`capture.session.SessionWriter`, so the same code drives the real rig and the simulated
+one.  Progress flows out through a callback; stopping (Ctrl-C) flows in through an event that is
+checked after every frame, so a run always stops between frames, never inside one.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from capture.errors import (
+    BadRequest,
+    CameraError,
+    CaptureError,
+    DiskFull,
+    SessionError,
+    TurntableError,
+)
+from capture.motion import interpolate_angle
+from capture.protocols import Applied, Camera, Exposure, Turntable
+from capture.session import PASSES, Session, SessionWriter
+
+__all__ = [
+    "DEFAULT_FRAME_BYTES",
+    "ProgressFn",
+    "RunResult",
+    "check_disk",
+    "pass_exposure",
+    "run_passes",
+    "static_pass",
+    "sweep_plan",
+    "validate_exposures",
+]
+
+log = logging.getLogger(__name__)
+
+#: What we assume a raw frame weighs when neither the session nor the camera can tell:
+#: generous for today's 20 to 60 megapixel bodies, so the disk check errs on the safe side.
+DEFAULT_FRAME_BYTES = 64 * 1024 * 1024
+
+ProgressFn = Callable[[str, int, int], None]
+"""``progress(pass_name, frames_done, frames_planned)``, called once per journalled frame."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    exit_status: str
+    reason: str
+    shot: dict[str, int]
+
+
+def static_pass(frames: int, iso: int | None, shutter: str, aperture: str | None) -> dict:
+    """The plan of one static pass (a burst, or a set of references)."""
+    if frames < 1:
+        raise BadRequest(f"expected at least one frame, found --frames {frames}")
+    return {
+        "frames": int(frames),
+        "iso": iso,
+        "shutter": shutter,
+        "aperture": aperture,
+        "mode": "burst",
+        "angles": None,
+    }
+
+
+def sweep_plan(
+    *,
+    steps: int,
+    step_deg: float,
+    iso: int | None,
+    dark_shutter: str,
+    bright_shutter: str,
+    aperture: str | None = None,
+    dark_frames: int | None = None,
+    dark_mode: str = "continuous",
+    start_angle: float = 0.0,
+    fps: float = 16.0,
+    settle_s: float = 0.5,
+    port: str = "",
+) -> tuple[dict, dict]:
+    """Plan a sweep: a dark pass along the arc, then the bright pass at every step.
+
+    The bright pass stops at ``steps`` angles ``start + i * step_deg``.  The dark pass covers
+    the same arc with ``dark_frames`` frames (default four per step, one every quarter step, as
+    the HKUST rig's 4 x 0.5 degree sub-steps), either turning continuously while the camera
+    shoots (``continuous``, a video-like pass) or stopping at each planned angle (``step``).
+    Returns ``(passes, turntable)`` for session.json.
+    """
+    if steps < 2:
+        raise BadRequest(f"expected at least 2 steps for a sweep, found --steps {steps}")
+    if step_deg == 0:
+        raise BadRequest("expected a non-zero --step-deg, found 0")
+    if dark_mode not in ("continuous", "step"):
+        raise BadRequest(f"expected --dark-mode continuous or step, found {dark_mode!r}")
+    arc = (steps - 1) * step_deg
+    n_dark = dark_frames if dark_frames is not None else 4 * (steps - 1) + 1
+    if n_dark < 2:
+        raise BadRequest(f"expected at least 2 dark frames for a sweep, found {n_dark}")
+    dark_angles = [round(start_angle + arc * j / (n_dark - 1), 6) for j in range(n_dark)]
+    bright_angles = [round(start_angle + step_deg * i, 6) for i in range(steps)]
+    passes = {
+        "dark": {
+            "frames": n_dark,
+            "iso": iso,
+            "shutter": dark_shutter,
+            "aperture": aperture,
+            "mode": dark_mode,
+            "angles": dark_angles,
+        },
+        "bright": {
+            "frames": steps,
+            "iso": iso,
+            "shutter": bright_shutter,
+            "aperture": aperture,
+            "mode": "step",
+            "angles": bright_angles,
+        },
+    }
+    turntable = {
+        "port": port,
+        "steps": steps,
+        "step_deg": step_deg,
+        "start_angle": start_angle,
+        "dark_mode": dark_mode,
+        "fps": fps,
+        "feed_deg_s": abs(arc) / ((n_dark - 1) / fps),
+        "settle_s": settle_s,
+    }
+    return passes, turntable
+
+
+def pass_exposure(spec: dict) -> Exposure:
+    return Exposure(iso=spec.get("iso"), shutter=spec.get("shutter"), aperture=spec.get("aperture"))
+
+
+def validate_exposures(camera: Camera, passes: dict[str, dict]) -> dict[str, Applied]:
+    """Apply each pass's exposure once, so a bad value fails before anything is written.
+
+    The camera checks each value against its own choices (raising ``SettingError`` with the
+    valid list) and reads it back.
+    """
+    return {name: camera.apply(pass_exposure(spec)) for name, spec in passes.items()}
+
+
+def _estimate_frame_bytes(session: Session | None, camera: Camera) -> tuple[int, str]:
+    if session is not None:
+        sizes = [f.size for p in PASSES for f in session.frames(p)]
+        if sizes:
+            return max(sizes), f"the largest of {len(sizes)} frames already in the session"
+    estimate = getattr(camera, "estimate_frame_bytes", None)
+    if callable(estimate):
+        value = estimate()
+        if value:
+            return int(value), "the camera's frame size"
+    return DEFAULT_FRAME_BYTES, "a generous default for raw frames"
+
+
+def check_disk(path: Path, frames: int, camera: Camera, session: Session | None = None) -> int:
+    """Refuse (``DiskFull``) when ``frames`` more frames would not fit on ``path``'s disk."""
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    per_frame, source = _estimate_frame_bytes(session, camera)
+    needed = int(frames * per_frame * 1.1) + 16 * 1024 * 1024
+    if needed > free:
+        raise DiskFull(
+            f"expected room for {frames} frames of about {per_frame / 1e6:.1f} MB each "
+            f"({source}), {needed / 1e9:.2f} GB with a 10% margin, found {free / 1e9:.2f} GB "
+            f"free on the disk of {probe}; no exposure was taken. Free some space or choose a "
+            "--session on a larger disk."
+        )
+    return needed
+
+
+class _Runner:
+    def __init__(
+        self,
+        writer: SessionWriter,
+        camera: Camera,
+        turntable: Turntable | None,
+        stop: threading.Event,
+        progress: ProgressFn | None,
+    ):
+        self.writer = writer
+        self.camera = camera
+        self.turntable = turntable
+        self.stop = stop
+        self.progress = progress or (lambda *_: None)
+        self.shot: dict[str, int] = {}
+
+    def _done(self, pass_: str, rec_index: int) -> None:
+        self.shot[pass_] = self.shot.get(pass_, 0) + 1
+        s = self.writer.session
+        self.progress(pass_, len(s.frames(pass_)), s.planned(pass_))
+
+    def run_pass(self, pass_: str) -> bool:
+        """Shoot what is left of a pass; return False when stopped early."""
+        s = self.writer.session
+        spec = s.plan["passes"][pass_]
+        remaining = s.remaining(pass_)
+        if not remaining:
+            return True
+        exposure = pass_exposure(spec)
+        applied = self.camera.apply(exposure)
+        angles = spec.get("angles")
+        if angles is None:
+            return self._burst(pass_, remaining, exposure, applied)
+        if self.turntable is None:
+            raise BadRequest(
+                f"the {pass_} pass of this sweep needs the turntable, found none; "
+                "pass --turntable PORT (or sim)"
+            )
+        if spec.get("mode") == "continuous":
+            return self._continuous(pass_, remaining, angles, exposure, applied)
+        return self._stepped(pass_, remaining, angles, exposure, applied)
+
+    def _burst(self, pass_, remaining, exposure, applied) -> bool:
+        angle = None
+        if self.turntable is not None:
+            angle = self.turntable.status().angle
+        shots = self.camera.shoot(len(remaining))
+        got = 0
+        try:
+            for index, shot in zip(remaining, shots, strict=False):
+                got += 1
+                self.writer.write_frame(
+                    pass_,
+                    index,
+                    shot,
+                    requested=exposure,
+                    applied=applied,
+                    angle=angle,
+                    extra=shot.extra or None,
+                )
+                self._done(pass_, index)
+                if self.stop.is_set():
+                    return False
+        finally:
+            close = getattr(shots, "close", None)
+            if close is not None:
+                close()
+        _check_count(pass_, got, len(remaining))
+        return True
+
+    def _stepped(self, pass_, remaining, angles, exposure, applied) -> bool:
+        settle = float((self.writer.session.meta.get("turntable") or {}).get("settle_s", 0.0))
+        for index in remaining:
+            angle = self.turntable.move_to(angles[index])
+            if settle:
+                time.sleep(settle)
+            (shot,) = list(self.camera.shoot(1))
+            self.writer.write_frame(
+                pass_,
+                index,
+                shot,
+                requested=exposure,
+                applied=applied,
+                angle=angle,
+                extra=shot.extra or None,
+            )
+            self._done(pass_, index)
+            if self.stop.is_set():
+                return False
+        return True
+
+    def _continuous(self, pass_, remaining, angles, exposure, applied) -> bool:
+        first = remaining[0]
+        if remaining != list(range(first, len(angles))):
+            # Continuous passes are journalled in order, so the rest is always a suffix.
+            raise SessionError(
+                f"expected the missing {pass_} frames to be the end of the pass, found "
+                f"indices {remaining[:5]}...; the journal was edited. Shoot a new session."
+            )
+        tt = self.turntable
+        tt.move_to(angles[first])
+        n = len(remaining)
+        fps = float((self.writer.session.meta.get("turntable") or {}).get("fps", 16.0))
+        reports = tt.track()
+        if n > 1:
+            feed = abs(angles[-1] - angles[first]) / ((n - 1) / fps)
+            tt.move_to(angles[-1], feed=feed, wait=False)
+        shots = self.camera.shoot(n)
+        pending = []
+        got = 0
+        try:
+            for index, shot in zip(remaining, shots, strict=False):
+                got += 1
+                pending.append((index, shot))
+                # Angles are interpolated from reports that bracket the exposure, so a frame
+                # is written once a later report exists (or at the end of the pass).
+                while pending and reports and reports[-1].t >= pending[0][1].t_mid:
+                    self._write_tracked(pass_, pending.pop(0), reports, exposure, applied)
+                    if self.stop.is_set():
+                        return False
+            while pending:
+                tt.wait_idle()
+                self._write_tracked(pass_, pending.pop(0), reports, exposure, applied)
+                if self.stop.is_set():
+                    return False
+        finally:
+            close = getattr(shots, "close", None)
+            if close is not None:
+                close()
+            tt.stop_tracking()
+        _check_count(pass_, got, n)
+        tt.wait_idle()
+        return True
+
+    def _write_tracked(self, pass_, item, reports, exposure, applied) -> None:
+        index, shot = item
+        angle = interpolate_angle(list(reports), shot.t_mid)
+        self.writer.write_frame(
+            pass_,
+            index,
+            shot,
+            requested=exposure,
+            applied=applied,
+            angle=round(angle, 4),
+            extra=shot.extra or None,
+        )
+        self._done(pass_, index)
+
+
+def _check_count(pass_: str, got: int, expected: int) -> None:
+    if got < expected:
+        raise CameraError(
+            f"expected {expected} {pass_} frames from the camera, received {got}; the frames "
+            "received are journalled. Check the camera's card and battery, then `capture resume`."
+        )
+
+
+def run_passes(
+    writer: SessionWriter,
+    camera: Camera,
+    *,
+    passes: list[str],
+    command: str,
+    turntable: Turntable | None = None,
+    stop: threading.Event | None = None,
+    progress: ProgressFn | None = None,
+) -> RunResult:
+    """Shoot what is left of ``passes``, journalling a start and a stop record.
+
+    The stop record says ``success`` when every frame of those passes is on disk, ``abort``
+    when the user stopped the run or the turntable failed, ``fail`` when the camera or the
+    disk did.  Errors are re-raised after the stop record is written, so the session stays
+    resumable.
+    """
+    stop = stop or threading.Event()
+    runner = _Runner(writer, camera, turntable, stop, progress)
+    writer.set_aside_strays()
+    writer.start(command, passes)
+    try:
+        for i, pass_ in enumerate(passes):
+            if (
+                i > 0
+                and turntable is not None
+                and writer.session.plan["passes"][pass_].get("angles")
+            ):
+                log.info("returning the turntable to the start of the path")
+            if not runner.run_pass(pass_):
+                reason = "stopped by the user (Ctrl-C) after the current frame"
+                writer.stop("abort", reason)
+                return RunResult("abort", reason, runner.shot)
+    except TurntableError as exc:
+        writer.stop("abort", f"turntable: {exc}")
+        raise
+    except KeyboardInterrupt:
+        writer.stop("abort", "interrupted (KeyboardInterrupt)")
+        raise
+    except (CaptureError, OSError) as exc:
+        kind = "abort" if isinstance(exc, CameraError | BadRequest) else "fail"
+        writer.stop(kind, f"{type(exc).__name__}: {exc}")
+        raise
+    except Exception as exc:
+        writer.stop("fail", f"{type(exc).__name__}: {exc}")
+        raise
+    writer.stop("success", f"shot {sum(runner.shot.values())} frames")
+    return RunResult("success", "", runner.shot)

@@ -78,10 +78,10 @@ def _handle(fn):
         try:
             return fn(*args, **kwargs)
         except BadRequest as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except CaptureError as exc:
-            err.print(f"[bold red]failed:[/] {exc}", markup=True, highlight=False)
+            err.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper
@@ -109,7 +109,8 @@ class _Rig(contextlib.ExitStack):
     motion: Any = None
 
 
-def _open_turntable(rig: _Rig, spec: str | None, *, home: bool | None) -> Turntable | None:
+def _open_turntable(rig: _Rig, spec: str | None, *, alarm: str = "leave") -> Turntable | None:
+    """Connect to the turntable; ``alarm`` says what to do first: home, unlock or leave."""
     if not spec:
         return None
     from capture.devices.grbl import GrblTurntable
@@ -123,10 +124,9 @@ def _open_turntable(rig: _Rig, spec: str | None, *, home: bool | None) -> Turnta
         rig.motion = sim.motion
     tt = GrblTurntable(port)
     rig.callback(tt.close)
-    state = tt.status().state
-    if home or (home is None and state.startswith("Alarm")):
+    if alarm == "home":
         tt.home()
-    elif state.startswith("Alarm"):
+    elif alarm == "unlock" and tt.status().state.startswith("Alarm"):
         tt.unlock()
     rig.turntable = tt
     return tt
@@ -433,7 +433,7 @@ def sweep(
         planmod.validate_exposures(cam, passes)
         frames = sum(p["frames"] for p in passes.values())
         planmod.check_disk(session, frames, cam)
-        _open_turntable(rig, turntable, home=home)
+        _open_turntable(rig, turntable, alarm="home" if home else "unlock")
         if camera == "sim" and rig.motion is not None:
             cam.motion = rig.motion
         writer = SessionWriter.create(
@@ -484,7 +484,7 @@ def resume(
     shutter_count = sum(len(s.frames(p)) for p in PASSES)
     remaining = sum(len(s.remaining(p)) for p in todo)
     with _Rig() as rig:
-        _open_turntable(rig, tt_spec, home=True)
+        _open_turntable(rig, tt_spec, alarm="home")
         cam = _open_camera(rig, spec, sim=cam_meta.get("sim"), shutter_count=shutter_count)
         planmod.check_disk(session, remaining, cam, s)
         writer.record("event", what="resume", remaining={p: len(s.remaining(p)) for p in todo})
@@ -528,13 +528,10 @@ def doctor(
         if cameras:
             sim = _sim_settings("doctor", sim_size, 0, 1.0) if camera == "sim" else None
             cam = _open_camera(rig, camera, sim=sim)
-            ch = Table(title=f"{cam.info.make} {cam.info.model}: valid settings")
-            ch.add_column("setting")
-            ch.add_column("choices")
+            out.print(f"[bold]{cam.info.make} {cam.info.model}: valid settings[/]")
             for name, values in cam.choices().items():
-                shown = ", ".join(values[:40]) + (" ..." if len(values) > 40 else "")
-                ch.add_row(name, shown or "[dim](no such setting)[/]")
-            out.print(ch)
+                shown = ", ".join(values) if values else "(no such setting)"
+                out.print(f"  {name}: {shown}", highlight=False, soft_wrap=True)
         if session is not None and cam is not None:
             try:
                 need = planmod.check_disk(session, frames, cam)
@@ -544,7 +541,7 @@ def doctor(
                 out.print(f"[red]disk:[/] {exc}")
         if turntable:
             try:
-                tt = _open_turntable(rig, turntable, home=False)
+                tt = _open_turntable(rig, turntable)
                 st = tt.status()
                 out.print(f"turntable on {turntable}: {st.state} at {st.angle:.3f} deg")
             except CaptureError as exc:
@@ -565,7 +562,7 @@ TtArg = Annotated[str, typer.Option("--turntable", help="Serial port, or sim.")]
 def tt_status(turntable: TtArg = "/dev/ttyUSB0") -> None:
     """Print the controller's state and position."""
     with _Rig() as rig:
-        tt = _open_turntable(rig, turntable, home=False)
+        tt = _open_turntable(rig, turntable)
         st = tt.status()
         out.print(f"{st.state} at {st.angle:.3f} deg")
 
@@ -575,7 +572,7 @@ def tt_status(turntable: TtArg = "/dev/ttyUSB0") -> None:
 def tt_home(turntable: TtArg = "/dev/ttyUSB0") -> None:
     """Home the turntable ($H), which also clears a power-up alarm."""
     with _Rig() as rig:
-        tt = _open_turntable(rig, turntable, home=True)
+        tt = _open_turntable(rig, turntable, alarm="home")
         out.print(f"homed: {tt.status().angle:.3f} deg")
 
 
@@ -588,7 +585,7 @@ def tt_move(
 ) -> None:
     """Turn by DEGREES and report the position read back."""
     with _Rig() as rig:
-        tt = _open_turntable(rig, turntable, home=False if unlock else None)
+        tt = _open_turntable(rig, turntable, alarm="unlock" if unlock else "leave")
         st = tt.status()
         if st.state.startswith("Alarm"):
             raise TurntableAlarm(

@@ -7,7 +7,7 @@ found, what we did about it and what to try next.
 
 from __future__ import annotations
 
-__all__ = ["BadInput", "CurateError"]
+__all__ = ["BadInput", "CurateError", "MissingMetadata", "UnreadableRaw"]
 
 
 class CurateError(Exception):
@@ -16,3 +16,11 @@ class CurateError(Exception):
 
 class BadInput(CurateError, ValueError):
     """An array or option handed to a curation algorithm cannot be used as given."""
+
+
+class UnreadableRaw(CurateError, OSError):
+    """A raw file could not be decoded (truncated, not a raw file, unsupported)."""
+
+
+class MissingMetadata(CurateError, LookupError):
+    """A raw file lacks metadata a step needs (exposure time, ISO)."""

@@ -1,0 +1,19 @@
+# Sourced by scripts/demo, scripts/test and scripts/bench: make .venv if missing and keep it
+# installed for the extras asked for ($SUBLUX_EXTRAS), reinstalling only when pyproject changes.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "creating .venv with $($PY --version)" >&2
+  "$PY" -m venv .venv
+fi
+extras="${SUBLUX_EXTRAS:-}"
+stamp=".venv/.sublux-installed"
+want="$(sha256sum pyproject.toml | cut -c1-16) [$extras]"
+if [ ! -f "$stamp" ] || ! grep -qxF "$want" "$stamp"; then
+  echo "installing sublux${extras:+[$extras]} into .venv" >&2
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}" >&2
+  echo "$want" > "$stamp"
+fi
+export PATH="$ROOT/.venv/bin:$PATH"

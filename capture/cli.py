@@ -92,8 +92,9 @@ def _parse_size(text: str) -> tuple[int, int]:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise BadRequest(f"expected --sim-size as HxW (e.g. 512x768), found {text!r}") from None
-    if h < 16 or w < 16 or h % 2 or w % 2:
-        raise BadRequest(f"expected an even --sim-size of at least 16x16, found {text!r}")
+    if h < 24 or w < 24 or h % 2 or w % 2:
+        # LibRaw will not open a DNG smaller than 22 photosites a side.
+        raise BadRequest(f"expected an even --sim-size of at least 24x24, found {text!r}")
     return h, w
 
 

@@ -41,7 +41,10 @@ def parse_shutter(text: str | float) -> Fraction:
     else:
         s = str(text).strip().lower().rstrip("s").rstrip('"').strip()
         try:
-            value = Fraction(s).limit_denominator(1_000_000)
+            # Cameras list third stops as "1/1.3" or "1/2.5": a decimal below the bar.
+            num, _, den = s.partition("/")
+            value = Fraction(num) / Fraction(den) if den else Fraction(num)
+            value = value.limit_denominator(1_000_000)
         except (ValueError, ZeroDivisionError):
             raise SettingError(
                 f"expected a shutter speed such as '1/30', '10' or '0.5' (seconds), "

@@ -1,0 +1,95 @@
+"""sublux benchmarks: each figure is a ratio against a reference timed in the same run.
+
+capture
+    * the capture loop's per-frame overhead on the simulated camera: ``run_passes`` writing a
+      journalled session against the same camera's bare ``shoot(n)`` producing the bytes;
+    * the capture rate over libgphoto2's virtual camera against a bare python-gphoto2
+      capture-and-download loop (``scripts/bench_vcamera.py``, each run in a fresh process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _sim_camera(size, shutter_count=0):
+    from capture.protocols import Exposure
+    from capture.sim.camera import SimCamera
+
+    cam = SimCamera(size=size, seed=7, fps=1e9, max_wait=0.0, shutter_count=shutter_count)
+    cam.apply(Exposure(iso=2000, shutter="1/30"))
+    return cam
+
+
+def bench_capture_overhead(size=(1024, 1536), frames=20, repeats=3) -> dict:
+    from capture import plan
+    from capture.session import SessionWriter
+
+    bare, loop = [], []
+    for r in range(repeats):
+        cam = _sim_camera(size, shutter_count=r * frames)
+        t0 = time.perf_counter()
+        total = sum(len(s.data) for s in cam.shoot(frames))
+        bare.append(time.perf_counter() - t0)
+        cam = _sim_camera(size, shutter_count=r * frames)
+        with tempfile.TemporaryDirectory(dir=ROOT) as tmp:
+            spec = plan.static_pass(frames, 2000, "1/30", None)
+            w = SessionWriter.create(
+                Path(tmp) / "s",
+                scene="bench",
+                kind="static",
+                camera=cam.info,
+                plan={"passes": {"dark": spec}, "order": ["dark"]},
+            )
+            t0 = time.perf_counter()
+            plan.run_passes(w, cam, passes=["dark"], command="bench")
+            loop.append(time.perf_counter() - t0)
+    b, l_ = statistics.median(bare), statistics.median(loop)
+    return {
+        "sensor": f"{size[0]}x{size[1]}",
+        "frames": frames,
+        "frame_mb": round(total / frames / 1e6, 2),
+        "bare_shoot_ms_per_frame": round(1e3 * b / frames, 2),
+        "capture_loop_ms_per_frame": round(1e3 * l_ / frames, 2),
+        "overhead_ms_per_frame": round(1e3 * (l_ - b) / frames, 2),
+        "ratio_loop_over_bare": round(l_ / b, 3),
+    }
+
+
+def bench_vcamera(quick: bool) -> dict:
+    args = [sys.executable, str(ROOT / "scripts" / "bench_vcamera.py")]
+    if quick:
+        args += ["--repeats", "2"]
+    r = subprocess.run(
+        args, capture_output=True, text=True, timeout=600, cwd=ROOT, env=dict(os.environ)
+    )
+    if r.returncode != 0:
+        return {"error": r.stderr.strip()[-500:]}
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("sections", nargs="*", default=["capture"], help="capture")
+    ap.add_argument("--quick", action="store_true", help="fewer repeats, smaller frames")
+    a = ap.parse_args()
+    results = {}
+    if "capture" in a.sections:
+        size = (512, 768) if a.quick else (1024, 1536)
+        results["capture_sim_overhead"] = bench_capture_overhead(size=size)
+        results["capture_vcamera"] = bench_vcamera(a.quick)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

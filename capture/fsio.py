@@ -46,6 +46,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PART_SUFFIX, dir=path.parent)
+    # mkstemp makes 0600 files; data files are meant to be shared like any other file.
+    os.fchmod(fd, 0o644)
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh

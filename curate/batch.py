@@ -1,0 +1,121 @@
+"""Curate many sessions: a local process pool, or a Dask distributed cluster.
+
+Sessions are independent, so each is one task: align it, then write its report.  A task returns
+a small summary dict (never arrays), so results travel cheaply between processes or machines.
+Re-running is idempotent: a session whose inputs and options have not changed keeps its
+``alignment.json`` (``force=True`` recomputes).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
+from pathlib import Path
+
+from curate.pipeline import Options, align_session
+from curate.report import write_report
+from curate.result import read_alignment
+
+__all__ = ["curate_one", "run_many"]
+
+
+def curate_one(
+    session: str,
+    *,
+    options: Options | None = None,
+    allow_incomplete: bool = False,
+    report: bool = True,
+    force: bool = False,
+) -> dict:
+    """Align one session (and write its report); return a summary, errors included."""
+    try:
+        path = align_session(
+            session, options=options, allow_incomplete=allow_incomplete, force=force
+        )
+        a = read_alignment(path.parent)
+        html = str(write_report(path.parent, session=session)) if report else None
+        return {
+            "session": session,
+            "ok": True,
+            "alignment": str(path),
+            "report": html,
+            "pairs": len(a.pairs),
+            "rejected": len(a.rejected),
+            "dropped": len(a.dropped),
+            "warnings": a.data.get("warnings", []),
+        }
+    except Exception as exc:  # reported per session; one bad session must not stop the rest
+        return {
+            "session": session,
+            "ok": False,
+            "error": f"{type(exc).__name__}: {exc}",
+            "bad_request": isinstance(exc, ValueError),
+            "traceback": traceback.format_exc(limit=3),
+        }
+
+
+def _local(sessions: Sequence[str], workers: int, kwargs: dict) -> Iterator[dict]:
+    if workers <= 1 or len(sessions) == 1:
+        for s in sessions:
+            yield curate_one(s, **kwargs)
+        return
+    # spawn: no forked copies of open files or threads (h5py, BLAS pools) in the workers
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = [pool.submit(curate_one, s, **kwargs) for s in sessions]
+        for fut in as_completed(futures):
+            yield fut.result()
+
+
+def _dask(sessions: Sequence[str], address: str, kwargs: dict) -> Iterator[dict]:
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    with Client(address, timeout="30s") as client:
+        futures = [client.submit(curate_one, s, pure=False, **kwargs) for s in sessions]
+        for fut in dask_completed(futures):
+            yield fut.result()
+
+
+def run_many(
+    sessions: Sequence[str | os.PathLike],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    options: Options | None = None,
+    allow_incomplete: bool = False,
+    report: bool = True,
+    force: bool = False,
+    on_done: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Curate every session; return one summary per session, in input order.
+
+    ``scheduler`` (``tcp://HOST:PORT``) sends the sessions to a Dask distributed cluster whose
+    workers see the same paths (a shared file system); otherwise a local process pool of
+    ``workers`` processes (default: the CPU count, at most the number of sessions).
+    """
+    paths = [str(Path(s).resolve()) for s in sessions]
+    kwargs = {
+        "options": options,
+        "allow_incomplete": allow_incomplete,
+        "report": report,
+        "force": force,
+    }
+    if scheduler:
+        results = _dask(paths, scheduler, kwargs)
+    else:
+        n = workers or min(len(paths), os.cpu_count() or 1)
+        if n > 1:
+            # processes share the cores: one decode thread each
+            kwargs["options"] = replace(options or Options(), workers=1)
+        results = _local(paths, n, kwargs)
+    done = {}
+    for r in results:
+        done[r["session"]] = r
+        if on_done:
+            on_done(r)
+    return [done[p] for p in paths]

@@ -1,0 +1,207 @@
+"""The ``curate`` command: align captured sessions, draw their reports, run many at once."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from capture.errors import BadRequest, CaptureError
+from curate.errors import CurateError
+from curate.pipeline import Options, align_folders, align_session
+from curate.result import read_alignment
+
+app = typer.Typer(
+    help="Curate captured sessions into aligned dark/bright pairs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def _handle(fn):
+    """Our exceptions become a message on stderr: exit 2 for bad input, 1 for failures."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, BadRequest) as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except (CurateError, CaptureError, OSError) as exc:
+            err.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+RatioOpt = Annotated[
+    float | None,
+    typer.Option("--ratio", help="Exposure ratio to use when the files do not record exposure."),
+]
+
+
+def _summary(path: Path) -> None:
+    a = read_alignment(path.parent)
+    reasons: dict[str, int] = {}
+    for d in a.dropped:
+        reasons[d["reason"]] = reasons.get(d["reason"], 0) + 1
+    t = Table(title=f"curation of {a.source.get('scene') or a.source.get('dark')}")
+    for col in ("pairs", "rejected", "ambiguous", "dropped", "exposure ratio", "max |shift| px"):
+        t.add_column(col)
+    ratios = sorted({p["exposure_ratio"] for p in a.pairs if p["exposure_ratio"]})
+    shifts = [max(abs(p["dy"]), abs(p["dx"])) for p in a.pairs]
+    t.add_row(
+        str(len(a.pairs)),
+        str(len(a.rejected)),
+        str(sum(p["ambiguous"] for p in a.pairs)),
+        ", ".join(f"{k}: {v}" for k, v in reasons.items()) or "0",
+        (f"{ratios[0]:g}" if len(ratios) == 1 else f"{ratios[0]:g}-{ratios[-1]:g}")
+        if ratios
+        else "unknown",
+        f"{max(shifts):.2f}" if shifts else "-",
+    )
+    out.print(t)
+    for w in a.data.get("warnings", []):
+        err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    out.print(f"alignment: {path}")
+
+
+def _progress_bar():
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+@app.command()
+@_handle
+def align(
+    session: Annotated[Path | None, typer.Argument(help="A captured session.")] = None,
+    dark: Annotated[Path | None, typer.Option(help="Folder of dark frames, or a video.")] = None,
+    bright: Annotated[Path | None, typer.Option(help="Folder of bright frames.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Where results go.")] = None,
+    kind: Annotated[str, typer.Option(help="With --dark/--bright: sweep or static.")] = "sweep",
+    allow_incomplete: Annotated[bool, typer.Option(help="Curate an unfinished session.")] = False,
+    ratio: RatioOpt = None,
+    force: Annotated[bool, typer.Option(help="Recompute even if up to date.")] = False,
+) -> None:
+    """Drop bad frames, match dark to bright frames and register each pair."""
+    opts = Options(ratio=ratio)
+    with _progress_bar() as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+
+        if session is not None:
+            if dark or bright:
+                raise BadRequest("give either SESSION or --dark/--bright, not both")
+            path = align_session(
+                session,
+                out=out_dir,
+                options=opts,
+                force=force,
+                allow_incomplete=allow_incomplete,
+                progress=progress,
+            )
+        else:
+            if not (dark and bright and out_dir):
+                raise BadRequest(
+                    "expected SESSION, or --dark DIR|VIDEO --bright DIR --out DIR for footage "
+                    "shot by other means; found neither"
+                )
+            path = align_folders(
+                dark, bright, out=out_dir, kind=kind, options=opts, force=force, progress=progress
+            )
+    _summary(path)
+
+
+@app.command()
+@_handle
+def report(
+    target: Annotated[Path, typer.Argument(help="A session, or a curation result folder.")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="The result folder.")] = None,
+    max_pairs: Annotated[int, typer.Option(help="Pairs in the contact sheet.")] = 12,
+) -> None:
+    """Write the visual report (self-contained HTML with PNG figures)."""
+    from curate.report import write_report
+
+    folder = read_alignment(out_dir or target).path
+    session = target if (target / "session.json").exists() else None
+    html = write_report(folder, session=session, max_pairs=max_pairs)
+    out.print(f"report: {html}")
+
+
+@app.command()
+@_handle
+def run(
+    sessions: Annotated[list[Path], typer.Argument(help="Captured sessions.")],
+    workers: Annotated[int | None, typer.Option(help="Local worker processes.")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler, tcp://HOST:PORT (shared paths).")
+    ] = None,
+    allow_incomplete: Annotated[bool, typer.Option(help="Curate unfinished sessions.")] = False,
+    report_: Annotated[bool, typer.Option("--report/--no-report", help="Write reports.")] = True,
+    force: Annotated[bool, typer.Option(help="Recompute even if up to date.")] = False,
+) -> None:
+    """Curate many sessions in parallel (every step, with reports)."""
+    from curate.batch import run_many
+
+    with Progress(
+        TextColumn("[bold]curating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    ) as bar:
+        task = bar.add_task("sessions", total=len(sessions))
+        results = run_many(
+            sessions,
+            workers=workers,
+            scheduler=scheduler,
+            allow_incomplete=allow_incomplete,
+            report=report_,
+            force=force,
+            on_done=lambda r: bar.advance(task),
+        )
+    t = Table(title="curation")
+    for col in ("session", "pairs", "rejected", "dropped", "status"):
+        t.add_column(col)
+    for r in results:
+        name = Path(r["session"]).name
+        if r["ok"]:
+            t.add_row(name, str(r["pairs"]), str(r["rejected"]), str(r["dropped"]), "ok")
+        else:
+            t.add_row(name, "-", "-", "-", "[red]failed[/]")
+    out.print(t)
+    for r in results:
+        if r["ok"]:
+            out.print(
+                f"{r['session']}: {r['report'] or r['alignment']}", highlight=False, soft_wrap=True
+            )
+        else:
+            err.print(f"[red]{r['session']}:[/] {r['error']}", highlight=False, soft_wrap=True)
+    failed = [r for r in results if not r["ok"]]
+    if failed:
+        raise typer.Exit(2 if all(r["bad_request"] for r in failed) else 1)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()

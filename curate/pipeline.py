@@ -1,0 +1,625 @@
+"""Curation of one session (or two folders of frames) into ``alignment.json``.
+
+Each frame is decoded once.  From the decode we keep its statistics (for the intensity rules)
+and a small *work image*: the black-subtracted 2x2-binned luminance, block-averaged further so
+that it has at most about 1.5 megapixels.  Matching and registration run on work images only,
+so a 20 MP session costs little more than decoding it.  Shifts are converted back to
+full-resolution sensor pixels.
+
+Static sessions: every kept dark frame is paired with the reference (DRV's one long exposure
+per sequence); the *mean* of the kept burst is registered to it (averaging N frames divides the
+noise by sqrt(N)), and the burst is checked for drift.  Sweeps: every kept bright frame is
+matched to a dark frame by the correlation criterion with an order-keeping assignment (the
+turntable repeats one path), then each pair is registered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from capture.errors import CaptureError
+from capture.session import open_session
+from curate import intensity, matching, registration
+from curate.bayer import bin_luminance, block_mean
+from curate.errors import BadInput, CurateError, MissingMetadata, UnreadableRaw
+from curate.raw import RawFrame, read_raw
+from curate.result import ALIGNMENT_FILE, read_alignment, result_dir, write_alignment
+
+__all__ = ["Options", "align_folders", "align_session"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+"""``progress(step, done, total)``."""
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+#: Work images are block-averaged until they have at most this many pixels.
+WORK_PIXELS = 1_500_000
+
+
+@dataclass(frozen=True)
+class Options:
+    """Every threshold of a curation run (recorded in ``alignment.json``).
+
+    The intensity rules are those of :func:`curate.intensity.classify`; ``min_aligned_corr`` and
+    ``rel_aligned_corr`` reject a pair whose correlation after alignment is below an absolute
+    floor or below a fraction of the session's median pair (a relative rule, because a single
+    frame below one electron per pixel correlates weakly with anything, even when aligned).
+    """
+
+    drop_ratio: float = 0.25
+    jump_ratio: float = 2.5
+    max_clipped: float = 0.01
+    dark_floor_dn: float | None = None
+    bright_floor_dn: float | None = None
+    min_margin: float = 0.02
+    feature_downsample: int = 2
+    min_aligned_corr: float = 0.02
+    rel_aligned_corr: float = 0.5
+    max_drift_px: float = 1.0
+    neighbours: int = 1
+    ratio: float | None = None
+    workers: int = 2
+
+
+@dataclass
+class _Frame:
+    file: str
+    path: Path
+    pass_: str
+    t: float | None = None
+    angle: float | None = None
+    meta: dict = field(default_factory=dict)
+    work: np.ndarray | None = None
+    factor: float = 1.0  # full-resolution pixels per work pixel
+    shape: tuple[int, int] | None = None
+    stats: intensity.FrameStats | None = None
+    raw: RawFrame | None = None  # metadata only: the mosaic is dropped after decoding
+    error: str | None = None
+    reason: str | None = None
+    detail: str = ""
+
+
+def _work_factor(shape: tuple[int, int]) -> int:
+    down = 1
+    while (shape[0] // (2 * down)) * (shape[1] // (2 * down)) > WORK_PIXELS:
+        down *= 2
+    return down
+
+
+def _load_raw(f: _Frame) -> None:
+    try:
+        raw = read_raw(f.path)
+    except UnreadableRaw as exc:
+        f.error = str(exc)
+        return
+    f.shape = raw.mosaic.shape
+    f.stats = intensity.frame_stats(raw.mosaic, black=raw.black_level, white=raw.white_level)
+    down = _work_factor(f.shape)
+    f.work = bin_luminance(
+        raw.mosaic, black=raw.black_level, white=raw.white_level, cfa=raw.cfa, downsample=down
+    )
+    f.factor = 2.0 * down
+    f.raw = RawFrame(**{**asdict_shallow(raw), "mosaic": np.empty((0, 0), np.uint16)})
+    f.meta = {
+        "camera": f"{raw.make} {raw.model}".strip(),
+        "iso": raw.iso,
+        "exposure_s": raw.exposure_s,
+    }
+
+
+def asdict_shallow(obj: Any) -> dict:
+    return {k: getattr(obj, k) for k in obj.__dataclass_fields__}
+
+
+def _grey_work(rgb: np.ndarray, f: _Frame) -> None:
+    f.shape = rgb.shape[:2]
+    f.stats = intensity.video_frame_stats(rgb)
+    grey = rgb.astype(np.float32) @ np.array([0.2989, 0.5870, 0.1140], np.float32) / 255.0
+    down = _work_factor(f.shape) * 2
+    f.work = block_mean(grey, down)
+    f.factor = float(down)
+    f.meta = {"camera": "", "iso": None, "exposure_s": None}
+
+
+def _load_image(f: _Frame) -> None:
+    import cv2
+
+    img = cv2.imread(str(f.path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        f.error = f"expected an image OpenCV can read at {f.path}, found none readable"
+        return
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    _grey_work(img[..., 2::-1].copy(), f)
+
+
+def _video_frames(path: Path, pass_: str) -> list[_Frame]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    if not cap.isOpened():
+        raise BadInput(
+            f"expected a video OpenCV's FFmpeg backend can open at {path}, found none; check "
+            "the file plays, or extract its frames to a folder"
+        )
+    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+    frames = []
+    try:
+        i = 0
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            f = _Frame(
+                file=f"frame_{i:06d}", path=path, pass_=pass_, t=(i / fps) if fps else float(i)
+            )
+            _grey_work(bgr[..., ::-1].copy(), f)
+            frames.append(f)
+            i += 1
+    finally:
+        cap.release()
+    if not frames:
+        raise BadInput(f"expected frames in the video {path}, found none")
+    return frames
+
+
+def _decode(frames: list[_Frame], workers: int, progress: Progress | None, step: str) -> None:
+    def one(f: _Frame) -> None:
+        if f.path.suffix.lower() in IMAGE_SUFFIXES:
+            _load_image(f)
+        else:
+            _load_raw(f)
+
+    done = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for _ in pool.map(one, frames):
+            done += 1
+            if progress:
+                progress(step, done, len(frames))
+
+
+def _check_consistent(frames: list[_Frame], what: str) -> None:
+    good = [f for f in frames if f.error is None]
+    shapes = {f.shape for f in good}
+    if len(shapes) > 1:
+        by = {}
+        for f in good:
+            by.setdefault(f.shape, f.file)
+        listing = ", ".join(f"{name} is {s[1]}x{s[0]}" for s, name in by.items())
+        raise BadInput(
+            f"expected every {what} frame to have one size, found several: {listing}; curate "
+            "frames of one camera and one format together"
+        )
+    cams = {f.meta.get("camera") for f in good if f.meta.get("camera")}
+    if len(cams) > 1:
+        by = {}
+        for f in good:
+            by.setdefault(f.meta.get("camera"), f.file)
+        listing = ", ".join(f"{n} from {c}" for c, n in by.items())
+        raise BadInput(f"expected {what} frames from one camera, found several: {listing}")
+
+
+def _classify(frames: list[_Frame], kind: str, opts: Options, video: bool) -> None:
+    for f in frames:
+        if f.error is not None:
+            f.reason, f.detail = "unreadable", f.error
+    readable = [f for f in frames if f.error is None]
+    if not readable:
+        return
+    floor = opts.dark_floor_dn if kind == "dark" else opts.bright_floor_dn
+    if video:
+        floor = intensity.SEED_FLOOR_8BIT if floor is None else floor
+    reasons = intensity.classify(
+        [f.stats for f in readable],
+        kind=kind,
+        min_mean_dn=floor,
+        drop_ratio=opts.drop_ratio,
+        jump_ratio=opts.jump_ratio,
+        max_clipped=opts.max_clipped,
+    )
+    median = float(np.median([f.stats.mean_dn for f in readable]))
+    for f, reason in zip(readable, reasons, strict=True):
+        if reason:
+            f.reason = reason
+            f.detail = (
+                f"mean {f.stats.mean_dn:.2f} above black (pass median {median:.2f}), "
+                f"{100 * f.stats.clipped_fraction:.2f}% clipped"
+            )
+
+
+def _frame_entry(f: _Frame, median: float) -> dict:
+    s = f.stats
+    return {
+        "file": f.file,
+        "kept": f.reason is None,
+        "mean_dn": None if s is None else round(s.mean_dn, 4),
+        "rel_mean": None if s is None or not median else round(s.mean_dn / median, 4),
+        "clipped": None if s is None else round(s.clipped_fraction, 6),
+        "t": f.t,
+        "angle": f.angle,
+    }
+
+
+def _ratio(dark: _Frame, bright: _Frame, opts: Options) -> float | None:
+    if opts.ratio is not None:
+        return opts.ratio
+    if dark.raw is None or bright.raw is None:
+        return None
+    from curate.raw import exposure_ratio
+
+    try:
+        return round(exposure_ratio(dark.raw, bright.raw), 4)
+    except MissingMetadata:
+        return None
+
+
+def _pair(
+    dark: _Frame,
+    bright: _Frame,
+    dy: float,
+    dx: float,
+    corr: float,
+    score: float,
+    margin: float,
+    ambiguous: bool,
+    opts: Options,
+) -> dict:
+    return {
+        "bright": bright.file,
+        "dark": dark.file,
+        "score": round(float(score), 5),
+        "margin": None if not np.isfinite(margin) else round(float(margin), 5),
+        "ambiguous": bool(ambiguous),
+        "dy": round(float(dy), 4),
+        "dx": round(float(dx), 4),
+        "aligned_corr": None if not np.isfinite(corr) else round(float(corr), 5),
+        "exposure_ratio": _ratio(dark, bright, opts),
+        "dark_angle": dark.angle,
+        "bright_angle": bright.angle,
+    }
+
+
+def _reject(pairs: list[dict], opts: Options) -> tuple[list[dict], list[dict]]:
+    corrs = [p["aligned_corr"] for p in pairs if p["aligned_corr"] is not None]
+    if not corrs:
+        return pairs, []
+    floor = max(opts.min_aligned_corr, opts.rel_aligned_corr * float(np.median(corrs)))
+    kept, rejected = [], []
+    for p in pairs:
+        c = p["aligned_corr"]
+        if c is None or c < floor:
+            rejected.append(
+                {
+                    **p,
+                    "reason": "low_aligned_corr",
+                    "detail": f"aligned correlation {c} below {floor:.4f}",
+                }
+            )
+        else:
+            kept.append(p)
+    return kept, rejected
+
+
+def _features(frames: list[_Frame], opts: Options) -> np.ndarray:
+    return np.stack([matching.features(f.work, downsample=opts.feature_downsample) for f in frames])
+
+
+def _align_static(dark: list[_Frame], bright: list[_Frame], opts: Options) -> dict:
+    ref = bright[0]
+    mean = registration.mean_frame(f.work for f in dark)
+    dy, dx = registration.estimate_shift(mean, ref.work)
+    drift = None
+    if len(dark) >= 3:
+        # Each third of the burst against the clean reference: far less noisy than thirds
+        # against each other, which is what a drift check between noisy means would give.
+        thirds = [
+            registration.mean_frame(f.work for f in part)
+            for part in np.array_split(np.array(dark, dtype=object), 3)
+        ]
+        shifts = np.array([registration.estimate_shift(t, ref.work) for t in thirds])
+        spread = shifts.max(axis=0) - shifts.min(axis=0)
+        drift = {
+            "max_px": round(float(spread.max()) * ref.factor, 4),
+            "thirds": (shifts * ref.factor).round(4).tolist(),
+        }
+    feats_d = _features(dark, opts)
+    feats_b = _features(bright, opts)
+    corr = matching.correlation_matrix(feats_d, feats_b)
+    pairs = []
+    for j, f in enumerate(dark):
+        c = registration.aligned_correlation(f.work, ref.work, dy, dx)
+        pairs.append(
+            _pair(
+                f, ref, dy * ref.factor, dx * ref.factor, c, corr[0, j], float("nan"), False, opts
+            )
+        )
+    return {
+        "pairs": pairs,
+        "corr": corr,
+        "path": [[0, j] for j in range(len(dark))],
+        "drift": drift,
+        "method": "static-reference",
+    }
+
+
+def _align_sweep(dark: list[_Frame], bright: list[_Frame], opts: Options) -> dict:
+    corr = matching.correlation_matrix(_features(dark, opts), _features(bright, opts))
+    per_step = max(1, round(len(dark) / max(1, len(bright))))
+    m = matching.match_monotonic(corr, exclude=per_step, min_margin=opts.min_margin)
+    shifts: dict[tuple[int, int], tuple[float, float]] = {}
+
+    def shift(i: int, j: int) -> tuple[float, float]:
+        if (i, j) not in shifts:
+            shifts[i, j] = registration.estimate_shift(dark[j].work, bright[i].work)
+        return shifts[i, j]
+
+    # Correlation picks the right stretch of the path; registration then picks the nearest
+    # frame in it.  Neighbouring dark frames differ by a fraction of a feature pixel, which
+    # correlation barely sees below one photon per pixel, while the registered shift measures
+    # it directly: the nearest frame is the one whose shift is closest to the pass-to-pass
+    # offset common to all pairs (the median).
+    choice = [int(j) for j in m.dark]
+    offset = np.median(np.array([shift(i, j) for i, j in enumerate(choice)]), axis=0)
+    for i, j in enumerate(choice):
+        lo = choice[i - 1] if i > 0 else 0
+        hi = int(m.dark[i + 1]) if i + 1 < len(choice) else len(dark) - 1
+        cands = [c for c in range(j - opts.neighbours, j + opts.neighbours + 1) if lo <= c <= hi]
+        choice[i] = min(cands, key=lambda c: float(np.hypot(*(np.subtract(shift(i, c), offset)))))
+    rows = np.arange(len(bright))
+    refined = matching.Matches(
+        dark=np.array(choice),
+        score=corr[rows, choice],
+        runner_up=m.runner_up,
+        margin=m.margin,
+        ambiguous=m.ambiguous,
+    )
+    pairs = []
+    for i, b in enumerate(bright):
+        d = dark[choice[i]]
+        dy, dx = shift(i, choice[i])
+        c = registration.aligned_correlation(d.work, b.work, dy, dx)
+        pairs.append(
+            _pair(
+                d,
+                b,
+                dy * b.factor,
+                dx * b.factor,
+                c,
+                refined.score[i],
+                refined.margin[i],
+                refined.ambiguous[i],
+                opts,
+            )
+        )
+    return {
+        "pairs": pairs,
+        "corr": corr,
+        "path": [[i, j] for i, j in enumerate(choice)],
+        "drift": None,
+        "method": "monotonic-dp + registration refinement",
+    }
+
+
+def _input_hash(frames: Sequence[_Frame], extra: dict) -> str:
+    h = hashlib.sha256(json.dumps(extra, sort_keys=True, default=str).encode())
+    for f in frames:
+        h.update(f"{f.pass_}/{f.file}:{f.meta.get('sha256') or f.path.stat().st_size}".encode())
+    return h.hexdigest()
+
+
+def _up_to_date(out: Path, digest: str) -> bool:
+    if not (out / ALIGNMENT_FILE).exists():
+        return False
+    try:
+        return read_alignment(out).source.get("input_sha256") == digest
+    except CurateError:
+        return False
+
+
+def _run(
+    dark: list[_Frame],
+    bright: list[_Frame],
+    out: Path,
+    source: dict,
+    opts: Options,
+    kind: str,
+    video: bool,
+    progress: Progress | None,
+    force: bool,
+) -> Path:
+    digest = _input_hash([*dark, *bright], {"options": asdict(opts), "kind": kind})
+    if not force and _up_to_date(out, digest):
+        log.info("%s is up to date", out / ALIGNMENT_FILE)
+        return out / ALIGNMENT_FILE
+    if not video:
+        _decode(dark, opts.workers, progress, "decode dark")
+    _decode(bright, opts.workers, progress, "decode bright")
+    _check_consistent(dark, "dark")
+    _check_consistent(bright, "bright")
+    _classify(dark, "dark", opts, video)
+    _classify(bright, "bright", opts, video=False)
+    kd = [f for f in dark if f.reason is None]
+    kb = [f for f in bright if f.reason is None]
+    if not kd or not kb:
+        raise BadInput(
+            f"expected kept dark and bright frames, found {len(kd)} dark and {len(kb)} bright "
+            "after dropping: "
+            + "; ".join(f"{f.pass_}/{f.file}: {f.reason}" for f in [*dark, *bright] if f.reason)[
+                :800
+            ]
+        )
+    if kd[0].shape != kb[0].shape:
+        raise BadInput(
+            f"expected dark and bright frames of one size, found {kd[0].file} "
+            f"{kd[0].shape[1]}x{kd[0].shape[0]} and {kb[0].file} {kb[0].shape[1]}x"
+            f"{kb[0].shape[0]}; pair frames of the same camera and format"
+        )
+    if progress:
+        progress("align", 0, 1)
+    result = (_align_static if kind == "static" else _align_sweep)(kd, kb, opts)
+    pairs, rejected = _reject(result["pairs"], opts)
+    if progress:
+        progress("align", 1, 1)
+    med_d = float(np.median([f.stats.mean_dn for f in dark if f.stats])) if kd else 0.0
+    med_b = float(np.median([f.stats.mean_dn for f in bright if f.stats])) if kb else 0.0
+    warnings = []
+    if any(p["exposure_ratio"] is None for p in pairs):
+        warnings.append(
+            "exposure time missing from the metadata: exposure_ratio is null; "
+            "pass --ratio R to set it by hand"
+        )
+    if result["drift"] and result["drift"]["max_px"] > opts.max_drift_px:
+        warnings.append(
+            f"the burst drifted {result['drift']['max_px']:.2f} px "
+            f"(> {opts.max_drift_px}): the camera or the scene moved"
+        )
+    data = {
+        "source": {**source, "input_sha256": digest},
+        "options": asdict(opts),
+        "method": {
+            "matching": result["method"],
+            "registration": "coarse FFT correlation + Gauss-Newton on binned luminance",
+            "features": f"binned luminance, block mean x{opts.feature_downsample}, ranks",
+        },
+        "pairs": pairs,
+        "rejected": rejected,
+        "dropped": [
+            {"file": f.file, "pass": f.pass_, "reason": f.reason, "detail": f.detail}
+            for f in [*dark, *bright]
+            if f.reason
+        ],
+        "frames": {
+            "dark": [_frame_entry(f, med_d) for f in dark],
+            "bright": [_frame_entry(f, med_b) for f in bright],
+        },
+        "drift": result["drift"],
+        "correlation": {
+            "dark": [f.file for f in kd],
+            "bright": [f.file for f in kb],
+            "path": result["path"],
+        },
+        "warnings": warnings,
+    }
+    return write_alignment(out, data, result["corr"])
+
+
+def align_session(
+    session: str | os.PathLike,
+    *,
+    out: str | os.PathLike | None = None,
+    options: Options | None = None,
+    allow_incomplete: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> Path:
+    """Curate a captured session; returns the path of the ``alignment.json`` written."""
+    opts = options or Options()
+    try:
+        s = open_session(session)
+    except CaptureError as exc:
+        raise BadInput(str(exc)) from None
+    if not s.is_complete and not allow_incomplete:
+        last = s.last_stop
+        found = (
+            f"last stop {last['exit_status']!r} ({last.get('reason', '')})"
+            if last
+            else ("no stop record")
+        )
+        raise BadInput(
+            f"expected a finished session at {session} (a 'success' stop record and every "
+            f"planned frame), found {found}; finish it with `capture resume {session}`, or "
+            "pass --allow-incomplete to curate what is there"
+        )
+    frames = {}
+    for p in ("dark", "bright"):
+        frames[p] = [
+            _Frame(
+                file=Path(r.path).name,
+                path=s.frame_path(r),
+                pass_=p,
+                t=r.t_start,
+                angle=r.angle,
+                meta={"sha256": r.sha256},
+            )
+            for r in s.frames(p)
+        ]
+    if not frames["bright"]:
+        raise BadInput(
+            f"expected bright frames (long-exposure references) in {session}, found none; "
+            f"add them with `capture reference --session {session}`"
+        )
+    if not frames["dark"]:
+        raise BadInput(f"expected dark frames in {session}, found none; shoot `capture burst`")
+    source = {
+        "kind": "session",
+        "session": str(Path(session).resolve()),
+        "session_id": s.session_id,
+        "scene": s.scene,
+        "session_kind": s.kind,
+        "dark": "dark",
+        "bright": "bright",
+    }
+    return _run(
+        frames["dark"],
+        frames["bright"],
+        result_dir(session, out),
+        source,
+        opts,
+        s.kind,
+        False,
+        progress,
+        force,
+    )
+
+
+def _list_folder(folder: Path, pass_: str) -> list[_Frame]:
+    if not folder.is_dir():
+        raise BadInput(f"expected a folder of {pass_} frames at {folder}, found none")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise BadInput(f"expected {pass_} frames in {folder}, found an empty folder")
+    return [_Frame(file=p.name, path=p, pass_=pass_, t=float(i)) for i, p in enumerate(files)]
+
+
+def align_folders(
+    dark: str | os.PathLike,
+    bright: str | os.PathLike,
+    *,
+    out: str | os.PathLike,
+    kind: str = "sweep",
+    options: Options | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> Path:
+    """Curate footage shot by other means: frames in file-name order, or a dark video."""
+    opts = options or Options()
+    dark, bright = Path(dark), Path(bright)
+    video = dark.is_file() and dark.suffix.lower() in VIDEO_SUFFIXES
+    if kind not in ("static", "sweep"):
+        raise BadInput(f"expected --kind static or sweep, found {kind!r}")
+    dark_frames = _video_frames(dark, "dark") if video else _list_folder(dark, "dark")
+    bright_frames = _list_folder(bright, "bright")
+    source = {
+        "kind": "folders",
+        "session": None,
+        "session_id": None,
+        "scene": None,
+        "session_kind": kind,
+        "dark": str(dark.resolve()),
+        "bright": str(bright.resolve()),
+    }
+    return _run(dark_frames, bright_frames, Path(out), source, opts, kind, video, progress, force)

@@ -1,0 +1,96 @@
+"""Build real sessions on the simulated rig for curation tests (no CLI, same code paths)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from capture import plan
+from capture.devices.grbl import GrblTurntable
+from capture.protocols import Exposure
+from capture.session import SessionWriter
+from capture.sim.camera import SimCamera
+from capture.sim.grbl_server import GrblSimulator
+
+
+def static_session(
+    path: Path,
+    *,
+    size=(128, 192),
+    frames=8,
+    refs=1,
+    lux=1.0,
+    offset=(0.0, 0.0),
+    seed=5,
+    events: dict | None = None,
+    ref_events: dict | None = None,
+) -> Path:
+    """A DRV-style static session; ``offset`` bumps the tripod between burst and reference.
+
+    ``events`` maps a dark frame index to a lux for that one frame (lights out, a flash);
+    ``ref_events`` likewise for references.
+    """
+    cam = SimCamera(size=size, seed=seed, lux=lux, fps=1e6, max_wait=0.0)
+    dark = plan.static_pass(frames, 2000, "1/30", None)
+    bright = plan.static_pass(refs, 2000, "10", None)
+    w = SessionWriter.create(
+        path,
+        scene="desk",
+        kind="static",
+        camera=cam.info,
+        plan={"passes": {"dark": dark, "bright": bright}, "order": ["dark", "bright"]},
+    )
+    _shoot(w, cam, "dark", frames, Exposure(iso=2000, shutter="1/30"), lux, events or {})
+    cam.offset = offset
+    _shoot(w, cam, "bright", refs, Exposure(iso=2000, shutter="10"), lux, ref_events or {})
+    w.stop("success", "test session")
+    return path
+
+
+def _shoot(w, cam, pass_, n, exposure, lux, events):
+    applied = cam.apply(exposure)
+    for i in range(n):
+        cam.lux = events.get(i, lux)
+        (shot,) = list(cam.shoot(1))
+        w.write_frame(
+            pass_, i, shot, requested=exposure, applied=applied, angle=None, extra=shot.extra
+        )
+    cam.lux = lux
+
+
+def sweep_session(
+    path: Path,
+    *,
+    size=(128, 192),
+    steps=4,
+    step_deg=1.0,
+    dark_frames=13,
+    lux=1.0,
+    seed=9,
+    dark_mode="continuous",
+) -> Path:
+    passes, tt = plan.sweep_plan(
+        steps=steps,
+        step_deg=step_deg,
+        iso=2000,
+        dark_shutter="1/30",
+        bright_shutter="10",
+        dark_frames=dark_frames,
+        fps=20.0,
+        settle_s=0.0,
+        dark_mode=dark_mode,
+        port="sim",
+    )
+    with GrblSimulator() as sim, GrblTurntable(sim.port) as table:
+        table.home()
+        cam = SimCamera(size=size, seed=seed, lux=lux, fps=20.0, max_wait=0.0, motion=sim.motion)
+        w = SessionWriter.create(
+            path,
+            scene="shelf",
+            kind="sweep",
+            camera=cam.info,
+            plan={"passes": passes, "order": ["dark", "bright"]},
+            turntable=tt,
+        )
+        result = plan.run_passes(w, cam, passes=["dark", "bright"], command="test", turntable=table)
+        assert result.exit_status == "success"
+    return path

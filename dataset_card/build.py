@@ -1,0 +1,478 @@
+"""Build the data of a release: sessions and their curation into HDF5 split files.
+
+Reads sessions only through :mod:`capture.session` and curation only through
+:mod:`curate.result`; raw files are decoded by :mod:`curate.raw`.  Writes ``data/*.h5`` through
+:mod:`dataset_card.hdf5` and ``pairs.csv`` (one row per paired short frame).
+
+Geometry: a pair's shift (dy, dx) says a scene point at (y, x) of the dark frame is at
+(y + dy, x + dx) of the bright frame.  Each reference's window is offset from the short window
+by the shift rounded to an even number of pixels (so the CFA phase stays), and the residual,
+at most one pixel, is recorded per short frame.  The short window is the largest one for which
+every reference window stays on the sensor.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from capture.errors import CaptureError
+from capture.fsio import atomic_write
+from capture.session import Session, open_session
+from curate.errors import CurateError
+from curate.raw import read_raw, render_srgb
+from curate.result import Alignment, read_alignment
+from dataset_card.croissant import PAIRS_CSV_COLUMNS
+from dataset_card.errors import BadRelease
+from dataset_card.hdf5 import DEFAULT_CODEC, SplitWriter, file_summary
+from dataset_card.splits import DYNAMIC, SPLITS, assign_splits, read_split_lists
+
+__all__ = ["BuildResult", "SessionPlan", "build", "plan_sessions"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+GT_RECIPE = (
+    "rawpy postprocess(use_camera_wb=True, half_size=False, no_auto_bright=True, "
+    "output_bps=16), cropped with the reference's window"
+)
+
+SHORT_DTYPE = np.dtype(
+    [
+        ("file", "S128"),
+        ("sha256", "S64"),
+        ("exposure_s", "f8"),
+        ("iso", "f8"),
+        ("t", "f8"),
+        ("angle", "f8"),
+        ("ref", "i4"),
+        ("score", "f4"),
+        ("dy", "f4"),
+        ("dx", "f4"),
+        ("exposure_ratio", "f4"),
+    ]
+)
+LONG_DTYPE = np.dtype(
+    [
+        ("file", "S128"),
+        ("sha256", "S64"),
+        ("exposure_s", "f8"),
+        ("iso", "f8"),
+        ("t", "f8"),
+        ("angle", "f8"),
+        ("offset_y", "i4"),
+        ("offset_x", "i4"),
+    ]
+)
+
+
+def _even(v: float) -> int:
+    return int(2 * round(v / 2))
+
+
+def _num(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+@dataclass
+class SessionPlan:
+    """What one session contributes to a release."""
+
+    session: Session
+    alignment: Alignment | None
+    kind: str
+    split: str = ""
+    short: list[dict] = field(default_factory=list)
+    long: list[dict] = field(default_factory=list)
+    window: tuple[int, int, int, int] = (0, 0, 0, 0)
+    sensor: tuple[int, int] = (0, 0)
+    attrs: dict = field(default_factory=dict)
+
+    @property
+    def session_id(self) -> str:
+        return self.session.session_id
+
+    @property
+    def scene(self) -> str:
+        return self.session.scene
+
+    @property
+    def raw_bytes(self) -> int:
+        h, w = self.window[2], self.window[3]
+        return 2 * h * w * (len(self.short) + len(self.long)) + 6 * h * w * len(self.long)
+
+    def summary(self) -> dict:
+        """The per-session facts the card and Croissant need (never serials or GPS)."""
+        a = self.attrs
+        dropped: dict[str, int] = {}
+        if self.alignment is not None:
+            for d in self.alignment.dropped:
+                dropped[d["reason"]] = dropped.get(d["reason"], 0) + 1
+        return {
+            "id": self.session_id,
+            "scene": self.scene,
+            "split": self.split,
+            "kind": self.kind,
+            "camera_make": a["camera_make"],
+            "camera_model": a["camera_model"],
+            "iso": None if math.isnan(a["iso"]) else a["iso"],
+            "short_exposure_s": None
+            if math.isnan(a["short_exposure_s"])
+            else a["short_exposure_s"],
+            "long_exposure_s": None if math.isnan(a["long_exposure_s"]) else a["long_exposure_s"],
+            "exposure_ratio": None if math.isnan(a["exposure_ratio"]) else a["exposure_ratio"],
+            "lux": None if math.isnan(a["lux"]) else a["lux"],
+            "lighting": a["lighting"],
+            "frames_short": len(self.short),
+            "frames_long": len(self.long),
+            "pairs": sum(1 for s in self.short if s["ref"] >= 0),
+            "dropped": dropped,
+            "rejected": 0 if self.alignment is None else len(self.alignment.rejected),
+            "registration": a["registration"],
+        }
+
+
+def _frame_meta(session: Session, pass_: str) -> dict[str, dict]:
+    return {
+        Path(f.path).name: {
+            "path": session.frame_path(f),
+            "sha256": f.sha256,
+            "exposure_s": f.shutter_s,
+            "iso": f.iso,
+            "t": f.t_start,
+            "angle": f.angle,
+        }
+        for f in session.frames(pass_)
+    }
+
+
+def _plan_one(path: str | os.PathLike) -> SessionPlan:
+    try:
+        s = open_session(path)
+    except CaptureError as exc:
+        raise BadRelease(str(exc)) from None
+    has_refs = bool(s.frames("bright"))
+    alignment = None
+    if has_refs:
+        try:
+            alignment = read_alignment(path)
+        except CurateError:
+            raise BadRelease(
+                f"expected {path} to be curated, found no curation result; run `curate run "
+                f"{path}` first (sessions without references go in as dynamic, uncurated)"
+            ) from None
+        if alignment.source.get("session_id") != s.session_id:
+            raise BadRelease(
+                f"{path}: the curation result belongs to session "
+                f"{alignment.source.get('session_id')!r}, not {s.session_id!r}; re-run "
+                f"`curate align {path} --force`"
+            )
+    dark = _frame_meta(s, "dark")
+    plan = SessionPlan(session=s, alignment=alignment, kind=s.kind if has_refs else DYNAMIC)
+    if alignment is None:
+        plan.short = [
+            {
+                **m,
+                "file": f,
+                "ref": -1,
+                "score": math.nan,
+                "dy": math.nan,
+                "dx": math.nan,
+                "exposure_ratio": math.nan,
+            }
+            for f, m in dark.items()
+        ]
+        if not plan.short:
+            raise BadRelease(f"expected frames in {path}, found none")
+    else:
+        bright = _frame_meta(s, "bright")
+        pairs = {p["dark"]: p for p in alignment.pairs}
+        refs = sorted({p["bright"] for p in alignment.pairs})
+        if not refs:
+            raise BadRelease(
+                f"expected aligned pairs in the curation of {path}, found none (every pair "
+                "was rejected or every frame dropped); check its report"
+            )
+        ref_index = {f: k for k, f in enumerate(refs)}
+        offsets: dict[str, tuple[int, int]] = {}
+        for f in refs:
+            ps = [p for p in alignment.pairs if p["bright"] == f]
+            offsets[f] = (
+                _even(float(np.median([p["dy"] for p in ps]))),
+                _even(float(np.median([p["dx"] for p in ps]))),
+            )
+        for fr in alignment.frames("dark"):
+            if not fr["kept"]:
+                continue
+            f = fr["file"]
+            p = pairs.get(f)
+            entry = {
+                **dark[f],
+                "file": f,
+                "ref": -1,
+                "score": math.nan,
+                "dy": math.nan,
+                "dx": math.nan,
+                "exposure_ratio": math.nan,
+            }
+            if p is not None:
+                oy, ox = offsets[p["bright"]]
+                entry.update(
+                    ref=ref_index[p["bright"]],
+                    score=p["score"],
+                    dy=p["dy"] - oy,
+                    dx=p["dx"] - ox,
+                    exposure_ratio=_num(p["exposure_ratio"]),
+                )
+            plan.short.append(entry)
+        plan.long = [{**bright[f], "file": f, "offset": offsets[f]} for f in refs]
+    return plan
+
+
+def _geometry(plan: SessionPlan) -> None:
+    first = read_raw(plan.short[0]["path"])
+    hs, ws = first.mosaic.shape
+    plan.sensor = (hs, ws)
+    oys = [l_["offset"][0] for l_ in plan.long] or [0]
+    oxs = [l_["offset"][1] for l_ in plan.long] or [0]
+    y0, x0 = max(0, -min(oys)), max(0, -min(oxs))
+    h = (hs - y0 - max(0, max(oys))) // 2 * 2
+    w = (ws - x0 - max(0, max(oxs))) // 2 * 2
+    if h < 32 or w < 32:
+        raise BadRelease(
+            f"{plan.session.path}: the pairs' shifts (up to {max(map(abs, oys))} x "
+            f"{max(map(abs, oxs))} px) leave no common region on a {ws}x{hs} sensor; check "
+            "the curation report"
+        )
+    plan.window = (y0, x0, h, w)
+    ratios = [s["exposure_ratio"] for s in plan.short if not math.isnan(s["exposure_ratio"])]
+    meta = plan.session.meta
+    plan.attrs = {
+        "black_level": [float(v) for v in first.black_level],
+        "white_level": int(first.white_level),
+        "cfa": first.cfa,
+        "white_balance": [float(v) for v in first.white_balance],
+        "exposure_ratio": float(np.median(ratios)) if ratios else math.nan,
+        "iso": _num(plan.short[0]["iso"]),
+        "short_exposure_s": _num(plan.short[0]["exposure_s"]),
+        "long_exposure_s": _num(plan.long[0]["exposure_s"]) if plan.long else math.nan,
+        "camera_make": meta["camera"].get("make") or first.make,
+        "camera_model": meta["camera"].get("model") or first.model,
+        "lighting": meta.get("lighting") or "",
+        "lux": _num(meta.get("lux")),
+        "kind": plan.kind,
+        "registration": (
+            plan.alignment.data["method"]["registration"]
+            if plan.alignment
+            else "none (no references)"
+        ),
+        "crop": [y0, x0, h, w],
+    }
+
+
+def plan_sessions(
+    sessions: Sequence[str | os.PathLike],
+    *,
+    seed: int = 0,
+    fractions: dict[str, float] | None = None,
+    split_lists: str | os.PathLike | None = None,
+    previous: dict[str, str] | None = None,
+) -> list[SessionPlan]:
+    """Read every session and its curation, check them, and assign splits."""
+    if not sessions:
+        raise BadRelease("expected at least one session, found none")
+    plans = [_plan_one(p) for p in sessions]
+    ids = [p.session_id for p in plans]
+    dup = {i for i in ids if ids.count(i) > 1}
+    if dup:
+        raise BadRelease(f"expected each session once, found {', '.join(sorted(dup))} twice")
+    ref_scenes = {p.scene for p in plans if p.kind != DYNAMIC}
+    both = ref_scenes & {p.scene for p in plans if p.kind == DYNAMIC}
+    if both:
+        raise BadRelease(
+            f"scene(s) {', '.join(sorted(both))} have sessions with and without references; a "
+            "scene may be in one split only, so give the dynamic sessions their own scene name"
+        )
+    if split_lists is not None:
+        assignment = read_split_lists(split_lists, ref_scenes)
+    else:
+        from dataset_card.splits import DEFAULT_FRACTIONS
+
+        assignment = assign_splits(
+            ref_scenes, seed=seed, fractions=fractions or DEFAULT_FRACTIONS, previous=previous
+        )
+    for p in plans:
+        p.split = DYNAMIC if p.kind == DYNAMIC else assignment[p.scene]
+        _geometry(p)
+    return plans
+
+
+@dataclass
+class BuildResult:
+    plans: list[SessionPlan]
+    files: dict[str, list[Path]]  # split -> final h5 paths
+    session_file: dict[str, Path]  # session id -> the h5 file holding it
+    pairs_csv: Path
+
+
+def _crop(a: np.ndarray, y: int, x: int, h: int, w: int) -> np.ndarray:
+    return np.ascontiguousarray(a[y : y + h, x : x + w])
+
+
+def _write_session(
+    writer: SplitWriter, plan: SessionPlan, pool: ThreadPoolExecutor, tick: Callable[[], None]
+) -> None:
+    y0, x0, h, w = plan.window
+    k = len(plan.long)
+    g = writer.add_session(
+        plan.session_id,
+        scene=plan.scene,
+        attrs=plan.attrs,
+        short_shape=(len(plan.short), h, w),
+        long_shape=(k, h, w) if k else None,
+        gt_shape=(k, h, w, 3) if k else None,
+    )
+    for i, frame in enumerate(pool.map(lambda s: read_raw(s["path"]).mosaic, plan.short)):
+        if frame.shape != plan.sensor:
+            raise BadRelease(
+                f"{plan.short[i]['path']}: expected {plan.sensor}, found {frame.shape}"
+            )
+        g.write_short(i, _crop(frame, y0, x0, h, w))
+        tick()
+
+    def load_long(entry: dict) -> tuple[np.ndarray, np.ndarray]:
+        return read_raw(entry["path"]).mosaic, render_srgb(entry["path"])
+
+    for j, (mosaic, rgb) in enumerate(pool.map(load_long, plan.long)):
+        oy, ox = plan.long[j]["offset"]
+        g.write_long(j, _crop(mosaic, y0 + oy, x0 + ox, h, w))
+        g.write_gt(j, np.ascontiguousarray(rgb[y0 + oy : y0 + oy + h, x0 + ox : x0 + ox + w]))
+        tick()
+    short = np.zeros(len(plan.short), SHORT_DTYPE)
+    for i, s in enumerate(plan.short):
+        short[i] = (
+            s["file"].encode(),
+            s["sha256"].encode(),
+            _num(s["exposure_s"]),
+            _num(s["iso"]),
+            _num(s["t"]),
+            _num(s["angle"]),
+            s["ref"],
+            _num(s["score"]),
+            _num(s["dy"]),
+            _num(s["dx"]),
+            _num(s["exposure_ratio"]),
+        )
+    g.write_table("short_frames", short)
+    if k:
+        long = np.zeros(k, LONG_DTYPE)
+        for j, s in enumerate(plan.long):
+            long[j] = (
+                s["file"].encode(),
+                s["sha256"].encode(),
+                _num(s["exposure_s"]),
+                _num(s["iso"]),
+                _num(s["t"]),
+                _num(s["angle"]),
+                *s["offset"],
+            )
+        g.write_table("long_frames", long)
+    g.close()
+
+
+def build(
+    plans: Sequence[SessionPlan],
+    out: str | os.PathLike,
+    *,
+    name: str,
+    version: str,
+    created: str,
+    tool_version: str,
+    codec: str = DEFAULT_CODEC,
+    shard_bytes: int = 4 * 10**9,
+    workers: int = 2,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Write ``data/<split>*.h5`` and ``pairs.csv`` under ``out``."""
+    out = Path(out)
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    total = sum(len(p.short) + len(p.long) for p in plans)
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if progress:
+            progress("package", done[0], total)
+
+    files: dict[str, list[Path]] = {}
+    session_file: dict[str, Path] = {}
+    order = [*SPLITS, DYNAMIC]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for split in order:
+            members = [p for p in plans if p.split == split]
+            if not members:
+                continue
+            root = {
+                "dataset_name": name,
+                "version": version,
+                "tool_version": tool_version,
+                "created": created,
+                "split": split,
+            }
+            with SplitWriter(
+                out / "data", split, codec=codec, shard_bytes=shard_bytes, root_attrs=root
+            ) as writer:
+                for p in members:
+                    _write_session(writer, p, pool, tick)
+                paths = writer.close()
+            files[split] = [Path(x) for x in paths]
+            for f in files[split]:
+                for sid in file_summary(f)["sessions"]:
+                    session_file[sid] = f
+    pairs_csv = out / "pairs.csv"
+    buf = io.StringIO()
+    wr = csv.DictWriter(buf, fieldnames=list(PAIRS_CSV_COLUMNS), lineterminator="\n")
+    wr.writeheader()
+    for row in pair_rows(plans, session_file, out):
+        wr.writerow(row)
+    with atomic_write(pairs_csv, "w") as fh:
+        fh.write(buf.getvalue())
+    return BuildResult(list(plans), files, session_file, pairs_csv)
+
+
+def pair_rows(plans: Iterable[SessionPlan], session_file: dict[str, Path], root: Path):
+    """Rows of ``pairs.csv``: every short frame that has a reference."""
+    for p in plans:
+        for i, s in enumerate(p.short):
+            if s["ref"] < 0:
+                continue
+            ref = p.long[s["ref"]]
+            yield {
+                "split": p.split,
+                "session_id": p.session_id,
+                "scene": p.scene,
+                "file": session_file[p.session_id].relative_to(root).as_posix(),
+                "short_index": i,
+                "ref_index": s["ref"],
+                "short_file": s["file"],
+                "short_sha256": s["sha256"],
+                "long_file": ref["file"],
+                "exposure_ratio": s["exposure_ratio"],
+                "iso": s["iso"],
+                "short_exposure_s": s["exposure_s"],
+                "long_exposure_s": ref["exposure_s"],
+                "dy": round(s["dy"], 4),
+                "dx": round(s["dx"], 4),
+                "score": s["score"],
+                "lux": p.attrs["lux"],
+                "kind": p.kind,
+            }

@@ -1,0 +1,283 @@
+"""The ``dataset`` command: build, publish, verify, describe and export releases."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from capture.errors import CaptureError
+from capture.fsio import atomic_write_json
+from curate.errors import CurateError
+from dataset_card.errors import DatasetError
+
+app = typer.Typer(
+    help="Package curated sessions into versioned, verifiable releases.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+STAGING = "staging.json"
+
+
+def _handle(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ValueError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except (DatasetError, CurateError, CaptureError, OSError) as exc:
+            err.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _size(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*", text.lower())
+    if not m:
+        raise ValueError(f"expected a size such as 4GB or 500MB, found {text!r}")
+    return int(float(m.group(1)) * 1000 ** " kmgt".index(m.group(2) or " "))
+
+
+def _creator(text: str) -> dict:
+    m = re.fullmatch(r"\s*(.+?)\s*(?:<([^>]+)>)?\s*", text)
+    name, contact = m.group(1), m.group(2)
+    c = {"name": name}
+    if contact:
+        c["url" if contact.startswith("http") else "email"] = contact
+    return c
+
+
+def _bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    )
+
+
+def _progress(bar: Progress):
+    tasks: dict[str, int] = {}
+
+    def progress(step: str, done: int, total: int) -> None:
+        if step not in tasks:
+            tasks[step] = bar.add_task(step, total=total)
+        bar.update(tasks[step], completed=done, total=total)
+
+    return progress
+
+
+SeedOpt = Annotated[int, typer.Option(help="Seed of the split assignment.")]
+FracOpt = Annotated[str, typer.Option(help="Train/val/test shares.")]
+ListsOpt = Annotated[
+    Path | None, typer.Option(help="Folder with train_list.txt, val_list.txt, test_list.txt.")
+]
+
+
+@app.command()
+@_handle
+def build(
+    sessions: Annotated[list[Path], typer.Argument(help="Curated sessions.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Staging folder (new).")],
+    seed: SeedOpt = 0,
+    fractions: FracOpt = "64/12/24",
+    split_lists: ListsOpt = None,
+    shard_size: Annotated[str, typer.Option(help="Shard HDF5 files above this size.")] = "4GB",
+) -> None:
+    """Build the HDF5 splits into a staging folder, to inspect before publishing."""
+    from capture import __version__
+    from dataset_card.build import build as build_data
+    from dataset_card.build import plan_sessions
+    from dataset_card.splits import parse_fractions
+
+    if out_dir.exists():
+        raise ValueError(f"{out_dir} already exists; choose a new staging folder")
+    plans = plan_sessions(
+        sessions, seed=seed, fractions=parse_fractions(fractions), split_lists=split_lists
+    )
+    with _bar() as bar:
+        result = build_data(
+            plans,
+            out_dir,
+            name="staging",
+            version="0.0.0",
+            created="",
+            tool_version=__version__,
+            shard_bytes=_size(shard_size),
+            progress=_progress(bar),
+        )
+    atomic_write_json(
+        out_dir / STAGING,
+        {
+            "sessions": [str(p.session.path.resolve()) for p in plans],
+            "splits": {p.scene: p.split for p in plans if p.split != "dynamic"},
+            "seed": seed,
+            "fractions": fractions,
+        },
+    )
+    t = Table(title=f"staged in {out_dir}")
+    for col in ("split", "sessions", "scenes", "files"):
+        t.add_column(col)
+    for split, files in result.files.items():
+        members = [p for p in plans if p.split == split]
+        t.add_row(
+            split,
+            str(len(members)),
+            str(len({p.scene for p in members})),
+            ", ".join(f.name for f in files),
+        )
+    out.print(t)
+
+
+@app.command()
+@_handle
+def publish(
+    sessions: Annotated[list[Path] | None, typer.Argument(help="Curated sessions.")] = None,
+    name: Annotated[str, typer.Option(help="Dataset name.")] = "",
+    version: Annotated[str, typer.Option(help="Semantic version X.Y.Z.")] = "",
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Release folder (new).")] = None,
+    staging: Annotated[Path | None, typer.Option("--from", help="A staging folder.")] = None,
+    previous: Annotated[Path | None, typer.Option(help="The release before this one.")] = None,
+    url: Annotated[str, typer.Option(help="Homepage or repository of the dataset.")] = "",
+    creator: Annotated[list[str] | None, typer.Option(help="'Name <email or url>'.")] = None,
+    license_: Annotated[str, typer.Option("--license", help="SPDX-style licence.")] = "cc-by-4.0",
+    description: Annotated[str, typer.Option(help="One paragraph about the dataset.")] = "",
+    citation: Annotated[str, typer.Option(help="BibTeX to cite.")] = "",
+    seed: SeedOpt = 0,
+    fractions: FracOpt = "64/12/24",
+    split_lists: ListsOpt = None,
+    shard_size: Annotated[str, typer.Option(help="Shard HDF5 files above this size.")] = "4GB",
+    push_to: Annotated[str | None, typer.Option("--push", help="hf://ORG/NAME")] = None,
+    dry_run: Annotated[bool, typer.Option(help="With --push: say what would be sent.")] = False,
+) -> None:
+    """Build, describe, validate and freeze a release (and optionally push it)."""
+    from dataset_card.publish import ReleaseMeta, push
+    from dataset_card.publish import publish as do_publish
+    from dataset_card.splits import parse_fractions
+
+    if not (name and version and out_dir):
+        raise ValueError("expected --name, --version and --out")
+    lists = split_lists
+    if staging is not None:
+        if sessions:
+            raise ValueError("give either SESSION... or --from STAGING, not both")
+        st = json.loads((staging / STAGING).read_text())
+        sessions = [Path(s) for s in st["sessions"]]
+        seed, fractions = st["seed"], st["fractions"]
+    if not sessions:
+        raise ValueError("expected SESSION... or --from STAGING, found neither")
+    meta = ReleaseMeta(
+        name=name,
+        version=version,
+        description=description,
+        license=license_,
+        url=url,
+        creators=tuple(_creator(c) for c in creator or []),
+        citation=citation,
+    )
+    with _bar() as bar:
+        path = do_publish(
+            sessions,
+            out_dir,
+            meta,
+            previous=previous,
+            seed=seed,
+            fractions=parse_fractions(fractions),
+            split_lists=lists,
+            shard_bytes=_size(shard_size),
+            progress=_progress(bar),
+        )
+    out.print(f"[green]published[/] {name} {version} at {path}")
+    _info(path)
+    if push_to:
+        plan = push(path, push_to, dry_run=dry_run)
+        verb = "would send" if dry_run else "sent"
+        out.print(
+            f"{verb} {len(plan['files'])} files ({plan['bytes'] / 1e6:.1f} MB) to "
+            f"{plan['repo_type']} {plan['repo_id']}, tag {plan['tag']}:"
+        )
+        for f in plan["files"]:
+            out.print(f"  {f}", highlight=False)
+
+
+@app.command()
+@_handle
+def verify(release: Annotated[Path, typer.Argument(help="A release folder.")]) -> None:
+    """Checksums, every HDF5 chunk (fletcher32), schema, leakage and metadata."""
+    from dataset_card.publish import verify_release
+
+    problems = verify_release(release)
+    if problems:
+        for p in problems:
+            err.print(f"[red]x[/] {p}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]{len(problems)} problem(s)[/] in {release}")
+        raise typer.Exit(1)
+    out.print(f"[green]ok[/] {release}: checksums, chunks, schema, splits and metadata")
+
+
+def _info(release: Path) -> None:
+    from dataset_card.publish import read_manifest
+
+    m = read_manifest(release)
+    t = Table(title=f"{m['name']} {m['version']} (created {m['created']}, codec {m['codec']})")
+    for col in ("split", "sessions", "scenes", "pairs / frames", "short", "long", "MB", "files"):
+        t.add_column(col)
+    for split, s in m["splits"].items():
+        t.add_row(
+            split,
+            str(len(s["sessions"])),
+            str(len(s["scenes"])),
+            str(s["num_examples"]),
+            str(s["num_short_frames"]),
+            str(s["num_long_frames"]),
+            f"{s['num_bytes'] / 1e6:.1f}",
+            ", ".join(Path(f).name for f in s["files"]),
+        )
+    out.print(t)
+
+
+@app.command()
+@_handle
+def info(release: Annotated[Path, typer.Argument(help="A release folder.")]) -> None:
+    """A summary of a release."""
+    _info(release)
+
+
+@app.command()
+@_handle
+def export(
+    release: Annotated[Path, typer.Argument(help="A release folder.")],
+    dest: Annotated[Path, typer.Argument(help="Output folder (new).")],
+    format_: Annotated[str, typer.Option("--format", help="smid or patches.")] = "smid",
+    size: Annotated[int, typer.Option(help="Patch size in sensor pixels (patches).")] = 512,
+) -> None:
+    """Export a release for existing loaders: SMID folders, or aligned patch pairs."""
+    from dataset_card import export_smid
+
+    if format_ == "smid":
+        path = export_smid.export_smid(release, dest)
+    elif format_ == "patches":
+        path = export_smid.export_patches(release, dest, size=size)
+    else:
+        raise ValueError(f"expected --format smid or patches, found {format_!r}")
+    out.print(f"exported {release} as {format_} to {path}")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()

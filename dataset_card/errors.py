@@ -1,0 +1,47 @@
+"""The dataset stage's exceptions.
+
+Every error raised by :mod:`dataset_card` derives from :class:`DatasetError` and, where one
+fits, from the builtin it resembles, so callers can catch either.  Messages say what was
+expected, what was found, what we did about it and what to try next.  The CLI maps
+:class:`BadRelease` (a bad request or a release that does not hold together) to exit code 2 and
+every other :class:`DatasetError` to exit code 1.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadRelease",
+    "CorruptFile",
+    "DatasetError",
+    "MissingFile",
+    "ReleaseExists",
+    "UnknownSplit",
+]
+
+
+class DatasetError(Exception):
+    """Base of every error raised by :mod:`dataset_card`."""
+
+
+class BadRelease(DatasetError, ValueError):
+    """A request, a session or a release's contents that cannot be used as given."""
+
+
+class CorruptFile(DatasetError, OSError):
+    """A release file that cannot be read: not HDF5, truncated, or a chunk failing its checksum."""
+
+
+class MissingFile(DatasetError, FileNotFoundError):
+    """A file the release (or its manifest) names is not there."""
+
+
+class ReleaseExists(BadRelease, FileExistsError):
+    """A write would overwrite or mix into files that already exist."""
+
+
+class UnknownSplit(DatasetError, KeyError):
+    """A split name the release does not have."""
+
+    def __str__(self) -> str:
+        # KeyError's str() is the repr of its argument, quotes and escapes included.
+        return str(self.args[0]) if self.args else ""

@@ -1,0 +1,393 @@
+"""Publish a release: build, card, validation and freeze in one step, atomically.
+
+Everything is written into a hidden temporary folder beside ``DIR`` and renamed to ``DIR`` only
+once every check has passed, so an interrupted or failed publish leaves no release behind.  An
+existing ``DIR`` is never touched.
+
+Validation before the freeze: every HDF5 file's schema and every chunk read back (fletcher32);
+no scene in two splits; no frame (by sha256) in two splits; the card complete; the Croissant
+metadata valid (mlcroissant, offline) with matching checksums; ``SHA256SUMS`` verified.
+With ``previous``, the version must follow semver: a change of split membership (a session
+removed or moved) needs a MAJOR bump, added sessions at least a MINOR one.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from capture import __version__
+from capture.fsio import atomic_write, atomic_write_json, fsync_dir, sha256_file
+from dataset_card.build import build, plan_sessions
+from dataset_card.card import FileInfo, ReleaseInfo, SplitInfo, check_card, write_card
+from dataset_card.croissant import validate_croissant, write_croissant
+from dataset_card.errors import BadRelease, DatasetError
+from dataset_card.hdf5 import DEFAULT_CODEC, file_summary, open_file, verify_file
+
+__all__ = [
+    "MANIFEST",
+    "ReleaseMeta",
+    "check_release",
+    "publish",
+    "push",
+    "read_manifest",
+    "verify_release",
+]
+
+MANIFEST = "manifest.json"
+SUMS = "SHA256SUMS"
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class ReleaseMeta:
+    """What the user says about a release."""
+
+    name: str
+    version: str
+    description: str = ""
+    license: str = "cc-by-4.0"
+    url: str = ""
+    creators: tuple[dict, ...] = ()
+    citation: str = ""
+
+
+def _semver(v: str) -> tuple[int, int, int]:
+    m = SEMVER.match(v)
+    if not m:
+        raise BadRelease(f"expected a version MAJOR.MINOR.PATCH such as 1.0.0, found {v!r}")
+    return tuple(int(x) for x in m.groups())  # type: ignore[return-value]
+
+
+def read_manifest(folder: str | os.PathLike) -> dict:
+    path = Path(folder) / MANIFEST
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BadRelease(f"expected a release at {folder}, found no {MANIFEST}") from None
+    except json.JSONDecodeError as exc:
+        raise BadRelease(f"{path} is not valid JSON ({exc})") from None
+
+
+def _membership(manifest: dict) -> dict[str, str]:
+    return {sid: split for split, s in manifest["splits"].items() for sid in s["sessions"]}
+
+
+def _scene_splits(manifest: dict) -> dict[str, str]:
+    return {sc: split for split, s in manifest["splits"].items() for sc in s["scenes"]}
+
+
+def _changes(old: dict, new: dict) -> dict[str, list]:
+    a, b = _membership(old), _membership(new)
+    scene = {
+        **{k: v["scene"] for k, v in old.get("sessions", {}).items()},
+        **{k: v["scene"] for k, v in new.get("sessions", {}).items()},
+    }
+
+    def label(sid: str) -> str:
+        return f"{sid} (scene {scene[sid]})" if sid in scene else sid
+
+    return {
+        "added": sorted((label(s), b[s]) for s in b.keys() - a.keys()),
+        "removed": sorted((label(s), a[s]) for s in a.keys() - b.keys()),
+        "moved": sorted((label(s), a[s], b[s]) for s in a.keys() & b.keys() if a[s] != b[s]),
+    }
+
+
+def _check_semver(old: dict, version: str, changes: dict[str, list]) -> str:
+    o, n = _semver(old["version"]), _semver(version)
+    if n <= o:
+        raise BadRelease(f"expected a version above the previous {old['version']}, found {version}")
+    if (changes["removed"] or changes["moved"]) and n[0] == o[0]:
+        raise BadRelease(
+            f"split membership changed ({len(changes['removed'])} removed, "
+            f"{len(changes['moved'])} moved sessions): expected a MAJOR bump from "
+            f"{old['version']} (e.g. {o[0] + 1}.0.0), found {version}"
+        )
+    if changes["added"] and n[:2] == o[:2]:
+        raise BadRelease(
+            f"{len(changes['added'])} sessions added: expected at least a MINOR bump from "
+            f"{old['version']} (e.g. {o[0]}.{o[1] + 1}.0), found {version}"
+        )
+    return "major" if n[0] > o[0] else "minor" if n[1] > o[1] else "patch"
+
+
+def _changelog(old: dict, meta: ReleaseMeta, changes: dict[str, list], bump: str) -> str:
+    lines = [
+        f"# Changelog of {meta.name}",
+        "",
+        f"## {meta.version} ({bump}, from {old['version']})",
+        "",
+    ]
+    for title, key, fmt in (
+        ("Added sessions", "added", lambda r: f"- {r[0]} in {r[1]}"),
+        ("Removed sessions", "removed", lambda r: f"- {r[0]} (was in {r[1]})"),
+        ("Moved sessions", "moved", lambda r: f"- {r[0]}: {r[1]} -> {r[2]}"),
+    ):
+        lines += [f"### {title}", ""]
+        lines += [fmt(r) for r in changes[key]] or ["- none"]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _file_info(root: Path, path: Path, split: str | None) -> FileInfo:
+    return FileInfo(
+        path=path.relative_to(root).as_posix(),
+        size=path.stat().st_size,
+        sha256=sha256_file(path),
+        split=split,
+    )
+
+
+def _write_sums(root: Path) -> list[dict]:
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != SUMS)
+    entries = [
+        {"path": p.relative_to(root).as_posix(), "size": p.stat().st_size, "sha256": sha256_file(p)}
+        for p in files
+    ]
+    with atomic_write(root / SUMS, "w") as fh:
+        fh.writelines(f"{e['sha256']}  {e['path']}\n" for e in entries)
+    return entries
+
+
+def check_release(root: str | os.PathLike, *, chunks: bool = True) -> list[str]:
+    """Every check of a frozen or staged release; returns the problems found."""
+    root = Path(root)
+    problems: list[str] = []
+    manifest = read_manifest(root)
+    sums = root / SUMS
+    if sums.exists():
+        for line in sums.read_text().splitlines():
+            digest, _, rel = line.partition("  ")
+            p = root / rel
+            if not p.is_file():
+                problems.append(f"{rel}: listed in {SUMS} but missing")
+            elif sha256_file(p) != digest:
+                problems.append(f"{rel}: sha256 differs from {SUMS}")
+    else:
+        problems.append(f"{SUMS} is missing")
+    scenes: dict[str, str] = {}
+    frames: dict[str, tuple[str, str]] = {}
+    for split, info in manifest["splits"].items():
+        for rel in info["files"]:
+            path = root / rel
+            if chunks:
+                problems += verify_file(path)
+            if not path.exists():
+                continue
+            summary = file_summary(path)
+            for s in summary["sessions"].values():
+                prev = scenes.setdefault(s["scene"], split)
+                if prev != split:
+                    problems.append(f"scene {s['scene']!r} is in both {prev} and {split}")
+            with open_file(path) as h5:
+                for sid in summary["sessions"]:
+                    g = h5["sessions"][sid]
+                    for table in ("short_frames", "long_frames"):
+                        if table not in g:
+                            continue
+                        for sha in g[table]["sha256"]:
+                            sha = sha.decode()
+                            where = frames.setdefault(sha, (split, sid))
+                            if where[0] != split:
+                                problems.append(
+                                    f"frame {sha[:12]}... is in {where[0]} ({where[1]}) and "
+                                    f"{split} ({sid})"
+                                )
+    problems += [f"README.md: {p}" for p in check_card(root / "README.md")]
+    problems += [
+        f"croissant.json: {p}"
+        for p in validate_croissant(root / "croissant.json", check_files=True)
+    ]
+    return problems
+
+
+def verify_release(root: str | os.PathLike) -> list[str]:
+    """``dataset verify``: checksums, every chunk (fletcher32), schema, leakage, metadata."""
+    return check_release(root, chunks=True)
+
+
+def publish(
+    sessions: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    meta: ReleaseMeta,
+    *,
+    previous: str | os.PathLike | None = None,
+    seed: int = 0,
+    fractions: dict[str, float] | None = None,
+    split_lists: str | os.PathLike | None = None,
+    codec: str = DEFAULT_CODEC,
+    shard_bytes: int = 4 * 10**9,
+    progress: Progress | None = None,
+) -> Path:
+    """Build, describe, validate and freeze a release at ``out``; returns ``out``."""
+    out = Path(out)
+    if out.exists():
+        raise BadRelease(
+            f"{out} already exists; a release is never overwritten. Choose a new --out "
+            "(one folder per version)."
+        )
+    _semver(meta.version)
+    if not meta.url or not meta.creators:
+        raise BadRelease(
+            "expected --url and at least one --creator (Croissant and the card need them), "
+            f"found url={meta.url!r}, creators={list(meta.creators)!r}"
+        )
+    old = read_manifest(previous) if previous else None
+    plans = plan_sessions(
+        sessions,
+        seed=seed,
+        fractions=fractions,
+        split_lists=split_lists,
+        previous=_scene_splits(old) if old else None,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        result = build(
+            plans,
+            tmp,
+            name=meta.name,
+            version=meta.version,
+            created=created,
+            tool_version=__version__,
+            codec=codec,
+            shard_bytes=shard_bytes,
+            progress=progress,
+        )
+        splits = []
+        manifest_splits = {}
+        for split, paths in result.files.items():
+            members = [p for p in plans if p.split == split]
+            files = [_file_info(tmp, p, split) for p in paths]
+            pairs = sum(1 for p in members for s in p.short if s["ref"] >= 0)
+            info = SplitInfo(
+                name=split,
+                files=files,
+                sessions=[p.session_id for p in members],
+                scenes=sorted({p.scene for p in members}),
+                num_examples=pairs if split != "dynamic" else sum(len(p.short) for p in members),
+                num_bytes=sum(f.size for f in files),
+                num_short_frames=sum(len(p.short) for p in members),
+                num_long_frames=sum(len(p.long) for p in members),
+            )
+            splits.append(info)
+            manifest_splits[split] = {
+                "files": [f.path for f in files],
+                "sessions": info.sessions,
+                "scenes": info.scenes,
+                "num_examples": info.num_examples,
+                "num_bytes": info.num_bytes,
+                "num_short_frames": info.num_short_frames,
+                "num_long_frames": info.num_long_frames,
+            }
+        sessions_detail = {
+            p.session_id: {"scene": p.scene, "split": p.split, "kind": p.kind} for p in plans
+        }
+        info = ReleaseInfo(
+            name=meta.name,
+            version=meta.version,
+            description=meta.description,
+            license=meta.license,
+            creators=list(meta.creators),
+            url=meta.url,
+            citation=meta.citation,
+            created=created,
+            tool_version=__version__,
+            splits=splits,
+            sessions=[p.summary() for p in plans],
+            codec=codec,
+            gt_recipe="rawpy postprocess(use_camera_wb=True, half_size=False, "
+            "no_auto_bright=True, output_bps=16)",
+            extra_files=[_file_info(tmp, result.pairs_csv, None)],
+        )
+        write_card(info, tmp / "README.md")
+        write_croissant(info, tmp / "croissant.json")
+        if old is not None:
+            changes = _changes(old, {"splits": manifest_splits, "sessions": sessions_detail})
+            bump = _check_semver(old, meta.version, changes)
+            with atomic_write(tmp / "CHANGELOG.md", "w") as fh:
+                fh.write(_changelog(old, meta, changes, bump))
+        manifest = {
+            "name": meta.name,
+            "version": meta.version,
+            "schema": 1,
+            "tool_version": __version__,
+            "created": created,
+            "codec": codec,
+            "splits": manifest_splits,
+            "sessions": sessions_detail,
+            "counts": {
+                "sessions": len(plans),
+                "scenes": len({p.scene for p in plans}),
+                "pairs": sum(
+                    s["num_examples"] for k, s in manifest_splits.items() if k != "dynamic"
+                ),
+            },
+        }
+        atomic_write_json(tmp / MANIFEST, manifest)
+        files = _write_sums(tmp)
+        manifest["files"] = [f for f in files if f["path"] != MANIFEST]
+        atomic_write_json(tmp / MANIFEST, manifest)
+        _write_sums(tmp)
+        problems = check_release(tmp)
+        if problems:
+            raise DatasetError(
+                f"the release failed validation with {len(problems)} problem(s), nothing was "
+                "published: " + "; ".join(problems[:8])
+            )
+        fsync_dir(tmp)
+        os.rename(tmp, out)
+        fsync_dir(out.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def push(release: str | os.PathLike, target: str, *, dry_run: bool = False) -> dict:
+    """Upload a release to the Hugging Face Hub (``hf://ORG/NAME``) and tag its version."""
+    m = re.match(r"^hf://([\w.-]+/[\w.-]+)$", target)
+    if not m:
+        raise BadRelease(f"expected --push hf://ORG/NAME, found {target!r}")
+    root = Path(release)
+    manifest = read_manifest(root)
+    repo = m.group(1)
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    plan = {
+        "repo_id": repo,
+        "repo_type": "dataset",
+        "tag": f"v{manifest['version']}",
+        "files": files,
+        "bytes": sum((root / f).stat().st_size for f in files),
+    }
+    if dry_run:
+        return plan
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    try:
+        api.create_repo(repo, repo_type="dataset", exist_ok=True)
+        api.upload_folder(
+            folder_path=str(root),
+            repo_id=repo,
+            repo_type="dataset",
+            commit_message=f"{manifest['name']} {manifest['version']}",
+        )
+        api.create_tag(repo, tag=plan["tag"], repo_type="dataset")
+    except Exception as exc:
+        raise DatasetError(
+            f"could not push {root} to {repo}: {type(exc).__name__}: {exc}; check the network "
+            "and `hf auth login`, then push again (the release folder is unchanged)"
+        ) from None
+    return plan

@@ -1,0 +1,1022 @@
+"""Curation benchmark: accuracy against the simulator's truth, speed against the seed method.
+
+Sections (each returns one JSON-able dict; ``run`` prints a "target missed" line per miss):
+
+accuracy
+    Seeded simulated sessions (turntable sweeps, stepped and continuous, and static bursts
+    with a bumped tripod between the burst and the reference) at about 0.4 and 1 electron per
+    pixel, exposure ratio 300 (1/30 s against 10 s).  Two dark files of every sweep are
+    truncated after capture and must come out ``dropped``/``unreadable``.  Matching is scored
+    against the dark frame whose TRUE position (the ``extra`` the simulated camera journals)
+    is nearest the bright frame's; registration against the true shift.  The seed method is
+    scored on the same sweeps.
+bad_frames
+    A lights-out dark frame, a flash dark frame and a saturated reference planted in a static
+    session and in a sweep: each must be dropped with its reason, and nothing else dropped.
+speed
+    One sweep of 20-megapixel frames (3672 x 5496): ``align_session`` against decoding the
+    same raw files (warm cache), and against the seed method done plainly.
+
+Timings of the simulated rig.  The simulated camera renders a frame in about 1 s at 20 MP
+(0.1 s at 1224 x 1832), far slower than the 16 fps the dark pass is planned for, so the GRBL
+simulator runs slowed down (``time_scale``) to a frame rate the camera sustains, and the
+motion the camera sees reports the *planned* speed, so each dark frame carries the motion
+blur of the real rig (the scene moves ``step / 4`` degrees per frame, blurred over 1/30 s).
+
+Import this file by path (``scripts/`` is not a package); ``scripts/bench.py curate`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import math
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from capture import plan as planmod  # noqa: E402
+from capture.protocols import Exposure, Shot  # noqa: E402
+from capture.session import PASSES, SessionWriter, open_session  # noqa: E402
+from capture.sim.camera import SimCamera  # noqa: E402
+
+log = logging.getLogger("bench_curate")
+
+FULL_SIZE = (3672, 5496)
+QUICK_SIZE = (1224, 1832)
+ISO = 2000
+DARK_SHUTTER = "1/30"
+BRIGHT_SHUTTER = "10"
+APERTURE = "3.5"
+EXPOSURE_RATIO = 300.0
+RIG_FPS = 16.0
+BLACK = 800.0
+WHITE = 16300.0
+
+TARGETS = {
+    "match_exact_fraction": 1.0,
+    "median_px_at_1e": 0.1,
+    "p95_px_at_1e": 0.25,
+    "median_px_at_0.4e": 0.2,
+    "ratio_align_over_decode": 1.3,
+    "ratio_seed_over_align": 10.0,
+}
+
+
+# -- pure helpers -----------------------------------------------------------------------------
+
+
+def true_shift(dark_extra: Mapping, bright_extra: Mapping) -> tuple[float, float]:
+    """The true ``(dy, dx)`` carrying dark-frame content onto the bright frame.
+
+    Parameters
+    ----------
+    dark_extra, bright_extra : mapping
+        The ``extra`` the simulated camera journals with each frame: ``shift_px`` is where the
+        content sits, ``(offset_dy, offset_dx - angle * px_per_deg)`` (a turn of ``a`` degrees
+        moves content left by ``a * W / fov_deg`` photosites; an offset moves it down/right).
+
+    Returns
+    -------
+    tuple of float
+        In full-resolution sensor pixels, with ``alignment.json``'s convention: a point at
+        ``(y, x)`` of the dark frame is at ``(y + dy, x + dx)`` of the bright frame.
+    """
+    (by, bx), (dy, dx) = bright_extra["shift_px"], dark_extra["shift_px"]
+    return float(by) - float(dy), float(bx) - float(dx)
+
+
+def nearest_dark(bright_extra: Mapping, darks: Mapping[str, Mapping], *, tol: float = 1e-6) -> set:
+    """Names of the dark frames whose true content position is nearest the bright frame's.
+
+    Parameters
+    ----------
+    bright_extra : mapping
+        The bright frame's ``extra``.
+    darks : mapping of str to mapping
+        Candidate dark frames (name to ``extra``): the frames the curation could have used.
+    tol : float, optional
+        Frames within ``tol`` pixels of the nearest distance all count (ties).
+
+    Returns
+    -------
+    set of str
+        Usually one name; empty when there are no candidates.
+    """
+    dist = {name: math.hypot(*true_shift(extra, bright_extra)) for name, extra in darks.items()}
+    if not dist:
+        return set()
+    best = min(dist.values())
+    return {name for name, d in dist.items() if d <= best + tol}
+
+
+def summarise(errors: Iterable[float]) -> dict:
+    """Median, 95th percentile, max and count of a list of errors (NaN counted apart)."""
+    arr = np.asarray(list(errors), dtype=np.float64)
+    finite = arr[np.isfinite(arr)]
+    if finite.size == 0:
+        return {"n": int(arr.size), "n_nan": int(arr.size), "median": None, "p95": None}
+    return {
+        "n": int(arr.size),
+        "n_nan": int(arr.size - finite.size),
+        "median": round(float(np.median(finite)), 4),
+        "p95": round(float(np.percentile(finite, 95)), 4),
+        "max": round(float(finite.max()), 4),
+    }
+
+
+def corr2(a: np.ndarray, b: np.ndarray) -> float:
+    """MATLAB's ``corr2``: Pearson r of two images' pixels, in double precision, from scratch."""
+    x = np.asarray(a, dtype=np.float64)
+    y = np.asarray(b, dtype=np.float64)
+    x = x - x.mean()
+    y = y - y.mean()
+    denom = math.sqrt(float(np.sum(x * x)) * float(np.sum(y * y)))
+    return float(np.sum(x * y)) / denom if denom > 0 else float("nan")
+
+
+def truncate(path: Path, keep: float = 0.3) -> int:
+    """Cut a file to its first ``keep`` fraction of bytes (a download that died); new size."""
+    size = path.stat().st_size
+    new = int(size * keep)
+    with path.open("r+b") as fh:
+        fh.truncate(new)
+    return new
+
+
+def _check(targets: list, name: str, value: float | None, target: float, *, most: bool) -> None:
+    met = value is not None and (value <= target if most else value >= target)
+    targets.append(
+        {"name": name, "value": value, "target": f"{'<=' if most else '>='} {target}", "met": met}
+    )
+
+
+# -- simulated sessions -----------------------------------------------------------------------
+
+
+class PlantedCamera(SimCamera):
+    """A :class:`SimCamera` whose light changes for chosen frames (lights out, a flash).
+
+    ``plant`` maps a shutter number (frame ``n`` of the camera, counting every frame of every
+    pass) to a factor on :attr:`lux` for that frame only.
+    """
+
+    def __init__(self, *, plant: Mapping[int, float] | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.plant = dict(plant or {})
+
+    def shoot(self, count: int) -> Iterator[Shot]:
+        frames = super().shoot(count)
+        base = self.lux
+
+        def planted() -> Iterator[Shot]:
+            try:
+                while True:
+                    # The inner generator renders a frame when asked for it, with the lux of
+                    # that moment.
+                    self.lux = base * self.plant.get(self.shutter_count, 1.0)
+                    try:
+                        shot = next(frames)
+                    except StopIteration:
+                        return
+                    yield shot
+            finally:
+                self.lux = base
+                frames.close()
+
+        return planted()
+
+
+def _lux_for(size: tuple[int, int], seed: int, electrons: float) -> float:
+    """Illuminance giving ``electrons`` mean e⁻/px in a dark frame at the start angle."""
+    cam = SimCamera(size=size, seed=seed, lux=1.0, max_wait=0.0)
+    cam.apply(Exposure(iso=ISO, shutter=DARK_SHUTTER, aperture=APERTURE))
+    return electrons / float(cam.render_electrons().mean())
+
+
+def _frame_seconds(size: tuple[int, int], seed: int) -> float:
+    """Wall-clock seconds the simulated camera takes per frame (render + DNG), measured."""
+    cam = SimCamera(size=size, seed=seed, fps=1e9, max_wait=0.0)
+    cam.apply(Exposure(iso=ISO, shutter=DARK_SHUTTER, aperture=APERTURE))
+    t0 = time.perf_counter()
+    shot = next(iter(cam.shoot(1)))
+    spent = time.perf_counter() - t0
+    # Writing, hashing and fsyncing the file: allow for its size at 150 MB/s.
+    return spent + len(shot.data) / 150e6
+
+
+@dataclass
+class SimSession:
+    """A simulated session on disk and what was done to it."""
+
+    path: Path
+    kind: str
+    electrons: float
+    lux: float
+    seed: int
+    size: tuple[int, int]
+    broken: list  # dark file names truncated after capture
+    planted: dict  # (pass, file name) -> expected drop reason
+    capture_s: float
+    dark_mode: str | None = None
+    offset: tuple[float, float] | None = None
+
+
+def _camera(size, seed, lux, *, fps, plant=None, motion=None) -> PlantedCamera:
+    cam = PlantedCamera(
+        size=size, seed=seed, lux=lux, fps=fps, max_wait=0.0, motion=motion, plant=plant
+    )
+    return cam
+
+
+def make_sweep(
+    path: Path,
+    *,
+    size: tuple[int, int],
+    seed: int,
+    electrons: float,
+    steps: int = 8,
+    step_deg: float = 2.0,
+    dark_mode: str = "continuous",
+    plant: Mapping[tuple[str, int], float] | None = None,
+    truncate_darks: int = 2,
+) -> SimSession:
+    """Shoot a simulated turntable sweep through the real GRBL driver, then break files.
+
+    The dark pass has ``4 * (steps - 1)`` frames, so that dark and bright angles do not
+    coincide and true shifts are sub-pixel and varied.  ``plant`` maps ``(pass, index)`` to a
+    lux factor for that frame; ``truncate_darks`` dark files (chosen by the seed, away from
+    the ends) are cut to 30 % of their bytes after capture.
+    """
+    from capture.devices.grbl import GrblTurntable
+    from capture.sim.grbl_server import GrblSimulator
+
+    lux = _lux_for(size, seed, electrons)
+    n_dark = 4 * (steps - 1)
+    passes, tt_spec = planmod.sweep_plan(
+        steps=steps,
+        step_deg=step_deg,
+        iso=ISO,
+        dark_shutter=DARK_SHUTTER,
+        bright_shutter=BRIGHT_SHUTTER,
+        aperture=APERTURE,
+        dark_frames=n_dark,
+        dark_mode=dark_mode,
+        fps=RIG_FPS,
+        settle_s=0.0,
+        port="sim",
+    )
+    wall_fps = min(RIG_FPS, 1.0 / (1.5 * _frame_seconds(size, seed)))
+    scale = wall_fps / RIG_FPS
+    shutter = {("dark", i): i for i in range(n_dark)}
+    shutter.update({("bright", i): n_dark + i for i in range(steps)})
+    factors = {shutter[k]: v for k, v in (plant or {}).items()}
+    t0 = time.perf_counter()
+    with GrblSimulator(time_scale=scale, homing=False) as sim:
+
+        def motion(t: float) -> tuple[float, float]:
+            # The angle is the slowed table's; the speed is the planned rig's, so the blur
+            # over a 1/30 s exposure is the real one.
+            angle, velocity = sim.motion(t)
+            return angle, velocity / scale
+
+        cam = _camera(size, seed, lux, fps=wall_fps, plant=factors, motion=motion)
+        with contextlib.closing(GrblTurntable(sim.port, move_timeout=3600.0)) as tt:
+            writer = SessionWriter.create(
+                path,
+                scene=f"bench-sweep-{seed}",
+                kind="sweep",
+                camera=cam.info,
+                plan={"passes": passes, "order": list(PASSES)},
+                lux=lux,
+                turntable=tt_spec,
+                sim={"size": list(size), "seed": seed, "lux": lux},
+            )
+            result = planmod.run_passes(
+                writer, cam, passes=list(PASSES), command="bench", turntable=tt
+            )
+    if result.exit_status != "success":
+        raise RuntimeError(f"the simulated sweep stopped: {result}")
+    capture_s = time.perf_counter() - t0
+    rng = np.random.default_rng([seed, 0xBE7C4])
+    broken = []
+    s = open_session(path)
+    darks = s.frames("dark")
+    for i in sorted(rng.choice(np.arange(2, len(darks) - 2), truncate_darks, replace=False)):
+        truncate(s.frame_path(darks[int(i)]))
+        broken.append(Path(darks[int(i)].path).name)
+    return SimSession(
+        path=path,
+        kind="sweep",
+        electrons=electrons,
+        lux=lux,
+        seed=seed,
+        size=size,
+        broken=broken,
+        planted={},
+        capture_s=capture_s,
+        dark_mode=dark_mode,
+    )
+
+
+def make_static(
+    path: Path,
+    *,
+    size: tuple[int, int],
+    seed: int,
+    electrons: float,
+    frames: int = 20,
+    references: int = 1,
+    max_bump_px: float = 3.0,
+    plant: Mapping[tuple[str, int], float] | None = None,
+) -> SimSession:
+    """Shoot a simulated static scene: a dark burst, a bumped tripod, then the references.
+
+    The tripod moves by a seeded random ``(dy, dx)`` within ``max_bump_px`` between the burst
+    and the references, so the true shift of every pair is that bump.
+    """
+    lux = _lux_for(size, seed, electrons)
+    rng = np.random.default_rng([seed, 0x57A71C])
+    bump = tuple(float(v) for v in rng.uniform(-max_bump_px, max_bump_px, 2))
+    shutter = {("dark", i): i for i in range(frames)}
+    shutter.update({("bright", i): frames + i for i in range(references)})
+    factors = {shutter[k]: v for k, v in (plant or {}).items()}
+    cam = _camera(size, seed, lux, fps=1e9, plant=factors)
+    passes = {
+        "dark": planmod.static_pass(frames, ISO, DARK_SHUTTER, APERTURE),
+        "bright": planmod.static_pass(references, ISO, BRIGHT_SHUTTER, APERTURE),
+    }
+    t0 = time.perf_counter()
+    writer = SessionWriter.create(
+        path,
+        scene=f"bench-static-{seed}",
+        kind="static",
+        camera=cam.info,
+        plan={"passes": passes, "order": list(PASSES)},
+        lux=lux,
+        sim={"size": list(size), "seed": seed, "lux": lux},
+    )
+    for pass_ in PASSES:
+        if pass_ == "bright":
+            cam.offset = bump
+        result = planmod.run_passes(writer, cam, passes=[pass_], command="bench")
+        if result.exit_status != "success":
+            raise RuntimeError(f"the simulated burst stopped: {result}")
+    return SimSession(
+        path=path,
+        kind="static",
+        electrons=electrons,
+        lux=lux,
+        seed=seed,
+        size=size,
+        broken=[],
+        planted={},
+        capture_s=time.perf_counter() - t0,
+        offset=bump,
+    )
+
+
+def journal_extras(session: Path) -> dict[tuple[str, str], dict]:
+    """``(pass, file name) -> extra`` for every journalled frame of a simulated session."""
+    out = {}
+    for rec in open_session(session).records:
+        if rec.get("type") == "frame" and "extra" in rec:
+            out[(rec["pass"], Path(rec["path"]).name)] = rec["extra"]
+    return out
+
+
+# -- scoring ----------------------------------------------------------------------------------
+
+
+def score_pairs(
+    pairs: Sequence[Mapping],
+    extras: Mapping[tuple[str, str], Mapping],
+    candidates: Iterable[str],
+) -> dict:
+    """Score matched pairs against the truth.
+
+    Parameters
+    ----------
+    pairs : sequence of mapping
+        Each with ``bright``, ``dark``, ``dy``, ``dx`` (``alignment.json`` pairs, rejected
+        ones included, or the seed method's).
+    extras : mapping
+        ``(pass, name) -> extra`` (:func:`journal_extras`).
+    candidates : iterable of str
+        Dark frames the matcher could have chosen (the readable, good ones).
+
+    Returns
+    -------
+    dict
+        ``exact`` (pairs whose dark frame is a nearest one), ``n``, the per-pair ``errors``
+        (Euclidean, sensor pixels), signed ``err_dy``/``err_dx``, and ``off_by`` (for wrong
+        matches, how far the chosen dark frame's true position is from the nearest one's).
+    """
+    darks = {name: extras[("dark", name)] for name in candidates}
+    exact, errors, err_dy, err_dx, off_by = 0, [], [], [], []
+    for p in pairs:
+        b = extras[("bright", p["bright"])]
+        d = extras[("dark", p["dark"])]
+        best = nearest_dark(b, darks)
+        if p["dark"] in best:
+            exact += 1
+        else:
+            nearest = min(math.hypot(*true_shift(darks[n], b)) for n in best)
+            off_by.append(round(math.hypot(*true_shift(d, b)) - nearest, 3))
+        tdy, tdx = true_shift(d, b)
+        ey, ex = float(p["dy"]) - tdy, float(p["dx"]) - tdx
+        err_dy.append(ey)
+        err_dx.append(ex)
+        errors.append(math.hypot(ey, ex))
+    return {
+        "n": len(pairs),
+        "exact": exact,
+        "errors": errors,
+        "err_dy": err_dy,
+        "err_dx": err_dx,
+        "off_by": off_by,
+    }
+
+
+def _align(
+    session: SimSession, out: Path, stages: dict | None = None, **options
+) -> tuple[dict, float]:
+    """Curate a session with ``align_session``; ``stages`` receives where the time went."""
+    from curate.pipeline import Options, align_session
+    from curate.result import read_alignment
+
+    marks: dict[str, float] = {}
+
+    def progress(step: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if step.startswith("decode"):
+            marks["decoded"] = now
+        elif step == "align":
+            marks["align_end" if done else "align_start"] = now
+
+    t0 = time.perf_counter()
+    align_session(session.path, out=out, options=Options(**options), force=True, progress=progress)
+    end = time.perf_counter()
+    if stages is not None and {"decoded", "align_start", "align_end"} <= set(marks):
+        stages.update(
+            decode_s=round(marks["decoded"] - t0, 3),
+            classify_s=round(marks["align_start"] - marks["decoded"], 3),
+            match_register_s=round(marks["align_end"] - marks["align_start"], 3),
+            write_s=round(end - marks["align_end"], 3),
+        )
+    return read_alignment(out).data, end - t0
+
+
+def score_session(session: SimSession, data: Mapping) -> dict:
+    """Score one curation result of a simulated session against its journalled truth."""
+    extras = journal_extras(session.path)
+    broken = set(session.broken)
+    dropped = {(d["pass"], d["file"]): d["reason"] for d in data["dropped"]}
+    expected = {("dark", name): "unreadable" for name in broken} | dict(session.planted)
+    wrong_reason = {
+        f"{p}/{f}": {"expected": r, "found": dropped.get((p, f))}
+        for (p, f), r in expected.items()
+        if dropped.get((p, f)) != r
+    }
+    good_dropped = sorted(f"{p}/{f}" for (p, f) in dropped if (p, f) not in expected)
+    candidates = [
+        name
+        for (p, name) in extras
+        if p == "dark" and name not in broken and ("dark", name) not in session.planted
+    ]
+    all_pairs = list(data["pairs"]) + list(data.get("rejected", []))
+    scored = score_pairs(all_pairs, extras, candidates)
+    dark_e = [
+        e["mean_electrons"] for (p, n), e in extras.items() if p == "dark" and n in candidates
+    ]
+    ratios = sorted({p["exposure_ratio"] for p in all_pairs})
+    return {
+        **scored,
+        "rejected": len(data.get("rejected", [])),
+        "ambiguous": sum(bool(p.get("ambiguous")) for p in all_pairs),
+        "wrong_drop_reason": wrong_reason,
+        "good_frames_dropped": good_dropped,
+        "mean_electrons": float(np.mean(dark_e)) if dark_e else None,
+        "exposure_ratios": ratios,
+        "drift_px": (data.get("drift") or {}).get("max_px"),
+    }
+
+
+# -- the seed method --------------------------------------------------------------------------
+
+
+def _seed_grey(mosaic: np.ndarray, gain: float) -> np.ndarray:
+    """Seed preprocessing of one mosaic: 8-bit, demosaic, grey, histogram equalisation."""
+    import cv2
+
+    scale = gain * 255.0 / (WHITE - BLACK)
+    eight = np.clip((mosaic.astype(np.float32) - BLACK) * scale, 0, 255).astype(np.uint8)
+    # OpenCV names Bayer layouts by the second row and column: an RGGB sensor is "BG".
+    rgb = cv2.cvtColor(eight, cv2.COLOR_BayerBG2RGB)
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    return cv2.equalizeHist(grey)
+
+
+def _seed_register(dark: np.ndarray, bright: np.ndarray) -> tuple[float, float, bool]:
+    """Phase correlation for the coarse shift, then ECC (translation) at full resolution."""
+    import cv2
+
+    a = dark.astype(np.float32)
+    b = bright.astype(np.float32)
+    (px, py), _ = cv2.phaseCorrelate(a, b)
+    warp = np.array([[1, 0, -px], [0, 1, -py]], dtype=np.float32)
+    criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-4)
+    try:
+        _, warp = cv2.findTransformECC(b, a, warp, cv2.MOTION_TRANSLATION, criteria, None, 5)
+    except cv2.error:
+        return float(py), float(px), False
+    # ECC finds w with bright(x) ~ dark(x + w): content moves by -w from dark to bright.
+    return -float(warp[1, 2]), -float(warp[0, 2]), True
+
+
+def seed_method(session: Path, *, ratio: float = EXPOSURE_RATIO) -> dict:
+    """The seeds' curation done plainly on a session's raw files.
+
+    Every readable frame is decoded (``curate.raw.read_raw``), black-subtracted, amplified by
+    the exposure ratio (dark frames; SID's digital gain) and scaled to 8 bits, demosaicked
+    (``cv2.cvtColor``, ``COLOR_BayerBG2RGB``: OpenCV's name for an RGGB sensor), turned grey
+    (``COLOR_RGB2GRAY``) and histogram-equalised (``cv2.equalizeHist``).  Every bright frame
+    is matched to the dark frame of highest ``corr2`` over ALL dark frames (full resolution,
+    double precision, computed pair by pair as MATLAB does), then each pair is registered by
+    phase correlation (``cv2.phaseCorrelate``) refined with ``cv2.findTransformECC``
+    (``MOTION_TRANSLATION``) at full resolution.  The seed's 20/255 intensity floor is not
+    applied (on linear raw data it would drop good dark frames).
+    """
+    from curate.errors import UnreadableRaw
+    from curate.raw import read_raw
+
+    s = open_session(session)
+    times = {"decode_preprocess_s": 0.0, "corr2_s": 0.0, "register_s": 0.0}
+    grey: dict[str, dict[str, np.ndarray]] = {"dark": {}, "bright": {}}
+    t0 = time.perf_counter()
+    for pass_ in PASSES:
+        for rec in s.frames(pass_):
+            try:
+                raw = read_raw(s.frame_path(rec))
+            except UnreadableRaw:
+                continue
+            gain = ratio if pass_ == "dark" else 1.0
+            grey[pass_][Path(rec.path).name] = _seed_grey(raw.mosaic, gain)
+    times["decode_preprocess_s"] = time.perf_counter() - t0
+    dark_names = list(grey["dark"])
+    t0 = time.perf_counter()
+    best = {}
+    for bname, bimg in grey["bright"].items():
+        scores = [corr2(grey["dark"][d], bimg) for d in dark_names]
+        best[bname] = dark_names[int(np.nanargmax(scores))]
+    times["corr2_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pairs = []
+    for bname, dname in best.items():
+        dy, dx, ok = _seed_register(grey["dark"][dname], grey["bright"][bname])
+        pairs.append({"bright": bname, "dark": dname, "dy": dy, "dx": dx, "ecc_converged": ok})
+    times["register_s"] = time.perf_counter() - t0
+    return {
+        "pairs": pairs,
+        "corr2_pairs": len(dark_names) * len(grey["bright"]),
+        **{k: round(v, 3) for k, v in times.items()},
+        "total_s": round(sum(times.values()), 3),
+    }
+
+
+# -- sections ---------------------------------------------------------------------------------
+
+
+def _aggregate(rows: list[dict]) -> dict:
+    errors = [e for r in rows for e in r["errors"]]
+    err_dy = [e for r in rows for e in r["err_dy"]]
+    err_dx = [e for r in rows for e in r["err_dx"]]
+    n = sum(r["n"] for r in rows)
+    exact = sum(r["exact"] for r in rows)
+    out = {
+        "pairs": n,
+        "exact_matches": exact,
+        "exact_fraction": round(exact / n, 4) if n else None,
+        "wrong_match_off_by_px": [o for r in rows for o in r["off_by"]],
+        "error_px": summarise(errors),
+        "bias_dy_px": round(float(np.mean(err_dy)), 4) if err_dy else None,
+        "bias_dx_px": round(float(np.mean(err_dx)), 4) if err_dx else None,
+    }
+    if rows and "rejected" in rows[0]:
+        e = [r["mean_electrons"] for r in rows if r["mean_electrons"] is not None]
+        out |= {
+            "mean_electrons": round(float(np.mean(e)), 3) if e else None,
+            "rejected_pairs": sum(r["rejected"] for r in rows),
+            "ambiguous_pairs": sum(r["ambiguous"] for r in rows),
+            "unreadable_dropped_right": all(not r["wrong_drop_reason"] for r in rows),
+            "wrong_drop_reasons": [r["wrong_drop_reason"] for r in rows if r["wrong_drop_reason"]],
+            "good_frames_dropped": [g for r in rows for g in r["good_frames_dropped"]],
+            "exposure_ratios": sorted({x for r in rows for x in r["exposure_ratios"]}),
+        }
+    return out
+
+
+def bench_accuracy(
+    tmp: Path,
+    *,
+    size: tuple[int, int],
+    seeds: Sequence[int],
+    levels: Sequence[float] = (0.4, 1.0),
+    static_frames: int = 20,
+    static_seeds: Sequence[int] | None = None,
+    with_seed_method: bool = True,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict:
+    """Accuracy of matching and registration by noise level, against the simulator's truth."""
+    table = []
+    sweeps: dict = {}
+    for electrons in levels:
+        for mode in ("step", "continuous"):
+            rows, seed_rows, times = [], [], []
+            for seed in seeds:
+                path = tmp / f"sweep-{mode}-{electrons}-{seed}"
+                progress(f"accuracy: sweep {mode} {electrons} e/px seed {seed}")
+                sess = make_sweep(path, size=size, seed=seed, electrons=electrons, dark_mode=mode)
+                data, spent = _align(sess, path / "curation")
+                times.append(spent)
+                rows.append(score_session(sess, data))
+                if with_seed_method:
+                    seed_out = seed_method(sess.path)
+                    extras = journal_extras(sess.path)
+                    cands = [n for (p, n) in extras if p == "dark" and n not in sess.broken]
+                    seed_rows.append(score_pairs(seed_out["pairs"], extras, cands))
+                shutil.rmtree(path)
+            key = f"sweep_{mode}_{electrons}e"
+            sweeps[key] = {
+                "ours": _aggregate(rows),
+                "align_s_median": round(statistics.median(times), 3),
+            }
+            if seed_rows:
+                sweeps[key]["seed_method"] = _aggregate(seed_rows)
+            table.append((key, electrons, sweeps[key]))
+    statics: dict = {}
+    for electrons in levels:
+        rows = []
+        for seed in static_seeds or seeds:
+            path = tmp / f"static-{electrons}-{seed}"
+            progress(f"accuracy: static {electrons} e/px seed {seed}")
+            sess = make_static(
+                path, size=size, seed=seed, electrons=electrons, frames=static_frames
+            )
+            data, _ = _align(sess, path / "curation")
+            r = score_session(sess, data)
+            # Every pair of a static scene shares the burst mean's shift: one estimate per
+            # session, so score sessions, not pairs.
+            rows.append(
+                r
+                | {
+                    "n": 1,
+                    "exact": int(r["exact"] == r["n"]),
+                    "errors": r["errors"][:1],
+                    "err_dy": r["err_dy"][:1],
+                    "err_dx": r["err_dx"][:1],
+                }
+            )
+            shutil.rmtree(path)
+        statics[f"static_{electrons}e"] = _aggregate(rows) | {
+            "burst_frames": static_frames,
+            "note": "one shift per session (the burst mean's); counts are sessions",
+        }
+    targets: list = []
+    for key, electrons, res in table:
+        ours = res["ours"]
+        _check(targets, f"{key}: exact matches", ours["exact_fraction"], 1.0, most=False)
+        _check(
+            targets,
+            f"{key}: unreadable dark files dropped as unreadable, no good frame dropped",
+            float(ours["unreadable_dropped_right"] and not ours["good_frames_dropped"]),
+            1.0,
+            most=False,
+        )
+        med, p95 = ours["error_px"]["median"], ours["error_px"]["p95"]
+        if electrons >= 0.7:
+            _check(targets, f"{key}: median error px", med, 0.1, most=True)
+            _check(targets, f"{key}: p95 error px", p95, 0.25, most=True)
+        else:
+            _check(targets, f"{key}: median error px", med, 0.2, most=True)
+    for key, res in statics.items():
+        med, p95 = res["error_px"]["median"], res["error_px"]["p95"]
+        if key.startswith("static_1"):
+            _check(targets, f"{key}: median error px", med, 0.1, most=True)
+            _check(targets, f"{key}: p95 error px", p95, 0.25, most=True)
+        else:
+            _check(targets, f"{key}: median error px", med, 0.2, most=True)
+    return {
+        "sensor": f"{size[0]}x{size[1]}",
+        "seeds": list(seeds),
+        "exposure_ratio": EXPOSURE_RATIO,
+        "sweeps": sweeps,
+        "statics": statics,
+        "targets": targets,
+    }
+
+
+def bench_bad_frames(tmp: Path, *, size: tuple[int, int], seed: int = 11) -> dict:
+    """Planted bad frames must be dropped with the right reason, and no good frame dropped."""
+    out: dict = {"sensor": f"{size[0]}x{size[1]}", "sessions": {}}
+    targets: list = []
+    lights_out, flash, blown = 0.0, 10.0, 1000.0
+    cases = {
+        "static": dict(
+            maker=make_static,
+            kwargs={"frames": 20, "references": 2},
+            plant={("dark", 5): lights_out, ("dark", 12): flash, ("bright", 0): blown},
+        ),
+        "sweep": dict(
+            maker=make_sweep,
+            kwargs={"steps": 6, "dark_mode": "step", "truncate_darks": 0},
+            plant={("dark", 7): lights_out, ("dark", 13): flash, ("bright", 3): blown},
+        ),
+    }
+    expected_reason = {lights_out: "too_dark", flash: "too_bright", blown: "saturated"}
+    for name, case in cases.items():
+        path = tmp / f"bad-{name}"
+        sess = case["maker"](
+            path, size=size, seed=seed, electrons=1.0, plant=case["plant"], **case["kwargs"]
+        )
+        names = {p: [Path(r.path).name for r in open_session(path).frames(p)] for p in PASSES}
+        sess.planted = {
+            (p, names[p][i]): expected_reason[factor] for (p, i), factor in case["plant"].items()
+        }
+        data, _ = _align(sess, path / "curation")
+        r = score_session(sess, data)
+        found = {f"{d['pass']}/{d['file']}": d["reason"] for d in data["dropped"]}
+        out["sessions"][name] = {
+            "planted": {f"{p}/{f}": reason for (p, f), reason in sess.planted.items()},
+            "dropped": found,
+            "wrong_reason": r["wrong_drop_reason"],
+            "good_frames_dropped": r["good_frames_dropped"],
+            "pairs": r["n"],
+            "exact_matches": r["exact"],
+        }
+        for (p, f), reason in sess.planted.items():
+            _check(
+                targets,
+                f"bad_frames {name}: {p}/{f} dropped as {reason} (found {found.get(f'{p}/{f}')})",
+                float(found.get(f"{p}/{f}") == reason),
+                1.0,
+                most=False,
+            )
+        _check(
+            targets,
+            f"bad_frames {name}: good frames dropped",
+            float(len(r["good_frames_dropped"])),
+            0.0,
+            most=True,
+        )
+        shutil.rmtree(path)
+    out["targets"] = targets
+    return out
+
+
+def register_at(session: Path, pairs: Sequence[Mapping], downsample: int) -> list[dict]:
+    """Re-register given pairs on the full mosaics with ``register_pair(downsample=...)``.
+
+    A diagnostic: ``downsample`` 1 registers the 2x2-binned luminance itself, larger values
+    block-average it further (the pipeline's work images of 20 MP frames are ``2``), so the
+    errors of the two show what the coarser work image costs.
+    """
+    from curate.raw import read_raw
+    from curate.registration import register_pair
+
+    s = open_session(session)
+    by_name = {(p, Path(r.path).name): s.frame_path(r) for p in PASSES for r in s.frames(p)}
+    out = []
+    for p in pairs:
+        dark = read_raw(by_name[("dark", p["dark"])])
+        bright = read_raw(by_name[("bright", p["bright"])])
+        reg = register_pair(
+            dark.mosaic,
+            bright.mosaic,
+            black=dark.black_level,
+            white=dark.white_level,
+            cfa=dark.cfa,
+            downsample=downsample,
+        )
+        out.append({"bright": p["bright"], "dark": p["dark"], "dy": reg.dy, "dx": reg.dx})
+    return out
+
+
+def _decode_all(files: Sequence[Path], workers: int) -> float:
+    """Seconds to decode every file with bare rawpy: open, copy the visible mosaic, close."""
+    # The floor is LibRaw itself, so this bypasses curate.raw (which also parses EXIF).
+    import rawpy
+
+    def one(p: Path) -> int:
+        with rawpy.imread(str(p)) as raw:
+            return int(np.array(raw.raw_image_visible, copy=True).shape[0])
+
+    t0 = time.perf_counter()
+    if workers <= 1:
+        for p in files:
+            one(p)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(one, files))
+    return time.perf_counter() - t0
+
+
+def _read_raw_all(files: Sequence[Path], workers: int) -> float:
+    from curate.raw import read_raw
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(lambda p: read_raw(p).mosaic.shape, files))
+    return time.perf_counter() - t0
+
+
+def bench_speed(
+    tmp: Path,
+    *,
+    size: tuple[int, int] = FULL_SIZE,
+    seed: int = 1,
+    electrons: float = 0.4,
+    steps: int = 8,
+    repeats: int = 2,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict:
+    """Curation time against raw decoding and against the seed method, on one sweep."""
+    from curate.errors import UnreadableRaw
+    from curate.pipeline import Options
+    from curate.raw import read_raw
+
+    path = tmp / "speed-sweep"
+    progress(f"speed: shooting a {size[0]}x{size[1]} sweep of {steps} steps")
+    sess = make_sweep(path, size=size, seed=seed, electrons=electrons, steps=steps)
+    s = open_session(path)
+    files = []
+    for p in PASSES:
+        for rec in s.frames(p):
+            f = s.frame_path(rec)
+            try:  # the same readable files the curation decodes
+                read_raw(f)
+            except UnreadableRaw:
+                continue
+            files.append(f)
+    size_mb = sum(f.stat().st_size for f in files) / 1e6
+    workers = Options().workers
+    progress("speed: decoding")
+    decode_1 = min(_decode_all(files, 1) for _ in range(repeats))
+    decode_w = min(_decode_all(files, workers) for _ in range(repeats))
+    read_raw_w = min(_read_raw_all(files, workers) for _ in range(repeats))
+    progress("speed: curating")
+    align_times, stages = [], []
+    for _ in range(repeats):
+        stage: dict = {}
+        data, spent = _align(sess, path / "curation", stage)
+        align_times.append(spent)
+        stages.append(stage)
+    align = min(align_times)
+    ours = score_session(sess, data)
+    progress("speed: the seed method")
+    seed_out = seed_method(path)
+    extras = journal_extras(path)
+    cands = [n for (p, n) in extras if p == "dark" and n not in sess.broken]
+    seed_scored = score_pairs(seed_out["pairs"], extras, cands)
+    seed_time = seed_out["total_s"]
+    progress("speed: diagnostic re-registration at other work-image scales")
+    diagnostic = {}
+    for down in (1, 2):
+        t0 = time.perf_counter()
+        pairs = register_at(path, data["pairs"], down)
+        diagnostic[f"binned_then_block_mean_x{down}"] = {
+            "sensor_px_per_work_px": 2 * down,
+            "error_px": summarise(score_pairs(pairs, extras, cands)["errors"]),
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+    ours_agg, seed_agg = _aggregate([ours]), _aggregate([seed_scored])
+    out = {
+        "sensor": f"{size[0]}x{size[1]}",
+        "frames": {"dark": len(s.frames("dark")), "bright": len(s.frames("bright"))},
+        "readable_frames": len(files),
+        "truncated_dark_files": sess.broken,
+        "mean_electrons": round(ours["mean_electrons"], 3),
+        "raw_mb": round(size_mb, 1),
+        "capture_s": round(sess.capture_s, 1),
+        "workers": workers,
+        "decode_rawpy_1_thread_s": round(decode_1, 3),
+        "decode_rawpy_s": round(decode_w, 3),
+        "decode_read_raw_s": round(read_raw_w, 3),
+        "align_session_s": [round(t, 3) for t in align_times],
+        "align_session_stages": stages[int(np.argmin(align_times))],
+        "ratio_align_over_decode": round(align / decode_w, 3),
+        "ratio_align_over_decode_1_thread": round(align / decode_1, 3),
+        "ratio_align_over_read_raw": round(align / read_raw_w, 3),
+        "seed_method": {k: v for k, v in seed_out.items() if k != "pairs"},
+        "ratio_seed_over_align": round(seed_time / align, 2),
+        "accuracy_ours": ours_agg,
+        "accuracy_seed": seed_agg,
+        "seed_ecc_converged": sum(p["ecc_converged"] for p in seed_out["pairs"]),
+        "diagnostic_registration": diagnostic,
+    }
+    targets: list = []
+    _check(targets, "speed: align / decode", out["ratio_align_over_decode"], 1.3, most=True)
+    _check(targets, "speed: seed / align", out["ratio_seed_over_align"], 10.0, most=False)
+    _check(targets, "speed session: exact matches", ours_agg["exact_fraction"], 1.0, most=False)
+    o_med, s_med = ours_agg["error_px"]["median"], seed_agg["error_px"]["median"]
+    better = float(
+        ours_agg["exact_fraction"] >= seed_agg["exact_fraction"]
+        and o_med is not None
+        and (s_med is None or o_med < s_med)
+    )
+    _check(targets, "speed session: ours more accurate than the seed", better, 1.0, most=False)
+    out["targets"] = targets
+    shutil.rmtree(path)
+    return out
+
+
+# -- entry points -----------------------------------------------------------------------------
+
+
+SECTIONS = ("accuracy", "bad_frames", "speed")
+
+
+def run(
+    sections: Sequence[str] = SECTIONS,
+    *,
+    quick: bool = False,
+    tmp: str | Path | None = None,
+    emit: Callable[[str, dict], None] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Run the curation benchmark sections; returns ``{section: result}``.
+
+    ``quick`` uses 1224 x 1832 frames and fewer seeds (20 MP otherwise for the speed section, and
+    1836 x 2748 with more seeds for accuracy).  Every target missed is written to stderr as a
+    "target missed" line; ``emit(section, result)`` is called as each section finishes.
+    """
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise SystemExit(f"unknown section(s) {sorted(unknown)}; choose from {SECTIONS}")
+    say = progress or (lambda msg: print(f"[bench curate] {msg}", file=sys.stderr, flush=True))
+    results: dict = {}
+    with tempfile.TemporaryDirectory(prefix="sublux-bench-", dir=tmp) as d:
+        work = Path(d)
+        for name in sections:
+            t0 = time.perf_counter()
+            if name == "accuracy":
+                if quick:
+                    res = bench_accuracy(
+                        work, size=QUICK_SIZE, seeds=(1, 2), static_seeds=range(1, 5),
+                        progress=say,
+                    )  # fmt: skip
+                else:
+                    res = bench_accuracy(
+                        work, size=(1836, 2748), seeds=(1, 2, 3, 4), static_seeds=range(1, 9),
+                        static_frames=30, progress=say,
+                    )  # fmt: skip
+            elif name == "bad_frames":
+                res = bench_bad_frames(work, size=(612, 916) if quick else QUICK_SIZE)
+            else:
+                res = bench_speed(work, size=QUICK_SIZE if quick else FULL_SIZE, progress=say)
+            res["section_s"] = round(time.perf_counter() - t0, 1)
+            results[name] = res
+            for t in res.get("targets", []):
+                if not t["met"]:
+                    print(
+                        f"target missed: {name}: {t['name']}: {t['value']} (target {t['target']})",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            if emit:
+                emit(name, res)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("sections", nargs="*", default=list(SECTIONS), help=", ".join(SECTIONS))
+    ap.add_argument("--quick", action="store_true", help="1224x1832 frames, fewer seeds")
+    ap.add_argument("--tmp", help="folder for the temporary sessions (default: system temp)")
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    run(
+        a.sections,
+        quick=a.quick,
+        tmp=a.tmp,
+        emit=lambda name, res: print(json.dumps({name: res}, indent=2), flush=True),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,380 @@
+"""The Hugging Face dataset card: built from a hand-made release, checked offline."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from huggingface_hub import DatasetCard
+
+from capture.fsio import sha256_bytes, sha256_file
+from dataset_card.card import (
+    REQUIRED_SECTIONS,
+    FileInfo,
+    ReleaseInfo,
+    SplitInfo,
+    add_results_section,
+    build_card,
+    check_card,
+    default_citation,
+    find_sensitive,
+    size_category,
+    summarize_sessions,
+    write_card,
+)
+from dataset_card.errors import BadRelease
+
+PAIRS_HEADER = (
+    "split,session_id,scene,file,short_index,ref_index,short_file,short_sha256,long_file,"
+    "exposure_ratio,iso,short_exposure_s,long_exposure_s,dy,dx,score,lux,kind"
+)
+
+# id, scene, split, kind, lux, short frames, long frames, dropped, rejected
+_SESSIONS = (
+    ("s0000", "desk", "train", "static", 0.8, 4, 1, {"too_dark": 2}, 1),
+    ("s0001", "plant", "train", "sweep", None, 5, 3, {"too_bright": 1, "too_dark": 1}, 2),
+    ("s0002", "books", "val", "static", 2.5, 3, 1, {}, 0),
+    ("s0003", "mugs", "test", "static", 1.2, 3, 1, {"unreadable": 1}, 0),
+    ("s0004", "street", "dynamic", "dynamic", None, 6, 0, {}, 0),
+)
+
+
+def make_release(root: Path, **overrides) -> ReleaseInfo:
+    """A small release with real (tiny, fake) files under ``root``: what the packager fills."""
+    sessions = []
+    for sid, scene, split, kind, lux, n_short, n_long, dropped, rejected in _SESSIONS:
+        dynamic = kind == "dynamic"
+        sessions.append(
+            {
+                "id": sid,
+                "scene": scene,
+                "split": split,
+                "kind": kind,
+                "camera_make": "Sony",
+                "camera_model": "DSC-RX100M6",
+                "iso": 2000.0,
+                "short_exposure_s": 1 / 30,
+                "long_exposure_s": None if dynamic else 10.0 if kind == "static" else 4.0,
+                "exposure_ratio": None if dynamic else 300.0 if kind == "static" else 120.0,
+                "lux": lux,
+                "lighting": "candle" if kind == "sweep" else "warm LED at 2 m",
+                "frames_short": n_short,
+                "frames_long": n_long,
+                "pairs": 0 if dynamic else n_short,
+                "dropped": dropped,
+                "rejected": rejected,
+                "registration": "coarse FFT correlation + Gauss-Newton on binned luminance",
+            }
+        )
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    splits = []
+    for name in ("train", "val", "test", "dynamic"):
+        members = [s for s in sessions if s["split"] == name]
+        path = root / "data" / f"{name}.h5"
+        path.write_bytes(b"\x89HDF\r\n\x1a\n" + name.encode() * 3)  # a few bytes stand in
+        f = FileInfo(f"data/{name}.h5", path.stat().st_size, sha256_file(path), name)
+        splits.append(
+            SplitInfo(
+                name=name,
+                files=[f],
+                sessions=[s["id"] for s in members],
+                scenes=sorted({s["scene"] for s in members}),
+                num_examples=sum(s["frames_short"] for s in members),
+                num_bytes=f.size,
+                num_short_frames=sum(s["frames_short"] for s in members),
+                num_long_frames=sum(s["frames_long"] for s in members),
+            )
+        )
+    rows = [PAIRS_HEADER]
+    for s in sessions:
+        if s["kind"] == "dynamic":
+            continue
+        for i in range(s["frames_short"]):
+            lux = "nan" if s["lux"] is None else s["lux"]
+            sid = s["id"]
+            rows.append(
+                f"{s['split']},{sid},{s['scene']},data/{s['split']}.h5,{i},0,{i:04d}.dng,"
+                f"{sha256_bytes(f'{sid}/{i}'.encode())},0000.dng,{s['exposure_ratio']},"
+                "2000.0,0.0333,"
+                f"{s['long_exposure_s']},0.25,-0.5,0.9,{lux},{s['kind']}"
+            )
+    pairs = root / "pairs.csv"
+    pairs.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    fields = {
+        "name": "sublux-mini",
+        "version": "1.2.0",
+        "description": "A tiny DRV-style release for tests.",
+        "url": "https://example.org/sublux-mini",
+        "creators": [
+            {"name": "Ada Lovelace", "email": "ada@example.org"},
+            {"name": "Night Lab", "url": "https://example.org/lab", "type": "Organization"},
+        ],
+        "created": "2026-11-21T21:00:00Z",
+        "tool_version": "0.1.0",
+        "splits": splits,
+        "sessions": sessions,
+        "codec": "blosc-zstd5-bitshuffle",
+        "gt_recipe": "rawpy postprocess(use_camera_wb=True, half_size=False, "
+        "no_auto_bright=True, output_bps=16)",
+        "extra_files": [FileInfo("pairs.csv", pairs.stat().st_size, sha256_file(pairs))],
+    }
+    fields.update(overrides)
+    return ReleaseInfo(**fields)
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Any attempt to open a network connection fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the card code tried to reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture
+def release(tmp_path: Path) -> tuple[Path, ReleaseInfo]:
+    root = tmp_path / "release"
+    root.mkdir()
+    return root, make_release(root)
+
+
+@pytest.fixture
+def card_path(release) -> Path:
+    root, info = release
+    return write_card(info, root / "README.md")
+
+
+def _section(text: str, title: str) -> str:
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end >= 0 else len(text)]
+
+
+def test_written_card_passes_the_offline_check(card_path, offline):
+    assert check_card(card_path) == []
+    assert check_card(card_path, check_files=True) == []
+
+
+def test_front_matter_is_the_hub_metadata(card_path):
+    data = DatasetCard.load(card_path).data.to_dict()
+    assert data["license"] == "cc-by-4.0"
+    assert data["pretty_name"] == "sublux-mini"
+    assert data["task_categories"] == ["image-to-image"]
+    assert {"low-light", "raw", "denoising", "bayer", "video"} <= set(data["tags"])
+    assert data["annotations_creators"] == ["no-annotation"]
+    assert data["source_datasets"] == ["original"]
+    # 15 pairs (4 + 5 + 3 + 3 short frames with references) -> the smallest bucket.
+    assert data["size_categories"] == ["n<1K"]
+    configs = {c["config_name"]: c["data_files"] for c in data["configs"]}
+    assert configs["default"] == [
+        {"split": "train", "path": ["data/train.h5"]},
+        {"split": "val", "path": ["data/val.h5"]},
+        {"split": "test", "path": ["data/test.h5"]},
+    ]
+    # Dynamic files hold no references, so they get a config of their own.
+    assert configs["dynamic"] == [{"split": "dynamic", "path": ["data/dynamic.h5"]}]
+    infos = {i["config_name"]: i for i in data["dataset_info"]}
+    train = infos["default"]["splits"][0]
+    assert train["name"] == "train"
+    assert train["num_examples"] == 9
+    assert train["num_bytes"] == (card_path.parent / "data/train.h5").stat().st_size
+    dynamic_bytes = (card_path.parent / "data/dynamic.h5").stat().st_size
+    assert infos["dynamic"]["splits"] == [
+        {"name": "dynamic", "num_bytes": dynamic_bytes, "num_examples": 6}
+    ]
+    assert infos["dynamic"]["download_size"] == dynamic_bytes
+
+
+def test_prose_numbers_come_from_the_sessions(card_path):
+    text = card_path.read_text(encoding="utf-8")
+    for title in REQUIRED_SECTIONS:
+        assert f"\n## {title}\n" in text
+    comp = _section(text, "Composition")
+    assert "5 sessions of 5 scenes (1 dynamic, 3 static, 1 sweep)" in comp
+    assert "15 short/long pairs" in comp
+    assert "21 short-exposure and 6 long-exposure frames" in comp
+    assert "Sony DSC-RX100M6 (5 sessions)" in comp
+    assert "**ISO:** 2000" in comp
+    assert "**Short exposures:** 1/30 s; **long exposures:** 4 s–10 s" in comp
+    assert "120–300 (median 300)" in comp
+    assert "0.8–2.5 lux; not metered for 2 of 5 sessions" in comp
+    assert "candle, warm LED at 2 m" in comp
+    pre = _section(text, "Preprocessing and curation")
+    assert "5 in all (1 `too_bright`, 3 `too_dark`, 1 `unreadable`)" in pre
+    assert "**Rejected pairs:** 3" in pre
+    assert "coarse FFT correlation + Gauss-Newton" in pre
+    assert "no black-level subtraction" in pre
+    assert "output_bps=16" in pre
+    dist = _section(text, "Distribution")
+    assert sha256_file(card_path.parent / "data/val.h5") in dist
+    assert "sha256sum -c SHA256SUMS" in dist
+    assert "blosc-zstd5-bitshuffle" in dist
+    assert "semantic versioning" in _section(text, "Maintenance")
+
+
+def test_summary_handles_missing_values():
+    s = summarize_sessions(
+        [
+            {"id": "a", "scene": "x", "kind": "dynamic", "iso": float("nan"), "lux": None},
+            {"id": "b", "scene": "x", "kind": "static", "iso": 1600, "lux": 3, "rejected": 2},
+        ]
+    )
+    assert s.num_sessions == 2 and s.scenes == 1
+    assert s.iso == (1600.0, 1600.0)
+    assert s.lux == (3.0, 3.0) and s.lux_unknown == 1
+    assert s.exposure_ratio is None and s.exposure_ratio_median is None
+    assert s.cameras == {"unknown camera": 2}
+    assert s.rejected == 2 and s.dropped == {}
+
+
+@pytest.mark.parametrize(
+    ("n", "bucket"),
+    [(0, "n<1K"), (999, "n<1K"), (1000, "1K<n<10K"), (12_345, "10K<n<100K"), (10**6, "1M<n<10M")],
+)
+def test_size_category_buckets(n, bucket):
+    assert size_category(n) == bucket
+
+
+def test_size_category_rejects_negative_counts():
+    with pytest.raises(BadRelease, match="found -1"):
+        size_category(-1)
+
+
+def test_citation_defaults_to_bibtex_and_keeps_a_given_one(release):
+    _, info = release
+    bib = default_citation(info)
+    assert bib.startswith("@misc{sublux_mini_2026,")
+    assert "author = {Ada Lovelace and Night Lab}" in bib
+    assert "https://example.org/sublux-mini" in bib
+    info.citation = "@article{chen2019seeing, title={Seeing Motion in the Dark}}"
+    assert default_citation(info) == info.citation
+    assert info.citation in str(build_card(info))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"url": ""}, "url"),
+        ({"creators": []}, "creator"),
+        ({"creators": [{"name": "  ", "email": "x@example.org"}]}, "creator"),
+        ({"splits": []}, "no splits"),
+    ],
+)
+def test_build_refuses_an_incomplete_release(tmp_path, change, message):
+    info = make_release(tmp_path, **change)
+    with pytest.raises(BadRelease, match=message):
+        build_card(info)
+    assert not (tmp_path / "README.md").exists()
+    with pytest.raises(BadRelease):
+        write_card(info, tmp_path / "README.md")
+    assert not (tmp_path / "README.md").exists()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda t: t.replace("\n## Maintenance\n", "\n## Upkeep\n"), "'## Maintenance' section"),
+        (lambda t: t.replace(_section(t, "Uses"), "\n## Uses\n\n<!-- later -->\n"), "is empty"),
+        (lambda t: t.replace("license: cc-by-4.0\n", ""), "`license`"),
+        (lambda t: t.replace("- image-to-image\n", ""), "`task_categories`"),
+        (lambda t: t.replace("n<1K", "tiny"), "size_categories"),
+        (lambda t: t + "\nCurated by: [More Information Needed]\n", "More Information Needed"),
+        (lambda t: t + "\nTODO: write the uses\n", "'TODO'"),
+        (lambda t: t + "\n{{ direct_use }}\n", "unrendered template tag"),
+        (lambda t: t.replace("num_examples: 9", "num_examples: many"), "num_examples"),
+        (lambda t: t.replace("  - name: val\n", "  - name: validation\n"), "'validation'"),
+        (lambda t: t.replace("pretty_name: sublux-mini\n", "pretty_name: [oops\n"), "parse"),
+        (lambda t: t.split("\n---\n", 1)[1], "front matter"),
+    ],
+)
+def test_check_card_reports_what_is_missing(card_path, mutate, expected, offline):
+    card_path.write_text(mutate(card_path.read_text(encoding="utf-8")), encoding="utf-8")
+    problems = check_card(card_path)
+    assert problems, "the damaged card passed the check"
+    assert any(expected in p for p in problems), problems
+
+
+def test_check_card_with_files_finds_a_missing_data_file(card_path):
+    (card_path.parent / "data" / "val.h5").unlink()
+    assert check_card(card_path) == []
+    problems = check_card(card_path, check_files=True)
+    assert len(problems) == 1 and "data/val.h5" in problems[0]
+
+
+def test_check_card_on_a_missing_file_does_not_go_to_the_hub(tmp_path, offline):
+    problems = check_card(tmp_path / "README.md")
+    assert problems and "no file" in problems[0]
+
+
+def test_serials_and_gps_planted_upstream_never_reach_the_card(tmp_path, offline):
+    info = make_release(tmp_path)
+    info.sessions[0]["serial"] = "SN-0451-77731"
+    info.sessions[1]["camera_serial_sha256"] = "f00dfeed" * 8
+    info.sessions[2]["gps"] = {"lat": 22.3364, "lon": 114.2655}
+    info.sessions[3]["GPSLatitude"] = "22 deg 20' 11.04\" N"
+    path = write_card(info, tmp_path / "README.md")
+    text = path.read_text(encoding="utf-8")
+    for planted in ("SN-0451-77731", "f00dfeed", "22.3364", "114.2655", "20' 11.04"):
+        assert planted not in text
+    assert check_card(path) == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "serial: SN-0451-77731",
+        "- camera_serial_sha256: f00dfeed",
+        "BodySerialNumber=0451",
+        '"gps": {"lat": 22.3}',
+        "GPSLatitude: 22 deg 20' N",
+        "latitude: 22.3364",
+        "| session | serial | lux |",
+        "Internal Serial Number : 0451",
+    ],
+)
+def test_check_card_fails_on_a_serial_or_gps_key(card_path, line):
+    text = card_path.read_text(encoding="utf-8")
+    card_path.write_text(text.replace("## Maintenance\n", f"## Maintenance\n\n{line}\n"))
+    problems = check_card(card_path)
+    assert any("serial number or GPS" in p for p in problems), problems
+
+
+def test_prose_about_serials_is_not_mistaken_for_one():
+    assert find_sensitive("Camera serial numbers and GPS positions are not in the release.") == []
+    # exiftool's way of printing them is caught.
+    assert find_sensitive("Serial Number                   : 0451") != []
+    assert find_sensitive("GPS Position                    : 22 deg 20' N") != []
+
+
+def test_results_section_is_inserted_then_replaced(card_path):
+    before = card_path.read_text(encoding="utf-8")
+    front = before[: before.index("\n---\n", 4) + 5]
+    table1 = "| model | PSNR |\n|---|---|\n| U-Net | 27.10 |"
+    add_results_section(card_path, table1)
+    text = card_path.read_text(encoding="utf-8")
+    assert text.startswith(front)
+    assert text.index("## Baseline results") < text.index("## Citation")
+    assert text.index("## Maintenance") < text.index("## Baseline results")
+    assert "| U-Net | 27.10 |" in text
+
+    table2 = "| model | PSNR |\n|---|---|\n| U-Net | 28.40 |"
+    add_results_section(card_path, table2)
+    text = card_path.read_text(encoding="utf-8")
+    assert text.count("## Baseline results") == 1
+    assert "27.10" not in text and "| U-Net | 28.40 |" in text
+    assert text.startswith(front)
+    assert check_card(card_path) == []
+    # Everything but the new section is as it was.
+    assert text.replace(_section(text, "Baseline results"), "") == before
+
+
+def test_results_section_is_appended_when_there_is_no_citation(tmp_path):
+    path = tmp_path / "README.md"
+    path.write_text("---\nlicense: mit\n---\n\n# X\n\n## Uses\n\nSome.\n", encoding="utf-8")
+    add_results_section(path, "| a |\n|---|\n| 1 |\n")
+    assert path.read_text(encoding="utf-8").endswith(
+        "## Uses\n\nSome.\n\n## Baseline results\n\n| a |\n|---|\n| 1 |\n\n"
+    )

@@ -1,0 +1,221 @@
+"""From simulated sessions to a published, verified release, and every way that can go wrong."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import cv2
+import pytest
+from dataset_card.croissant import validate_croissant
+from dataset_card.errors import BadRelease, DatasetError
+from typer.testing import CliRunner
+
+from capture import plan
+from capture.protocols import Exposure
+from capture.session import SessionWriter
+from capture.sim.camera import SimCamera
+from curate.pipeline import align_session
+from dataset_card.cli import app
+from dataset_card.publish import ReleaseMeta, check_release, publish, read_manifest
+from tests.curate._sessions import static_session
+
+runner = CliRunner()
+META = ReleaseMeta(
+    name="night-desk",
+    version="1.0.0",
+    description="Test release.",
+    url="https://example.org/night-desk",
+    creators=({"name": "Night Lab", "email": "lab@example.org"},),
+)
+SIZE = (96, 128)
+
+
+def _scene(root, name, seed, frames=4):
+    s = static_session(root / name, size=SIZE, frames=frames, seed=seed)
+    meta = json.loads((s / "session.json").read_text())
+    meta["scene"] = name.split("_")[0]
+    (s / "session.json").write_text(json.dumps(meta))
+    align_session(s)
+    return s
+
+
+def _dynamic(root, name):
+    cam = SimCamera(size=SIZE, seed=99, fps=1e6, max_wait=0.0)
+    spec = plan.static_pass(3, 2000, "1/30", None)
+    w = SessionWriter.create(
+        root / name,
+        scene=name,
+        kind="static",
+        camera=cam.info,
+        plan={"passes": {"dark": spec}, "order": ["dark"]},
+    )
+    applied = cam.apply(Exposure(iso=2000, shutter="1/30"))
+    for i, shot in enumerate(cam.shoot(3)):
+        w.write_frame("dark", i, shot, requested=Exposure(), applied=applied, angle=None)
+    w.stop("success")
+    return root / name
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sessions")
+    out = [_scene(root, f"scene{i}", seed=10 + i) for i in range(5)]
+    out.append(_dynamic(root, "street"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def release(sessions, tmp_path_factory):
+    dest = tmp_path_factory.mktemp("rel") / "v1"
+    return publish(sessions, dest, META, shard_bytes=60_000)
+
+
+def test_release_layout_and_checksums(release):
+    m = read_manifest(release)
+    assert set(m["splits"]) == {"train", "val", "test", "dynamic"}
+    assert m["splits"]["dynamic"]["sessions"][0].startswith("street")
+    scenes = [set(s["scenes"]) for k, s in m["splits"].items()]
+    assert sum(len(s) for s in scenes) == len(set().union(*scenes)), "a scene in two splits"
+    assert any("-of-" in f for s in m["splits"].values() for f in s["files"]), "sharding"
+    for name in ("README.md", "croissant.json", "pairs.csv", "SHA256SUMS", "manifest.json"):
+        assert (release / name).is_file()
+    r = subprocess.run(
+        ["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=release, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not list(release.parent.glob(".*partial*")), "temporary folder left behind"
+
+
+def test_metadata_validates(release):
+    assert validate_croissant(release / "croissant.json", check_files=True) == []
+    card = (release / "README.md").read_text()
+    assert "image-to-image" in card and "night-desk" in card
+    assert "SIM-0001" not in card + (release / "croissant.json").read_text()
+    assert check_release(release) == []
+
+
+def test_cli_verify_info_and_a_flipped_byte(release, tmp_path):
+    r = runner.invoke(app, ["verify", str(release)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["info", str(release)])
+    assert r.exit_code == 0 and "night-desk" in r.output and "train" in r.output
+    copy = tmp_path / "copy"
+    shutil.copytree(release, copy)
+    h5 = sorted((copy / "data").glob("train*.h5"))[0]
+    data = bytearray(h5.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    h5.write_bytes(bytes(data))
+    r = runner.invoke(app, ["verify", str(copy)])
+    assert r.exit_code == 1
+    assert h5.name in r.output
+
+
+def test_smid_export_reads_back(release, tmp_path):
+    r = runner.invoke(app, ["export", str(release), str(tmp_path / "smid"), "--format", "smid"])
+    assert r.exit_code == 0, r.output
+    ids = (tmp_path / "smid/train_list.txt").read_text().split()
+    assert ids
+    gt = cv2.imread(
+        str(next((tmp_path / "smid/long" / ids[0]).glob("half0001*.png"))), cv2.IMREAD_UNCHANGED
+    )
+    frames = sorted((tmp_path / "smid/VBM4D_rawRGB" / ids[0]).glob("*.png"))
+    first = cv2.imread(str(frames[0]), cv2.IMREAD_UNCHANGED)
+    assert gt.dtype == first.dtype == "uint16"
+    assert gt.shape == first.shape and gt.shape[2] == 3
+    assert len(frames) >= 2
+    r = runner.invoke(
+        app, ["export", str(release), str(tmp_path / "p"), "--format", "patches", "--size", "32"]
+    )
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "p/train/patches.csv").read_text().count("\n") > 1
+
+
+def test_refuses_existing_dir_and_leaves_nothing_when_interrupted(
+    sessions, release, tmp_path, monkeypatch
+):
+    with pytest.raises(BadRelease, match="never overwritten"):
+        publish(sessions, release, META)
+    import dataset_card.publish as pub
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pub, "write_croissant", boom)
+    with pytest.raises(KeyboardInterrupt):
+        publish(sessions, tmp_path / "v2", META)
+    assert not (tmp_path / "v2").exists()
+    assert not list(tmp_path.glob(".*")), "no partial release may remain"
+
+
+def test_uncurated_and_too_few_scenes(sessions, tmp_path):
+    raw = static_session(tmp_path / "raw", size=SIZE, frames=3)
+    with pytest.raises(BadRelease, match="curate run"):
+        publish([raw], tmp_path / "x", META)
+    with pytest.raises(BadRelease, match="at least 3 scenes"):
+        publish(sessions[:2], tmp_path / "y", META)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_planted_leak_is_caught(sessions, tmp_path):
+    leak = tmp_path / "leak"
+    shutil.copytree(sessions[0], leak)
+    for name in ("session.json",):
+        meta = json.loads((leak / name).read_text())
+        meta["scene"], meta["session_id"] = "copycat", "copycat-1"
+        (leak / name).write_text(json.dumps(meta))
+    al = json.loads((leak / "curation/alignment.json").read_text())
+    al["source"]["session_id"] = "copycat-1"
+    (leak / "curation/alignment.json").write_text(json.dumps(al))
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "train_list.txt").write_text("scene0\nscene1\nscene2\n")
+    (lists / "val_list.txt").write_text("scene3\n")
+    (lists / "test_list.txt").write_text("scene4\ncopycat\n")
+    with pytest.raises(DatasetError, match=r"frame .* is in train"):
+        publish([*sessions[:5], leak], tmp_path / "z", META, split_lists=lists)
+    assert not (tmp_path / "z").exists()
+
+
+def test_previous_release_semver_and_changelog(sessions, release, tmp_path):
+    extra = _scene(tmp_path, "scene9", seed=40)
+    meta = ReleaseMeta(**{**META.__dict__, "version": "1.0.1"})
+    with pytest.raises(BadRelease, match="MINOR"):
+        publish([*sessions, extra], tmp_path / "v101", meta, previous=release)
+    meta = ReleaseMeta(**{**META.__dict__, "version": "1.1.0"})
+    new = publish([*sessions, extra], tmp_path / "v110", meta, previous=release)
+    old_m, new_m = read_manifest(release), read_manifest(new)
+    for split in ("train", "val", "test"):
+        assert set(old_m["splits"][split]["sessions"]) <= set(new_m["splits"][split]["sessions"])
+    log = (new / "CHANGELOG.md").read_text()
+    assert "Added sessions" in log and "scene9" in log
+    meta = ReleaseMeta(**{**META.__dict__, "version": "1.2.0"})
+    with pytest.raises(BadRelease, match="MAJOR"):
+        publish(sessions[1:], tmp_path / "v120", meta, previous=release)
+
+
+def test_publish_cli_with_push_dry_run(sessions, tmp_path):
+    r = runner.invoke(
+        app,
+        [
+            "publish",
+            *map(str, sessions),
+            "--name",
+            "night-desk",
+            "--version",
+            "0.1.0",
+            "--out",
+            str(tmp_path / "r"),
+            "--url",
+            "https://example.org",
+            "--creator",
+            "Lab <lab@example.org>",
+            "--push",
+            "hf://night-lab/night-desk",
+            "--dry-run",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "would send" in r.output and "night-lab/night-desk" in r.output
+    assert "croissant.json" in r.output and "v0.1.0" in r.output

@@ -33,7 +33,13 @@ from curate.raw import read_raw, render_srgb
 from curate.result import Alignment, read_alignment
 from dataset_card.croissant import PAIRS_CSV_COLUMNS
 from dataset_card.errors import BadRelease
-from dataset_card.hdf5 import DEFAULT_CODEC, SplitWriter, file_summary
+from dataset_card.hdf5 import (
+    DEFAULT_CODEC,
+    LONG_FRAMES_DTYPE,
+    SHORT_FRAMES_DTYPE,
+    SplitWriter,
+    file_summary,
+)
 from dataset_card.splits import DYNAMIC, SPLITS, assign_splits, read_split_lists
 
 __all__ = ["BuildResult", "SessionPlan", "build", "plan_sessions"]
@@ -41,38 +47,9 @@ __all__ = ["BuildResult", "SessionPlan", "build", "plan_sessions"]
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
-GT_RECIPE = (
-    "rawpy postprocess(use_camera_wb=True, half_size=False, no_auto_bright=True, "
-    "output_bps=16), cropped with the reference's window"
-)
-
-SHORT_DTYPE = np.dtype(
-    [
-        ("file", "S128"),
-        ("sha256", "S64"),
-        ("exposure_s", "f8"),
-        ("iso", "f8"),
-        ("t", "f8"),
-        ("angle", "f8"),
-        ("ref", "i4"),
-        ("score", "f4"),
-        ("dy", "f4"),
-        ("dx", "f4"),
-        ("exposure_ratio", "f4"),
-    ]
-)
-LONG_DTYPE = np.dtype(
-    [
-        ("file", "S128"),
-        ("sha256", "S64"),
-        ("exposure_s", "f8"),
-        ("iso", "f8"),
-        ("t", "f8"),
-        ("angle", "f8"),
-        ("offset_y", "i4"),
-        ("offset_x", "i4"),
-    ]
-)
+SHORT_DTYPE = SHORT_FRAMES_DTYPE
+#: ``long_frames`` adds where each reference's window sits relative to the short window.
+LONG_DTYPE = np.dtype([*LONG_FRAMES_DTYPE.descr, ("offset_y", "i4"), ("offset_x", "i4")])
 
 
 def _even(v: float) -> int:

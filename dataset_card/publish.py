@@ -28,7 +28,7 @@ from dataset_card.build import build, plan_sessions
 from dataset_card.card import FileInfo, ReleaseInfo, SplitInfo, check_card, write_card
 from dataset_card.croissant import validate_croissant, write_croissant
 from dataset_card.errors import BadRelease, DatasetError
-from dataset_card.hdf5 import DEFAULT_CODEC, file_summary, open_file, verify_file
+from dataset_card.hdf5 import DEFAULT_CODEC, GT_RECIPE, file_summary, open_file, verify_file
 
 __all__ = [
     "MANIFEST",
@@ -307,8 +307,7 @@ def publish(
             splits=splits,
             sessions=[p.summary() for p in plans],
             codec=codec,
-            gt_recipe="rawpy postprocess(use_camera_wb=True, half_size=False, "
-            "no_auto_bright=True, output_bps=16)",
+            gt_recipe=GT_RECIPE,
             extra_files=[_file_info(tmp, result.pairs_csv, None)],
         )
         write_card(info, tmp / "README.md")

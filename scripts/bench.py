@@ -80,22 +80,31 @@ def bench_vcamera(quick: bool) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("sections", nargs="*", default=["capture"], help="capture, curate")
+    ap.add_argument(
+        "sections",
+        nargs="*",
+        default=["capture", "curate", "dataset"],
+        help="capture, curate, dataset (default: all)",
+    )
     ap.add_argument("--quick", action="store_true", help="fewer repeats, smaller frames")
     a = ap.parse_args()
-    unknown = set(a.sections) - {"capture", "curate"}
+    unknown = set(a.sections) - {"capture", "curate", "dataset"}
     if unknown:
-        ap.error(f"unknown section(s) {sorted(unknown)}; choose from capture, curate")
+        ap.error(f"unknown section(s) {sorted(unknown)}; choose from capture, curate, dataset")
+    sys.path.insert(0, str(Path(__file__).parent))
     results = {}
     if "capture" in a.sections:
         size = (512, 768) if a.quick else (1024, 1536)
         results["capture_sim_overhead"] = bench_capture_overhead(size=size)
         results["capture_vcamera"] = bench_vcamera(a.quick)
     if "curate" in a.sections:
-        sys.path.insert(0, str(Path(__file__).parent))
         import bench_curate
 
         results["curate"] = bench_curate.run(quick=a.quick)
+    if "dataset" in a.sections:
+        import bench_dataset
+
+        results["dataset"] = bench_dataset.run(quick=a.quick)
     print(json.dumps(results, indent=2))
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "publish",
     "push",
     "read_manifest",
+    "refresh_checksums",
     "verify_release",
 ]
 
@@ -155,6 +156,16 @@ def _write_sums(root: Path) -> list[dict]:
     with atomic_write(root / SUMS, "w") as fh:
         fh.writelines(f"{e['sha256']}  {e['path']}\n" for e in entries)
     return entries
+
+
+def refresh_checksums(root: str | os.PathLike) -> None:
+    """Rewrite the manifest's file list and ``SHA256SUMS`` for what is in ``root`` now."""
+    root = Path(root)
+    manifest = read_manifest(root)
+    files = _write_sums(root)
+    manifest["files"] = [f for f in files if f["path"] != MANIFEST]
+    atomic_write_json(root / MANIFEST, manifest)
+    _write_sums(root)
 
 
 def check_release(root: str | os.PathLike, *, chunks: bool = True) -> list[str]:
@@ -335,10 +346,7 @@ def publish(
             },
         }
         atomic_write_json(tmp / MANIFEST, manifest)
-        files = _write_sums(tmp)
-        manifest["files"] = [f for f in files if f["path"] != MANIFEST]
-        atomic_write_json(tmp / MANIFEST, manifest)
-        _write_sums(tmp)
+        refresh_checksums(tmp)
         problems = check_release(tmp)
         if problems:
             raise DatasetError(

@@ -8,54 +8,25 @@ import subprocess
 
 import cv2
 import pytest
-from dataset_card.croissant import validate_croissant
-from dataset_card.errors import BadRelease, DatasetError
 from typer.testing import CliRunner
 
-from capture import plan
-from capture.protocols import Exposure
-from capture.session import SessionWriter
-from capture.sim.camera import SimCamera
-from curate.pipeline import align_session
 from dataset_card.cli import app
+from dataset_card.croissant import validate_croissant
+from dataset_card.errors import BadRelease, DatasetError
 from dataset_card.publish import ReleaseMeta, check_release, publish, read_manifest
+from tests._release import META, curated_scene, dynamic_session
 from tests.curate._sessions import static_session
 
 runner = CliRunner()
-META = ReleaseMeta(
-    name="night-desk",
-    version="1.0.0",
-    description="Test release.",
-    url="https://example.org/night-desk",
-    creators=({"name": "Night Lab", "email": "lab@example.org"},),
-)
 SIZE = (96, 128)
 
 
 def _scene(root, name, seed, frames=4):
-    s = static_session(root / name, size=SIZE, frames=frames, seed=seed)
-    meta = json.loads((s / "session.json").read_text())
-    meta["scene"] = name.split("_")[0]
-    (s / "session.json").write_text(json.dumps(meta))
-    align_session(s)
-    return s
+    return curated_scene(root, name, seed=seed, size=SIZE, frames=frames)
 
 
 def _dynamic(root, name):
-    cam = SimCamera(size=SIZE, seed=99, fps=1e6, max_wait=0.0)
-    spec = plan.static_pass(3, 2000, "1/30", None)
-    w = SessionWriter.create(
-        root / name,
-        scene=name,
-        kind="static",
-        camera=cam.info,
-        plan={"passes": {"dark": spec}, "order": ["dark"]},
-    )
-    applied = cam.apply(Exposure(iso=2000, shutter="1/30"))
-    for i, shot in enumerate(cam.shoot(3)):
-        w.write_frame("dark", i, shot, requested=Exposure(), applied=applied, angle=None)
-    w.stop("success")
-    return root / name
+    return dynamic_session(root, name, size=SIZE)
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,21 @@
 """Raw decoding: the one module that imports rawpy.
 
 Returns owned data (rawpy's ``raw_image`` is a view into memory that dies with the file handle)
-and turns LibRaw's errors into :class:`~curate.errors.UnreadableRaw`.  Exposure time and ISO
-come from the file's EXIF where it is TIFF-based (DNG, NEF, ARW, CR2, ...), because LibRaw
-invents a 1 s shutter from an APEX value of 0 when the camera recorded none; other formats use
-LibRaw's values, with 0 meaning unknown.
+and turns LibRaw's errors into :class:`~curate.errors.UnreadableRaw`.  Renders to sRGB with one
+recipe, the SID/SMID ground truth's: a raw file (:func:`render_srgb`) or any Bayer mosaic with
+its levels, white balance and colour matrix (:func:`render_mosaic`, through an in-memory DNG).
+
+Exposure time and ISO come from the file's EXIF where it is TIFF-based (DNG, NEF, ARW, CR2,
+...), because LibRaw invents a 1 s shutter from an APEX value of 0 when the camera recorded
+none; other formats use LibRaw's values, with 0 meaning unknown.
 """
 
 from __future__ import annotations
 
+import io
+import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -18,11 +24,29 @@ import numpy as np
 import rawpy
 import tifffile
 
-from curate.errors import MissingMetadata, UnreadableRaw
+from capture.dng import encode_dng
+from capture.errors import SettingError
+from curate.errors import BadInput, MissingMetadata, UnreadableRaw
 
-__all__ = ["RawFrame", "exposure_ratio", "read_raw", "render_srgb"]
+__all__ = ["RawFrame", "exposure_ratio", "read_raw", "render_mosaic", "render_srgb"]
 
 _CFA_LETTERS = "RGBG"
+_BAYER_TILES = ("RGGB", "BGGR", "GRBG", "GBRG")
+
+#: The SID/SMID ground-truth rendering (``half_size`` is the caller's): camera white balance,
+#: no auto-brightness, 16 bits per channel; everything else is LibRaw's default (AHD
+#: demosaicing, sRGB primaries, BT.709 gamma, highlights clipped).
+_GT_RECIPE = {"use_camera_wb": True, "no_auto_bright": True, "output_bps": 16}
+
+#: sRGB (D65) → XYZ, LibRaw's ``xyz_rgb``: how LibRaw turns an XYZ → camera matrix into the
+#: camera → sRGB matrix it renders with, and how we turn that back.
+_XYZ_FROM_SRGB = np.array(
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -31,8 +55,10 @@ class RawFrame:
 
     ``black_level`` is per CFA position in reading order of the 2x2 pattern (top-left,
     top-right, bottom-left, bottom-right), like ``cfa``; ``white_balance`` is the camera's
-    as-shot multipliers (R, G, B, G2).  ``iso``/``exposure_s`` are ``None`` when the file does
-    not record them.
+    as-shot multipliers (R, G, B, G2).  ``color_matrix`` is XYZ (D65) → camera R, G, B, the
+    kind of matrix a DNG's ColorMatrix1 holds, as three rows: the one LibRaw renders this file
+    with, each row scaled to map D65 white to 1 (see :func:`read_raw`).  ``iso``/``exposure_s``
+    are ``None`` when the file does not record them.
     """
 
     mosaic: np.ndarray
@@ -40,6 +66,7 @@ class RawFrame:
     white_level: int
     cfa: str
     white_balance: tuple[float, float, float, float]
+    color_matrix: tuple[tuple[float, float, float], ...]
     iso: float | None
     exposure_s: float | None
     make: str
@@ -93,7 +120,14 @@ def _exif_exposure(path: str) -> tuple[float | None, float | None, bool]:
 
 
 def read_raw(path: str | os.PathLike) -> RawFrame:
-    """Decode a raw file (any format LibRaw reads) into an owned :class:`RawFrame`."""
+    """Decode a raw file (any format LibRaw reads) into an owned :class:`RawFrame`.
+
+    The colour matrix is recovered from the camera → sRGB matrix LibRaw renders with (rawpy's
+    ``color_matrix``), not taken from rawpy's ``rgb_xyz_matrix``: that one is LibRaw's built-in
+    table entry for the make and model, zeros for most DNGs, and not what a DNG is rendered
+    with.  So :func:`render_mosaic` of the mosaic with these levels reproduces
+    :func:`render_srgb` of the file.
+    """
     path = str(Path(path))
     try:
         with rawpy.imread(path) as raw:
@@ -103,6 +137,7 @@ def read_raw(path: str | os.PathLike) -> RawFrame:
             cblack = list(raw.black_level_per_channel)
             white = int(raw.white_level)
             wb = tuple(float(v) for v in raw.camera_whitebalance)
+            rgb_cam = np.array(raw.color_matrix, dtype=np.float64)
             other = raw.other
     except (rawpy.LibRawError, OSError, ValueError) as exc:
         raise UnreadableRaw(
@@ -119,6 +154,13 @@ def read_raw(path: str | os.PathLike) -> RawFrame:
     black = tuple(float(cblack[i]) for i in order)
     if len(wb) == 4 and wb[3] == 0:
         wb = (*wb[:3], wb[1])  # LibRaw writes 0 for "second green as the first"
+    try:
+        matrix = _camera_matrix(rgb_cam)
+    except np.linalg.LinAlgError:
+        raise UnreadableRaw(
+            f"expected an invertible camera → sRGB matrix in {path}, found "
+            f"{rgb_cam[:, :3].tolist()}; the file's colour data cannot be used to re-render it"
+        ) from None
     exp_s, iso, tiff = _exif_exposure(path)
     if not tiff:
         exp_s = float(other.shutter_speed) or None
@@ -130,12 +172,30 @@ def read_raw(path: str | os.PathLike) -> RawFrame:
         white_level=white,
         cfa=cfa,
         white_balance=wb,  # type: ignore[arg-type]
+        color_matrix=matrix,
         iso=iso,
         exposure_s=exp_s,
         make=make,
         model=model,
         path=path,
     )
+
+
+def _camera_matrix(rgb_cam: np.ndarray) -> tuple[tuple[float, float, float], ...]:
+    """The XYZ (D65) → camera matrix LibRaw renders with, as three rows.
+
+    LibRaw renders with ``rgb_cam`` (rawpy's ``color_matrix``, camera → sRGB), which it builds
+    from an XYZ → camera matrix ``M`` (a DNG's ColorMatrix, or its own table entry for the
+    camera) as ``inv(normalise_rows(M @ xyz_rgb))``; so ``inv(rgb_cam) @ inv(xyz_rgb)`` is
+    ``M`` with each row scaled to map D65 white to 1, which renders the same.
+
+    rawpy's ``rgb_xyz_matrix`` (LibRaw's ``cam_xyz``) is not used: it is LibRaw's table entry
+    for the make and model, all zeros when it has none (most DNGs), not the DNG's ColorMatrix
+    that is actually rendered with; and as float32 even the right entry perturbs the linear
+    values by one step here and there, several DN after the gamma curve's steep toe.
+    """
+    derived = np.linalg.inv(rgb_cam[:3, :3]) @ np.linalg.inv(_XYZ_FROM_SRGB)
+    return tuple(tuple(float(v) for v in row) for row in derived)  # type: ignore[return-value]
 
 
 def _make_model(path: str) -> tuple[str, str]:
@@ -165,12 +225,147 @@ def exposure_ratio(dark: RawFrame, bright: RawFrame) -> float:
     return ratio
 
 
+def _render(source: str | io.BytesIO, *, half_size: bool, what: str) -> np.ndarray:
+    try:
+        with rawpy.imread(source) as raw:
+            return raw.postprocess(half_size=half_size, **_GT_RECIPE)
+    except (rawpy.LibRawError, OSError, ValueError) as exc:
+        raise UnreadableRaw(f"could not render {what}: {type(exc).__name__}: {exc}") from None
+
+
 def render_srgb(path: str | os.PathLike, *, half_size: bool = False) -> np.ndarray:
     """The SID/SMID ground-truth rendering: camera white balance, no auto-brightness, 16 bit."""
+    return _render(str(path), half_size=half_size, what=str(path))
+
+
+def _values(name: str, value: object, counts: tuple[int, ...]) -> np.ndarray:
     try:
-        with rawpy.imread(str(path)) as raw:
-            return raw.postprocess(
-                use_camera_wb=True, half_size=half_size, no_auto_bright=True, output_bps=16
-            )
-    except (rawpy.LibRawError, OSError, ValueError) as exc:
-        raise UnreadableRaw(f"could not render {path}: {type(exc).__name__}: {exc}") from None
+        arr = np.asarray(value, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        arr = np.empty(0)
+    if arr.size not in counts or not np.all(np.isfinite(arr)):
+        raise BadInput(
+            f"expected {name} as {' or '.join(map(str, counts))} finite numbers, found {value!r}"
+        )
+    return arr
+
+
+def render_mosaic(
+    mosaic: np.ndarray,
+    *,
+    black_level: float | Sequence[float],
+    white_level: int,
+    cfa: str,
+    white_balance: Sequence[float],
+    color_matrix: Sequence[float] | Sequence[Sequence[float]],
+    gain: float = 1.0,
+) -> np.ndarray:
+    """Render any Bayer mosaic to sRGB exactly as :func:`render_srgb` renders a raw file.
+
+    The mosaic is gained in linear raw, encoded as an in-memory DNG with the given levels,
+    CFA, white balance and colour matrix (:func:`capture.dng.encode_dng`), and rendered by
+    LibRaw with the ground truth's recipe.  With ``gain=1`` and the metadata of a
+    :class:`RawFrame`, the result equals :func:`render_srgb` of the file it was read from;
+    with the exposure ratio as ``gain`` it is DRV's "Input+Rawpy" baseline.
+
+    Parameters
+    ----------
+    mosaic : ndarray, shape (H, W)
+        Raw values, black level included (a release's ``short`` frame); both sides even and
+        at least 22 (LibRaw treats smaller images as not raw).
+    black_level : float or sequence of 4 floats
+        One black level, or one per site of the 2x2 tile in reading order (as in
+        :attr:`RawFrame.black_level`); whole numbers.
+    white_level : int
+        The saturation level.
+    cfa : str
+        The 2x2 tile in reading order: ``RGGB``, ``BGGR``, ``GRBG`` or ``GBRG``.
+    white_balance : sequence of 3 or 4 floats
+        The camera's multipliers R, G, B (and G2, ignored), as :attr:`RawFrame.white_balance`.
+    color_matrix : sequence of 9 floats, or 3x3
+        XYZ (D65) → camera, as :attr:`RawFrame.color_matrix`; any row scaling renders the same.
+    gain : float, optional
+        Digital gain applied in linear raw: ``min((x - black) * gain, white - black) + black``,
+        negatives to black, rounded to whole DN.
+
+    Returns
+    -------
+    ndarray of uint16, shape (H, W, 3)
+        sRGB (BT.709 gamma), 16 bits per channel.
+
+    Raises
+    ------
+    curate.errors.BadInput
+        A malformed mosaic, level, CFA, white balance, matrix or gain.
+    curate.errors.UnreadableRaw
+        LibRaw could not render the encoded DNG.
+
+    Notes
+    -----
+    The neutral written to the DNG is ``1 / white_balance`` without normalising it, so that
+    LibRaw's multipliers come back as the very floats it reported, and the matrix and neutral
+    are written as rationals fine enough for float32: the rendering of a file's own mosaic
+    matches its ground truth bit for bit (tested on the simulator's DNGs and a real Canon DNG).
+    Values below black and above white render as black and white do, so clipping them before
+    encoding changes nothing.  The Make written is ``sublux``: LibRaw renders a DNG with its
+    ColorMatrix1 whichever camera it names.
+    """
+    m = np.asarray(mosaic)
+    if (
+        m.ndim != 2
+        or m.dtype.kind not in "uif"
+        or m.shape[0] % 2
+        or m.shape[1] % 2
+        or min(m.shape) < 22
+    ):
+        raise BadInput(
+            f"expected a 2-D numeric Bayer mosaic with even sides of at least 22, found "
+            f"{m.dtype} of shape {m.shape}"
+        )
+    tile = str(cfa).upper()
+    if tile not in _BAYER_TILES:
+        raise BadInput(f"expected cfa as one of {', '.join(_BAYER_TILES)}, found {cfa!r}")
+    black = _values("black_level", black_level, (1, 4))
+    black = np.broadcast_to(black, (4,)) if black.size == 1 else black
+    if np.any(black != np.round(black)) or np.any(black < 0):
+        raise BadInput(f"expected whole, non-negative black levels, found {black.tolist()}")
+    white = float(white_level)
+    if not math.isfinite(white) or white != round(white) or white <= black.max():
+        raise BadInput(
+            f"expected a whole white level above the black level {black.max():g}, found "
+            f"{white_level!r}"
+        )
+    wb = _values("white_balance", white_balance, (3, 4))[:3]
+    if np.any(wb <= 0):
+        raise BadInput(f"expected positive white-balance multipliers, found {wb.tolist()}")
+    matrix = _values("color_matrix", color_matrix, (9,))
+    if not (math.isfinite(gain) and gain > 0):
+        raise BadInput(f"expected a finite gain > 0, found {gain!r}")
+
+    raw = np.empty(m.shape, dtype=np.uint16)
+    for site in range(4):
+        dy, dx = divmod(site, 2)
+        b = black[site]
+        lin = (m[dy::2, dx::2].astype(np.float64) - b) * gain
+        np.clip(lin, 0.0, white - b, out=lin)
+        raw[dy::2, dx::2] = np.rint(lin + b)
+    try:
+        data = encode_dng(
+            raw,
+            make="sublux",
+            model="render_mosaic",
+            serial=None,
+            # rendering reads none of these
+            iso=100,
+            exposure_s=1,
+            f_number=1,
+            taken=0.0,
+            neutral=tuple(float(1.0 / v) for v in wb),
+            black_level=[int(v) for v in black],
+            white_level=int(white),
+            color_matrix=matrix.tolist(),
+            cfa=tile,
+        )
+    except SettingError as exc:
+        raise BadInput(f"could not encode the mosaic as a DNG: {exc}") from None
+    return _render(io.BytesIO(data), half_size=False, what="the mosaic's DNG")

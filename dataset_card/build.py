@@ -238,6 +238,7 @@ def _geometry(plan: SessionPlan) -> None:
         "white_level": int(first.white_level),
         "cfa": first.cfa,
         "white_balance": [float(v) for v in first.white_balance],
+        "color_matrix": [float(v) for row in first.color_matrix for v in row],
         "exposure_ratio": float(np.median(ratios)) if ratios else math.nan,
         "iso": _num(plan.short[0]["iso"]),
         "short_exposure_s": _num(plan.short[0]["exposure_s"]),

@@ -13,6 +13,14 @@ stamp=".venv/.sublux-installed"
 want="$(sha256sum pyproject.toml | cut -c1-16) [$extras]"
 if [ ! -f "$stamp" ] || ! grep -qxF "$want" "$stamp"; then
   echo "installing sublux${extras:+[$extras]} into .venv" >&2
+  case ",$extras," in
+    *,train,*)
+      # The CPU build of torch, pinned: any other spec pulls gigabytes of CUDA packages.
+      # A CUDA machine keeps whatever torch it already has.
+      .venv/bin/python -c "import torch" 2>/dev/null \
+        || .venv/bin/python -m pip install -q --disable-pip-version-check "torch==${SUBLUX_TORCH:-2.13.0}" >&2
+      ;;
+  esac
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}" >&2
   echo "$want" > "$stamp"
 fi

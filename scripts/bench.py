@@ -88,9 +88,10 @@ def main() -> None:
     )
     ap.add_argument("--quick", action="store_true", help="fewer repeats, smaller frames")
     a = ap.parse_args()
-    unknown = set(a.sections) - {"capture", "curate", "dataset"}
+    known = {"capture", "curate", "dataset", "baseline"}
+    unknown = set(a.sections) - known
     if unknown:
-        ap.error(f"unknown section(s) {sorted(unknown)}; choose from capture, curate, dataset")
+        ap.error(f"unknown section(s) {sorted(unknown)}; choose from {sorted(known)}")
     sys.path.insert(0, str(Path(__file__).parent))
     results = {}
     if "capture" in a.sections:
@@ -105,6 +106,11 @@ def main() -> None:
         import bench_dataset
 
         results["dataset"] = bench_dataset.run(quick=a.quick)
+    if "baseline" in a.sections:
+        sys.path.insert(0, str(ROOT))
+        import bench_baseline
+
+        results["baseline"] = bench_baseline.run(quick=a.quick)
     print(json.dumps(results, indent=2))
 
 

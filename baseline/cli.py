@@ -1,0 +1,108 @@
+"""The ``dataset`` command with the trainer's ``validate`` added.
+
+``dataset_card`` sits below ``baseline`` in the import chain, so it cannot know about the
+trainer; this module takes its Typer app and adds ``dataset validate``.  torch is imported only
+when ``validate`` runs, so the other commands work without the ``train`` extra.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dataset_card.cli import _handle, err, out
+from dataset_card.cli import app as dataset_app
+
+app = dataset_app
+
+
+@app.command()
+@_handle
+def validate(
+    release: Annotated[Path, typer.Argument(help="A published release.")],
+    model: Annotated[str, typer.Option(help="sid (U-Net) or smid (siamese ResUNet).")] = "sid",
+    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
+    minutes: Annotated[float | None, typer.Option(help="Training time budget.")] = None,
+    device: Annotated[str, typer.Option(help="cuda, cpu or auto.")] = "auto",
+    tiny: Annotated[
+        bool, typer.Option(help="Tiny model and crops: a CPU check in a minute.")
+    ] = False,
+    crop: Annotated[int, typer.Option(help="Crop size in packed pixels.")] = 512,
+    batch: Annotated[int, typer.Option(help="Batch size.")] = 1,
+    workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 2,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
+    vgg_weights: Annotated[
+        Path | None, typer.Option(help="Local VGG19 weights for SMID's perceptual loss.")
+    ] = None,
+    margin: Annotated[float, typer.Option(help="dB the baseline must beat Input+Rawpy by.")] = 5.0,
+    checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint file (resumes).")] = None,
+) -> None:
+    """Train the baseline on train, pick on val, score test, and gate the release."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ValueError(
+            "expected torch for `dataset validate`, found none; install the train extra "
+            "(pip install torch==2.13.0 'sublux[train]', or your CUDA build of torch)"
+        ) from None
+    from baseline.train import Config
+    from baseline.validate import validate_release
+
+    cfg = Config(
+        model=model,
+        epochs=epochs,
+        minutes=minutes,
+        device=device,
+        tiny=tiny,
+        crop=crop,
+        batch=batch,
+        workers=workers,
+        seed=seed,
+        compile=compile_,
+        vgg_weights=str(vgg_weights) if vgg_weights else None,
+        margin_db=margin,
+        checkpoint=str(checkpoint) if checkpoint else None,
+    )
+    err.print(f"training {model}{' (tiny)' if tiny else ''} on {release} ...")
+    report = validate_release(release, cfg)
+    if not report:
+        return  # not rank 0
+    t = Table(title=f"validation of {release.name}")
+    for col in ("", "PSNR", "SSIM", "TPSNR", "TSSIM", "TMAE x1e-2"):
+        t.add_column(col)
+    for split in ("val", "test"):
+        r = report[split]
+        t.add_row(
+            f"Input+Rawpy {split}", f"{r['naive_psnr']:.2f}", f"{r['naive_ssim']:.3f}", "", "", ""
+        )
+        t.add_row(
+            f"{model} {split}",
+            f"{r['psnr']:.2f}",
+            f"{r['ssim']:.3f}",
+            f"{r.get('tpsnr', float('nan')):.2f}",
+            f"{r.get('tssim', float('nan')):.3f}",
+            f"{r.get('tmae_x100', float('nan')):.2f}",
+        )
+    out.print(t)
+    g = report["gate"]
+    out.print(f"metrics: {release / 'validation' / 'metrics.json'}")
+    if not g["passed"]:
+        err.print(
+            f"[bold red]gate failed:[/] val margin {g['margin_db']:.2f} dB (needed "
+            f"{g['needed_db']} dB), training loss fell: {g['loss_fell']}"
+        )
+        raise typer.Exit(1)
+    out.print(
+        f"[green]gate passed:[/] the baseline beats Input+Rawpy on val by "
+        f"{g['margin_db']:.2f} dB and its training loss fell"
+    )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()

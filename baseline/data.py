@@ -1,0 +1,171 @@
+"""Training and evaluation data from a release, through :mod:`dataset_card.reader` only.
+
+SID samples: a short frame packed to four channels at half resolution (black subtracted,
+scaled to [0, 1], times the exposure ratio, clipped) with the matching crop of its reference's
+ground truth at full resolution.  SMID samples: two short frames of one sequence (frames that
+share a reference), each binned to raw RGB at half resolution and gained, with the ground truth
+averaged to half resolution.  Random crops at even sensor offsets (the CFA phase stays), random
+flips and transposes applied identically to input and target.
+
+The HDF5 files are opened lazily by the reader in whichever process reads them, so the datasets
+are safe in DataLoader worker processes; randomness comes from torch's per-worker generator.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from dataset_card.reader import SplitReader, apply_gain, bin_raw_rgb, open_release, pack_raw
+
+__all__ = ["SIDPairs", "SMIDPairs", "frame_input", "half_gt", "sequences", "split_reader"]
+
+
+def split_reader(release: str | os.PathLike, split: str) -> SplitReader:
+    rel = open_release(release)
+    if split not in rel.splits:
+        raise KeyError(split)
+    return rel.split(split)
+
+
+def _ratio(value: float) -> float:
+    return float(value) if np.isfinite(value) and value > 0 else 1.0
+
+
+def frame_input(mosaic: np.ndarray, attrs: dict, ratio: float, *, model: str) -> np.ndarray:
+    """The network input for a mosaic: packed (SID) or binned raw RGB (SMID), gained, clipped."""
+    levels = {"black": attrs["black_level"], "white": attrs["white_level"], "cfa": attrs["cfa"]}
+    x = pack_raw(mosaic, **levels) if model == "sid" else bin_raw_rgb(mosaic, **levels)
+    return apply_gain(x, _ratio(ratio), clip=True).astype(np.float32)
+
+
+def half_gt(gt: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint16 ground truth to (3, H/2, W/2) float in [0, 1] by 2x2 averaging."""
+    h, w = gt.shape[0] // 2 * 2, gt.shape[1] // 2 * 2
+    g = gt[:h, :w].astype(np.float32).reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3))
+    return np.moveaxis(g / 65535.0, -1, 0)
+
+
+def _augment(arrays: Sequence[np.ndarray], flips: torch.Tensor) -> list[np.ndarray]:
+    out = list(arrays)
+    if flips[0]:
+        out = [a[..., ::-1] for a in out]
+    if flips[1]:
+        out = [a[..., ::-1, :] for a in out]
+    if flips[2]:
+        out = [np.swapaxes(a, -1, -2) for a in out]
+    return [np.ascontiguousarray(a) for a in out]
+
+
+class _Pairs(Dataset):
+    def __init__(
+        self,
+        release: str | os.PathLike,
+        split: str,
+        *,
+        crop: int = 512,
+        augment: bool = True,
+        model: str = "sid",
+    ):
+        self.release = Path(release)
+        self.split = split
+        self.crop = int(crop)
+        self.augment = augment
+        self.model = model
+        self.reader = split_reader(release, split)
+        self.items = self._index()
+        if not self.items:
+            raise ValueError(
+                f"expected paired frames in the {split} split of {release}, found none; the "
+                "trainer needs short frames with references"
+            )
+
+    def _index(self) -> list[tuple]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def _window(self, h: int, w: int) -> tuple[int, int, int, int]:
+        """A random crop of ``crop`` packed pixels (2 x crop sensor pixels) at even offsets."""
+        side_y = min(2 * self.crop, h // 2 * 2)
+        side_x = min(2 * self.crop, w // 2 * 2)
+        y = 2 * int(torch.randint(0, (h - side_y) // 2 + 1, ()).item())
+        x = 2 * int(torch.randint(0, (w - side_x) // 2 + 1, ()).item())
+        return y, x, side_y, side_x
+
+
+def sequences(reader) -> list[tuple[str, int, list[int]]]:
+    """(session, reference, its short frames) for every reference of every session."""
+    out = []
+    for sid in reader.sessions():
+        sd = reader.session(sid)
+        if sd.long is None:
+            continue
+        refs = sd.short_frames["ref"]
+        for k in sorted({int(r) for r in refs if r >= 0}):
+            out.append((sid, k, [i for i, r in enumerate(refs) if r == k]))
+    return out
+
+
+def _pick(frames: list[int]) -> int:
+    return frames[int(torch.randint(0, len(frames), ()).item())]
+
+
+class SIDPairs(_Pairs):
+    """(packed input, full-resolution ground truth): one item per sequence, a random frame of it.
+
+    As in SID's and SMID's own loaders, an epoch visits every sequence (a reference and its
+    short frames) once, drawing one of its frames, so its length does not grow with the burst.
+    """
+
+    def __init__(self, release, split, *, crop: int = 512, augment: bool = True):
+        super().__init__(release, split, crop=crop, augment=augment, model="sid")
+
+    def _index(self):
+        return sequences(self.reader)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        sid, k, frames = self.items[index]
+        i = _pick(frames)
+        sd = self.reader.session(sid)
+        _, h, w = sd.short.shape
+        y, x, sy, sx = self._window(h, w)
+        mosaic = sd.short[i, y : y + sy, x : x + sx]
+        gt = sd.gt_srgb[k, y : y + sy, x : x + sx]
+        inp = frame_input(mosaic, sd.attrs, sd.short_frames["exposure_ratio"][i], model="sid")
+        tgt = np.moveaxis(gt.astype(np.float32) / 65535.0, -1, 0)
+        if self.augment:
+            inp, tgt = _augment([inp, tgt], torch.randint(0, 2, (3,)))
+        return torch.from_numpy(inp), torch.from_numpy(tgt)
+
+
+class SMIDPairs(_Pairs):
+    """Two different frames of one sequence (binned raw RGB) and the half-resolution GT."""
+
+    def __init__(self, release, split, *, crop: int = 512, augment: bool = True):
+        super().__init__(release, split, crop=crop, augment=augment, model="smid")
+
+    def _index(self):
+        return sequences(self.reader)
+
+    def __getitem__(self, index: int):
+        sid, k, frames = self.items[index]
+        i = _pick(frames)
+        others = [j for j in frames if j != i] or [i]
+        j = _pick(others)
+        sd = self.reader.session(sid)
+        _, h, w = sd.short.shape
+        y, x, sy, sx = self._window(h, w)
+        ratio = sd.short_frames["exposure_ratio"]
+        a = frame_input(sd.short[i, y : y + sy, x : x + sx], sd.attrs, ratio[i], model="smid")
+        b = frame_input(sd.short[j, y : y + sy, x : x + sx], sd.attrs, ratio[j], model="smid")
+        gt = half_gt(sd.gt_srgb[k, y : y + sy, x : x + sx])
+        if self.augment:
+            a, b, gt = _augment([a, b, gt], torch.randint(0, 2, (3,)))
+        return torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(gt)

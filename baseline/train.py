@@ -1,0 +1,399 @@
+"""Train a baseline on a release, pick it on val, score test, and gate the release.
+
+One device, or several through ``torchrun`` (DistributedDataParallel; rank 0 evaluates and
+writes).  On a GPU: bf16 autocast, channels_last, optional ``torch.compile``.  Seeded; a
+checkpoint after every epoch, and a run resumes from it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler
+
+from baseline import metrics as M
+from baseline.data import SIDPairs, SMIDPairs, frame_input, sequences, split_reader
+from baseline.losses import VGG19Features, l1, smid_loss
+from baseline.models import build_model
+from capture.fsio import atomic_write
+from curate.raw import render_mosaic
+from dataset_card.reader import open_release
+
+__all__ = ["Config", "TrainResult", "dump_json", "evaluate", "loss_fell", "resolve_device", "train"]
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, float, float], None]
+
+
+@dataclass
+class Config:
+    """Everything a validation run depends on (recorded in ``metrics.json``)."""
+
+    model: str = "sid"
+    epochs: int | None = None
+    minutes: float | None = None
+    device: str = "auto"
+    tiny: bool = False
+    crop: int = 512
+    batch: int = 1
+    lr: float = 1e-4
+    seed: int = 0
+    workers: int = 2
+    compile: bool = False
+    vgg_weights: str | None = None
+    margin_db: float = 5.0
+    eval_frames: int = 30
+    checkpoint: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.model not in ("sid", "smid"):
+            raise ValueError(f"expected --model sid or smid, found {self.model!r}")
+        if self.tiny:
+            self.crop = min(self.crop, 64)
+            self.workers = 0  # a CPU check: worker start-up would cost more than it saves
+            self.lr = max(self.lr, 1e-3)
+            if self.epochs is None and self.minutes is None:
+                self.minutes = 0.6
+        if self.epochs is None and self.minutes is None:
+            self.epochs = 100
+
+
+@dataclass
+class TrainResult:
+    losses: list[float] = field(default_factory=list)
+    val: list[tuple[int, float]] = field(default_factory=list)
+    epochs: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    data_wait_fraction: float = 0.0
+    images_per_s: float = 0.0
+    peak_gpu_mb: float | None = None
+    best_epoch: int = 0
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "expected a CUDA device for --device cuda, found none (torch "
+            f"{torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); use --device cpu "
+            "(with --tiny for a quick check) or run on a machine with a GPU"
+        )
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"expected --device cpu, cuda or auto, found {name!r}")
+    return torch.device(name)
+
+
+def _seed(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def _distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def _forward(model, x, device, amp):
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        return model(x).float()
+
+
+def _infer(model, inp: np.ndarray, device, amp, channels_last) -> np.ndarray:
+    x = torch.from_numpy(inp)[None].to(device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        out = _forward(model, x, device, amp)
+    return np.moveaxis(out[0].clamp(0, 1).cpu().numpy(), 0, -1)
+
+
+def _gt(sd, k: int, model: str) -> np.ndarray:
+    gt = np.asarray(sd.gt_srgb[k], dtype=np.float32) / 65535.0
+    if model == "smid":
+        h, w = gt.shape[0] // 2 * 2, gt.shape[1] // 2 * 2
+        gt = gt[:h, :w].reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3))
+    return gt
+
+
+def _naive(sd, i: int, model: str) -> np.ndarray:
+    """DRV's Input+Rawpy: the short frame times the exposure ratio, rendered like the GT."""
+    a = sd.attrs
+    if "color_matrix" not in a:
+        raise ValueError(
+            f"expected a color_matrix attribute on session {sd.session_id}, found none: the "
+            "release was published by an older sublux; publish it again to validate it"
+        )
+    ratio = float(sd.short_frames["exposure_ratio"][i])
+    rgb = render_mosaic(
+        np.asarray(sd.short[i]),
+        black_level=a["black_level"],
+        white_level=a["white_level"],
+        cfa=a["cfa"],
+        white_balance=a["white_balance"],
+        color_matrix=a["color_matrix"],
+        gain=ratio if math.isfinite(ratio) and ratio > 0 else 1.0,
+    )
+    img = rgb.astype(np.float32) / 65535.0
+    if model == "smid":
+        h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
+        img = img[:h, :w].reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3))
+    return img
+
+
+def evaluate(
+    model,
+    release,
+    split: str,
+    cfg: Config,
+    device,
+    *,
+    full: bool = False,
+    samples: int = 0,
+    naive: bool = True,
+) -> dict:
+    """Score a split: DRV's protocol on static sequences, and the Input+Rawpy reference.
+
+    ``full=False`` (validation during training) scores one frame per sequence (the 5th);
+    ``full=True`` adds the mean over the first ``eval_frames`` frames and the temporal errors
+    between consecutive outputs.  ``samples`` keeps that many (input, output, GT) triptychs.
+    """
+    reader = split_reader(release, split)
+    amp = device.type == "cuda"
+    cl = device.type == "cuda"
+    model.eval()
+    seqs = [(sid, k, frames, reader.session(sid).kind) for sid, k, frames in sequences(reader)]
+    static = [s for s in seqs if s[3] == "static"] or seqs
+    fifth, naive5, firsts, temporal, shots = [], [], [], [], []
+    for sid, k, frames, _kind in static:
+        sd = reader.session(sid)
+        gt = _gt(sd, k, cfg.model)
+        pick = frames[min(4, len(frames) - 1)]
+        chosen = frames[: cfg.eval_frames] if full else [pick]
+        outs = {}
+        for i in chosen:
+            inp = frame_input(
+                np.asarray(sd.short[i]),
+                sd.attrs,
+                sd.short_frames["exposure_ratio"][i],
+                model=cfg.model,
+            )
+            outs[i] = _infer(model, inp, device, amp, cl)
+        out5 = outs[pick]
+        fifth.append((M.psnr(out5, gt), M.ssim(out5, gt)))
+        nv = _naive(sd, pick, cfg.model) if naive else None
+        if nv is not None:
+            naive5.append((M.psnr(nv, gt), M.ssim(nv, gt)))
+        if full:
+            firsts += [(M.psnr(o, gt), M.ssim(o, gt)) for o in outs.values()]
+            seq = [outs[i] for i in chosen]
+            if len(seq) > 1:
+                temporal.append((M.tpsnr(seq), M.tssim(seq), M.tmae(seq)))
+        if nv is not None and len(shots) < samples:
+            shots.append((f"{sid}-{pick:04d}", nv, out5, gt))
+    model.train()
+    reader.close()
+
+    def mean(rows, i):
+        vals = [r[i] for r in rows if math.isfinite(r[i])]
+        return float(np.mean(vals)) if vals else float("nan")
+
+    result = {
+        "split": split,
+        "sequences": len(static),
+        "psnr": mean(fifth, 0),
+        "ssim": mean(fifth, 1),
+        "naive_psnr": mean(naive5, 0),
+        "naive_ssim": mean(naive5, 1),
+    }
+    if full:
+        result.update(
+            {
+                "psnr_first_frames": mean(firsts, 0),
+                "ssim_first_frames": mean(firsts, 1),
+                "tpsnr": mean(temporal, 0),
+                "tssim": mean(temporal, 1),
+                "tmae_x100": mean(temporal, 2) * 100 if temporal else float("nan"),
+            }
+        )
+    result["_samples"] = shots
+    return result
+
+
+def _save(path: Path, state: dict) -> None:
+    with atomic_write(path, "wb") as fh:
+        torch.save(state, fh)
+
+
+def train(release: str | os.PathLike, cfg: Config, *, progress: Progress | None = None):
+    """Train on ``train``, validating on ``val`` after every epoch; return (model, result)."""
+    rank, world = _distributed()
+    device = resolve_device(cfg.device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    rel = open_release(release)
+    for need in ("train", "val"):
+        if need not in rel.splits:
+            raise ValueError(
+                f"expected a {need} split in {release}, found {', '.join(rel.splits) or 'none'};"
+                " the trainer trains on train and picks on val (publish with more scenes or "
+                "other --fractions)"
+            )
+    _seed(cfg.seed + rank)
+    cls = SIDPairs if cfg.model == "sid" else SMIDPairs
+    data = cls(release, "train", crop=cfg.crop)
+    sampler = DistributedSampler(data, seed=cfg.seed) if world > 1 else None
+    gen = torch.Generator().manual_seed(cfg.seed)
+    loader = DataLoader(
+        data,
+        batch_size=cfg.batch if len(data) >= cfg.batch else 1,
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=gen,
+        num_workers=cfg.workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=cfg.workers > 0,
+        drop_last=False,
+        prefetch_factor=4 if cfg.workers > 0 else None,
+        multiprocessing_context="spawn" if cfg.workers > 0 else None,
+    )
+    model = build_model(cfg.model, tiny=cfg.tiny).to(device)
+    amp = device.type == "cuda"
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    vgg = VGG19Features.from_file(cfg.vgg_weights).to(device).eval() if cfg.vgg_weights else None
+    result = TrainResult()
+    start_epoch = 0
+    ckpt = Path(cfg.checkpoint) if cfg.checkpoint else None
+    best_state, best = None, -math.inf
+    if ckpt and ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        if state.get("config", {}).get("model") == cfg.model and state.get("tiny") == cfg.tiny:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["opt"])
+            start_epoch = state["epoch"]
+            result = TrainResult(**state["result"])
+            best, best_state = state["best"], state["best_state"]
+            log.info("resumed from %s at epoch %d", ckpt, start_epoch)
+    net = model
+    if cfg.compile:
+        net = torch.compile(model)
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            net, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    budget = cfg.minutes * 60 if cfg.minutes is not None else math.inf
+    epochs = cfg.epochs if cfg.epochs is not None else 10**9
+    t0 = time.perf_counter() - result.seconds
+    wait = 0.0
+    images = 0
+    epoch = start_epoch
+    stop = False
+    last_eval = time.perf_counter() - t0
+    while epoch < epochs and not stop:
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        elapsed = time.perf_counter() - t0
+        lr = cfg.lr if elapsed < budget / 2 and epoch < epochs / 2 else cfg.lr / 10
+        for g in opt.param_groups:
+            g["lr"] = lr
+        tw = time.perf_counter()
+        for batch in loader:
+            wait += time.perf_counter() - tw
+            batch = [b.to(device, non_blocking=True) for b in batch]
+            if device.type == "cuda":
+                batch = [b.contiguous(memory_format=torch.channels_last) for b in batch]
+            if cfg.model == "sid":
+                x, y = batch
+                loss = l1(_forward(net, x, device, amp), y)
+            else:
+                a, b, y = batch
+                o = _forward(net, torch.cat([a, b]), device, amp)
+                loss = smid_loss(o[: len(a)], o[len(a) :], y, vgg=vgg)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            result.losses.append(float(loss.detach()))
+            result.steps += 1
+            images += len(batch[0])
+            flag = torch.tensor(float(time.perf_counter() - t0 > budget), device=device)
+            if world > 1:
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            if flag.item() > 0:
+                stop = True
+                break
+            tw = time.perf_counter()
+        epoch += 1
+        now = time.perf_counter() - t0
+        due = (
+            stop
+            or epoch >= epochs
+            or (budget < math.inf and now - last_eval >= budget / 8)
+            or (budget == math.inf and epoch % max(1, epochs // 20) == 0)
+        )
+        if rank == 0 and due:
+            last_eval = now
+            v = evaluate(model, release, "val", cfg, device, naive=False)
+            result.val.append((epoch, v["psnr"]))
+            if v["psnr"] > best:
+                best, result.best_epoch = v["psnr"], epoch
+                best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
+            if progress:
+                progress("train", time.perf_counter() - t0, budget if budget < math.inf else 0)
+            result.seconds = time.perf_counter() - t0
+            if ckpt:
+                _save(
+                    ckpt,
+                    {
+                        "model": model.state_dict(),
+                        "opt": opt.state_dict(),
+                        "epoch": epoch,
+                        "result": asdict(result),
+                        "best": best,
+                        "best_state": best_state,
+                        "config": asdict(cfg),
+                        "tiny": cfg.tiny,
+                    },
+                )
+    result.epochs = epoch
+    result.seconds = time.perf_counter() - t0
+    step_time = result.seconds if result.seconds > 0 else 1.0
+    result.data_wait_fraction = wait / step_time
+    result.images_per_s = images / step_time
+    if device.type == "cuda":
+        result.peak_gpu_mb = torch.cuda.max_memory_allocated(device) / 2**20
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    if world > 1:
+        dist.barrier()
+    return model, result, device, rank
+
+
+def dump_json(path: Path, obj) -> None:
+    with atomic_write(path, "w") as fh:
+        json.dump(obj, fh, indent=2, default=lambda o: None)
+        fh.write("\n")
+
+
+def loss_fell(losses: list[float]) -> bool:
+    """The mean of the last tenth of the steps is below that of the first tenth."""
+    if len(losses) < 4:
+        return False
+    n = max(1, len(losses) // 10)
+    return float(np.mean(losses[-n:])) < float(np.mean(losses[:n]))

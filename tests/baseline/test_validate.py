@@ -1,0 +1,107 @@
+"""`dataset validate --tiny` end to end on the CPU, on a release of simulated sessions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from baseline.cli import app
+from baseline.data import SIDPairs, SMIDPairs
+from dataset_card.publish import publish
+from tests._release import META, curated_scene
+
+runner = CliRunner()
+SIZE = (128, 192)
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sessions")
+    sessions = [
+        curated_scene(root, f"scene{i}", seed=20 + i, size=SIZE, frames=6) for i in range(5)
+    ]
+    return publish(sessions, tmp_path_factory.mktemp("rel") / "v1", META)
+
+
+def test_sid_pairs_are_packed_crops_with_their_ground_truth(release):
+    torch.manual_seed(0)
+    data = SIDPairs(release, "train", crop=16)
+    x, y = data[0]
+    assert x.shape == (4, 16, 16) and y.shape == (3, 32, 32)
+    assert x.dtype == y.dtype == torch.float32
+    assert float(x.min()) >= 0 and float(x.max()) <= 1 and float(y.max()) <= 1
+    # the gain lifts the dark frame to the reference's level, as DRV's preprocessing does
+    assert 0.2 < float(x.mean()) / max(float(y.mean()), 1e-6) < 5
+
+
+def test_smid_pairs_are_two_frames_of_one_sequence(release):
+    torch.manual_seed(0)
+    a, b, gt = SMIDPairs(release, "train", crop=16)[0]
+    assert a.shape == b.shape == gt.shape == (3, 16, 16)
+    assert not torch.equal(a, b), "two different noisy frames"
+
+
+def test_validate_tiny_passes_the_gate(release):
+    r = runner.invoke(
+        app,
+        [
+            "validate",
+            str(release),
+            "--tiny",
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+            "--minutes",
+            "0.3",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    v = release / "validation"
+    report = json.loads((v / "metrics.json").read_text())
+    assert report["gate"]["passed"] and report["gate"]["loss_fell"]
+    assert report["val"]["psnr"] > report["val"]["naive_psnr"] + 5
+    assert np.isfinite(report["test"]["tpsnr"]) and report["test"]["tmae_x100"] >= 0
+    for png in ("loss.png", "psnr.png", *report["samples"]):
+        assert (v / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report["samples"], "sample triptychs"
+    card = (release / "README.md").read_text()
+    assert "## Baseline results" in card and "Input+Rawpy" in card and "27.69" in card
+    sums = subprocess.run(
+        ["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=release, capture_output=True, text=True
+    )
+    assert sums.returncode == 0, sums.stdout
+    assert "validation/metrics.json" in (release / "SHA256SUMS").read_text()
+
+
+def test_cuda_without_cuda_is_a_clear_error(release, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    r = runner.invoke(app, ["validate", str(release), "--device", "cuda"])
+    assert r.exit_code == 2
+    assert "CUDA" in r.output and "--device cpu" in r.output
+
+
+def test_release_without_val_and_a_corrupt_shard(release, tmp_path):
+    copy = tmp_path / "noval"
+    shutil.copytree(release, copy)
+    m = json.loads((copy / "manifest.json").read_text())
+    del m["splits"]["val"]
+    (copy / "manifest.json").write_text(json.dumps(m))
+    r = runner.invoke(app, ["validate", str(copy), "--tiny", "--device", "cpu", "--workers", "0"])
+    assert r.exit_code == 2 and "val split" in r.output
+    bad = tmp_path / "bad"
+    shutil.copytree(release, bad)
+    h5 = sorted((bad / "data").glob("train*.h5"))[0]
+    data = bytearray(h5.read_bytes())
+    for off in range(len(data) // 3, len(data) // 3 + 4096, 97):
+        data[off] ^= 0xFF
+    h5.write_bytes(bytes(data))
+    r = runner.invoke(app, ["validate", str(bad), "--tiny", "--device", "cpu", "--workers", "0"])
+    assert r.exit_code == 1
+    assert h5.name in r.output

@@ -106,3 +106,7 @@ def validate(
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -21,7 +21,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from dataset_card.reader import SplitReader, apply_gain, bin_raw_rgb, open_release, pack_raw
+from dataset_card.reader import (
+    SplitReader,
+    apply_gain,
+    bin_raw_rgb,
+    half_size,
+    open_release,
+    pack_raw,
+)
 
 __all__ = ["SIDPairs", "SMIDPairs", "frame_input", "half_gt", "sequences", "split_reader"]
 
@@ -46,9 +53,7 @@ def frame_input(mosaic: np.ndarray, attrs: dict, ratio: float, *, model: str) ->
 
 def half_gt(gt: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint16 ground truth to (3, H/2, W/2) float in [0, 1] by 2x2 averaging."""
-    h, w = gt.shape[0] // 2 * 2, gt.shape[1] // 2 * 2
-    g = gt[:h, :w].astype(np.float32).reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3))
-    return np.moveaxis(g / 65535.0, -1, 0)
+    return np.moveaxis(half_size(gt) / 65535.0, -1, 0)
 
 
 def _augment(arrays: Sequence[np.ndarray], flips: torch.Tensor) -> list[np.ndarray]:

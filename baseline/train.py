@@ -27,7 +27,7 @@ from baseline.losses import VGG19Features, l1, smid_loss
 from baseline.models import build_model
 from capture.fsio import atomic_write
 from curate.raw import render_mosaic
-from dataset_card.reader import open_release
+from dataset_card.reader import half_size, open_release
 
 __all__ = ["Config", "TrainResult", "dump_json", "evaluate", "loss_fell", "resolve_device", "train"]
 
@@ -123,10 +123,7 @@ def _infer(model, inp: np.ndarray, device, amp, channels_last) -> np.ndarray:
 
 def _gt(sd, k: int, model: str) -> np.ndarray:
     gt = np.asarray(sd.gt_srgb[k], dtype=np.float32) / 65535.0
-    if model == "smid":
-        h, w = gt.shape[0] // 2 * 2, gt.shape[1] // 2 * 2
-        gt = gt[:h, :w].reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3))
-    return gt
+    return half_size(gt) if model == "smid" else gt
 
 
 def _naive(sd, i: int, model: str) -> np.ndarray:
@@ -148,10 +145,7 @@ def _naive(sd, i: int, model: str) -> np.ndarray:
         gain=ratio if math.isfinite(ratio) and ratio > 0 else 1.0,
     )
     img = rgb.astype(np.float32) / 65535.0
-    if model == "smid":
-        h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
-        img = img[:h, :w].reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3))
-    return img
+    return half_size(img) if model == "smid" else img
 
 
 def evaluate(

@@ -7,7 +7,6 @@ exceptions into exit codes: 2 for a bad request, 1 for a failure, on stderr, no 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import signal
 import threading
@@ -31,6 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from capture import plan as planmod
+from capture.cliutil import handle_errors
 from capture.errors import BadRequest, CaptureError, SessionError, SessionExists, TurntableAlarm
 from capture.protocols import Camera, Turntable
 from capture.session import PASSES, SessionWriter
@@ -70,21 +70,7 @@ SimLuxOpt = Annotated[float, typer.Option("--sim-lux", help="Illuminance of the 
 SessionOpt = Annotated[Path, typer.Option("--session", help="Session directory.")]
 
 
-def _handle(fn):
-    """Turn our exceptions into a message on stderr and an exit code, without a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except BadRequest as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-        except CaptureError as exc:
-            err.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
+_handle = handle_errors(bad=(BadRequest,), fail=(CaptureError,), console=err)
 
 
 def _parse_size(text: str) -> tuple[int, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from capture.cliutil import handle_errors
 from capture.errors import BadRequest, CaptureError
 from curate.errors import CurateError
 from curate.pipeline import Options, align_folders, align_session
@@ -27,21 +27,9 @@ out = Console()
 err = Console(stderr=True)
 
 
-def _handle(fn):
-    """Our exceptions become a message on stderr: exit 2 for bad input, 1 for failures."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (ValueError, BadRequest) as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-        except (CurateError, CaptureError, OSError) as exc:
-            err.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
+_handle = handle_errors(
+    bad=(ValueError, BadRequest), fail=(CurateError, CaptureError, OSError), console=err
+)
 
 
 RatioOpt = Annotated[

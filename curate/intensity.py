@@ -186,8 +186,8 @@ def classify(
     Returns
     -------
     list of str or None
-        Per frame, ``None`` to keep it or one of ``"too_dark"``, ``"too_bright"``,
-        ``"saturated"`` (the first rule that applies, in that order).
+        Per frame, ``None`` to keep it or one of ``"too_dark"``, ``"saturated"``,
+        ``"too_bright"`` (the first rule that applies, in that order).
 
     Notes
     -----
@@ -227,12 +227,14 @@ def classify(
     saturated = (kind == "bright") & (clipped > max_clipped)
     reasons: list[str | None] = []
     for dark, bright, sat in zip(too_dark, too_bright, saturated, strict=True):
+        # A clipped reference is unusable as ground truth whatever made it bright, so that
+        # reason comes first for references: it says what to fix (a shorter exposure).
         if dark:
             reasons.append("too_dark")
-        elif bright:
-            reasons.append("too_bright")
         elif sat:
             reasons.append("saturated")
+        elif bright:
+            reasons.append("too_bright")
         else:
             reasons.append(None)
     return reasons

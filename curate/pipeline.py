@@ -16,6 +16,7 @@ turntable repeats one path), then each pair is registered.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 from capture.errors import CaptureError
 from capture.session import open_session
@@ -356,42 +358,84 @@ def _align_static(dark: list[_Frame], bright: list[_Frame], opts: Options) -> di
     }
 
 
+def _box_blur_x(image: np.ndarray, length: float) -> np.ndarray:
+    """Average over a horizontal segment ``length`` pixels long (fractional ends weighted)."""
+    if length <= 1.0:
+        return image
+    n = int(np.ceil(length))
+    n += 1 - n % 2  # odd, so the kernel stays centred
+    kernel = np.ones(n, np.float32)
+    edge = (length - (n - 2)) / 2  # the two end taps share what is left of the length
+    kernel[0] = kernel[-1] = edge
+    return ndimage.convolve1d(image, kernel / kernel.sum(), axis=1, mode="nearest")
+
+
+def _motion_blur(dark: list[_Frame], bright: list[_Frame]) -> list[float]:
+    """Per dark frame, the turntable's motion blur in work pixels (0 when it stood still).
+
+    The speed comes from the journalled angles and times of neighbouring dark frames, the
+    scale (work pixels per degree) from registering two clean bright frames whose angles are
+    known.  A continuous dark pass smears the scene along x by speed x exposure; blurring the
+    reference the same way before registration keeps the correlation peak sharp.
+    """
+    ok = all(f.angle is not None and f.t is not None for f in dark) and len(dark) > 2
+    pairs = [
+        (a, b)
+        for a, b in itertools.pairwise(bright)
+        if a.angle is not None and b.angle is not None and abs(b.angle - a.angle) > 1e-6
+    ]
+    if not ok or not pairs:
+        return [0.0] * len(dark)
+    a, b = pairs[len(pairs) // 2]
+    _, dx = registration.estimate_shift(a.work, b.work)
+    px_per_deg = abs(dx) / abs(b.angle - a.angle)
+    angles = np.array([f.angle for f in dark], float)
+    times = np.array([f.t for f in dark], float)
+    speed = np.abs(np.gradient(angles, times)) if np.ptp(times) > 0 else np.zeros(len(dark))
+    exposure = np.array([f.meta.get("exposure_s") or 0.0 for f in dark], float)
+    return list(speed * exposure * px_per_deg)
+
+
 def _align_sweep(dark: list[_Frame], bright: list[_Frame], opts: Options) -> dict:
     corr = matching.correlation_matrix(_features(dark, opts), _features(bright, opts))
     per_step = max(1, round(len(dark) / max(1, len(bright))))
     m = matching.match_monotonic(corr, exclude=per_step, min_margin=opts.min_margin)
+    blur = _motion_blur(dark, bright)
     shifts: dict[tuple[int, int], tuple[float, float]] = {}
 
     def shift(i: int, j: int) -> tuple[float, float]:
         if (i, j) not in shifts:
-            shifts[i, j] = registration.estimate_shift(dark[j].work, bright[i].work)
+            ref = _box_blur_x(bright[i].work, blur[j])
+            shifts[i, j] = registration.estimate_shift(dark[j].work, ref)
         return shifts[i, j]
 
-    # Correlation picks the right stretch of the path; registration then picks the nearest
-    # frame in it.  Neighbouring dark frames differ by a fraction of a feature pixel, which
-    # correlation barely sees below one photon per pixel, while the registered shift measures
-    # it directly: the nearest frame is the one whose shift is closest to the pass-to-pass
-    # offset common to all pairs (the median).
+    # Correlation picks the right stretch of the path; the nearest frame within it is then
+    # chosen by the angles the controller reported, when every frame has one.  Without angles
+    # (footage shot by other means), the registered shift decides: neighbouring dark frames
+    # differ by a fraction of a feature pixel, which correlation barely sees below one photon
+    # per pixel, while the shift measures it directly; the nearest frame is the one whose shift
+    # is closest to the offset common to all pairs (the median).
     choice = [int(j) for j in m.dark]
-    offset = np.median(np.array([shift(i, j) for i, j in enumerate(choice)]), axis=0)
+    have_angles = all(f.angle is not None for f in [*dark, *bright])
+    offset = (
+        None
+        if have_angles
+        else np.median(np.array([shift(i, j) for i, j in enumerate(choice)]), axis=0)
+    )
     for i, j in enumerate(choice):
         lo = choice[i - 1] if i > 0 else 0
         hi = int(m.dark[i + 1]) if i + 1 < len(choice) else len(dark) - 1
         cands = [c for c in range(j - opts.neighbours, j + opts.neighbours + 1) if lo <= c <= hi]
-        choice[i] = min(cands, key=lambda c: float(np.hypot(*(np.subtract(shift(i, c), offset)))))
+        if have_angles:
+            choice[i] = min(cands, key=lambda c: abs(dark[c].angle - bright[i].angle))
+        else:
+            choice[i] = min(cands, key=lambda c: float(np.hypot(*np.subtract(shift(i, c), offset))))
     rows = np.arange(len(bright))
-    refined = matching.Matches(
-        dark=np.array(choice),
-        score=corr[rows, choice],
-        runner_up=m.runner_up,
-        margin=m.margin,
-        ambiguous=m.ambiguous,
-    )
     pairs = []
     for i, b in enumerate(bright):
         d = dark[choice[i]]
         dy, dx = shift(i, choice[i])
-        c = registration.aligned_correlation(d.work, b.work, dy, dx)
+        c = registration.aligned_correlation(d.work, _box_blur_x(b.work, blur[choice[i]]), dy, dx)
         pairs.append(
             _pair(
                 d,
@@ -399,9 +443,9 @@ def _align_sweep(dark: list[_Frame], bright: list[_Frame], opts: Options) -> dic
                 dy * b.factor,
                 dx * b.factor,
                 c,
-                refined.score[i],
-                refined.margin[i],
-                refined.ambiguous[i],
+                corr[rows[i], choice[i]],
+                m.margin[i],
+                m.ambiguous[i],
                 opts,
             )
         )
@@ -410,7 +454,7 @@ def _align_sweep(dark: list[_Frame], bright: list[_Frame], opts: Options) -> dic
         "corr": corr,
         "path": [[i, j] for i, j in enumerate(choice)],
         "drift": None,
-        "method": "monotonic-dp + registration refinement",
+        "method": "monotonic-dp + nearest by angle or registration; motion-blurred reference",
     }
 
 

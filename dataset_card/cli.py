@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import re
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from capture.cliutil import handle_errors
 from capture.errors import CaptureError
 from capture.fsio import atomic_write_json
 from curate.errors import CurateError
@@ -30,19 +30,9 @@ err = Console(stderr=True)
 STAGING = "staging.json"
 
 
-def _handle(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ValueError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-        except (DatasetError, CurateError, CaptureError, OSError) as exc:
-            err.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
+_handle = handle_errors(
+    bad=(ValueError,), fail=(DatasetError, CurateError, CaptureError, OSError), console=err
+)
 
 
 def _size(text: str) -> int:

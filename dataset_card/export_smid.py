@@ -30,7 +30,7 @@ import numpy as np
 
 from capture.fsio import atomic_write, atomic_write_bytes
 from dataset_card.errors import BadRelease
-from dataset_card.reader import apply_gain, bin_raw_rgb, open_release
+from dataset_card.reader import apply_gain, bin_raw_rgb, half_size, open_release
 
 __all__ = ["export_patches", "export_smid"]
 
@@ -81,9 +81,7 @@ def export_smid(release: str | os.PathLike, dest: str | os.PathLike) -> Path:
                 if len(idx) < 2:
                     skipped.append(f"{name} ({len(idx)} frame)")
                     continue
-                gt = np.asarray(sd.gt_srgb[k], dtype=np.float32)
-                h, w = gt.shape[0] // 2 * 2, gt.shape[1] // 2 * 2
-                half = gt[:h, :w].reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3))
+                half = half_size(sd.gt_srgb[k])
                 (dest / "long" / name).mkdir(parents=True)
                 _png16(
                     dest / "long" / name / "half0001_00.png",

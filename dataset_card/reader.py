@@ -537,6 +537,16 @@ def bin_raw_rgb(
     return out
 
 
+def half_size(image: np.ndarray) -> np.ndarray:
+    """An (H, W, C) image averaged over 2x2 blocks to (H/2, W/2, C) float32 (odd edges dropped).
+
+    SMID's ground truth and binned inputs live at this resolution.
+    """
+    img = np.asarray(image, dtype=np.float32)
+    h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
+    return img[:h, :w].reshape(h // 2, 2, w // 2, 2, *img.shape[2:]).mean(axis=(1, 3))
+
+
 def apply_gain(x: np.ndarray, ratio: float, *, clip: bool = True) -> np.ndarray:
     """Multiply by the exposure ratio (DRV's and SID's amplification), clipping at 1.
 

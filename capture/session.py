@@ -54,7 +54,7 @@ from typing import Any
 
 from capture import __version__
 from capture.errors import SessionError, SessionExists
-from capture.fsio import PART_SUFFIX, append_jsonl, atomic_write, atomic_write_json, sha256_file
+from capture.fsio import append_jsonl, atomic_write, atomic_write_json, sha256_file
 from capture.protocols import Applied, CameraInfo, Exposure, Shot
 
 __all__ = [
@@ -467,7 +467,3 @@ class SessionWriter:
             **({"extra": extra} if extra else {}),
         )
         return FrameRecord.from_record(rec)
-
-
-def is_part_file(name: str) -> bool:
-    return name.endswith(PART_SUFFIX)

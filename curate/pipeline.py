@@ -15,6 +15,7 @@ turntable repeats one path), then each pair is registered.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -24,7 +25,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -47,7 +47,7 @@ Progress = Callable[[str, int, int], None]
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 #: Work images are block-averaged until they have at most this many pixels.
-WORK_PIXELS = 1_500_000
+WORK_PIXELS = 500_000
 
 
 @dataclass(frozen=True)
@@ -113,16 +113,13 @@ def _load_raw(f: _Frame) -> None:
         raw.mosaic, black=raw.black_level, white=raw.white_level, cfa=raw.cfa, downsample=down
     )
     f.factor = 2.0 * down
-    f.raw = RawFrame(**{**asdict_shallow(raw), "mosaic": np.empty((0, 0), np.uint16)})
+    # keep the metadata, not the 40 MB mosaic
+    f.raw = dataclasses.replace(raw, mosaic=np.empty((0, 0), np.uint16))
     f.meta = {
         "camera": f"{raw.make} {raw.model}".strip(),
         "iso": raw.iso,
         "exposure_s": raw.exposure_s,
     }
-
-
-def asdict_shallow(obj: Any) -> dict:
-    return {k: getattr(obj, k) for k in obj.__dataclass_fields__}
 
 
 def _grey_work(rgb: np.ndarray, f: _Frame) -> None:

@@ -27,6 +27,7 @@ def validate(
     model: Annotated[str, typer.Option(help="sid (U-Net) or smid (siamese ResUNet).")] = "sid",
     epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
     minutes: Annotated[float | None, typer.Option(help="Training time budget.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Training steps (--tiny: 2500).")] = None,
     device: Annotated[str, typer.Option(help="cuda, cpu or auto.")] = "auto",
     tiny: Annotated[
         bool, typer.Option(help="Tiny model and crops: a CPU check in a minute.")
@@ -57,6 +58,7 @@ def validate(
         model=model,
         epochs=epochs,
         minutes=minutes,
+        steps=steps,
         device=device,
         tiny=tiny,
         crop=crop,

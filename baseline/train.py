@@ -41,6 +41,7 @@ class Config:
 
     model: str = "sid"
     epochs: int | None = None
+    steps: int | None = None
     minutes: float | None = None
     device: str = "auto"
     tiny: bool = False
@@ -62,9 +63,10 @@ class Config:
             self.crop = min(self.crop, 64)
             self.workers = 0  # a CPU check: worker start-up would cost more than it saves
             self.lr = max(self.lr, 1e-3)
-            if self.epochs is None and self.minutes is None:
-                self.minutes = 0.6
-        if self.epochs is None and self.minutes is None:
+            if self.epochs is None and self.minutes is None and self.steps is None:
+                # A step count, not a time budget, so the result is the same on any machine.
+                self.steps = 2500
+        if self.epochs is None and self.minutes is None and self.steps is None:
             self.epochs = 100
 
 
@@ -294,17 +296,20 @@ def train(release: str | os.PathLike, cfg: Config, *, progress: Progress | None 
         )
     budget = cfg.minutes * 60 if cfg.minutes is not None else math.inf
     epochs = cfg.epochs if cfg.epochs is not None else 10**9
+    max_steps = cfg.steps if cfg.steps is not None else 10**12
     t0 = time.perf_counter() - result.seconds
     wait = 0.0
     images = 0
     epoch = start_epoch
     stop = False
     last_eval = time.perf_counter() - t0
+    last_eval_step = result.steps
     while epoch < epochs and not stop:
         if sampler is not None:
             sampler.set_epoch(epoch)
         elapsed = time.perf_counter() - t0
-        lr = cfg.lr if elapsed < budget / 2 and epoch < epochs / 2 else cfg.lr / 10
+        first_half = elapsed < budget / 2 and epoch < epochs / 2 and result.steps < max_steps / 2
+        lr = cfg.lr if first_half else cfg.lr / 10
         for g in opt.param_groups:
             g["lr"] = lr
         tw = time.perf_counter()
@@ -326,7 +331,8 @@ def train(release: str | os.PathLike, cfg: Config, *, progress: Progress | None 
             result.losses.append(float(loss.detach()))
             result.steps += 1
             images += len(batch[0])
-            flag = torch.tensor(float(time.perf_counter() - t0 > budget), device=device)
+            over = time.perf_counter() - t0 > budget or result.steps >= max_steps
+            flag = torch.tensor(float(over), device=device)
             if world > 1:
                 dist.all_reduce(flag, op=dist.ReduceOp.MAX)
             if flag.item() > 0:
@@ -339,10 +345,11 @@ def train(release: str | os.PathLike, cfg: Config, *, progress: Progress | None 
             stop
             or epoch >= epochs
             or (budget < math.inf and now - last_eval >= budget / 8)
-            or (budget == math.inf and epoch % max(1, epochs // 20) == 0)
+            or (cfg.steps is not None and result.steps - last_eval_step >= max_steps / 8)
+            or (budget == math.inf and cfg.steps is None and epoch % max(1, epochs // 20) == 0)
         )
         if rank == 0 and due:
-            last_eval = now
+            last_eval, last_eval_step = now, result.steps
             v = evaluate(model, release, "val", cfg, device, naive=False)
             result.val.append((epoch, v["psnr"]))
             if v["psnr"] > best:

@@ -89,10 +89,17 @@ class RawFrame:
         return self.exposure_s, self.iso
 
 
-def _exif_exposure(path: str) -> tuple[float | None, float | None, bool]:
-    """(exposure_s, iso, found) from a TIFF-based raw's EXIF; found=False for other formats."""
+def _tiff_metadata(path: str) -> tuple[float | None, float | None, bool, str, str]:
+    """(exposure_s, iso, exif_found, make, model) from a TIFF-based raw, in one read.
+
+    ``exif_found`` is False for formats that are not TIFF-based (then LibRaw's values are used).
+    """
     try:
         with tifffile.TiffFile(path) as tif:
+            first = tif.pages[0].tags
+            make, model = (
+                str(first[k].value).strip() if k in first else "" for k in ("Make", "Model")
+            )
             exif = None
             for page in tif.pages:
                 tag = page.tags.get("ExifTag")
@@ -100,13 +107,12 @@ def _exif_exposure(path: str) -> tuple[float | None, float | None, bool]:
                     exif = tag.value
                     break
             if exif is None:
-                page = tif.pages[0]
-                direct = {t.name: t.value for t in page.tags.values()}
+                direct = {t.name: t.value for t in first.values()}
                 if "ExposureTime" not in direct:
-                    return None, None, False
+                    return None, None, False, make, model
                 exif = direct
     except (tifffile.TiffFileError, ValueError, OSError, IndexError, KeyError):
-        return None, None, False
+        return None, None, False, "", ""
     exposure = exif.get("ExposureTime")
     iso = exif.get("ISOSpeedRatings")
     exp_s = None
@@ -116,7 +122,7 @@ def _exif_exposure(path: str) -> tuple[float | None, float | None, bool]:
         exp_s = float(exposure)
     if isinstance(iso, (tuple, list)):
         iso = iso[0] if iso else None
-    return exp_s, (float(iso) if iso else None), True
+    return exp_s, (float(iso) if iso else None), True, make, model
 
 
 def read_raw(path: str | os.PathLike) -> RawFrame:
@@ -161,11 +167,10 @@ def read_raw(path: str | os.PathLike) -> RawFrame:
             f"expected an invertible camera → sRGB matrix in {path}, found "
             f"{rgb_cam[:, :3].tolist()}; the file's colour data cannot be used to re-render it"
         ) from None
-    exp_s, iso, tiff = _exif_exposure(path)
+    exp_s, iso, tiff, make, model = _tiff_metadata(path)
     if not tiff:
         exp_s = float(other.shutter_speed) or None
         iso = float(other.iso_speed) or None
-    make, model = _make_model(path)
     return RawFrame(
         mosaic=mosaic,
         black_level=black,  # type: ignore[arg-type]
@@ -196,20 +201,6 @@ def _camera_matrix(rgb_cam: np.ndarray) -> tuple[tuple[float, float, float], ...
     """
     derived = np.linalg.inv(rgb_cam[:3, :3]) @ np.linalg.inv(_XYZ_FROM_SRGB)
     return tuple(tuple(float(v) for v in row) for row in derived)  # type: ignore[return-value]
-
-
-def _make_model(path: str) -> tuple[str, str]:
-    try:
-        with tifffile.TiffFile(path) as tif:
-            tags = tif.pages[0].tags
-            make = tags.get("Make")
-            model = tags.get("Model")
-            return (
-                str(make.value).strip() if make else "",
-                str(model.value).strip() if model else "",
-            )
-    except (tifffile.TiffFileError, ValueError, OSError, IndexError):
-        return "", ""
 
 
 def exposure_ratio(dark: RawFrame, bright: RawFrame) -> float:

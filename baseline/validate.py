@@ -8,7 +8,6 @@ loss fell.  A previous ``validation/`` is kept, renamed with its time stamp.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -25,6 +24,7 @@ from baseline.train import Config, dump_json, evaluate, loss_fell, train
 from capture.fsio import atomic_write
 from dataset_card.card import add_results_section
 from dataset_card.publish import refresh_checksums
+from dataset_card.reader import open_release
 
 __all__ = ["validate_release"]
 
@@ -123,9 +123,7 @@ def validate_release(release: str | os.PathLike, cfg: Config, *, progress=None) 
     if rank != 0:
         return {}
     val = evaluate(model, release, "val", cfg, device, full=True)
-    has_test = (release / "manifest.json").exists() and "test" in json.loads(
-        (release / "manifest.json").read_text()
-    )["splits"]
+    has_test = "test" in open_release(release).splits
     test = (
         evaluate(model, release, "test", cfg, device, full=True, samples=4)
         if has_test

@@ -147,25 +147,29 @@ def _file_info(root: Path, path: Path, split: str | None) -> FileInfo:
     )
 
 
-def _write_sums(root: Path) -> list[dict]:
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != SUMS)
-    entries = [
-        {"path": p.relative_to(root).as_posix(), "size": p.stat().st_size, "sha256": sha256_file(p)}
-        for p in files
-    ]
-    with atomic_write(root / SUMS, "w") as fh:
-        fh.writelines(f"{e['sha256']}  {e['path']}\n" for e in entries)
-    return entries
+def refresh_checksums(root: str | os.PathLike, *, known: dict[str, str] | None = None) -> None:
+    """Rewrite the manifest's file list and ``SHA256SUMS`` for what is in ``root`` now.
 
-
-def refresh_checksums(root: str | os.PathLike) -> None:
-    """Rewrite the manifest's file list and ``SHA256SUMS`` for what is in ``root`` now."""
+    Every file is hashed once (``known`` maps relative paths to digests already computed, such
+    as the HDF5 files' in the card); only ``manifest.json`` is hashed after it is rewritten.
+    """
     root = Path(root)
+    known = known or {}
     manifest = read_manifest(root)
-    files = _write_sums(root)
-    manifest["files"] = [f for f in files if f["path"] != MANIFEST]
+    entries = []
+    for p in sorted(p for p in root.rglob("*") if p.is_file() and p.name not in (SUMS, MANIFEST)):
+        rel = p.relative_to(root).as_posix()
+        entries.append(
+            {"path": rel, "size": p.stat().st_size, "sha256": known.get(rel) or sha256_file(p)}
+        )
+    manifest["files"] = entries
     atomic_write_json(root / MANIFEST, manifest)
-    _write_sums(root)
+    m = root / MANIFEST
+    entries.append({"path": MANIFEST, "size": m.stat().st_size, "sha256": sha256_file(m)})
+    with atomic_write(root / SUMS, "w") as fh:
+        fh.writelines(
+            f"{e['sha256']}  {e['path']}\n" for e in sorted(entries, key=lambda e: e["path"])
+        )
 
 
 def check_release(root: str | os.PathLike, *, chunks: bool = True) -> list[str]:
@@ -346,7 +350,7 @@ def publish(
             },
         }
         atomic_write_json(tmp / MANIFEST, manifest)
-        refresh_checksums(tmp)
+        refresh_checksums(tmp, known={f.path: f.sha256 for f in [*info.files, *info.extra_files]})
         problems = check_release(tmp)
         if problems:
             raise DatasetError(

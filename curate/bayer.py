@@ -18,7 +18,7 @@ import numpy as np
 
 from curate.errors import BadInput
 
-__all__ = ["CFA_PATTERNS", "bin_luminance", "block_mean", "pack_rggb"]
+__all__ = ["CFA_PATTERNS", "bin_luminance", "block_mean", "check_levels", "pack_rggb"]
 
 #: The 2×2 layouts understood, in raster order of the quad.
 CFA_PATTERNS: tuple[str, ...] = ("RGGB", "BGGR", "GRBG", "GBRG")
@@ -60,7 +60,7 @@ def _check_cfa(cfa: str) -> str:
     return pattern
 
 
-def _check_levels(black: float | Sequence[float], white: float) -> tuple[np.ndarray, float]:
+def check_levels(black: float | Sequence[float], white: float) -> tuple[np.ndarray, float]:
     """Return black levels as a (2, 2) float64 array in quad raster order, and the white level."""
     levels = np.asarray(black, dtype=np.float64)
     if levels.size == 1:
@@ -160,7 +160,7 @@ def bin_luminance(
     """
     arr = _check_mosaic(mosaic)
     _check_cfa(cfa)
-    levels, white = _check_levels(black, white)
+    levels, white = check_levels(black, white)
     factor = int(factor)
     if factor < 2 or factor % 2:
         raise BadInput(
@@ -211,7 +211,7 @@ def pack_rggb(
     """
     arr = _check_mosaic(mosaic)
     pattern = _check_cfa(cfa)
-    levels, white = _check_levels(black, white)
+    levels, white = check_levels(black, white)
     red = _QUAD[pattern.index("R")]
     blue = _QUAD[pattern.index("B")]
     order = (red, (red[0], 1 - red[1]), blue, (blue[0], 1 - blue[1]))

@@ -31,7 +31,7 @@ from typing import Literal
 
 import numpy as np
 
-from curate.bayer import _check_levels, _check_mosaic
+from curate.bayer import _check_mosaic, check_levels
 from curate.errors import BadInput
 
 __all__ = [
@@ -110,7 +110,7 @@ def frame_stats(
         ``clipped_fraction``.
     """
     arr = _check_mosaic(mosaic)
-    levels, white = _check_levels(black, white)
+    levels, white = check_levels(black, white)
     if clip_margin is None:
         clip_margin = 0.01 * (white - levels.mean())
     if not np.isfinite(clip_margin) or clip_margin < 0:

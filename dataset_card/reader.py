@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from curate.bayer import pack_rggb
+from curate.bayer import check_levels, pack_rggb
 from dataset_card.errors import BadRelease, CorruptFile, DatasetError, MissingFile, UnknownSplit
 from dataset_card.hdf5 import LONG_FRAMES_DTYPE, SHORT_FRAMES_DTYPE, open_file, to_python
 
@@ -433,21 +433,6 @@ def table_dicts(table: np.ndarray) -> list[dict[str, Any]]:
 # -- preprocessing (DRV / SID) ----------------------------------------------------------------
 
 
-def _levels(black: float | Sequence[float], white: float) -> tuple[np.ndarray, float]:
-    levels = np.asarray(black, dtype=np.float64)
-    if levels.size == 1:
-        levels = np.full((2, 2), float(levels.reshape(())))
-    elif levels.size == 4:
-        levels = levels.reshape(2, 2)
-    else:
-        raise BadRelease(
-            f"expected black as one level or four (CFA raster order), found {levels.size} values"
-        )
-    if not float(white) > levels.max():
-        raise BadRelease(f"expected white above black, found black={black!r}, white={white!r}")
-    return levels, float(white)
-
-
 def subtract_black(
     mosaic: np.ndarray, *, black: float | Sequence[float], white: float
 ) -> np.ndarray:
@@ -471,7 +456,7 @@ def subtract_black(
     arr = np.asarray(mosaic)
     if arr.ndim < 2 or arr.shape[-1] % 2 or arr.shape[-2] % 2:
         raise BadRelease(f"expected a mosaic with even height and width, found {arr.shape}")
-    levels, white = _levels(black, white)
+    levels, white = check_levels(black, white)
     reps = (arr.shape[-2] // 2, arr.shape[-1] // 2)
     b = np.tile(levels, reps).astype(np.float32)
     scale = np.tile(1.0 / (white - levels), reps).astype(np.float32)

@@ -28,9 +28,7 @@ Import this file by path (``scripts/`` is not a package); ``scripts/bench.py cur
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import logging
 import math
 import shutil
@@ -48,6 +46,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _benchlib, beside this script
+from _benchlib import bench_main, report_misses  # noqa: E402
 
 from capture import plan as planmod  # noqa: E402
 from capture.protocols import Exposure, Shot  # noqa: E402
@@ -1012,32 +1013,14 @@ def run(
                 res = bench_speed(work, size=QUICK_SIZE if quick else FULL_SIZE, progress=say)
             res["section_s"] = round(time.perf_counter() - t0, 1)
             results[name] = res
-            for t in res.get("targets", []):
-                if not t["met"]:
-                    print(
-                        f"target missed: {name}: {t['name']}: {t['value']} (target {t['target']})",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+            report_misses(f"{name}", res, lambda t: str(t["target"]))
             if emit:
                 emit(name, res)
     return results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("sections", nargs="*", default=list(SECTIONS), help=", ".join(SECTIONS))
-    ap.add_argument("--quick", action="store_true", help="1224x1832 frames, fewer seeds")
-    ap.add_argument("--tmp", help="folder for the temporary sessions (default: system temp)")
-    a = ap.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    run(
-        a.sections,
-        quick=a.quick,
-        tmp=a.tmp,
-        emit=lambda name, res: print(json.dumps({name: res}, indent=2), flush=True),
-    )
-    return 0
+    return bench_main(__doc__, SECTIONS, run, "1224x1832 frames, fewer seeds", argv)
 
 
 if __name__ == "__main__":

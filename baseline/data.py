@@ -23,11 +23,9 @@ from torch.utils.data import Dataset
 
 from dataset_card.reader import (
     SplitReader,
-    apply_gain,
-    bin_raw_rgb,
     half_size,
+    network_input,
     open_release,
-    pack_raw,
 )
 
 __all__ = ["SIDPairs", "SMIDPairs", "frame_input", "half_gt", "sequences", "split_reader"]
@@ -40,15 +38,9 @@ def split_reader(release: str | os.PathLike, split: str) -> SplitReader:
     return rel.split(split)
 
 
-def _ratio(value: float) -> float:
-    return float(value) if np.isfinite(value) and value > 0 else 1.0
-
-
 def frame_input(mosaic: np.ndarray, attrs: dict, ratio: float, *, model: str) -> np.ndarray:
     """The network input for a mosaic: packed (SID) or binned raw RGB (SMID), gained, clipped."""
-    levels = {"black": attrs["black_level"], "white": attrs["white_level"], "cfa": attrs["cfa"]}
-    x = pack_raw(mosaic, **levels) if model == "sid" else bin_raw_rgb(mosaic, **levels)
-    return apply_gain(x, _ratio(ratio), clip=True).astype(np.float32)
+    return network_input(mosaic, attrs, ratio, layout="packed" if model == "sid" else "rgb")
 
 
 def half_gt(gt: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ from baseline.losses import VGG19Features, l1, smid_loss
 from baseline.models import build_model
 from capture.fsio import atomic_write
 from curate.raw import render_mosaic
-from dataset_card.reader import half_size, open_release
+from dataset_card.reader import half_size, open_release, usable_ratio
 
 __all__ = ["Config", "TrainResult", "dump_json", "evaluate", "loss_fell", "resolve_device", "train"]
 
@@ -144,7 +144,7 @@ def _naive(sd, i: int, model: str) -> np.ndarray:
         cfa=a["cfa"],
         white_balance=a["white_balance"],
         color_matrix=a["color_matrix"],
-        gain=ratio if math.isfinite(ratio) and ratio > 0 else 1.0,
+        gain=usable_ratio(ratio),
     )
     img = rgb.astype(np.float32) / 65535.0
     return half_size(img) if model == "smid" else img

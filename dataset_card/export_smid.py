@@ -30,7 +30,7 @@ import numpy as np
 
 from capture.fsio import atomic_write, atomic_write_bytes
 from dataset_card.errors import BadRelease
-from dataset_card.reader import apply_gain, bin_raw_rgb, half_size, open_release
+from dataset_card.reader import half_size, network_input, open_release
 
 __all__ = ["export_patches", "export_smid"]
 
@@ -89,14 +89,12 @@ def export_smid(release: str | os.PathLike, dest: str | os.PathLike) -> Path:
                 )
                 (dest / "VBM4D_rawRGB" / name).mkdir(parents=True)
                 for n, i in enumerate(idx):
-                    ratio = float(sd.short_frames["exposure_ratio"][i])
-                    rgb = bin_raw_rgb(
+                    rgb = network_input(
                         np.asarray(sd.short[i]),
-                        black=a["black_level"],
-                        white=a["white_level"],
-                        cfa=a["cfa"],
+                        a,
+                        sd.short_frames["exposure_ratio"][i],
+                        layout="rgb",
                     )
-                    rgb = apply_gain(rgb, ratio if np.isfinite(ratio) else 1.0, clip=True)
                     img = np.moveaxis(rgb, 0, -1)
                     _png16(
                         dest / "VBM4D_rawRGB" / name / f"{n:04d}.png",

@@ -42,12 +42,15 @@ __all__ = [
     "SplitReader",
     "apply_gain",
     "bin_raw_rgb",
+    "half_size",
+    "network_input",
     "open_release",
     "pack_raw",
     "pairs",
     "random_window",
     "subtract_black",
     "table_dicts",
+    "usable_ratio",
 ]
 
 log = logging.getLogger(__name__)
@@ -520,6 +523,30 @@ def bin_raw_rgb(
     out[1] *= np.float32(0.5)
     out[2] = packed[2]
     return out
+
+
+def usable_ratio(value: float) -> float:
+    """The exposure ratio to apply: the recorded one, or 1 when unknown (NaN) or not positive."""
+    value = float(value)
+    return value if np.isfinite(value) and value > 0 else 1.0
+
+
+def network_input(
+    mosaic: np.ndarray, attrs: dict[str, Any], ratio: float, *, layout: str = "packed"
+) -> np.ndarray:
+    """DRV/SID preprocessing of one short frame with its session's attributes.
+
+    ``layout="packed"``: SID's four channels at half resolution; ``"rgb"``: 2x2-binned raw RGB
+    (DRV/SMID).  Black subtracted, scaled to [0, 1], times the exposure ratio, clipped.
+    """
+    levels = {"black": attrs["black_level"], "white": attrs["white_level"], "cfa": attrs["cfa"]}
+    if layout == "packed":
+        x = pack_raw(mosaic, **levels)
+    elif layout == "rgb":
+        x = bin_raw_rgb(mosaic, **levels)
+    else:
+        raise ValueError(f"expected layout 'packed' or 'rgb', found {layout!r}")
+    return apply_gain(x, usable_ratio(ratio), clip=True).astype(np.float32)
 
 
 def half_size(image: np.ndarray) -> np.ndarray:

@@ -41,6 +41,7 @@ __all__ = [
     "SEED_FLOOR_8BIT",
     "FrameStats",
     "classify",
+    "default_clip_margin",
     "frame_stats",
     "video_frame_stats",
 ]
@@ -81,6 +82,12 @@ class FrameStats:
     clipped_fraction: float
 
 
+def default_clip_margin(black: float | Sequence[float], white: float) -> float:
+    """1 % of the range above black: sensors often saturate a little below nominal white."""
+    levels, white = check_levels(black, white)
+    return 0.01 * (white - float(levels.mean()))
+
+
 def frame_stats(
     mosaic: np.ndarray,
     *,
@@ -112,7 +119,7 @@ def frame_stats(
     arr = _check_mosaic(mosaic)
     levels, white = check_levels(black, white)
     if clip_margin is None:
-        clip_margin = 0.01 * (white - levels.mean())
+        clip_margin = default_clip_margin(levels, white)
     if not np.isfinite(clip_margin) or clip_margin < 0:
         raise BadInput(f"expected a clip margin of 0 DN or more, found {clip_margin!r}")
     # Every quad position has the same pixel count, so the mean of the per-position black

@@ -20,6 +20,7 @@ import hashlib
 import itertools
 import json
 import logging
+import math
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,10 +32,10 @@ from scipy import ndimage
 
 from capture.errors import CaptureError
 from capture.session import open_session
-from curate import intensity, matching, registration
-from curate.bayer import bin_luminance, block_mean
+from curate import _kernels, intensity, matching, registration
+from curate.bayer import block_mean, check_levels
 from curate.errors import BadInput, CurateError, MissingMetadata, UnreadableRaw
-from curate.raw import RawFrame, read_raw
+from curate.raw import RawFrame, open_raw
 from curate.result import ALIGNMENT_FILE, read_alignment, result_dir, write_alignment
 
 __all__ = ["Options", "align_folders", "align_session"]
@@ -84,6 +85,7 @@ class _Frame:
     angle: float | None = None
     meta: dict = field(default_factory=dict)
     work: np.ndarray | None = None
+    features: np.ndarray | None = None  # matching.features of work
     factor: float = 1.0  # full-resolution pixels per work pixel
     shape: tuple[int, int] | None = None
     stats: intensity.FrameStats | None = None
@@ -100,21 +102,41 @@ def _work_factor(shape: tuple[int, int]) -> int:
     return down
 
 
-def _load_raw(f: _Frame) -> None:
+def _load_raw(f: _Frame, opts: Options) -> None:
+    """Decode one raw file and reduce it at once: statistics, work image, features.
+
+    The mosaic is read where LibRaw decoded it (no copy) in one compiled pass that sums the
+    work image's blocks and counts the clipped pixels, so a 20 MP frame costs little more
+    than LibRaw's own decoding.
+    """
     try:
-        raw = read_raw(f.path)
+        with open_raw(f.path) as raw:
+            mosaic = raw.mosaic
+            shape = mosaic.shape
+            if len(shape) != 2 or shape[0] < 2 or shape[1] < 2:
+                raise UnreadableRaw(f"expected a 2-D Bayer mosaic in {f.path}, found {shape}")
+            levels, white = check_levels(raw.black_level, raw.white_level)
+            down = _work_factor(shape)
+            block = 2 * down
+            clip_at = math.ceil(white - intensity.default_clip_margin(levels, white))
+            sums, clipped, total = _kernels.bin_stats(mosaic, block, clip_at)
+            # keep the metadata, not the mosaic (LibRaw's buffer, gone after this block)
+            f.raw = dataclasses.replace(raw, mosaic=np.empty((0, 0), np.uint16))
     except UnreadableRaw as exc:
         f.error = str(exc)
         return
-    f.shape = raw.mosaic.shape
-    f.stats = intensity.frame_stats(raw.mosaic, black=raw.black_level, white=raw.white_level)
-    down = _work_factor(f.shape)
-    f.work = bin_luminance(
-        raw.mosaic, black=raw.black_level, white=raw.white_level, cfa=raw.cfa, downsample=down
+    f.shape = shape
+    f.stats = intensity.FrameStats(
+        mean_dn=total / (shape[0] * shape[1]) - float(levels.mean()),
+        clipped_fraction=clipped / (shape[0] * shape[1]),
     )
-    f.factor = 2.0 * down
-    # keep the metadata, not the 40 MB mosaic
-    f.raw = dataclasses.replace(raw, mosaic=np.empty((0, 0), np.uint16))
+    # bin_luminance's units: quad sums above black, over the white-black range
+    quads = down * down
+    work = sums / quads - levels.sum()
+    work *= 1.0 / (white - levels.mean())
+    f.work = work.astype(np.float32)
+    f.factor = float(block)
+    f.features = matching.features(f.work, downsample=opts.feature_downsample)
     f.meta = {
         "camera": f"{raw.make} {raw.model}".strip(),
         "iso": raw.iso,
@@ -122,17 +144,18 @@ def _load_raw(f: _Frame) -> None:
     }
 
 
-def _grey_work(rgb: np.ndarray, f: _Frame) -> None:
+def _grey_work(rgb: np.ndarray, f: _Frame, feature_downsample: int) -> None:
     f.shape = rgb.shape[:2]
     f.stats = intensity.video_frame_stats(rgb)
     grey = rgb.astype(np.float32) @ np.array([0.2989, 0.5870, 0.1140], np.float32) / 255.0
     down = _work_factor(f.shape) * 2
     f.work = block_mean(grey, down)
     f.factor = float(down)
+    f.features = matching.features(f.work, downsample=feature_downsample)
     f.meta = {"camera": "", "iso": None, "exposure_s": None}
 
 
-def _load_image(f: _Frame) -> None:
+def _load_image(f: _Frame, opts: Options) -> None:
     import cv2
 
     img = cv2.imread(str(f.path), cv2.IMREAD_UNCHANGED)
@@ -143,10 +166,10 @@ def _load_image(f: _Frame) -> None:
         img = (img >> 8).astype(np.uint8)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
-    _grey_work(img[..., 2::-1].copy(), f)
+    _grey_work(img[..., 2::-1].copy(), f, opts.feature_downsample)
 
 
-def _video_frames(path: Path, pass_: str) -> list[_Frame]:
+def _video_frames(path: Path, pass_: str, opts: Options) -> list[_Frame]:
     import cv2
 
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
@@ -166,7 +189,7 @@ def _video_frames(path: Path, pass_: str) -> list[_Frame]:
             f = _Frame(
                 file=f"frame_{i:06d}", path=path, pass_=pass_, t=(i / fps) if fps else float(i)
             )
-            _grey_work(bgr[..., ::-1].copy(), f)
+            _grey_work(bgr[..., ::-1].copy(), f, opts.feature_downsample)
             frames.append(f)
             i += 1
     finally:
@@ -176,15 +199,15 @@ def _video_frames(path: Path, pass_: str) -> list[_Frame]:
     return frames
 
 
-def _decode(frames: list[_Frame], workers: int, progress: Progress | None, step: str) -> None:
+def _decode(frames: list[_Frame], opts: Options, progress: Progress | None, step: str) -> None:
     def one(f: _Frame) -> None:
         if f.path.suffix.lower() in IMAGE_SUFFIXES:
-            _load_image(f)
+            _load_image(f, opts)
         else:
-            _load_raw(f)
+            _load_raw(f, opts)
 
     done = 0
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
         for _ in pool.map(one, frames):
             done += 1
             if progress:
@@ -313,8 +336,8 @@ def _reject(pairs: list[dict], opts: Options) -> tuple[list[dict], list[dict]]:
     return kept, rejected
 
 
-def _features(frames: list[_Frame], opts: Options) -> np.ndarray:
-    return np.stack([matching.features(f.work, downsample=opts.feature_downsample) for f in frames])
+def _features(frames: list[_Frame]) -> np.ndarray:
+    return np.stack([f.features for f in frames])
 
 
 def _align_static(dark: list[_Frame], bright: list[_Frame], opts: Options) -> dict:
@@ -335,12 +358,12 @@ def _align_static(dark: list[_Frame], bright: list[_Frame], opts: Options) -> di
             "max_px": round(float(spread.max()) * ref.factor, 4),
             "thirds": (shifts * ref.factor).round(4).tolist(),
         }
-    feats_d = _features(dark, opts)
-    feats_b = _features(bright, opts)
+    feats_d = _features(dark)
+    feats_b = _features(bright)
     corr = matching.correlation_matrix(feats_d, feats_b)
     pairs = []
-    for j, f in enumerate(dark):
-        c = registration.aligned_correlation(f.work, ref.work, dy, dx)
+    corrs = registration.aligned_correlations((f.work for f in dark), ref.work, dy, dx)
+    for j, (f, c) in enumerate(zip(dark, corrs, strict=True)):
         pairs.append(
             _pair(
                 f, ref, dy * ref.factor, dx * ref.factor, c, corr[0, j], float("nan"), False, opts
@@ -394,52 +417,66 @@ def _motion_blur(dark: list[_Frame], bright: list[_Frame]) -> list[float]:
 
 
 def _align_sweep(dark: list[_Frame], bright: list[_Frame], opts: Options) -> dict:
-    corr = matching.correlation_matrix(_features(dark, opts), _features(bright, opts))
+    corr = matching.correlation_matrix(_features(dark), _features(bright))
     per_step = max(1, round(len(dark) / max(1, len(bright))))
     m = matching.match_monotonic(corr, exclude=per_step, min_margin=opts.min_margin)
     blur = _motion_blur(dark, bright)
-    shifts: dict[tuple[int, int], tuple[float, float]] = {}
+    shifts: dict[tuple[int, int], registration.Registration] = {}
 
-    def shift(i: int, j: int) -> tuple[float, float]:
-        if (i, j) not in shifts:
-            ref = _box_blur_x(bright[i].work, blur[j])
-            shifts[i, j] = registration.estimate_shift(dark[j].work, ref)
-        return shifts[i, j]
+    def register(key: tuple[int, int]) -> registration.Registration:
+        i, j = key
+        ref = _box_blur_x(bright[i].work, blur[j])
+        return registration.register_images(dark[j].work, ref)
 
-    # Correlation picks the right stretch of the path; the nearest frame within it is then
-    # chosen by the angles the controller reported, when every frame has one.  Without angles
-    # (footage shot by other means), the registered shift decides: neighbouring dark frames
-    # differ by a fraction of a feature pixel, which correlation barely sees below one photon
-    # per pixel, while the shift measures it directly; the nearest frame is the one whose shift
-    # is closest to the offset common to all pairs (the median).
-    choice = [int(j) for j in m.dark]
-    have_angles = all(f.angle is not None for f in [*dark, *bright])
-    offset = (
-        None
-        if have_angles
-        else np.median(np.array([shift(i, j) for i, j in enumerate(choice)]), axis=0)
-    )
-    for i, j in enumerate(choice):
-        lo = choice[i - 1] if i > 0 else 0
-        hi = int(m.dark[i + 1]) if i + 1 < len(choice) else len(dark) - 1
-        cands = [c for c in range(j - opts.neighbours, j + opts.neighbours + 1) if lo <= c <= hi]
+    # Pairs are independent, and registration runs compiled code and FFTs that release the
+    # GIL: register them on the run's worker threads.
+    with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
+
+        def shift_all(keys: Sequence[tuple[int, int]]) -> None:
+            todo = [k for k in dict.fromkeys(keys) if k not in shifts]
+            shifts.update(zip(todo, pool.map(register, todo), strict=True))
+
+        def at(i: int, j: int) -> tuple[float, float]:
+            return shifts[i, j].dy, shifts[i, j].dx
+
+        # Correlation picks the right stretch of the path; the nearest frame within it is
+        # then chosen by the angles the controller reported, when every frame has one.
+        # Without angles (footage shot by other means), the registered shift decides:
+        # neighbouring dark frames differ by a fraction of a feature pixel, which correlation
+        # barely sees below one photon per pixel, while the shift measures it directly; the
+        # nearest frame is the one whose shift is closest to the offset common to all pairs
+        # (the median).
+        choice = [int(j) for j in m.dark]
+        have_angles = all(f.angle is not None for f in [*dark, *bright])
+        candidates = []
+        for i, j in enumerate(choice):
+            lo = choice[i - 1] if i > 0 else 0
+            hi = int(m.dark[i + 1]) if i + 1 < len(choice) else len(dark) - 1
+            near = range(j - opts.neighbours, j + opts.neighbours + 1)
+            candidates.append([c for c in near if lo <= c <= hi])
         if have_angles:
-            choice[i] = min(cands, key=lambda c: abs(dark[c].angle - bright[i].angle))
+            for i, cands in enumerate(candidates):
+                choice[i] = min(cands, key=lambda c, i=i: abs(dark[c].angle - bright[i].angle))
         else:
-            choice[i] = min(cands, key=lambda c: float(np.hypot(*np.subtract(shift(i, c), offset))))
+            shift_all([(i, c) for i, cands in enumerate(candidates) for c in cands])
+            offset = np.median(np.array([at(i, j) for i, j in enumerate(choice)]), axis=0)
+            for i, cands in enumerate(candidates):
+                choice[i] = min(
+                    cands, key=lambda c, i=i: float(np.hypot(*np.subtract(at(i, c), offset)))
+                )
+        shift_all(list(enumerate(choice)))
     rows = np.arange(len(bright))
     pairs = []
     for i, b in enumerate(bright):
         d = dark[choice[i]]
-        dy, dx = shift(i, choice[i])
-        c = registration.aligned_correlation(d.work, _box_blur_x(b.work, blur[choice[i]]), dy, dx)
+        reg = shifts[i, choice[i]]
         pairs.append(
             _pair(
                 d,
                 b,
-                dy * b.factor,
-                dx * b.factor,
-                c,
+                reg.dy * b.factor,
+                reg.dx * b.factor,
+                reg.correlation,
                 corr[rows[i], choice[i]],
                 m.margin[i],
                 m.ambiguous[i],
@@ -487,8 +524,8 @@ def _run(
         log.info("%s is up to date", out / ALIGNMENT_FILE)
         return out / ALIGNMENT_FILE
     if not video:
-        _decode(dark, opts.workers, progress, "decode dark")
-    _decode(bright, opts.workers, progress, "decode bright")
+        _decode(dark, opts, progress, "decode dark")
+    _decode(bright, opts, progress, "decode bright")
     _check_consistent(dark, "dark")
     _check_consistent(bright, "bright")
     _classify(dark, "dark", opts, video)
@@ -652,7 +689,7 @@ def align_folders(
     video = dark.is_file() and dark.suffix.lower() in VIDEO_SUFFIXES
     if kind not in ("static", "sweep"):
         raise BadInput(f"expected --kind static or sweep, found {kind!r}")
-    dark_frames = _video_frames(dark, "dark") if video else _list_folder(dark, "dark")
+    dark_frames = _video_frames(dark, "dark", opts) if video else _list_folder(dark, "dark")
     bright_frames = _list_folder(bright, "bright")
     source = {
         "kind": "folders",

@@ -12,10 +12,12 @@ none; other formats use LibRaw's values, with 0 meaning unknown.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import io
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -28,7 +30,7 @@ from capture.dng import encode_dng
 from capture.errors import SettingError
 from curate.errors import BadInput, MissingMetadata, UnreadableRaw
 
-__all__ = ["RawFrame", "exposure_ratio", "read_raw", "render_mosaic", "render_srgb"]
+__all__ = ["RawFrame", "exposure_ratio", "open_raw", "read_raw", "render_mosaic", "render_srgb"]
 
 _CFA_LETTERS = "RGBG"
 _BAYER_TILES = ("RGGB", "BGGR", "GRBG", "GBRG")
@@ -134,55 +136,89 @@ def read_raw(path: str | os.PathLike) -> RawFrame:
     with.  So :func:`render_mosaic` of the mosaic with these levels reproduces
     :func:`render_srgb` of the file.
     """
+    with open_raw(path) as frame:
+        return dataclasses.replace(frame, mosaic=np.array(frame.mosaic, copy=True))
+
+
+@contextlib.contextmanager
+def open_raw(path: str | os.PathLike) -> Iterator[RawFrame]:
+    """Decode a raw file like :func:`read_raw`, lending the mosaic instead of copying it.
+
+    Inside the ``with`` block ``frame.mosaic`` is a read-only view into LibRaw's buffer (no
+    copy of the 40 MB of a 20 MP frame); it is invalid once the block ends, so reduce it
+    (statistics, binning) inside and keep only what that returns.  Errors are those of
+    :func:`read_raw`.
+    """
     path = str(Path(path))
     try:
-        with rawpy.imread(path) as raw:
-            mosaic = np.array(raw.raw_image_visible, dtype=np.uint16, copy=True)
-            pattern = np.array(raw.raw_colors_visible[:2, :2])
+        raw = rawpy.imread(path)
+    except (rawpy.LibRawError, OSError, ValueError) as exc:
+        raise _unreadable(path, exc) from None
+    with raw:
+        try:
+            mosaic = raw.raw_image_visible
+            # the colours of the visible area's first 2x2 pixels (raw_colors_visible would
+            # build a whole-sensor array for these four numbers)
+            sizes = raw.sizes
+            pattern = np.array(
+                [
+                    [raw.raw_color(sizes.top_margin + y, sizes.left_margin + x) for x in (0, 1)]
+                    for y in (0, 1)
+                ]
+            )
             desc = raw.color_desc.decode("ascii", "replace")
             cblack = list(raw.black_level_per_channel)
             white = int(raw.white_level)
             wb = tuple(float(v) for v in raw.camera_whitebalance)
             rgb_cam = np.array(raw.color_matrix, dtype=np.float64)
             other = raw.other
-    except (rawpy.LibRawError, OSError, ValueError) as exc:
-        raise UnreadableRaw(
-            f"expected a raw file LibRaw can decode at {path}, found {type(exc).__name__}: "
-            f"{exc}; the file may be truncated or not a raw file"
-        ) from None
-    if pattern.shape != (2, 2) or desc not in ("RGBG", "RGGB"):
-        raise UnreadableRaw(
-            f"expected a 2x2 Bayer sensor in {path}, found pattern {pattern.tolist()} of "
-            f"{desc!r}; X-Trans and Foveon sensors are not supported"
+        except (rawpy.LibRawError, OSError, ValueError) as exc:
+            raise _unreadable(path, exc) from None
+        if mosaic.dtype != np.uint16:
+            mosaic = mosaic.astype(np.uint16)
+        view = mosaic.view()
+        view.flags.writeable = False
+        if pattern.shape != (2, 2) or desc not in ("RGBG", "RGGB"):
+            raise UnreadableRaw(
+                f"expected a 2x2 Bayer sensor in {path}, found pattern {pattern.tolist()} of "
+                f"{desc!r}; X-Trans and Foveon sensors are not supported"
+            )
+        order = pattern.ravel()
+        cfa = "".join(_CFA_LETTERS[i] if desc == "RGBG" else desc[i] for i in order)
+        black = tuple(float(cblack[i]) for i in order)
+        if len(wb) == 4 and wb[3] == 0:
+            wb = (*wb[:3], wb[1])  # LibRaw writes 0 for "second green as the first"
+        try:
+            matrix = _camera_matrix(rgb_cam)
+        except np.linalg.LinAlgError:
+            raise UnreadableRaw(
+                f"expected an invertible camera → sRGB matrix in {path}, found "
+                f"{rgb_cam[:, :3].tolist()}; the file's colour data cannot be used to re-render "
+                "it"
+            ) from None
+        exp_s, iso, tiff, make, model = _tiff_metadata(path)
+        if not tiff:
+            exp_s = float(other.shutter_speed) or None
+            iso = float(other.iso_speed) or None
+        yield RawFrame(
+            mosaic=view,
+            black_level=black,  # type: ignore[arg-type]
+            white_level=white,
+            cfa=cfa,
+            white_balance=wb,  # type: ignore[arg-type]
+            color_matrix=matrix,
+            iso=iso,
+            exposure_s=exp_s,
+            make=make,
+            model=model,
+            path=path,
         )
-    order = pattern.ravel()
-    cfa = "".join(_CFA_LETTERS[i] if desc == "RGBG" else desc[i] for i in order)
-    black = tuple(float(cblack[i]) for i in order)
-    if len(wb) == 4 and wb[3] == 0:
-        wb = (*wb[:3], wb[1])  # LibRaw writes 0 for "second green as the first"
-    try:
-        matrix = _camera_matrix(rgb_cam)
-    except np.linalg.LinAlgError:
-        raise UnreadableRaw(
-            f"expected an invertible camera → sRGB matrix in {path}, found "
-            f"{rgb_cam[:, :3].tolist()}; the file's colour data cannot be used to re-render it"
-        ) from None
-    exp_s, iso, tiff, make, model = _tiff_metadata(path)
-    if not tiff:
-        exp_s = float(other.shutter_speed) or None
-        iso = float(other.iso_speed) or None
-    return RawFrame(
-        mosaic=mosaic,
-        black_level=black,  # type: ignore[arg-type]
-        white_level=white,
-        cfa=cfa,
-        white_balance=wb,  # type: ignore[arg-type]
-        color_matrix=matrix,
-        iso=iso,
-        exposure_s=exp_s,
-        make=make,
-        model=model,
-        path=path,
+
+
+def _unreadable(path: str, exc: Exception) -> UnreadableRaw:
+    return UnreadableRaw(
+        f"expected a raw file LibRaw can decode at {path}, found {type(exc).__name__}: "
+        f"{exc}; the file may be truncated or not a raw file"
     )
 
 

@@ -32,6 +32,7 @@ start; averaging N frames of a static burst first (:func:`mean_frame`) divides t
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -41,6 +42,7 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
+from curate import _kernels
 from curate.bayer import bin_luminance
 from curate.errors import BadInput
 
@@ -48,9 +50,11 @@ __all__ = [
     "Drift",
     "Registration",
     "aligned_correlation",
+    "aligned_correlations",
     "drift",
     "estimate_shift",
     "mean_frame",
+    "register_images",
     "register_many",
     "register_pair",
 ]
@@ -107,26 +111,39 @@ def _check_pair(moving: np.ndarray, fixed: np.ndarray) -> tuple[np.ndarray, np.n
     return a.astype(np.float32, copy=False), b.astype(np.float32, copy=False)
 
 
+@functools.lru_cache(maxsize=8)
+def _coarse_setup(
+    rows: int, cols: int, sigma: float, max_shift: float | None
+) -> tuple[np.ndarray, tuple[int, int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What the coarse search needs for one image size (cached: a session has one size)."""
+    window = np.outer(np.hanning(rows), np.hanning(cols)).astype(np.float32)
+    shape = (sfft.next_fast_len(rows, real=True), sfft.next_fast_len(cols, real=True))
+    fy = sfft.fftfreq(shape[0]).astype(np.float32)[:, None]
+    fx = sfft.rfftfreq(shape[1]).astype(np.float32)[None, :]
+    # Gaussian low-pass of sigma on both images: the product of their transfer functions.
+    lowpass = np.exp(np.float32(-4.0 * math.pi**2 * sigma**2) * (fy**2 + fx**2))
+    lag_y = np.fft.fftfreq(shape[0], 1.0 / shape[0])[:, None]
+    lag_x = np.fft.fftfreq(shape[1], 1.0 / shape[1])[None, :]
+    limit_y = rows // 2 if max_shift is None else min(rows // 2, max_shift)
+    limit_x = cols // 2 if max_shift is None else min(cols // 2, max_shift)
+    outside = ~((np.abs(lag_y) <= limit_y) & (np.abs(lag_x) <= limit_x))
+    for arr in (window, lowpass, lag_y, lag_x, outside):
+        arr.flags.writeable = False
+    return window, shape, lowpass, lag_y, lag_x, outside
+
+
 def _coarse(
     moving: np.ndarray, fixed: np.ndarray, sigma: float, max_shift: float | None
 ) -> tuple[int, int, float, float]:
     """Integer peak of the low-passed cross-correlation, and a parabolic sub-pixel estimate."""
     rows, cols = fixed.shape
-    window = np.outer(np.hanning(rows), np.hanning(cols)).astype(np.float32)
-    shape = (sfft.next_fast_len(rows, real=True), sfft.next_fast_len(cols, real=True))
+    window, shape, lowpass, lag_y, lag_x, outside = _coarse_setup(rows, cols, sigma, max_shift)
     spec_m = sfft.rfft2((moving - moving.mean()) * window, s=shape)
     spec_f = sfft.rfft2((fixed - fixed.mean()) * window, s=shape)
-    fy = sfft.fftfreq(shape[0]).astype(np.float32)[:, None]
-    fx = sfft.rfftfreq(shape[1]).astype(np.float32)[None, :]
-    # Gaussian low-pass of sigma on both images: the product of their transfer functions.
-    lowpass = np.exp(np.float32(-4.0 * math.pi**2 * sigma**2) * (fy**2 + fx**2))
-    xcorr = sfft.irfft2(spec_f * np.conj(spec_m) * lowpass, s=shape)
-    lag_y = np.fft.fftfreq(shape[0], 1.0 / shape[0])[:, None]
-    lag_x = np.fft.fftfreq(shape[1], 1.0 / shape[1])[None, :]
-    limit_y = rows // 2 if max_shift is None else min(rows // 2, max_shift)
-    limit_x = cols // 2 if max_shift is None else min(cols // 2, max_shift)
-    allowed = (np.abs(lag_y) <= limit_y) & (np.abs(lag_x) <= limit_x)
-    iy, ix = np.unravel_index(np.argmax(np.where(allowed, xcorr, -np.inf)), xcorr.shape)
+    spec_f *= np.conj(spec_m)
+    spec_f *= lowpass
+    xcorr = sfft.irfft2(spec_f, s=shape)
+    iy, ix = np.unravel_index(np.argmax(np.where(outside, -np.inf, xcorr)), xcorr.shape)
 
     def vertex(minus: float, centre: float, plus: float) -> float:
         curvature = minus - 2.0 * centre + plus
@@ -147,50 +164,56 @@ def _refine(
     smooth: float,
     max_iterations: int,
     tolerance: float,
-) -> tuple[float, float] | None:
+) -> tuple[float, float, np.ndarray] | None:
     """Gauss–Newton (Lucas–Kanade) refinement from an integer start; None when it fails.
 
     Model: ``moving(p) ≈ gain * fixed(p + d) + offset`` over the interior of ``moving``;
     each step solves the linearised least-squares problem for ``(gain, offset, gain * step)``
     and ``fixed`` is resampled by cubic spline.
     """
-    a = moving.astype(np.float64)
+    a = moving
     b = fixed.astype(np.float64)
     if smooth > 0:
         a = ndimage.gaussian_filter(a, smooth)
         b = ndimage.gaussian_filter(b, smooth)
-    margin = max(abs(start[0]), abs(start[1])) + int(_MAX_REFINE_STEP) + 2
+    margin = max(abs(start[0]), abs(start[1])) + int(_MAX_REFINE_STEP) + 3
     rows, cols = a.shape
     if min(rows, cols) - 2 * margin < 8:
         return None
-    inner = (slice(margin, rows - margin), slice(margin, cols - margin))
-    target = a[inner].ravel()
-    coeffs = ndimage.spline_filter(b, order=3, mode="mirror")
+    target = np.ascontiguousarray(a[margin : rows - margin, margin : cols - margin])
+    coeffs = _kernels.spline_coefficients(b)
     d = np.array(start, dtype=np.float64)
+    previous = np.zeros(2)
     for _ in range(max_iterations):
-        warped = ndimage.shift(coeffs, -d, order=3, mode="mirror", prefilter=False)
-        # Resampling and central differences are both shift-invariant linear filters, so
-        # they commute: differencing the warped image gives the warped gradient.
-        grad_y, grad_x = (g[inner].ravel() for g in np.gradient(warped))
-        warped = warped[inner].ravel()
-        design = np.stack([warped, np.ones_like(warped), grad_y, grad_x])
-        normal = design @ design.T
+        # One compiled pass: the reference resampled at p + d (cubic B-spline), its exact
+        # derivatives there, and the normal equations of the linearised fit.
+        normal, rhs = _kernels.gn_system(coeffs, target, (margin, margin), (d[0], d[1]))
         # A featureless reference (no gradient, or no contrast) leaves the system singular.
         if np.linalg.cond(normal) > 1e12:
             return None
-        gain, _, gain_dy, gain_dx = np.linalg.solve(normal, design @ target)
+        gain, _, gain_dy, gain_dx = np.linalg.solve(normal, rhs)
         if not gain > 0:
             # Anti-correlated or unrelated images: there is no alignment to refine.
             return None
-        step = np.array([gain_dy, gain_dx]) / gain
+        step = np.clip(np.array([gain_dy, gain_dx]) / gain, -1.0, 1.0)
         # Beyond a pixel per step the linearisation says nothing; cap it and carry on.
-        d += np.clip(step, -1.0, 1.0)
+        d += step
+        # The iteration contracts geometrically (each step a roughly constant fraction of the
+        # last, of either sign: the central-difference gradient is not the objective's exact
+        # one), so add the tail of that series where an axis shows it (Aitken's
+        # extrapolation); the next step corrects any overshoot.  It halves the iterations.
+        for axis in (0, 1):
+            if abs(previous[axis]) > tolerance:
+                ratio = step[axis] / previous[axis]
+                if abs(ratio) < 0.9:
+                    d[axis] += min(1.0, max(-1.0, step[axis] * ratio / (1.0 - ratio)))
+        previous = step
         if np.abs(d - start).max() > _MAX_REFINE_STEP:
             logger.debug("refinement left the coarse peak: start %s, now %s", start, d)
             return None
         if np.abs(step).max() < tolerance:
             break
-    return float(d[0]), float(d[1])
+    return float(d[0]), float(d[1]), coeffs
 
 
 def _estimate(
@@ -202,7 +225,9 @@ def _estimate(
     smooth: float,
     max_iterations: int,
     tolerance: float,
-) -> tuple[float, float, bool]:
+) -> tuple[float, float, bool, np.ndarray | None]:
+    """``(dy, dx, refined, coeffs)``: ``coeffs`` are the cubic-spline coefficients of ``fixed``
+    (mirror edges) when the refinement computed them unsmoothed, for reuse; else None."""
     a, b = _check_pair(moving, fixed)
     if coarse_sigma < 0:
         raise BadInput(f"expected coarse_sigma >= 0 pixels, found {coarse_sigma}")
@@ -224,8 +249,8 @@ def _estimate(
             sub_y,
             sub_x,
         )
-        return sub_y, sub_x, False
-    return refined[0], refined[1], True
+        return sub_y, sub_x, False, None
+    return refined[0], refined[1], True, (refined[2] if smooth == 0 else None)
 
 
 def estimate_shift(
@@ -275,7 +300,7 @@ def estimate_shift(
     sub-pixel fit is returned and a warning is logged; :func:`register_pair` reports this as
     ``refined=False``.
     """
-    dy, dx, _ = _estimate(
+    dy, dx, _, _ = _estimate(
         moving,
         fixed,
         max_shift=max_shift,
@@ -308,26 +333,43 @@ def aligned_correlation(
         constant).  ``b`` is resampled (cubic spline) at the positions ``a``'s pixels map to,
         so pass the cleaner image as ``b``.
     """
-    fa, fb = _check_pair(a, b)
+    return aligned_correlations([a], b, dy, dx, sigma=sigma)[0]
+
+
+def aligned_correlations(
+    frames: Iterable[np.ndarray], b: np.ndarray, dy: float, dx: float, *, sigma: float = 0.0
+) -> list[float]:
+    """:func:`aligned_correlation` of many frames against one reference at one shift.
+
+    The reference is resampled once (a static burst shares one shift to its reference), so
+    each further frame costs one Pearson r.
+    """
     if sigma < 0:
         raise BadInput(f"expected sigma >= 0 pixels, found {sigma}")
+    fb = _check_pair(b, b)[1]
     if sigma > 0:
-        fa = ndimage.gaussian_filter(fa, sigma)
         fb = ndimage.gaussian_filter(fb, sigma)
-    # a(p) sees the scene point that b shows at p + d.
-    resampled = ndimage.shift(fb.astype(np.float64), (-dy, -dx), order=3, mode="nearest")
-    # Keep p with 0 <= p + d <= size - 1, less one pixel each side for the spline's edge.
+    coeffs = _kernels.spline_coefficients(fb)
+    out = []
+    for a in frames:
+        fa = _check_pair(a, fb)[0]
+        if sigma > 0:
+            fa = ndimage.gaussian_filter(fa, sigma)
+        out.append(_correlation(fa, coeffs, dy, dx))
+    return out
+
+
+def _correlation(fa: np.ndarray, coeffs: np.ndarray, dy: float, dx: float) -> float:
+    """Pearson r of ``fa`` and the image of spline ``coeffs`` resampled at ``p + (dy, dx)``."""
     rows, cols = fa.shape
+    # a(p) sees the scene point that b shows at p + d.  Keep p with 0 <= p + d <= size - 1,
+    # less one pixel each side for the spline's edge.
     top, bottom = max(0, math.ceil(-dy) + 1), min(rows, math.floor(rows - 1 - dy))
     left, right = max(0, math.ceil(-dx) + 1), min(cols, math.floor(cols - 1 - dx))
     if bottom - top < 2 or right - left < 2:
         return float("nan")
-    x = fa[top:bottom, left:right].astype(np.float64).ravel()
-    y = resampled[top:bottom, left:right].ravel()
-    x -= x.mean()
-    y -= y.mean()
-    denom = math.sqrt(float(x @ x) * float(y @ y))
-    return float(x @ y) / denom if denom > 0 else float("nan")
+    warped = _kernels.warp(coeffs, (top, bottom, left, right), (dy, dx))
+    return _kernels.pearson(np.ascontiguousarray(fa[top:bottom, left:right]), warped)
 
 
 def mean_frame(frames: Iterable[np.ndarray]) -> np.ndarray:
@@ -427,17 +469,33 @@ def _register_binned(
             f"{moving.shape}, found {reference.shape}; bin the reference with the same factor "
             f"and downsample"
         )
-    dy, dx, refined = _estimate(
+    reg = register_images(
+        moving, reference, max_shift=None if max_shift is None else max_shift / scale
+    )
+    return reg._replace(dy=reg.dy * scale, dx=reg.dx * scale)
+
+
+def register_images(
+    moving: np.ndarray, fixed: np.ndarray, *, max_shift: float | None = None
+) -> Registration:
+    """:func:`estimate_shift` plus the correlation after alignment, sharing their work.
+
+    Shifts are in the images' own pixels (for binned work images, multiply by the binning
+    to get sensor pixels); ``correlation`` is :func:`aligned_correlation` at the shift found.
+    """
+    dy, dx, refined, coeffs = _estimate(
         moving,
-        reference,
-        max_shift=None if max_shift is None else max_shift / scale,
+        fixed,
+        max_shift=max_shift,
         coarse_sigma=1.0,
         smooth=0.0,
         max_iterations=20,
         tolerance=1e-3,
     )
-    corr = aligned_correlation(moving, reference, dy, dx)
-    return Registration(dy=dy * scale, dx=dx * scale, correlation=corr, refined=refined)
+    fa, fb = _check_pair(moving, fixed)
+    if coeffs is None:
+        coeffs = _kernels.spline_coefficients(fb)
+    return Registration(dy=dy, dx=dx, correlation=_correlation(fa, coeffs, dy, dx), refined=refined)
 
 
 def register_many(
@@ -523,7 +581,7 @@ def drift(
     shifts = np.empty((3, 2), dtype=np.float64)
     all_refined = True
     for row, (i, j) in enumerate(((0, 1), (1, 2), (0, 2))):
-        dy, dx, refined = _estimate(
+        dy, dx, refined, _ = _estimate(
             thirds[i],
             thirds[j],
             max_shift=max_shift,

@@ -1,10 +1,13 @@
 """Curation of one session (or two folders of frames) into ``alignment.json``.
 
-Each frame is decoded once.  From the decode we keep its statistics (for the intensity rules)
-and a small *work image*: the black-subtracted 2x2-binned luminance, block-averaged further so
-that it has at most about 1.5 megapixels.  Matching and registration run on work images only,
-so a 20 MP session costs little more than decoding it.  Shifts are converted back to
-full-resolution sensor pixels.
+Each frame is decoded once, on the run's worker threads.  While the mosaic is still in
+LibRaw's buffer one compiled pass (:func:`curate._kernels.bin_stats`) yields its statistics (for
+the intensity rules) and a small *work image*: the black-subtracted 2x2-binned luminance,
+block-averaged further so that it has at most :data:`WORK_PIXELS` pixels; its matching features
+are computed on the same thread.  Matching and registration run on work images only (pairs
+registered on the worker threads too), so a 20 MP session costs little more than decoding it
+(``scripts/bench curate`` measures the ratio).  Shifts are converted back to full-resolution
+sensor pixels.
 
 Static sessions: every kept dark frame is paired with the reference (DRV's one long exposure
 per sequence); the *mean* of the kept burst is registered to it (averaging N frames divides the

@@ -350,26 +350,41 @@ def aligned_correlations(
     if sigma > 0:
         fb = ndimage.gaussian_filter(fb, sigma)
     coeffs = _kernels.spline_coefficients(fb)
+    region = _overlap(fb.shape, dy, dx)
+    warped = None if region is None else _kernels.warp(coeffs, region, (dy, dx))
     out = []
     for a in frames:
         fa = _check_pair(a, fb)[0]
+        if warped is None:
+            out.append(float("nan"))
+            continue
         if sigma > 0:
             fa = ndimage.gaussian_filter(fa, sigma)
-        out.append(_correlation(fa, coeffs, dy, dx))
+        top, bottom, left, right = region
+        out.append(_kernels.pearson(fa[top:bottom, left:right], warped))
     return out
 
 
-def _correlation(fa: np.ndarray, coeffs: np.ndarray, dy: float, dx: float) -> float:
-    """Pearson r of ``fa`` and the image of spline ``coeffs`` resampled at ``p + (dy, dx)``."""
-    rows, cols = fa.shape
-    # a(p) sees the scene point that b shows at p + d.  Keep p with 0 <= p + d <= size - 1,
-    # less one pixel each side for the spline's edge.
+def _overlap(shape: tuple[int, ...], dy: float, dx: float) -> tuple[int, int, int, int] | None:
+    """Pixels p of the moving image with 0 <= p + d <= size - 1, less one pixel each side for
+    the spline's edge, as ``(top, bottom, left, right)``; None when fewer than 2 x 2."""
+    rows, cols = shape
     top, bottom = max(0, math.ceil(-dy) + 1), min(rows, math.floor(rows - 1 - dy))
     left, right = max(0, math.ceil(-dx) + 1), min(cols, math.floor(cols - 1 - dx))
     if bottom - top < 2 or right - left < 2:
+        return None
+    return top, bottom, left, right
+
+
+def _correlation(fa: np.ndarray, coeffs: np.ndarray, dy: float, dx: float) -> float:
+    """Pearson r of ``fa`` and the image of spline ``coeffs`` resampled at ``p + (dy, dx)``
+    (a(p) sees the scene point that b shows at p + d), over their overlap."""
+    region = _overlap(fa.shape, dy, dx)
+    if region is None:
         return float("nan")
-    warped = _kernels.warp(coeffs, (top, bottom, left, right), (dy, dx))
-    return _kernels.pearson(np.ascontiguousarray(fa[top:bottom, left:right]), warped)
+    top, bottom, left, right = region
+    warped = _kernels.warp(coeffs, region, (dy, dx))
+    return _kernels.pearson(fa[top:bottom, left:right], warped)
 
 
 def mean_frame(frames: Iterable[np.ndarray]) -> np.ndarray:

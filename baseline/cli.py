@@ -8,6 +8,7 @@ when ``validate`` runs, so the other commands work without the ``train`` extra.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -70,7 +71,8 @@ def validate(
         margin_db=margin,
         checkpoint=str(checkpoint) if checkpoint else None,
     )
-    err.print(f"training {model}{' (tiny)' if tiny else ''} on {release} ...")
+    if int(os.environ.get("RANK", "0")) == 0:  # once under torchrun
+        err.print(f"training {model}{' (tiny)' if tiny else ''} on {release} ...")
     report = validate_release(release, cfg)
     if not report:
         return  # not rank 0

@@ -78,9 +78,10 @@ class TrainResult:
     steps: int = 0
     seconds: float = 0.0
     data_wait_fraction: float = 0.0
-    images_per_s: float = 0.0
+    images_per_s: float = 0.0  # over all processes
     peak_gpu_mb: float | None = None
     best_epoch: int = 0
+    world_size: int = 1  # processes under torchrun (DistributedDataParallel), else 1
 
 
 def resolve_device(name: str) -> torch.device:
@@ -376,7 +377,9 @@ def train(release: str | os.PathLike, cfg: Config, *, progress: Progress | None 
     result.seconds = time.perf_counter() - t0
     step_time = result.seconds if result.seconds > 0 else 1.0
     result.data_wait_fraction = wait / step_time
-    result.images_per_s = images / step_time
+    # every process trains the same number of batches (DistributedSampler pads its shards)
+    result.images_per_s = images * world / step_time
+    result.world_size = world
     if device.type == "cuda":
         result.peak_gpu_mb = torch.cuda.max_memory_allocated(device) / 2**20
     if best_state is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,3 +107,28 @@ def test_release_without_val_and_a_corrupt_shard(release, tmp_path):
     r = runner.invoke(app, ["validate", str(bad), "--tiny", "--device", "cpu", "--workers", "0"])
     assert r.exit_code == 1
     assert h5.name in r.output
+
+
+def test_torchrun_trains_one_model_on_two_processes(release, tmp_path):
+    """DistributedDataParallel through torchrun, on the CPU (gloo): the wiring a multi-GPU
+    run uses: sharded sampling, the stop flag agreed by all ranks, rank 0 alone evaluating
+    and writing.  A rank that stopped on its own would leave the other waiting: the timeout
+    turns that into a failure."""
+    copy = tmp_path / "ddp"
+    shutil.copytree(release, copy)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "baseline.cli"]
+    cmd += ["validate", str(copy), "--tiny", "--device", "cpu", "--workers", "0"]
+    cmd += ["--steps", "80", "--margin", "-100"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    assert run.stderr.count("training sid (tiny)") == 1, "only rank 0 speaks"
+    report = json.loads((copy / "validation" / "metrics.json").read_text())
+    assert report["train"]["world_size"] == 2
+    assert report["train"]["steps"] == 80
+    assert report["gate"]["loss_fell"]
+    assert not list(copy.glob("validation-*")), "one rank wrote validation/"
+    sums = subprocess.run(
+        ["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=copy, capture_output=True, text=True
+    )
+    assert sums.returncode == 0, sums.stdout

@@ -76,9 +76,10 @@ class TrainResult:
     val: list[tuple[int, float]] = field(default_factory=list)
     epochs: int = 0
     steps: int = 0
-    seconds: float = 0.0
-    data_wait_fraction: float = 0.0
-    images_per_s: float = 0.0  # over all processes
+    seconds: float = 0.0  # wall clock, evaluations on val included
+    step_seconds: float = 0.0  # training steps only (this run; waits for data included)
+    data_wait_fraction: float = 0.0  # of step_seconds
+    images_per_s: float = 0.0  # over all processes, per second of step_seconds
     peak_gpu_mb: float | None = None
     best_epoch: int = 0
     world_size: int = 1  # processes under torchrun (DistributedDataParallel), else 1
@@ -299,7 +300,8 @@ def train(release: str | os.PathLike, cfg: Config, *, progress: Progress | None 
     epochs = cfg.epochs if cfg.epochs is not None else 10**9
     max_steps = cfg.steps if cfg.steps is not None else 10**12
     t0 = time.perf_counter() - result.seconds
-    wait = 0.0
+    wait = 0.0  # blocked on the loader
+    stepping = 0.0  # in the training loop (waits included, evaluations not)
     images = 0
     epoch = start_epoch
     stop = False
@@ -313,7 +315,7 @@ def train(release: str | os.PathLike, cfg: Config, *, progress: Progress | None 
         lr = cfg.lr if first_half else cfg.lr / 10
         for g in opt.param_groups:
             g["lr"] = lr
-        tw = time.perf_counter()
+        tw = t_loop = time.perf_counter()
         for batch in loader:
             wait += time.perf_counter() - tw
             batch = [b.to(device, non_blocking=True) for b in batch]
@@ -340,6 +342,7 @@ def train(release: str | os.PathLike, cfg: Config, *, progress: Progress | None 
                 stop = True
                 break
             tw = time.perf_counter()
+        stepping += time.perf_counter() - t_loop
         epoch += 1
         now = time.perf_counter() - t0
         due = (
@@ -375,7 +378,8 @@ def train(release: str | os.PathLike, cfg: Config, *, progress: Progress | None 
                 )
     result.epochs = epoch
     result.seconds = time.perf_counter() - t0
-    step_time = result.seconds if result.seconds > 0 else 1.0
+    result.step_seconds = stepping
+    step_time = stepping if stepping > 0 else 1.0
     result.data_wait_fraction = wait / step_time
     # every process trains the same number of batches (DistributedSampler pads its shards)
     result.images_per_s = images * world / step_time

@@ -15,14 +15,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dataset_card.cli import _handle, err, out
 from dataset_card.cli import app as dataset_app
+from dataset_card.cli import err, handle, out
 
 app = dataset_app
 
 
 @app.command()
-@_handle
+@handle
 def validate(
     release: Annotated[Path, typer.Argument(help="A published release.")],
     model: Annotated[str, typer.Option(help="sid (U-Net) or smid (siamese ResUNet).")] = "sid",

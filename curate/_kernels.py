@@ -189,14 +189,15 @@ _POLE = float(np.sqrt(3.0) - 2.0)  # the cubic B-spline's pole
 
 @numba.njit(**_JIT)
 def _prefilter(data, pole, horizon):  # pragma: no cover - compiled
-    """In place along axis 0 of a 2-D float64 array: every column at once, each step one
-    vector operation over a contiguous row."""
+    """In place along axis 0.  For a 2-D array every column at once (each step one vector
+    operation over a contiguous row); compiled again for a 1-D line, where the same steps are
+    scalar."""
     n = data.shape[0]
     gain = (1.0 - pole) * (1.0 - 1.0 / pole)
     data *= gain
     # causal initialisation, mirror boundary: sum of z^k x[k], truncated where z^k vanishes,
     # or for a short line the exact sum over the line and its mirror image
-    first = data[0].copy()
+    first = data[0] * 1.0
     if horizon < n:
         zk = pole
         for k in range(1, horizon):
@@ -218,30 +219,9 @@ def _prefilter(data, pole, horizon):  # pragma: no cover - compiled
 
 @numba.njit(**_JIT)
 def _prefilter_rows(data, pole, horizon):  # pragma: no cover - compiled
-    """In place along axis 1: one contiguous row at a time, as a scalar recursion."""
-    rows, n = data.shape
-    gain = (1.0 - pole) * (1.0 - 1.0 / pole)
-    for r in range(rows):
-        line = data[r]
-        for c in range(n):
-            line[c] *= gain
-        first = line[0]
-        if horizon < n:
-            zk = pole
-            for k in range(1, horizon):
-                first += zk * line[k]
-                zk *= pole
-        else:
-            for k in range(1, n - 1):
-                first += (pole**k + pole ** (2 * n - 2 - k)) * line[k]
-            first += pole ** (n - 1) * line[n - 1]
-            first /= 1.0 - pole ** (2 * n - 2)
-        line[0] = first
-        for c in range(1, n):
-            line[c] += pole * line[c - 1]
-        line[n - 1] = (pole / (pole * pole - 1.0)) * (line[n - 1] + pole * line[n - 2])
-        for c in range(n - 2, -1, -1):
-            line[c] = pole * (line[c + 1] - line[c])
+    """In place along axis 1: one contiguous row at a time."""
+    for r in range(data.shape[0]):
+        _prefilter(data[r], pole, horizon)
 
 
 def spline_coefficients(image: np.ndarray) -> np.ndarray:

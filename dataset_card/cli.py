@@ -30,7 +30,9 @@ err = Console(stderr=True)
 STAGING = "staging.json"
 
 
-_handle = handle_errors(
+#: The ``dataset`` command's error handling, also for commands other packages add to ``app``
+#: (``baseline.cli`` adds ``validate``): ValueError exits 2, sublux's errors and OSError 1.
+handle = handle_errors(
     bad=(ValueError,), fail=(DatasetError, CurateError, CaptureError, OSError), console=err
 )
 
@@ -80,7 +82,7 @@ ListsOpt = Annotated[
 
 
 @app.command()
-@_handle
+@handle
 def build(
     sessions: Annotated[list[Path], typer.Argument(help="Curated sessions.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Staging folder (new).")],
@@ -135,7 +137,7 @@ def build(
 
 
 @app.command()
-@_handle
+@handle
 def publish(
     sessions: Annotated[list[Path] | None, typer.Argument(help="Curated sessions.")] = None,
     name: Annotated[str, typer.Option(help="Dataset name.")] = "",
@@ -206,7 +208,7 @@ def publish(
 
 
 @app.command()
-@_handle
+@handle
 def verify(release: Annotated[Path, typer.Argument(help="A release folder.")]) -> None:
     """Checksums, every HDF5 chunk (fletcher32), schema, leakage and metadata."""
     from dataset_card.publish import verify_release
@@ -242,14 +244,14 @@ def _info(release: Path) -> None:
 
 
 @app.command()
-@_handle
+@handle
 def info(release: Annotated[Path, typer.Argument(help="A release folder.")]) -> None:
     """A summary of a release."""
     _info(release)
 
 
 @app.command()
-@_handle
+@handle
 def export(
     release: Annotated[Path, typer.Argument(help="A release folder.")],
     dest: Annotated[Path, typer.Argument(help="Output folder (new).")],

@@ -236,6 +236,45 @@ def _save(path: Path, state: dict) -> None:
         torch.save(state, fh)
 
 
+#: Steps between copies of the losses to the host, and between the ranks' votes on stopping.
+_SYNC_EVERY = 16
+
+
+def _host(pending: list[torch.Tensor]) -> list[float]:
+    """Copy the pending losses to the host in one transfer and empty the list."""
+    if not pending:
+        return []
+    values = torch.stack(pending).float().cpu().tolist()
+    pending.clear()
+    return values
+
+
+def _should_stop(step: int, max_steps: float, over_time: bool, world: int) -> bool:
+    """Whether every process stops after this step.
+
+    A step limit is reached by all processes at the same step (they step in lockstep).  The time
+    budget is each process's own clock, so under torchrun the processes vote (any one over
+    stops all) every _SYNC_EVERY steps, at the same steps on every rank: a process leaving the
+    loop alone would leave the others waiting in DistributedDataParallel's all-reduce.
+    """
+    if step >= max_steps:
+        return True
+    if world == 1:
+        return over_time
+    if step % _SYNC_EVERY:
+        return False
+    flag = torch.tensor(float(over_time), device=_vote_device())
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item() > 0)
+
+
+def _vote_device() -> torch.device:
+    # NCCL reduces only CUDA tensors; gloo only CPU ones.
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
 def train(release: str | os.PathLike, cfg: Config, *, progress: Progress | None = None):
     """Train on ``train``, validating on ``val`` after every epoch; return (model, result)."""
     rank, world = _distributed()
@@ -300,6 +339,7 @@ def train(release: str | os.PathLike, cfg: Config, *, progress: Progress | None 
     epochs = cfg.epochs if cfg.epochs is not None else 10**9
     max_steps = cfg.steps if cfg.steps is not None else 10**12
     t0 = time.perf_counter() - result.seconds
+    pending: list[torch.Tensor] = []  # losses not yet copied to the host
     wait = 0.0  # blocked on the loader
     stepping = 0.0  # in the training loop (waits included, evaluations not)
     images = 0
@@ -331,17 +371,18 @@ def train(release: str | os.PathLike, cfg: Config, *, progress: Progress | None 
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            result.losses.append(float(loss.detach()))
+            # Kept on the device and copied every _SYNC_EVERY steps: a copy per step would make
+            # the CPU wait for the GPU every step instead of queueing the next one.
+            pending.append(loss.detach())
+            if len(pending) >= _SYNC_EVERY:
+                result.losses.extend(_host(pending))
             result.steps += 1
             images += len(batch[0])
-            over = time.perf_counter() - t0 > budget or result.steps >= max_steps
-            flag = torch.tensor(float(over), device=device)
-            if world > 1:
-                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            if flag.item() > 0:
+            if _should_stop(result.steps, max_steps, time.perf_counter() - t0 > budget, world):
                 stop = True
                 break
             tw = time.perf_counter()
+        result.losses.extend(_host(pending))
         stepping += time.perf_counter() - t_loop
         epoch += 1
         now = time.perf_counter() - t0

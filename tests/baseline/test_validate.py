@@ -82,6 +82,17 @@ def test_validate_tiny_passes_the_gate(release):
     assert "validation/metrics.json" in (release / "SHA256SUMS").read_text()
 
 
+def test_stopping_rules_and_loss_copies():
+    from baseline import train as T
+
+    assert T._should_stop(10, 10, False, world=1)
+    assert T._should_stop(3, 10, True, world=1)
+    assert not T._should_stop(3, 10, False, world=1)
+    pending = [torch.tensor(1.5), torch.tensor(2.5)]
+    assert T._host(pending) == [1.5, 2.5] and pending == []
+    assert T._host(pending) == []
+
+
 def test_cuda_without_cuda_is_a_clear_error(release, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     r = runner.invoke(app, ["validate", str(release), "--device", "cuda"])
@@ -109,24 +120,28 @@ def test_release_without_val_and_a_corrupt_shard(release, tmp_path):
     assert h5.name in r.output
 
 
-def test_torchrun_trains_one_model_on_two_processes(release, tmp_path):
+@pytest.mark.parametrize("limit", [["--steps", "80"], ["--minutes", "0.1"]], ids=["steps", "time"])
+def test_torchrun_trains_one_model_on_two_processes(release, tmp_path, limit):
     """DistributedDataParallel through torchrun, on the CPU (gloo): the wiring a multi-GPU
-    run uses: sharded sampling, the stop flag agreed by all ranks, rank 0 alone evaluating
-    and writing.  A rank that stopped on its own would leave the other waiting: the timeout
-    turns that into a failure."""
+    run uses: sharded sampling, stopping at one step on every rank (a step limit, or a time
+    budget the ranks vote on), rank 0 alone evaluating and writing.  A rank that stopped on
+    its own would leave the other waiting: the timeout turns that into a failure."""
     copy = tmp_path / "ddp"
     shutil.copytree(release, copy)
     had = (copy / "validation").exists()
     torchrun = Path(sys.executable).with_name("torchrun")
     cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "baseline.cli"]
     cmd += ["validate", str(copy), "--tiny", "--device", "cpu", "--workers", "0"]
-    cmd += ["--steps", "80", "--margin", "-100"]
+    cmd += [*limit, "--margin", "-100"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     assert run.stderr.count("training sid (tiny)") == 1, "only rank 0 speaks"
     report = json.loads((copy / "validation" / "metrics.json").read_text())
     assert report["train"]["world_size"] == 2
-    assert report["train"]["steps"] == 80
+    if limit[0] == "--steps":
+        assert report["train"]["steps"] == 80
+    else:  # stopped by the clock, at a vote (every 16 steps)
+        assert report["train"]["steps"] % 16 == 0 and report["train"]["steps"] > 0
     assert report["gate"]["loss_fell"]
     # one rank wrote validation/ (a second would have set the first one's aside)
     assert len(list(copy.glob("validation-*"))) == int(had)

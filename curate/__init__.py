@@ -8,7 +8,8 @@ The algorithms are plain functions over numpy arrays (no file I/O, no printing):
 - :mod:`curate.registration`: sub-pixel translation between dark frames and references.
 
 The public names are importable from here, but each submodule is imported only when one of
-its names is first used, so ``import curate`` stays light (OpenCV loads with registration).
+its names is first used, so ``import curate`` stays light (numba's compiled kernels load with
+registration).
 """
 
 from __future__ import annotations
@@ -35,9 +36,11 @@ _HOMES = {
     "Drift": "registration",
     "Registration": "registration",
     "aligned_correlation": "registration",
+    "aligned_correlations": "registration",
     "drift": "registration",
     "estimate_shift": "registration",
     "mean_frame": "registration",
+    "register_images": "registration",
     "register_many": "registration",
     "register_pair": "registration",
 }

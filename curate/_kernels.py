@@ -87,8 +87,9 @@ def spline_weights(t: float) -> np.ndarray:
 def _warp(coeffs, y0, y1, x0, x1, ny, wy, nx, wx):  # pragma: no cover - compiled
     """f at (y + ny + ty, x + nx + tx) for y in y0..y1, x in x0..x1, edges clamped."""
     height, width = coeffs.shape
-    c_lo = max(x0 + nx - 1, 0)
-    c_hi = min(x1 + nx + 3, width)
+    # the coefficient columns read, clamped into the image (and at least one)
+    c_lo = min(max(x0 + nx - 1, 0), width - 1)
+    c_hi = max(min(x1 + nx + 3, width), c_lo + 1)
     out = np.empty((y1 - y0, x1 - x0), np.float64)
     line = np.empty(c_hi - c_lo, np.float64)
     for r in range(y0, y1):
@@ -158,7 +159,7 @@ def gn_system(
     nx, wx = _split(shift[1])
     return _gn_system(
         np.ascontiguousarray(coeffs, dtype=np.float64),
-        np.ascontiguousarray(target, dtype=np.float32),
+        np.ascontiguousarray(target) if target.dtype.kind == "f" else target.astype(np.float64),
         y0,
         x0,
         ny,

@@ -419,6 +419,33 @@ def _motion_blur(dark: list[_Frame], bright: list[_Frame]) -> list[float]:
     return list(speed * exposure * px_per_deg)
 
 
+def _candidates(path: Sequence[int], n_dark: int, neighbours: int) -> list[list[int]]:
+    """Every dark frame :func:`nearest_on_path` may pick for each bright frame (a superset:
+    it also narrows each list by what was picked for the bright frame before)."""
+    out = []
+    for i, j in enumerate(path):
+        lo = path[i - 1] - neighbours if i > 0 else 0
+        hi = path[i + 1] if i + 1 < len(path) else n_dark - 1
+        out.append([c for c in range(j - neighbours, j + neighbours + 1) if max(lo, 0) <= c <= hi])
+    return out
+
+
+def nearest_on_path(
+    path: Sequence[int], n_dark: int, neighbours: int, distance: Callable[[int, int], float]
+) -> list[int]:
+    """Refine an order-keeping match: for bright frame ``i`` pick, among dark frames within
+    ``neighbours`` of ``path[i]``, the one of least ``distance(i, c)``, never before the dark
+    frame picked for ``i - 1`` nor after ``path[i + 1]``, so the result keeps the order of
+    both passes as ``path`` did (non-decreasing)."""
+    choice: list[int] = []
+    for i, j in enumerate(path):
+        lo = choice[i - 1] if i > 0 else 0
+        hi = path[i + 1] if i + 1 < len(path) else n_dark - 1
+        cands = [c for c in range(j - neighbours, j + neighbours + 1) if lo <= c <= hi]
+        choice.append(min(cands, key=lambda c, i=i: distance(i, c)) if cands else j)
+    return choice
+
+
 def _align_sweep(dark: list[_Frame], bright: list[_Frame], opts: Options) -> dict:
     corr = matching.correlation_matrix(_features(dark), _features(bright))
     per_step = max(1, round(len(dark) / max(1, len(bright))))
@@ -449,24 +476,27 @@ def _align_sweep(dark: list[_Frame], bright: list[_Frame], opts: Options) -> dic
         # barely sees below one photon per pixel, while the shift measures it directly; the
         # nearest frame is the one whose shift is closest to the offset common to all pairs
         # (the median).
-        choice = [int(j) for j in m.dark]
+        path = [int(j) for j in m.dark]
         have_angles = all(f.angle is not None for f in [*dark, *bright])
-        candidates = []
-        for i, j in enumerate(choice):
-            lo = choice[i - 1] if i > 0 else 0
-            hi = int(m.dark[i + 1]) if i + 1 < len(choice) else len(dark) - 1
-            near = range(j - opts.neighbours, j + opts.neighbours + 1)
-            candidates.append([c for c in near if lo <= c <= hi])
         if have_angles:
-            for i, cands in enumerate(candidates):
-                choice[i] = min(cands, key=lambda c, i=i: abs(dark[c].angle - bright[i].angle))
+            choice = nearest_on_path(
+                path, len(dark), opts.neighbours, lambda i, c: abs(dark[c].angle - bright[i].angle)
+            )
         else:
-            shift_all([(i, c) for i, cands in enumerate(candidates) for c in cands])
-            offset = np.median(np.array([at(i, j) for i, j in enumerate(choice)]), axis=0)
-            for i, cands in enumerate(candidates):
-                choice[i] = min(
-                    cands, key=lambda c, i=i: float(np.hypot(*np.subtract(at(i, c), offset)))
-                )
+            shift_all(
+                [
+                    (i, c)
+                    for i, cands in enumerate(_candidates(path, len(dark), opts.neighbours))
+                    for c in cands
+                ]
+            )
+            offset = np.median(np.array([at(i, j) for i, j in enumerate(path)]), axis=0)
+            choice = nearest_on_path(
+                path,
+                len(dark),
+                opts.neighbours,
+                lambda i, c: float(np.hypot(*np.subtract(at(i, c), offset))),
+            )
         shift_all(list(enumerate(choice)))
     rows = np.arange(len(bright))
     pairs = []

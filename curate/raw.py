@@ -172,7 +172,9 @@ def open_raw(path: str | os.PathLike) -> Iterator[RawFrame]:
             wb = tuple(float(v) for v in raw.camera_whitebalance)
             rgb_cam = np.array(raw.color_matrix, dtype=np.float64)
             other = raw.other
-        except (rawpy.LibRawError, OSError, ValueError) as exc:
+        except (rawpy.LibRawError, OSError, ValueError, RuntimeError) as exc:
+            # RuntimeError: rawpy's word for a raw that is not one flat Bayer plane (a linear
+            # DNG, a Foveon file)
             raise _unreadable(path, exc) from None
         if mosaic.dtype != np.uint16:
             mosaic = mosaic.astype(np.uint16)

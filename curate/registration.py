@@ -176,7 +176,7 @@ def _refine(
     if smooth > 0:
         a = ndimage.gaussian_filter(a, smooth)
         b = ndimage.gaussian_filter(b, smooth)
-    margin = max(abs(start[0]), abs(start[1])) + int(_MAX_REFINE_STEP) + 3
+    margin = max(abs(start[0]), abs(start[1])) + int(_MAX_REFINE_STEP) + 2
     rows, cols = a.shape
     if min(rows, cols) - 2 * margin < 8:
         return None
@@ -185,8 +185,8 @@ def _refine(
     d = np.array(start, dtype=np.float64)
     previous = np.zeros(2)
     for _ in range(max_iterations):
-        # One compiled pass: the reference resampled at p + d (cubic B-spline), its exact
-        # derivatives there, and the normal equations of the linearised fit.
+        # One compiled pass: the reference resampled at p + d (cubic B-spline), its central
+        # differences there, and the normal equations of the linearised fit.
         normal, rhs = _kernels.gn_system(coeffs, target, (margin, margin), (d[0], d[1]))
         # A featureless reference (no gradient, or no contrast) leaves the system singular.
         if np.linalg.cond(normal) > 1e12:
@@ -195,19 +195,24 @@ def _refine(
         if not gain > 0:
             # Anti-correlated or unrelated images: there is no alignment to refine.
             return None
-        step = np.clip(np.array([gain_dy, gain_dx]) / gain, -1.0, 1.0)
+        raw_step = np.array([gain_dy, gain_dx]) / gain
         # Beyond a pixel per step the linearisation says nothing; cap it and carry on.
+        step = np.clip(raw_step, -1.0, 1.0)
         d += step
         # The iteration contracts geometrically (each step a roughly constant fraction of the
         # last, of either sign: the central-difference gradient is not the objective's exact
         # one), so add the tail of that series where an axis shows it (Aitken's
         # extrapolation); the next step corrects any overshoot.  It halves the iterations.
+        # Only between two uncapped steps (a capped one says nothing of the rate), and only
+        # where the jump stays within reach of the coarse peak.
         for axis in (0, 1):
-            if abs(previous[axis]) > tolerance:
+            if abs(previous[axis]) > tolerance and abs(raw_step[axis]) < 1.0:
                 ratio = step[axis] / previous[axis]
-                if abs(ratio) < 0.9:
-                    d[axis] += min(1.0, max(-1.0, step[axis] * ratio / (1.0 - ratio)))
-        previous = step
+                tail = step[axis] * ratio / (1.0 - ratio) if abs(ratio) < 0.9 else 0.0
+                if abs(d[axis] + tail - start[axis]) <= _MAX_REFINE_STEP:
+                    d[axis] += tail
+        # a capped step is no rate either: it must not seed the next extrapolation
+        previous = np.where(np.abs(raw_step) < 1.0, step, 0.0)
         if np.abs(d - start).max() > _MAX_REFINE_STEP:
             logger.debug("refinement left the coarse peak: start %s, now %s", start, d)
             return None

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from curate import _kernels, intensity, pipeline
+from curate import _kernels, intensity, pipeline, registration
 from curate.bayer import bin_luminance
 from curate.raw import open_raw, read_raw
 
@@ -132,3 +132,120 @@ def test_decoding_a_frame_gives_bin_luminance_and_frame_stats():
     assert frame.stats.clipped_fraction == stats.clipped_fraction
     assert frame.shape == raw.mosaic.shape
     assert frame.raw.mosaic.size == 0  # LibRaw's buffer is not kept
+
+
+def _clamped_reference(coeffs, region, shift):
+    """Direct evaluation of the cubic B-spline with coefficient indices clamped to the edge."""
+    y0, y1, x0, x1 = region
+    ny, nx = int(np.floor(shift[0])), int(np.floor(shift[1]))
+    wy, wx = _kernels.spline_weights(shift[0] - ny), _kernels.spline_weights(shift[1] - nx)
+    h, w = coeffs.shape
+    out = np.zeros((y1 - y0, x1 - x0))
+    for r in range(y0, y1):
+        for c in range(x0, x1):
+            for k in range(4):
+                for m in range(4):
+                    yy = min(max(r + ny + k - 1, 0), h - 1)
+                    xx = min(max(c + nx + m - 1, 0), w - 1)
+                    out[r - y0, c - x0] += wy[k] * wx[m] * coeffs[yy, xx]
+    return out
+
+
+@pytest.mark.parametrize("shift", [(0.0, 11.0), (0.0, -8.0), (3.5, 30.25), (-25.0, -0.5)])
+def test_warp_far_off_the_image_reads_only_clamped_coefficients(shift):
+    coeffs = rng.normal(size=(20, 10))
+    region = (0, 4, 0, 5)
+    np.testing.assert_allclose(
+        _kernels.warp(coeffs, region, shift), _clamped_reference(coeffs, region, shift), atol=1e-12
+    )
+
+
+def test_bin_stats_largest_block_does_not_overflow():
+    mosaic = np.full((32767, 2), 65535, np.uint16)
+    sums, clipped, total = _kernels.bin_stats(mosaic, 32767, 65535)
+    assert sums.shape == (1, 0) and clipped == mosaic.size and total == 32767 * 2 * 65535
+    sums, _, _ = _kernels.bin_stats(np.full((32767, 2), 65535, np.uint16), 2, 0)
+    assert sums[0, 0] == 4 * 65535
+
+
+def test_aligned_correlations_equal_one_at_a_time():
+    ref = _smooth((48, 64)).astype(np.float32)
+    frames = [
+        (ndimage.shift(ref, (0.4, -1.1)) + rng.normal(0, s, ref.shape)).astype(np.float32)
+        for s in (0.05, 0.2, 1.0)
+    ]
+    many = registration.aligned_correlations(frames, ref, 0.4, -1.1)
+    single = [registration.aligned_correlation(f, ref, 0.4, -1.1) for f in frames]
+    assert many == pytest.approx(single, abs=1e-12)
+    assert many[0] > many[1] > many[2] > 0
+
+
+def test_register_images_on_threads_matches_one_thread():
+    ref = _smooth((64, 96)).astype(np.float32)
+    moving = [
+        (ndimage.shift(ref, (dy, dx)) + rng.normal(0, 0.1, ref.shape)).astype(np.float32)
+        for dy, dx in [(0.3, -1.2), (-2.6, 0.7), (1.1, 1.9), (0.0, -0.4)]
+    ]
+    alone = [registration.register_images(m, ref) for m in moving]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda m: registration.register_images(m, ref), moving * 3))
+    assert together == alone * 3
+    for reg, (dy, dx) in zip(
+        alone, [(0.3, -1.2), (-2.6, 0.7), (1.1, 1.9), (0.0, -0.4)], strict=True
+    ):
+        # scipy's shift moves content by +d: a point at p of ref is at p + d of moving
+        assert reg.refined and abs(reg.dy + dy) < 0.05 and abs(reg.dx + dx) < 0.05
+
+
+def test_the_cfa_is_the_visible_areas_own():
+    import rawpy
+
+    with rawpy.imread(str(REAL_DNG)) as raw:
+        visible = raw.raw_colors_visible[:2, :2].ravel()
+        expected = "".join("RGBG"[i] for i in visible)
+    assert read_raw(REAL_DNG).cfa == expected
+
+
+def test_refinement_from_a_coarse_peak_more_than_a_pixel_off():
+    """A first Gauss-Newton step capped at one pixel must not seed the extrapolation of the
+    steps (it did once, and jumped out of reach of the coarse peak)."""
+    local = np.random.default_rng(2)
+    big = ndimage.gaussian_filter(
+        local.normal(size=(300, 300)), (local.uniform(4, 12), local.uniform(0.6, 1.2))
+    )
+    big = ndimage.rotate(big, local.uniform(10, 80), reshape=False, mode="reflect")[70:230, 50:250]
+    big /= big.std()
+    truth = local.uniform(-3, 3, 2)
+    noise = local.choice([0.05, 0.5, 2.0])
+    moving = ndimage.shift(big, -truth, order=3, mode="reflect") + local.normal(0, noise, big.shape)
+    moving, fixed = moving.astype(np.float32), big.astype(np.float32)
+    start = (0, 1)  # the coarse peak of this pair, 1.4 px from the truth in y
+    refined = registration._refine(moving, fixed, start, 0.0, 20, 1e-3)
+    assert refined is not None
+    assert abs(refined[0] - truth[0]) < 0.15 and abs(refined[1] - truth[1]) < 0.15
+    reg = registration.register_images(moving, fixed)
+    assert reg.refined and abs(reg.dy - truth[0]) < 0.15 and abs(reg.dx - truth[1]) < 0.15
+
+
+def test_the_smallest_images_accepted_are_refined():
+    for seed in range(5):
+        local = np.random.default_rng(seed)
+        ref = ndimage.gaussian_filter(local.normal(size=(16, 16)), 1.5).astype(np.float32)
+        moving = ndimage.shift(ref, (0.3, -0.4), mode="reflect").astype(np.float32)
+        reg = registration.register_images(moving, ref)
+        assert reg.refined
+        assert abs(reg.dy + 0.3) < 0.01 and abs(reg.dx - 0.4) < 0.01
+
+
+def test_nearest_on_path_keeps_the_order_of_both_passes():
+    # Bright 0 matched dark 2 and bright 1 dark 3; the distances prefer dark 3 for bright 0
+    # and dark 2 for bright 1: the result may not go back.
+    distance = {(0, 1): 5.0, (0, 2): 0.3, (0, 3): 0.1, (1, 2): 0.1, (1, 3): 0.2, (1, 4): 5.0}
+    choice = pipeline.nearest_on_path([2, 3], 6, 1, lambda i, c: distance[i, c])
+    assert choice == [3, 3]
+    # without a conflict each bright frame gets its nearest
+    assert pipeline.nearest_on_path([1, 4], 6, 1, lambda i, c: abs(c - (2 if i else 0))) == [0, 3]
+    # every candidate the rule may pick is among those registered beforehand
+    cands = pipeline._candidates([2, 3, 3, 5], 7, 1)
+    for path_i, picks in zip([2, 3, 3, 5], cands, strict=True):
+        assert path_i in picks

@@ -83,6 +83,40 @@ def append_jsonl(path: str | os.PathLike, record: dict) -> None:
         os.fsync(fh.fileno())
 
 
+def cut_torn_tail(path: str | os.PathLike) -> bytes:
+    """Truncate a line-oriented file after its last newline; return the bytes cut (fsynced).
+
+    A process killed while appending leaves a partial last line; appending after it would
+    glue the next record to the fragment.  Call this before appending again.
+    """
+    with open(path, "r+b") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size == 0:
+            return b""
+        fh.seek(max(0, size - 1))
+        if fh.read(1) == b"\n":
+            return b""
+        # find the last newline, reading back in blocks
+        end = size
+        while end > 0:
+            start = max(0, end - 65536)
+            fh.seek(start)
+            block = fh.read(end - start)
+            nl = block.rfind(b"\n")
+            if nl >= 0:
+                keep = start + nl + 1
+                break
+            end = start
+        else:
+            keep = 0
+        fh.seek(keep)
+        tail = fh.read()
+        fh.truncate(keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return tail
+
+
 def sha256_bytes(data: bytes) -> str:
     """Hex sha256 of ``data``."""
     return hashlib.sha256(data).hexdigest()

@@ -54,7 +54,14 @@ from typing import Any
 
 from capture import __version__
 from capture.errors import SessionError, SessionExists
-from capture.fsio import append_jsonl, atomic_write, atomic_write_json, sha256_file
+from capture.fsio import (
+    append_jsonl,
+    atomic_write_bytes,
+    atomic_write_json,
+    cut_torn_tail,
+    sha256_bytes,
+    sha256_file,
+)
 from capture.protocols import Applied, CameraInfo, Exposure, Shot
 
 __all__ = [
@@ -97,8 +104,7 @@ def _salt() -> bytes:
     except FileNotFoundError:
         cfg.mkdir(parents=True, exist_ok=True)
         salt = secrets.token_hex(16).encode()
-        with atomic_write(path, "wb") as fh:
-            fh.write(salt)
+        atomic_write_bytes(path, salt)
         return salt
 
 
@@ -300,6 +306,21 @@ class SessionWriter:
     def __init__(self, path: str | os.PathLike):
         self.session = Session(path)
         self.path = self.session.path
+        # A torn last line (a kill mid-append) is cut before anything is appended after it,
+        # and kept in unjournaled/ with an event record, like any other half-written file.
+        journal = self.path / JOURNAL_FILE
+        tail = cut_torn_tail(journal)
+        if tail:
+            dest_dir = self.path / UNJOURNALED_DIR
+            dest_dir.mkdir(exist_ok=True)
+            dest = dest_dir / f"{int(time.time() * 1000)}-journal-torn-line.jsonl"
+            atomic_write_bytes(dest, tail)
+            self.record(
+                "event",
+                what="cut_torn_journal_line",
+                bytes=len(tail),
+                to=dest.relative_to(self.path).as_posix(),
+            )
 
     @classmethod
     def create(
@@ -445,14 +466,13 @@ class SessionWriter:
                 f"{final} already exists; refusing to overwrite a captured frame. "
                 "Run `capture resume` to set aside unjournalled files first."
             )
-        with atomic_write(final, "wb") as fh:
-            fh.write(shot.data)
+        atomic_write_bytes(final, shot.data)
         rec = self.record(
             "frame",
             **{"pass": pass_},
             index=index,
             path=rel,
-            sha256=hashlib.sha256(shot.data).hexdigest(),
+            sha256=sha256_bytes(shot.data),
             size=len(shot.data),
             camera_name=shot.name,
             requested={

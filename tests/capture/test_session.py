@@ -110,6 +110,31 @@ def test_torn_last_line_is_tolerated(tmp_path):
     assert len(open_session(w.path).frames("dark")) == 1
 
 
+def test_appending_after_a_torn_last_line_cuts_it_and_keeps_it(tmp_path):
+    w = _writer(tmp_path)
+    w.start("burst", ["dark"])
+    w.write_frame("dark", 0, _shot(0), requested=Exposure(), applied=APPLIED, angle=None)
+    torn = '{"type": "frame", "pass": "da'
+    with open(w.path / "journal.jsonl", "a") as fh:
+        fh.write(torn)  # power cut mid-append
+    # resume: a new writer, then more records after the fragment
+    w2 = SessionWriter(w.path)
+    w2.start("resume", ["dark"])
+    for i in (1, 2):
+        w2.write_frame("dark", i, _shot(i), requested=Exposure(), applied=APPLIED, angle=None)
+    w2.stop("success")
+    s = open_session(w.path)
+    assert [f.index for f in s.frames("dark")] == [0, 1, 2]
+    assert s.is_complete
+    cut = [r for r in s.records if r.get("what") == "cut_torn_journal_line"]
+    assert len(cut) == 1 and cut[0]["bytes"] == len(torn)
+    assert (w.path / cut[0]["to"]).read_text() == torn
+    # a journal that ends cleanly is left as it is
+    before = (w.path / "journal.jsonl").read_bytes()
+    SessionWriter(w.path)
+    assert (w.path / "journal.jsonl").read_bytes() == before
+
+
 def test_damage_before_the_end_is_an_error(tmp_path):
     w = _writer(tmp_path)
     w.start("burst", ["dark"])

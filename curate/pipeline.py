@@ -38,7 +38,7 @@ from capture.session import open_session
 from curate import _kernels, intensity, matching, registration
 from curate.bayer import block_mean, check_levels
 from curate.errors import BadInput, CurateError, MissingMetadata, UnreadableRaw
-from curate.raw import RawFrame, open_raw
+from curate.raw import RawFrame, exposure_ratio, open_raw
 from curate.result import ALIGNMENT_FILE, read_alignment, result_dir, write_alignment
 
 __all__ = ["Options", "align_folders", "align_session"]
@@ -284,8 +284,6 @@ def _ratio(dark: _Frame, bright: _Frame, opts: Options) -> float | None:
         return opts.ratio
     if dark.raw is None or bright.raw is None:
         return None
-    from curate.raw import exposure_ratio
-
     try:
         return round(exposure_ratio(dark.raw, bright.raw), 4)
     except MissingMetadata:
@@ -318,10 +316,11 @@ def _pair(
     }
 
 
-def _reject(pairs: list[dict], opts: Options) -> tuple[list[dict], list[dict]]:
+def _reject(pairs: list[dict], opts: Options) -> tuple[list[dict], list[dict], float | None]:
+    """Split pairs into kept and rejected by aligned correlation; also the floor applied."""
     corrs = [p["aligned_corr"] for p in pairs if p["aligned_corr"] is not None]
     if not corrs:
-        return pairs, []
+        return pairs, [], None
     floor = max(opts.min_aligned_corr, opts.rel_aligned_corr * float(np.median(corrs)))
     kept, rejected = [], []
     for p in pairs:
@@ -336,7 +335,7 @@ def _reject(pairs: list[dict], opts: Options) -> tuple[list[dict], list[dict]]:
             )
         else:
             kept.append(p)
-    return kept, rejected
+    return kept, rejected, round(floor, 5)
 
 
 def _features(frames: list[_Frame]) -> np.ndarray:
@@ -498,7 +497,6 @@ def _align_sweep(dark: list[_Frame], bright: list[_Frame], opts: Options) -> dic
                 lambda i, c: float(np.hypot(*np.subtract(at(i, c), offset))),
             )
         shift_all(list(enumerate(choice)))
-    rows = np.arange(len(bright))
     pairs = []
     for i, b in enumerate(bright):
         d = dark[choice[i]]
@@ -510,7 +508,7 @@ def _align_sweep(dark: list[_Frame], bright: list[_Frame], opts: Options) -> dic
                 reg.dy * b.factor,
                 reg.dx * b.factor,
                 reg.correlation,
-                corr[rows[i], choice[i]],
+                corr[i, choice[i]],
                 m.margin[i],
                 m.ambiguous[i],
                 opts,
@@ -528,7 +526,14 @@ def _align_sweep(dark: list[_Frame], bright: list[_Frame], opts: Options) -> dic
 def _input_hash(frames: Sequence[_Frame], extra: dict) -> str:
     h = hashlib.sha256(json.dumps(extra, sort_keys=True, default=str).encode())
     for f in frames:
-        h.update(f"{f.pass_}/{f.file}:{f.meta.get('sha256') or f.path.stat().st_size}".encode())
+        # the journal's sha256; for footage without a journal, size and modification time
+        # (frames of one camera mode often share a size, so size alone misses a re-shoot)
+        if f.meta.get("sha256"):
+            stamp = f.meta["sha256"]
+        else:
+            st = f.path.stat()
+            stamp = f"{st.st_size}:{st.st_mtime_ns}"
+        h.update(f"{f.pass_}/{f.file}:{stamp}".encode())
     return h.hexdigest()
 
 
@@ -582,11 +587,11 @@ def _run(
     if progress:
         progress("align", 0, 1)
     result = (_align_static if kind == "static" else _align_sweep)(kd, kb, opts)
-    pairs, rejected = _reject(result["pairs"], opts)
+    pairs, rejected, floor = _reject(result["pairs"], opts)
     if progress:
         progress("align", 1, 1)
-    med_d = float(np.median([f.stats.mean_dn for f in dark if f.stats])) if kd else 0.0
-    med_b = float(np.median([f.stats.mean_dn for f in bright if f.stats])) if kb else 0.0
+    med_d = float(np.median([f.stats.mean_dn for f in dark if f.stats]))
+    med_b = float(np.median([f.stats.mean_dn for f in bright if f.stats]))
     warnings = []
     if any(p["exposure_ratio"] is None for p in pairs):
         warnings.append(
@@ -608,6 +613,7 @@ def _run(
         },
         "pairs": pairs,
         "rejected": rejected,
+        "aligned_corr_floor": floor,
         "dropped": [
             {"file": f.file, "pass": f.pass_, "reason": f.reason, "detail": f.detail}
             for f in [*dark, *bright]

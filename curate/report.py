@@ -43,6 +43,7 @@ from capture.fsio import atomic_write_bytes
 from capture.session import open_session
 from curate.bayer import pack_rggb
 from curate.errors import CurateError
+from curate.pipeline import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from curate.raw import read_raw
 from curate.result import Alignment, read_alignment
 
@@ -56,8 +57,6 @@ REPORT_FILE = "index.html"
 TILE_WIDTH = 256
 _GAMMA = 2.2
 _DIFF_MAX = 0.5  # |Δ| of gamma-encoded previews that maps to the top of the colour scale
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
-_VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".m4v"}
 _PAIR_PNG = re.compile(r"pair_\d+\.png")
 _DPI = 100
 
@@ -134,7 +133,7 @@ def _video_linear(video: Path, name: str) -> tuple[np.ndarray, float]:
 
 def _load_linear(base: Path, name: str) -> tuple[np.ndarray, float]:
     """Linear RGB of a frame and its pixel size in full-resolution pixels."""
-    if base.suffix.lower() in _VIDEO_SUFFIXES and base.is_file():
+    if base.suffix.lower() in VIDEO_SUFFIXES and base.is_file():
         return _video_linear(base, name)
     path = base / name
     if not path.is_file():
@@ -142,7 +141,7 @@ def _load_linear(base: Path, name: str) -> tuple[np.ndarray, float]:
             f"expected a frame at {path}, found nothing; shown as a placeholder. If the session "
             "moved, pass its new folder as session="
         )
-    if path.suffix.lower() in _IMAGE_SUFFIXES:
+    if path.suffix.lower() in IMAGE_SUFFIXES:
         return _image_linear(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), str(path)), 1.0
     return _raw_linear(path)
 
@@ -370,36 +369,16 @@ def _intensity_figure(al: Alignment, video_dark: bool) -> bytes | None:
 
 
 def _oriented(al: Alignment, corr: np.ndarray) -> np.ndarray | None:
-    """The matrix as (bright, dark), whichever way round it was saved."""
+    """The matrix as saved (bright x dark, see :mod:`curate.result`), or None when its shape
+    disagrees with the kept-frame lists it was saved with."""
     meta = al.data.get("correlation") or {}
-    n_dark, n_bright = len(meta.get("dark") or []), len(meta.get("bright") or [])
-    if corr.ndim != 2:
-        return None
-    if n_dark and n_bright and n_dark != n_bright:
-        if corr.shape == (n_dark, n_bright):
-            return corr.T
-        if corr.shape == (n_bright, n_dark):
-            return corr
+    shape = (len(meta.get("bright") or []), len(meta.get("dark") or []))
+    if corr.ndim != 2 or (all(shape) and corr.shape != shape):
         log.warning(
-            "correlation matrix is %s, lists say %d dark x %d bright; not shown",
-            corr.shape,
-            n_dark,
-            n_bright,
+            "correlation matrix is %s, lists say %d bright x %d dark; not shown", corr.shape, *shape
         )
         return None
-    # Square (or unlabelled): the format says rows are dark frames; a path whose values
-    # reproduce the pairs' scores only the other way round settles it.
-    as_dark_rows = corr.T
-    path = meta.get("path") or []
-    scores = [_number(p.get("score")) for p in al.pairs]
-    if path and len(path) == len(scores) and all(s is not None for s in scores):
-        try:
-            err_t = sum(abs(corr.T[b, d] - s) for (b, d), s in zip(path, scores, strict=True))
-            err = sum(abs(corr[b, d] - s) for (b, d), s in zip(path, scores, strict=True))
-        except IndexError:
-            return as_dark_rows
-        return corr if err < err_t else as_dark_rows
-    return as_dark_rows
+    return corr
 
 
 def _correlation_figure(al: Alignment) -> tuple[bytes, str]:
@@ -489,16 +468,9 @@ def _shifts_figure(al: Alignment) -> bytes | None:
     ax2.plot(x, ac, "o-", ms=3.5, lw=1, color="#7a3db8", label="aligned correlation")
     if rej.any():
         ax2.plot(x[rej], ac[rej], "x", color="red", ms=9, mew=2, label="rejected")
-    floor = next(
-        (
-            (k, v)
-            for k, v in (al.data.get("options") or {}).items()
-            if "aligned_corr" in k and _number(v) is not None
-        ),
-        None,
-    )
+    floor = _number(al.data.get("aligned_corr_floor"))
     if floor is not None:
-        ax2.axhline(floor[1], color="red", ls="--", lw=1, label=f"{floor[0]} = {floor[1]:g}")
+        ax2.axhline(floor, color="red", ls="--", lw=1, label=f"rejection floor {floor:.3g}")
     finite = ac[np.isfinite(ac)]
     ax2.set_ylim(min(0.0, float(finite.min()) - 0.05) if finite.size else 0.0, 1.0)
     ax2.set_ylabel("Pearson r after alignment")
@@ -777,7 +749,7 @@ def write_report(
     out = al.path / REPORT_DIR
     out.mkdir(parents=True, exist_ok=True)
     dark_base, bright_base, sess_path = _frame_bases(al, session)
-    video_dark = dark_base.suffix.lower() in _VIDEO_SUFFIXES
+    video_dark = dark_base.suffix.lower() in VIDEO_SUFFIXES
     sess_info = _session_info(sess_path)
     kept = [p for rejected, p in _all_pairs(al) if not rejected]
     shown = _chosen(kept, max_pairs)

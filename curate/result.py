@@ -22,6 +22,9 @@ Later stages read curation only through this module.  ``curate align`` writes, i
                 "ambiguous": false, "dy": 0.24, "dx": 2.22, "aligned_corr": 0.81,
                 "exposure_ratio": 300.0, "dark_angle": 1.5, "bright_angle": 2.0}, ...],
      "rejected": [{...pair fields..., "reason": "low_aligned_corr"}, ...],
+     "aligned_corr_floor": 0.14,   the aligned correlation below which a pair was rejected:
+                                   max(min_aligned_corr, rel_aligned_corr x median); null
+                                   when no pair had one
      "dropped": [{"file": "0007.dng", "pass": "dark", "reason": "too_dark",
                   "detail": "..."}, ...],
      "frames": {"dark": [{"file": ..., "kept": true, "mean_dn": ..., "rel_mean": ...,

@@ -245,7 +245,14 @@ def test_nearest_on_path_keeps_the_order_of_both_passes():
     assert choice == [3, 3]
     # without a conflict each bright frame gets its nearest
     assert pipeline.nearest_on_path([1, 4], 6, 1, lambda i, c: abs(c - (2 if i else 0))) == [0, 3]
-    # every candidate the rule may pick is among those registered beforehand
-    cands = pipeline._candidates([2, 3, 3, 5], 7, 1)
-    for path_i, picks in zip([2, 3, 3, 5], cands, strict=True):
-        assert path_i in picks
+    # whatever the distances, every pick is among the candidates registered beforehand,
+    # and the picks never go back along the path
+    local = np.random.default_rng(5)
+    for _ in range(300):
+        n_dark = int(local.integers(3, 12))
+        path = sorted(local.integers(0, n_dark, int(local.integers(1, 6))).tolist())
+        table = local.random((len(path), n_dark))
+        picks = pipeline.nearest_on_path(path, n_dark, 1, lambda i, c, t=table: t[i, c])
+        cands = pipeline._candidates(path, n_dark, 1)
+        assert all(p in c for p, c in zip(picks, cands, strict=True))
+        assert picks == sorted(picks)

@@ -136,6 +136,30 @@ def test_rerun_is_idempotent(tmp_path):
     assert p.stat().st_mtime_ns != mtime
 
 
+def test_folders_rerun_sees_a_reshot_frame_of_the_same_size(tmp_path):
+    s = static_session(tmp_path / "s", frames=4)
+    dark, bright = s / "dark", s / "bright"
+    p = align_folders(dark, bright, out=tmp_path / "out", kind="static")
+    mtime = p.stat().st_mtime_ns
+    assert align_folders(dark, bright, out=tmp_path / "out", kind="static") == p
+    assert p.stat().st_mtime_ns == mtime, "unchanged input: not recomputed"
+    # a frame replaced by another of the same size (same camera mode): recomputed
+    frames = sorted(dark.iterdir())
+    first, second = frames[0].read_bytes(), frames[1].read_bytes()
+    assert len(first) == len(second)
+    frames[0].write_bytes(second)
+    align_folders(dark, bright, out=tmp_path / "out", kind="static")
+    assert p.stat().st_mtime_ns != mtime
+
+
+def test_the_rejection_floor_is_recorded(tmp_path):
+    a = read_alignment(align_session(sweep_session(tmp_path / "s")).parent)
+    floor = a.data["aligned_corr_floor"]
+    corrs = [p["aligned_corr"] for p in a.pairs]
+    assert floor == pytest.approx(max(0.02, 0.5 * float(np.median(corrs))), abs=1e-4)
+    assert all(c >= floor for c in corrs)
+
+
 def _texture(h, w, seed=0):
     rng = np.random.default_rng(seed)
     img = cv2.resize(

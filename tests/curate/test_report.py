@@ -79,7 +79,8 @@ def _curate(tmp_path: Path, session: Path, *, matrix: str = "full") -> Path:
     """Copy a shot session and write a plausible alignment.json for it.
 
     Dark frame 0003 is dropped (too_dark), dark 0005 is rejected, the other four are paired
-    with the references in turn.  ``matrix``: "full" (dark x bright, with a path), "none".
+    with the references in turn.  ``matrix``: "full" (bright x dark, as
+    curate writes it, with a path), "none".
     """
     s = tmp_path / "session"
     shutil.copytree(session, s)
@@ -129,6 +130,7 @@ def _curate(tmp_path: Path, session: Path, *, matrix: str = "full") -> Path:
             "input_sha256": "0" * 64,
         },
         "options": {"min_aligned_corr": 0.3},
+        "aligned_corr_floor": 0.3,
         "method": {"matching": "static-reference", "registration": "ecc", "features": "rank"},
         "pairs": pairs,
         "rejected": [
@@ -143,10 +145,10 @@ def _curate(tmp_path: Path, session: Path, *, matrix: str = "full") -> Path:
     corr = None
     if matrix == "full":
         rng = np.random.default_rng(1)
-        corr = rng.uniform(0.1, 0.4, (len(kept), len(brights)))
+        corr = rng.uniform(0.1, 0.4, (len(brights), len(kept)))
         path = [[brights.index(p["bright"]), kept.index(p["dark"])] for p in pairs]
         for b, d in path:
-            corr[d, b] = 0.9
+            corr[b, d] = 0.9
         data["correlation"] = {"dark": kept, "bright": brights, "path": path}
     write_alignment(s / "curation", data, correlation=corr)
     return s / "curation"
@@ -400,21 +402,19 @@ def test_fast_shift_is_scipy_shift():
         np.testing.assert_allclose(_shift(image, dy, dx), expected, atol=1e-4)
 
 
-def test_correlation_matrix_is_drawn_bright_by_dark_whichever_way_it_was_saved():
-    """The format says dark rows; ``correlation_matrix`` returns bright rows.  Both work."""
-    bright_by_dark = np.arange(6.0).reshape(2, 3)
+def test_correlation_matrix_is_drawn_as_saved_and_a_wrong_shape_is_not_drawn():
+    """curate writes bright x dark; a square matrix with a rejected pair (a path longer than
+    the kept pairs) is still drawn as saved, and one whose shape contradicts the frame lists
+    is left out rather than guessed."""
+    square = np.array([[0.9, 0.1], [0.2, 0.8]])
+    meta = {"dark": ["a", "b"], "bright": ["x", "y"], "path": [[0, 0], [1, 1]]}
+    al = Alignment(Path("."), {"correlation": meta, "pairs": [{"score": 0.9}]})
+    np.testing.assert_array_equal(_oriented(al, square), square)
     meta = {"dark": ["a", "b", "c"], "bright": ["x", "y"], "path": [[0, 0], [1, 2]]}
     al = Alignment(Path("."), {"correlation": meta, "pairs": []})
-    np.testing.assert_array_equal(_oriented(al, bright_by_dark.T), bright_by_dark)
+    bright_by_dark = np.arange(6.0).reshape(2, 3)
     np.testing.assert_array_equal(_oriented(al, bright_by_dark), bright_by_dark)
-    # Square: the pairs' scores say which way round the path reads the matrix.
-    square = np.array([[0.9, 0.1], [0.2, 0.8]])
-    meta = {"dark": ["a", "b"], "bright": ["x", "y"], "path": [[0, 1], [1, 0]]}
-    scores = {"as saved": [0.1, 0.2], "transposed": [0.2, 0.1]}
-    for how, expected in (("as saved", square), ("transposed", square.T)):
-        pairs = [{"score": v} for v in scores[how]]
-        al = Alignment(Path("."), {"correlation": meta, "pairs": pairs})
-        np.testing.assert_array_equal(_oriented(al, square), expected)
+    assert _oriented(al, bright_by_dark.T) is None
 
 
 def test_dark_frames_from_a_video_are_read_at_their_frame_number(tmp_path, sessions):

@@ -14,11 +14,13 @@ every reference window stays on the sensor.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import logging
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +31,7 @@ from capture.errors import CaptureError
 from capture.fsio import atomic_write
 from capture.session import Session, open_session
 from curate.errors import CurateError
-from curate.raw import read_raw, render_srgb
+from curate.raw import open_raw, render_srgb
 from curate.result import Alignment, read_alignment
 from dataset_card.croissant import PAIRS_CSV_COLUMNS
 from dataset_card.errors import BadRelease
@@ -216,8 +218,9 @@ def _plan_one(path: str | os.PathLike) -> SessionPlan:
 
 
 def _geometry(plan: SessionPlan) -> None:
-    first = read_raw(plan.short[0]["path"])
-    hs, ws = first.mosaic.shape
+    with open_raw(plan.short[0]["path"]) as raw:  # the size and levels; no copy
+        hs, ws = raw.mosaic.shape
+        first = dataclasses.replace(raw, mosaic=np.empty((0, 0), np.uint16))
     plan.sensor = (hs, ws)
     oys = [l_["offset"][0] for l_ in plan.long] or [0]
     oxs = [l_["offset"][1] for l_ in plan.long] or [0]
@@ -303,11 +306,37 @@ class BuildResult:
 
 
 def _crop(a: np.ndarray, y: int, x: int, h: int, w: int) -> np.ndarray:
-    return np.ascontiguousarray(a[y : y + h, x : x + w])
+    """An owned C-ordered copy of the window (a view of the whole frame would be no copy)."""
+    return np.array(a[y : y + h, x : x + w], order="C", copy=True)
+
+
+def _in_order(pool: ThreadPoolExecutor, fn: Callable, items: Sequence, ahead: int) -> Iterator:
+    """``pool.map(fn, items)`` with at most ``ahead`` results decoded ahead of the writer, so
+    a burst is never held in memory whole when writing is slower than decoding."""
+    pending: deque = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _short_window(path: str, sensor: tuple[int, int], window: tuple[int, ...]) -> np.ndarray:
+    """The release's window of one short frame, cut while the frame is in LibRaw's buffer."""
+    y0, x0, h, w = window
+    with open_raw(path) as raw:
+        if raw.mosaic.shape != sensor:
+            raise BadRelease(f"{path}: expected {sensor}, found {raw.mosaic.shape}")
+        return _crop(raw.mosaic, y0, x0, h, w)
 
 
 def _write_session(
-    writer: SplitWriter, plan: SessionPlan, pool: ThreadPoolExecutor, tick: Callable[[], None]
+    writer: SplitWriter,
+    plan: SessionPlan,
+    pool: ThreadPoolExecutor,
+    ahead: int,
+    tick: Callable[[], None],
 ) -> None:
     y0, x0, h, w = plan.window
     k = len(plan.long)
@@ -319,21 +348,23 @@ def _write_session(
         long_shape=(k, h, w) if k else None,
         gt_shape=(k, h, w, 3) if k else None,
     )
-    for i, frame in enumerate(pool.map(lambda s: read_raw(s["path"]).mosaic, plan.short)):
-        if frame.shape != plan.sensor:
-            raise BadRelease(
-                f"{plan.short[i]['path']}: expected {plan.sensor}, found {frame.shape}"
-            )
-        g.write_short(i, _crop(frame, y0, x0, h, w))
+
+    def load_short(entry: dict) -> np.ndarray:
+        return _short_window(entry["path"], plan.sensor, plan.window)
+
+    for i, frame in enumerate(_in_order(pool, load_short, plan.short, ahead)):
+        g.write_short(i, frame)
         tick()
 
     def load_long(entry: dict) -> tuple[np.ndarray, np.ndarray]:
-        return read_raw(entry["path"]).mosaic, render_srgb(entry["path"])
+        y, x = y0 + entry["offset"][0], x0 + entry["offset"][1]
+        with open_raw(entry["path"]) as raw:
+            mosaic = _crop(raw.mosaic, y, x, h, w)
+        return mosaic, _crop(render_srgb(entry["path"]), y, x, h, w)
 
-    for j, (mosaic, rgb) in enumerate(pool.map(load_long, plan.long)):
-        oy, ox = plan.long[j]["offset"]
-        g.write_long(j, _crop(mosaic, y0 + oy, x0 + ox, h, w))
-        g.write_gt(j, np.ascontiguousarray(rgb[y0 + oy : y0 + oy + h, x0 + ox : x0 + ox + w]))
+    for j, (mosaic, rgb) in enumerate(_in_order(pool, load_long, plan.long, ahead)):
+        g.write_long(j, mosaic)
+        g.write_gt(j, rgb)
         tick()
     short = np.zeros(len(plan.short), SHORT_DTYPE)
     for i, s in enumerate(plan.short):
@@ -410,7 +441,7 @@ def build(
                 out / "data", split, codec=codec, shard_bytes=shard_bytes, root_attrs=root
             ) as writer:
                 for p in members:
-                    _write_session(writer, p, pool, tick)
+                    _write_session(writer, p, pool, workers + 1, tick)
                 paths = writer.close()
             files[split] = [Path(x) for x in paths]
             for f in files[split]:

@@ -301,6 +301,8 @@ class SplitReader:
         self._handles: list[Any] | None = None
         self._pid: int | None = None
         self._index: dict[str, int] | None = None
+        # SessionData per id: its attributes and tables are read once, not per training sample
+        self._sessions: dict[str, SessionData] = {}
 
     # -- handles ------------------------------------------------------------------------------
 
@@ -371,14 +373,16 @@ class SplitReader:
         return session_id in self._session_index()
 
     def session(self, session_id: str) -> SessionData:
-        """The session ``session_id``."""
+        """The session ``session_id`` (one object per id and reader; it holds no handle)."""
         index = self._session_index()
         if session_id not in index:
             raise BadRelease(
                 f"expected a session of this split ({len(index)} sessions, e.g. "
                 f"{', '.join(list(index)[:3])}), found {session_id!r}"
             )
-        return SessionData(self, index[session_id], session_id)
+        if session_id not in self._sessions:
+            self._sessions[session_id] = SessionData(self, index[session_id], session_id)
+        return self._sessions[session_id]
 
     def close(self) -> None:
         """Close the files (a later read opens them again)."""
@@ -398,6 +402,7 @@ class SplitReader:
         state = self.__dict__.copy()
         state["_handles"] = None
         state["_pid"] = None
+        state["_sessions"] = {}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -546,7 +551,7 @@ def network_input(
         x = bin_raw_rgb(mosaic, **levels)
     else:
         raise ValueError(f"expected layout 'packed' or 'rgb', found {layout!r}")
-    return apply_gain(x, usable_ratio(ratio), clip=True).astype(np.float32)
+    return apply_gain(x, usable_ratio(ratio), clip=True)
 
 
 def half_size(image: np.ndarray) -> np.ndarray:

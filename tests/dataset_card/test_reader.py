@@ -266,6 +266,9 @@ def test_pickling_drops_the_handles(release):
     blob = pickle.dumps(reader)
     clone = pickle.loads(blob)
     assert clone._handles is None and clone.files == reader.files
+    # one SessionData per id, so its attributes and tables are read once per reader; a
+    # pickled reader starts without them
+    assert reader.session("shelf") is sd and clone._sessions == {}
     np.testing.assert_array_equal(clone.session("shelf").short[2], truth["shelf"]["short"][2])
     again = pickle.loads(pickle.dumps(sd))
     np.testing.assert_array_equal(again.long[0, :3, :3], truth["shelf"]["long"][0, :3, :3])

@@ -120,6 +120,7 @@ def build(
             "splits": {p.scene: p.split for p in plans if p.split != "dynamic"},
             "seed": seed,
             "fractions": fractions,
+            "split_lists": str(split_lists.resolve()) if split_lists else None,
         },
     )
     t = Table(title=f"staged in {out_dir}")
@@ -164,13 +165,16 @@ def publish(
 
     if not (name and version and out_dir):
         raise ValueError("expected --name, --version and --out")
-    lists = split_lists
     if staging is not None:
-        if sessions:
-            raise ValueError("give either SESSION... or --from STAGING, not both")
+        if sessions or split_lists:
+            raise ValueError(
+                "give either SESSION... (with --split-lists) or --from STAGING, not both; a "
+                "staging folder publishes the sessions and splits it was built with"
+            )
         st = json.loads((staging / STAGING).read_text())
         sessions = [Path(s) for s in st["sessions"]]
         seed, fractions = st["seed"], st["fractions"]
+        split_lists = Path(st["split_lists"]) if st.get("split_lists") else None
     if not sessions:
         raise ValueError("expected SESSION... or --from STAGING, found neither")
     meta = ReleaseMeta(
@@ -190,7 +194,7 @@ def publish(
             previous=previous,
             seed=seed,
             fractions=parse_fractions(fractions),
-            split_lists=lists,
+            split_lists=split_lists,
             shard_bytes=_size(shard_size),
             progress=_progress(bar),
         )

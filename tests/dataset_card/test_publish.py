@@ -192,6 +192,44 @@ def test_publish_cli_with_push_dry_run(sessions, tmp_path):
     assert "croissant.json" in r.output and "v0.1.0" in r.output
 
 
+def test_build_then_publish_from_staging_keeps_the_staged_splits(sessions, tmp_path):
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "train_list.txt").write_text("scene3\nscene4\nscene0\n")
+    (lists / "val_list.txt").write_text("scene1\n")
+    (lists / "test_list.txt").write_text("scene2\n")
+    staged = tmp_path / "staging"
+    r = runner.invoke(
+        app, ["build", *map(str, sessions), "--out", str(staged), "--split-lists", str(lists)]
+    )
+    assert r.exit_code == 0, r.output
+    common = ["--name", "night-desk", "--version", "0.1.0", "--url", "https://example.org"]
+    common += ["--creator", "Lab <lab@example.org>"]
+    r = runner.invoke(
+        app, ["publish", "--from", str(staged), "--out", str(tmp_path / "r"), *common]
+    )
+    assert r.exit_code == 0, r.output
+    splits = read_manifest(tmp_path / "r")["splits"]
+    assert splits["train"]["scenes"] == ["scene0", "scene3", "scene4"]
+    assert splits["val"]["scenes"] == ["scene1"] and splits["test"]["scenes"] == ["scene2"]
+    # --from fixes the sessions and splits: giving others as well is refused, nothing written
+    r = runner.invoke(
+        app,
+        [
+            "publish",
+            "--from",
+            str(staged),
+            "--split-lists",
+            str(lists),
+            "--out",
+            str(tmp_path / "x"),
+            *common,
+        ],
+    )
+    assert r.exit_code == 2 and "not both" in r.output
+    assert not (tmp_path / "x").exists()
+
+
 def test_published_pixels_are_the_sources_windows(sessions, tmp_path):
     """Every short and long frame is its raw file's window, every ground truth the window of
     the reference's rendering, byte for byte; here with a tripod bumped between the burst and

@@ -116,10 +116,10 @@ def _table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def validate_release(release: str | os.PathLike, cfg: Config, *, progress=None) -> dict:
+def validate_release(release: str | os.PathLike, cfg: Config) -> dict:
     """Train, score and gate; write ``validation/``; return the report."""
     release = Path(release)
-    model, result, device, rank = train(release, cfg, progress=progress)
+    model, result, device, rank = train(release, cfg)
     if rank != 0:
         return {}
     val = evaluate(model, release, "val", cfg, device, full=True)

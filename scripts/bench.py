@@ -1,10 +1,18 @@
-"""sublux benchmarks: each figure is a ratio against a reference timed in the same run.
+"""sublux benchmarks: speed as ratios against a reference timed in the same run.
 
 capture
     * the capture loop's per-frame overhead on the simulated camera: ``run_passes`` writing a
       journalled session against the same camera's bare ``shoot(n)`` producing the bytes;
     * the capture rate over libgphoto2's virtual camera against a bare python-gphoto2
       capture-and-download loop (``scripts/bench_vcamera.py``, each run in a fresh process).
+curate
+    ``scripts/bench_curate.py``: accuracy against simulated truth, bad frames, and curation time
+    against bare raw decoding and against the seed method.
+dataset
+    ``scripts/bench_dataset.py``: HDF5 codecs (ratio and speed), packaging, random crops.
+baseline
+    ``scripts/bench_baseline.py``, with CUDA only: training throughput, data-wait fraction,
+    peak memory and the extrapolated time to validate a DRV-sized release (absolute figures).
 """
 
 from __future__ import annotations
@@ -84,7 +92,7 @@ def main() -> None:
         "sections",
         nargs="*",
         default=["capture", "curate", "dataset"],
-        help="capture, curate, dataset (default: all)",
+        help="capture, curate, dataset, baseline (default: all but baseline, which needs CUDA)",
     )
     ap.add_argument("--quick", action="store_true", help="fewer repeats, smaller frames")
     a = ap.parse_args()

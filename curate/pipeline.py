@@ -86,6 +86,7 @@ class _Frame:
     pass_: str
     t: float | None = None
     angle: float | None = None
+    moving: bool = False  # exposed while the turntable turned (a continuous pass)
     meta: dict = field(default_factory=dict)
     work: np.ndarray | None = None
     features: np.ndarray | None = None  # matching.features of work
@@ -395,12 +396,18 @@ def _box_blur_x(image: np.ndarray, length: float) -> np.ndarray:
 def _motion_blur(dark: list[_Frame], bright: list[_Frame]) -> list[float]:
     """Per dark frame, the turntable's motion blur in work pixels (0 when it stood still).
 
-    The speed comes from the journalled angles and times of neighbouring dark frames, the
-    scale (work pixels per degree) from registering two clean bright frames whose angles are
-    known.  A continuous dark pass smears the scene along x by speed x exposure; blurring the
-    reference the same way before registration keeps the correlation peak sharp.
+    Only frames of a continuous pass move during their exposure (a stepped pass shoots with
+    the table at rest).  The speed comes from the journalled angles and times of neighbouring
+    dark frames, the scale (work pixels per degree) from registering two clean bright frames
+    whose angles are known.  A continuous dark pass smears the scene along x by speed x
+    exposure; blurring the reference the same way before registration keeps the correlation
+    peak sharp.
     """
-    ok = all(f.angle is not None and f.t is not None for f in dark) and len(dark) > 2
+    ok = (
+        any(f.moving for f in dark)
+        and all(f.angle is not None and f.t is not None for f in dark)
+        and len(dark) > 2
+    )
     pairs = [
         (a, b)
         for a, b in itertools.pairwise(bright)
@@ -415,7 +422,8 @@ def _motion_blur(dark: list[_Frame], bright: list[_Frame]) -> list[float]:
     times = np.array([f.t for f in dark], float)
     speed = np.abs(np.gradient(angles, times)) if np.ptp(times) > 0 else np.zeros(len(dark))
     exposure = np.array([f.meta.get("exposure_s") or 0.0 for f in dark], float)
-    return list(speed * exposure * px_per_deg)
+    moving = np.array([f.moving for f in dark])
+    return list(np.where(moving, speed * exposure * px_per_deg, 0.0))
 
 
 def _candidates(path: Sequence[int], n_dark: int, neighbours: int) -> list[list[int]]:
@@ -670,6 +678,7 @@ def align_session(
                 pass_=p,
                 t=r.t_start,
                 angle=r.angle,
+                moving=(s.plan.get("passes", {}).get(p, {}).get("mode") == "continuous"),
                 meta={"sha256": r.sha256},
             )
             for r in s.frames(p)

@@ -350,10 +350,10 @@ def run_passes(
 ) -> RunResult:
     """Shoot what is left of ``passes``, journalling a start and a stop record.
 
-    The stop record says ``success`` when every frame of those passes is on disk, ``abort``
-    when the user stopped the run or the turntable failed, ``fail`` when the camera or the
-    disk did.  Errors are re-raised after the stop record is written, so the session stays
-    resumable.
+    The stop record says ``success`` when every frame of those passes is on disk; ``abort``
+    when the user stopped the run, or the camera, the turntable or the request failed (fix it
+    and resume); ``fail`` for anything else (the disk, a bug).  Errors are re-raised after the
+    stop record is written, so the session stays resumable.
     """
     stop = stop or threading.Event()
     runner = _Runner(writer, camera, turntable, stop, progress)

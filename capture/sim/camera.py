@@ -77,20 +77,6 @@ MAX_TIMED_SHUTTER_S = 30
 MIN_SIZE = 22
 
 
-def _shutter_seconds(text: str | float) -> Fraction:
-    """Exposure time of a shutter label; also reads labels such as ``1/1.3`` (10/13 s)."""
-    if isinstance(text, str) and "/" in text:
-        num, _, den = text.strip().rstrip("s").rstrip('"').partition("/")
-        try:
-            value = Fraction(num.strip()) / Fraction(den.strip())
-        except (ValueError, ZeroDivisionError):
-            pass
-        else:
-            if value > 0:
-                return value.limit_denominator(1_000_000)
-    return parse_shutter(text)
-
-
 def _f_number(text: str | float) -> Fraction:
     s = str(text).strip().lower().removeprefix("f").removeprefix("/").strip()
     try:
@@ -346,11 +332,11 @@ class SimCamera:
             )
         offered = f"{', '.join(SHUTTER_CHOICES[:-1])}, or a time over {MAX_TIMED_SHUTTER_S} s"
         try:
-            seconds = _shutter_seconds(text)
+            seconds = parse_shutter(text)
         except SettingError as err:
             raise SettingError(f"{err}; the camera offers {offered} (bulb)") from None
         for label in SHUTTER_CHOICES[:-1]:
-            if _shutter_seconds(label) == seconds:
+            if parse_shutter(label) == seconds:
                 return {"shutter": label, "shutter_s": seconds, "bulb": False}
         if seconds > MAX_TIMED_SHUTTER_S:
             return {"shutter": "bulb", "shutter_s": seconds, "bulb": True}

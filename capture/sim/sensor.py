@@ -43,7 +43,6 @@ __all__ = [
     "expose",
     "mean_dn",
     "photoelectrons",
-    "response_mosaic",
     "snr_db",
     "variance_dn",
 ]
@@ -108,14 +107,6 @@ def camera_neutral(*, sensor: Sensor = SENSOR) -> tuple[float, float, float]:
     """The camera's R, G, B reading of a grey surface, normalised to green (DNG AsShotNeutral)."""
     r, g, b = sensor.response
     return (r / g, 1.0, b / g)
-
-
-def response_mosaic(shape: tuple[int, int], *, sensor: Sensor = SENSOR) -> np.ndarray:
-    """Channel response of each photosite of an RGGB mosaic of ``shape`` (float32)."""
-    out = np.empty(shape, dtype=np.float32)
-    for site, channel in enumerate(CFA_PATTERN):
-        out[site // 2 :: 2, site % 2 :: 2] = sensor.response[channel]
-    return out
 
 
 def photoelectrons(

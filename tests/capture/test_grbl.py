@@ -421,10 +421,14 @@ def test_close_is_idempotent_and_leaves_no_threads(make_sim):
     assert not [name for name in names if name.startswith(("grbl-sim", "grbl-track"))]
 
 
-def test_list_serial_ports_gives_device_paths():
-    ports = list_serial_ports()
-    assert ports == sorted(ports)
-    assert all(isinstance(p, str) and p.startswith("/dev/") for p in ports)
+def test_list_serial_ports_gives_sorted_device_paths(monkeypatch):
+    from types import SimpleNamespace
+
+    from capture.devices import grbl
+
+    found = [SimpleNamespace(device=d) for d in ("/dev/ttyUSB1", "/dev/ttyACM0", "/dev/ttyUSB0")]
+    monkeypatch.setattr(grbl.list_ports, "comports", lambda: found)
+    assert list_serial_ports() == ["/dev/ttyACM0", "/dev/ttyUSB0", "/dev/ttyUSB1"]
 
 
 # -- interpolate_angle -----------------------------------------------------------------------

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -60,30 +59,20 @@ def _augment(arrays: Sequence[np.ndarray], flips: torch.Tensor) -> list[np.ndarr
 
 
 class _Pairs(Dataset):
+    """One item per sequence (a reference and its short frames) of a split."""
+
     def __init__(
-        self,
-        release: str | os.PathLike,
-        split: str,
-        *,
-        crop: int = 512,
-        augment: bool = True,
-        model: str = "sid",
+        self, release: str | os.PathLike, split: str, *, crop: int = 512, augment: bool = True
     ):
-        self.release = Path(release)
-        self.split = split
         self.crop = int(crop)
         self.augment = augment
-        self.model = model
         self.reader = split_reader(release, split)
-        self.items = self._index()
+        self.items = sequences(self.reader)
         if not self.items:
             raise ValueError(
                 f"expected paired frames in the {split} split of {release}, found none; the "
                 "trainer needs short frames with references"
             )
-
-    def _index(self) -> list[tuple]:
-        raise NotImplementedError
 
     def __len__(self) -> int:
         return len(self.items)
@@ -99,15 +88,9 @@ class _Pairs(Dataset):
 
 def sequences(reader) -> list[tuple[str, int, list[int]]]:
     """(session, reference, its short frames) for every reference of every session."""
-    out = []
-    for sid in reader.sessions():
-        sd = reader.session(sid)
-        if sd.long is None:
-            continue
-        refs = sd.short_frames["ref"]
-        for k in sorted({int(r) for r in refs if r >= 0}):
-            out.append((sid, k, [i for i, r in enumerate(refs) if r == k]))
-    return out
+    return [
+        (sid, k, idx) for sid in reader.sessions() for k, idx in reader.session(sid).sequences()
+    ]
 
 
 def _pick(frames: list[int]) -> int:
@@ -120,12 +103,6 @@ class SIDPairs(_Pairs):
     As in SID's and SMID's own loaders, an epoch visits every sequence (a reference and its
     short frames) once, drawing one of its frames, so its length does not grow with the burst.
     """
-
-    def __init__(self, release, split, *, crop: int = 512, augment: bool = True):
-        super().__init__(release, split, crop=crop, augment=augment, model="sid")
-
-    def _index(self):
-        return sequences(self.reader)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         sid, k, frames = self.items[index]
@@ -144,12 +121,6 @@ class SIDPairs(_Pairs):
 
 class SMIDPairs(_Pairs):
     """Two different frames of one sequence (binned raw RGB) and the half-resolution GT."""
-
-    def __init__(self, release, split, *, crop: int = 512, augment: bool = True):
-        super().__init__(release, split, crop=crop, augment=augment, model="smid")
-
-    def _index(self):
-        return sequences(self.reader)
 
     def __getitem__(self, index: int):
         sid, k, frames = self.items[index]

@@ -30,7 +30,7 @@ PART_SUFFIX = ".part"
 
 
 def fsync_dir(path: str | os.PathLike) -> None:
-    """Flush a directory entry (a rename) to disk."""
+    """fsync a path: a directory, to flush a rename in it, or a file opened read-only."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

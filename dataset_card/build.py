@@ -49,7 +49,6 @@ __all__ = ["BuildResult", "SessionPlan", "build", "plan_sessions"]
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
-SHORT_DTYPE = SHORT_FRAMES_DTYPE
 #: ``long_frames`` adds where each reference's window sits relative to the short window.
 LONG_DTYPE = np.dtype([*LONG_FRAMES_DTYPE.descr, ("offset_y", "i4"), ("offset_x", "i4")])
 
@@ -83,11 +82,6 @@ class SessionPlan:
     @property
     def scene(self) -> str:
         return self.session.scene
-
-    @property
-    def raw_bytes(self) -> int:
-        h, w = self.window[2], self.window[3]
-        return 2 * h * w * (len(self.short) + len(self.long)) + 6 * h * w * len(self.long)
 
     def summary(self) -> dict:
         """The per-session facts the card and Croissant need (never serials or GPS)."""
@@ -286,11 +280,8 @@ def plan_sessions(
     if split_lists is not None:
         assignment = read_split_lists(split_lists, ref_scenes)
     else:
-        from dataset_card.splits import DEFAULT_FRACTIONS
-
-        assignment = assign_splits(
-            ref_scenes, seed=seed, fractions=fractions or DEFAULT_FRACTIONS, previous=previous
-        )
+        extra = {"fractions": fractions} if fractions else {}
+        assignment = assign_splits(ref_scenes, seed=seed, previous=previous, **extra)
     for p in plans:
         p.split = DYNAMIC if p.kind == DYNAMIC else assignment[p.scene]
         _geometry(p)
@@ -366,7 +357,7 @@ def _write_session(
         g.write_long(j, mosaic)
         g.write_gt(j, rgb)
         tick()
-    short = np.zeros(len(plan.short), SHORT_DTYPE)
+    short = np.zeros(len(plan.short), SHORT_FRAMES_DTYPE)
     for i, s in enumerate(plan.short):
         short[i] = (
             s["file"].encode(),

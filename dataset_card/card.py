@@ -48,6 +48,7 @@ __all__ = [
     "default_citation",
     "find_sensitive",
     "format_shutter",
+    "format_span",
     "size_category",
     "summarize_sessions",
     "write_card",
@@ -410,7 +411,8 @@ def format_shutter(seconds: float | None) -> str:
     return f"{seconds:g} s"
 
 
-def _span(rng: tuple[float, float] | None, fmt=lambda v: f"{v:g}", unit: str = "") -> str:
+def format_span(rng: tuple[float, float] | None, fmt=lambda v: f"{v:g}", unit: str = "") -> str:
+    """``lo–hi unit`` (one value when equal), or "not recorded"."""
     if rng is None:
         return "not recorded"
     lo, hi = (fmt(v) for v in rng)
@@ -596,10 +598,10 @@ def _session_table(info: ReleaseInfo) -> str:
 def _composition(info: ReleaseInfo, s: SessionSummary) -> str:
     kinds = ", ".join(f"{n} {k}" for k, n in s.kinds.items()) or "none"
     cameras = ", ".join(f"{cam} ({n} sessions)" for cam, n in s.cameras.items()) or "none"
-    ratio = _span(s.exposure_ratio, lambda v: f"{v:.0f}")
+    ratio = format_span(s.exposure_ratio, lambda v: f"{v:.0f}")
     if s.exposure_ratio_median is not None:
         ratio += f" (median {s.exposure_ratio_median:.0f})"
-    lux = _span(s.lux, unit=" lux")
+    lux = format_span(s.lux, unit=" lux")
     if s.lux_unknown:
         lux += f"; not metered for {s.lux_unknown} of {s.num_sessions} sessions"
     return (
@@ -616,9 +618,10 @@ def _composition(info: ReleaseInfo, s: SessionSummary) -> str:
         "once bright (long exposures at each step), frames matched along the path; `dynamic` "
         "— motion without references, for qualitative and temporal evaluation.\n"
         f"- **Cameras:** {cameras}\n"
-        f"- **ISO:** {_span(s.iso, lambda v: f'{v:.0f}')}\n"
-        f"- **Short exposures:** {_span(s.short_exposure_s, format_shutter)}; **long exposures:** "
-        f"{_span(s.long_exposure_s, format_shutter)}\n"
+        f"- **ISO:** {format_span(s.iso, lambda v: f'{v:.0f}')}\n"
+        f"- **Short exposures:** {format_span(s.short_exposure_s, format_shutter)}; "
+        "**long exposures:** "
+        f"{format_span(s.long_exposure_s, format_shutter)}\n"
         f"- **Exposure ratio (long/short):** {ratio}\n"
         f"- **Illuminance at the scene:** {lux}\n"
         f"- **Lighting:** {_list(s.lighting)}\n\n"

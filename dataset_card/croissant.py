@@ -33,6 +33,7 @@ from dataset_card.card import (
     default_citation,
     find_sensitive,
     format_shutter,
+    format_span,
     summarize_sessions,
 )
 from dataset_card.errors import BadRelease
@@ -168,13 +169,6 @@ def _creator(c: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _fmt_range(rng: tuple[float, float] | None, unit: str = "", fmt=lambda v: f"{v:g}") -> str:
-    if rng is None:
-        return "not recorded"
-    lo, hi = (fmt(v) for v in rng)
-    return f"{lo}{unit}" if lo == hi else f"{lo}–{hi}{unit}"
-
-
 def _rai(info: ReleaseInfo) -> dict[str, Any]:
     s = summarize_sessions(info.sessions)
     cameras = ", ".join(s.cameras) or "not recorded"
@@ -189,10 +183,10 @@ def _rai(info: ReleaseInfo) -> dict[str, Any]:
             "with short and once with long exposures.  Every frame is journalled with its "
             "sha256 and the camera settings read back.  "
             f"{s.num_sessions} sessions of {s.scenes} scenes; cameras: {cameras}; ISO "
-            f"{_fmt_range(s.iso)}; short exposures "
-            f"{_fmt_range(s.short_exposure_s, fmt=format_shutter)}; long exposures "
-            f"{_fmt_range(s.long_exposure_s, fmt=format_shutter)}; exposure ratios "
-            f"{_fmt_range(s.exposure_ratio)}; illuminance {_fmt_range(s.lux, ' lux')}."
+            f"{format_span(s.iso)}; short exposures "
+            f"{format_span(s.short_exposure_s, fmt=format_shutter)}; long exposures "
+            f"{format_span(s.long_exposure_s, fmt=format_shutter)}; exposure ratios "
+            f"{format_span(s.exposure_ratio)}; illuminance {format_span(s.lux, unit=' lux')}."
         ),
         "rai:dataCollectionType": ["Direct measurement", "Physical data collection"],
         "rai:dataCollectionMissingData": (
@@ -415,7 +409,9 @@ def _strings(obj: Any) -> Iterator[str]:
         yield obj
 
 
-def _own_checks(doc: Mapping[str, Any], root: Path, check_files: bool) -> list[str]:
+def _own_checks(
+    doc: Mapping[str, Any], root: Path, check_files: bool, digests: Mapping[str, str]
+) -> list[str]:
     problems = []
     if not str(doc.get("url") or "").strip():
         problems.append(
@@ -449,7 +445,7 @@ def _own_checks(doc: Mapping[str, Any], root: Path, check_files: bool) -> list[s
         if not file.is_file():
             problems.append(f"FileObject {ident!r}: expected a file at {file}, found none")
             continue
-        actual = sha256_file(file)
+        actual = digests.get(url) or sha256_file(file)
         if actual != sha.lower():
             problems.append(
                 f"FileObject {ident!r}: sha256 of {file} is {actual}, the metadata says {sha}; "
@@ -464,7 +460,12 @@ def _own_checks(doc: Mapping[str, Any], root: Path, check_files: bool) -> list[s
     return problems
 
 
-def validate_croissant(path: str | os.PathLike, *, check_files: bool = False) -> list[str]:
+def validate_croissant(
+    path: str | os.PathLike,
+    *,
+    check_files: bool = False,
+    digests: Mapping[str, str] | None = None,
+) -> list[str]:
     """Validate a ``croissant.json`` offline.
 
     Parameters
@@ -473,6 +474,9 @@ def validate_croissant(path: str | os.PathLike, *, check_files: bool = False) ->
         The Croissant file.  Relative ``contentUrl`` values are read against its folder.
     check_files
         Also hash every FileObject's file on disk and compare with its ``sha256``.
+    digests
+        sha256 already computed this run, by path relative to the JSON's folder (as in
+        ``contentUrl``), so that a file just hashed is not read again.
 
     Returns
     -------
@@ -504,5 +508,5 @@ def validate_croissant(path: str | os.PathLike, *, check_files: bool = False) ->
         problems += [
             f"mlcroissant warning: {w}" for w in sorted(dataset.metadata.ctx.issues.warnings)
         ]
-    problems += _own_checks(doc, path.parent, check_files)
+    problems += _own_checks(doc, path.parent, check_files, digests or {})
     return problems

@@ -52,14 +52,12 @@ def _new_dir(dest: Path) -> None:
 
 
 def _sequences(sd) -> list[tuple[str, int, list[int]]]:
-    frames = sd.short_frames
-    refs = sorted({int(r) for r in frames["ref"] if r >= 0})
-    out = []
-    for k in refs:
-        idx = [i for i, r in enumerate(frames["ref"]) if int(r) == k]
-        name = sd.session_id if len(refs) == 1 else f"{sd.session_id}-r{k:02d}"
-        out.append((name, k, idx))
-    return out
+    """SMID's sequence names: the session id, with the reference index when there are several."""
+    seqs = sd.sequences()
+    return [
+        (sd.session_id if len(seqs) == 1 else f"{sd.session_id}-r{k:02d}", k, idx)
+        for k, idx in seqs
+    ]
 
 
 def export_smid(release: str | os.PathLike, dest: str | os.PathLike) -> Path:
@@ -133,29 +131,28 @@ def export_patches(release: str | os.PathLike, dest: str | os.PathLike, *, size:
             sd = reader.session(sid)
             frames = sd.short_frames
             _, h, w = sd.short.shape
-            for i, k in enumerate(frames["ref"]):
-                if k < 0:
-                    continue
-                short = np.asarray(sd.short[i])
-                long = np.asarray(sd.long[int(k)])
-                for y in range(0, h - size + 1, size):
-                    for x in range(0, w - size + 1, size):
-                        name = f"{sid}_{i:04d}_{y:05d}_{x:05d}.png"
-                        _png16(base / "dark" / name, short[y : y + size, x : x + size])
-                        _png16(base / "bright" / name, long[y : y + size, x : x + size])
-                        rows.append(
-                            {
-                                "patch": name,
-                                "session_id": sid,
-                                "short_index": i,
-                                "ref_index": int(k),
-                                "y": y,
-                                "x": x,
-                                "dy": float(frames["dy"][i]),
-                                "dx": float(frames["dx"][i]),
-                                "exposure_ratio": float(frames["exposure_ratio"][i]),
-                            }
-                        )
+            for k, idx in sd.sequences():
+                long = np.asarray(sd.long[k])  # once per reference, not per short frame
+                for i in idx:
+                    short = np.asarray(sd.short[i])
+                    for y in range(0, h - size + 1, size):
+                        for x in range(0, w - size + 1, size):
+                            name = f"{sid}_{i:04d}_{y:05d}_{x:05d}.png"
+                            _png16(base / "dark" / name, short[y : y + size, x : x + size])
+                            _png16(base / "bright" / name, long[y : y + size, x : x + size])
+                            rows.append(
+                                {
+                                    "patch": name,
+                                    "session_id": sid,
+                                    "short_index": i,
+                                    "ref_index": int(k),
+                                    "y": y,
+                                    "x": x,
+                                    "dy": float(frames["dy"][i]),
+                                    "dx": float(frames["dx"][i]),
+                                    "exposure_ratio": float(frames["exposure_ratio"][i]),
+                                }
+                            )
         with atomic_write(base / "patches.csv", "w") as fh:
             wr = csv.DictWriter(
                 fh,

@@ -265,14 +265,6 @@ def _attrs_dict(attrs: h5py.AttributeManager) -> dict[str, Any]:
     return {k: to_python(attrs[k]) for k in attrs}
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _check_shape(name: str, shape: Sequence[int] | None, ndim: int, *, what: str) -> tuple:
     try:
         out = tuple(int(v) for v in shape)  # type: ignore[union-attr]
@@ -483,11 +475,6 @@ class SessionWriter:
                 f"written, missing {'; '.join(todo)}; nothing was published"
             )
         self._closed = True
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` has run."""
-        return self._closed
 
     def _check_open(self) -> None:
         if self._closed:
@@ -791,7 +778,7 @@ class SplitWriter:
             for part in self._parts:
                 with h5py.File(part, "r+") as f:
                     f.attrs["num_shards"] = count
-                _fsync_file(part)
+                fsync_dir(part)  # opens and fsyncs any path, a file too
             for part, final in zip(self._parts, finals, strict=True):
                 os.replace(part, final)
                 renamed.append(final)

@@ -29,6 +29,7 @@ from dataset_card.card import FileInfo, ReleaseInfo, SplitInfo, check_card, writ
 from dataset_card.croissant import validate_croissant, write_croissant
 from dataset_card.errors import BadRelease, DatasetError
 from dataset_card.hdf5 import DEFAULT_CODEC, GT_RECIPE, file_summary, open_file, verify_file
+from dataset_card.reader import MANIFEST
 
 __all__ = [
     "MANIFEST",
@@ -41,7 +42,6 @@ __all__ = [
     "verify_release",
 ]
 
-MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 Progress = Callable[[str, int, int], None]
@@ -178,13 +178,16 @@ def check_release(root: str | os.PathLike, *, chunks: bool = True) -> list[str]:
     problems: list[str] = []
     manifest = read_manifest(root)
     sums = root / SUMS
+    digests: dict[str, str] = {}  # each file hashed once, for the Croissant check too
     if sums.exists():
         for line in sums.read_text().splitlines():
             digest, _, rel = line.partition("  ")
             p = root / rel
             if not p.is_file():
                 problems.append(f"{rel}: listed in {SUMS} but missing")
-            elif sha256_file(p) != digest:
+                continue
+            digests[rel] = sha256_file(p)
+            if digests[rel] != digest:
                 problems.append(f"{rel}: sha256 differs from {SUMS}")
     else:
         problems.append(f"{SUMS} is missing")
@@ -219,7 +222,7 @@ def check_release(root: str | os.PathLike, *, chunks: bool = True) -> list[str]:
     problems += [f"README.md: {p}" for p in check_card(root / "README.md")]
     problems += [
         f"croissant.json: {p}"
-        for p in validate_croissant(root / "croissant.json", check_files=True)
+        for p in validate_croissant(root / "croissant.json", check_files=True, digests=digests)
     ]
     return problems
 

@@ -276,6 +276,15 @@ class SessionData:
         refs = self.short_frames["ref"]
         return [(int(i), int(refs[i])) for i in np.flatnonzero(refs >= 0)]
 
+    def sequences(self) -> list[tuple[int, list[int]]]:
+        """``(ref_index, short indices)`` per reference: DRV's static sequences, each frame
+        paired with the reference it was aligned to (empty without references)."""
+        refs = self.short_frames["ref"]
+        return [
+            (k, [int(i) for i in np.flatnonzero(refs == k)])
+            for k in sorted({int(r) for r in refs if r >= 0})
+        ]
+
     def __repr__(self) -> str:
         return f"SessionData({self.session_id!r}, short={self.short.shape})"
 

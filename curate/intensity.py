@@ -43,6 +43,8 @@ __all__ = [
     "classify",
     "default_clip_margin",
     "frame_stats",
+    "grey_stats",
+    "luma_601",
     "video_frame_stats",
 ]
 
@@ -129,6 +131,24 @@ def frame_stats(
     return FrameStats(mean_dn=mean, clipped_fraction=float(clipped))
 
 
+def luma_601(frame: np.ndarray) -> np.ndarray:
+    """The grey image (float32, 0–255) of an 8-bit frame, with BT.601 weights as MATLAB's
+    ``rgb2gray`` (the seed's grayscale step); a grey frame is returned as float32."""
+    img = np.asarray(frame)
+    if img.dtype != np.uint8 or not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
+        raise BadInput(
+            f"expected an 8-bit video frame (uint8, rows×cols or rows×cols×3 RGB), found "
+            f"dtype {img.dtype} and shape {img.shape}; raw frames go to frame_stats instead"
+        )
+    return img.astype(np.float32) if img.ndim == 2 else img @ _LUMA_601.astype(np.float32)
+
+
+def grey_stats(grey: np.ndarray, *, clip_margin: float = 0.0) -> FrameStats:
+    """:class:`FrameStats` of a grey image in 0–255 (see :func:`luma_601`)."""
+    clipped = np.count_nonzero(grey >= 255.0 - clip_margin) / grey.size
+    return FrameStats(mean_dn=float(grey.mean(dtype=np.float64)), clipped_fraction=float(clipped))
+
+
 def video_frame_stats(frame: np.ndarray, *, clip_margin: float = 0.0) -> FrameStats:
     """Measure an 8-bit sRGB video frame the way the seed did: mean of the grey image.
 
@@ -145,15 +165,7 @@ def video_frame_stats(frame: np.ndarray, *, clip_margin: float = 0.0) -> FrameSt
         ``mean_dn`` is the mean grey level in 0–255 (BT.601 weights, as MATLAB's
         ``rgb2gray``).  Use with ``classify(..., min_mean_dn=SEED_FLOOR_8BIT)``.
     """
-    img = np.asarray(frame)
-    if img.dtype != np.uint8 or not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
-        raise BadInput(
-            f"expected an 8-bit video frame (uint8, rows×cols or rows×cols×3 RGB), found "
-            f"dtype {img.dtype} and shape {img.shape}; raw frames go to frame_stats instead"
-        )
-    grey = img.astype(np.float32) if img.ndim == 2 else img @ _LUMA_601.astype(np.float32)
-    clipped = np.count_nonzero(grey >= 255.0 - clip_margin) / grey.size
-    return FrameStats(mean_dn=float(grey.mean(dtype=np.float64)), clipped_fraction=float(clipped))
+    return grey_stats(luma_601(frame), clip_margin=clip_margin)
 
 
 def classify(

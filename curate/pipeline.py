@@ -150,10 +150,10 @@ def _load_raw(f: _Frame, opts: Options) -> None:
 
 def _grey_work(rgb: np.ndarray, f: _Frame, feature_downsample: int) -> None:
     f.shape = rgb.shape[:2]
-    f.stats = intensity.video_frame_stats(rgb)
-    grey = rgb.astype(np.float32) @ np.array([0.2989, 0.5870, 0.1140], np.float32) / 255.0
+    grey = intensity.luma_601(rgb)
+    f.stats = intensity.grey_stats(grey)
     down = _work_factor(f.shape) * 2
-    f.work = block_mean(grey, down)
+    f.work = block_mean(grey, down) / np.float32(255.0)
     f.factor = float(down)
     f.features = matching.features(f.work, downsample=feature_downsample)
     f.meta = {"camera": "", "iso": None, "exposure_s": None}
@@ -170,7 +170,7 @@ def _load_image(f: _Frame, opts: Options) -> None:
         img = (img >> 8).astype(np.uint8)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
-    _grey_work(img[..., 2::-1].copy(), f, opts.feature_downsample)
+    _grey_work(img[..., 2::-1], f, opts.feature_downsample)
 
 
 def _video_frames(path: Path, pass_: str, opts: Options) -> list[_Frame]:
@@ -193,7 +193,7 @@ def _video_frames(path: Path, pass_: str, opts: Options) -> list[_Frame]:
             f = _Frame(
                 file=f"frame_{i:06d}", path=path, pass_=pass_, t=(i / fps) if fps else float(i)
             )
-            _grey_work(bgr[..., ::-1].copy(), f, opts.feature_downsample)
+            _grey_work(bgr[..., ::-1], f, opts.feature_downsample)
             frames.append(f)
             i += 1
     finally:
@@ -569,7 +569,9 @@ def _run(
     if not force and _up_to_date(out, digest):
         log.info("%s is up to date", out / ALIGNMENT_FILE)
         return out / ALIGNMENT_FILE
-    if not video:
+    if video:  # ``dark`` is one entry standing for the file; its frames are decoded now
+        dark = _video_frames(dark[0].path, "dark", opts)
+    else:
         _decode(dark, opts, progress, "decode dark")
     _decode(bright, opts, progress, "decode bright")
     _check_consistent(dark, "dark")
@@ -737,7 +739,10 @@ def align_folders(
     video = dark.is_file() and dark.suffix.lower() in VIDEO_SUFFIXES
     if kind not in ("static", "sweep"):
         raise BadInput(f"expected --kind static or sweep, found {kind!r}")
-    dark_frames = _video_frames(dark, "dark", opts) if video else _list_folder(dark, "dark")
+    # a video stands as one entry until the up-to-date check has passed (its size and time
+    # in the input hash): decoding it only to find nothing changed would waste a full pass
+    dark_frames = [_Frame(file=dark.name, path=dark, pass_="dark")] if video else None
+    dark_frames = dark_frames or _list_folder(dark, "dark")
     bright_frames = _list_folder(bright, "bright")
     source = {
         "kind": "folders",

@@ -75,11 +75,6 @@ class RawFrame:
     model: str
     path: str = ""
 
-    @property
-    def black(self) -> float:
-        """Mean black level, for algorithms that take one number."""
-        return float(np.mean(self.black_level))
-
     def require_exposure(self) -> tuple[float, float | None]:
         """``(exposure_s, iso)``, or :class:`MissingMetadata` saying what to do instead."""
         if self.exposure_s is None:

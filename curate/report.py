@@ -44,7 +44,7 @@ from capture.session import open_session
 from curate.bayer import pack_rggb
 from curate.errors import CurateError
 from curate.pipeline import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from curate.raw import read_raw
+from curate.raw import open_raw
 from curate.result import Alignment, read_alignment
 
 __all__ = ["REPORT_DIR", "REPORT_FILE", "write_report"]
@@ -97,10 +97,10 @@ def _resolve(al: Alignment, where: str) -> Path:
 
 def _raw_linear(path: Path) -> tuple[np.ndarray, float]:
     """Linear RGB at half resolution from a raw file, white-balanced, 0..1 = black..white."""
-    frame = read_raw(path)
-    planes = pack_rggb(
-        frame.mosaic, black=frame.black_level, white=frame.white_level, cfa=frame.cfa
-    )
+    with open_raw(path) as frame:  # pack_rggb makes its own array: no copy of the mosaic
+        planes = pack_rggb(
+            frame.mosaic, black=frame.black_level, white=frame.white_level, cfa=frame.cfa
+        )
     rgb = np.stack([planes[0], 0.5 * (planes[1] + planes[3]), planes[2]], axis=-1)
     wb = np.asarray(frame.white_balance[:3], dtype=np.float32)
     if np.all(np.isfinite(wb)) and np.all(wb > 0):

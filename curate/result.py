@@ -68,7 +68,6 @@ SCHEMA_VERSION = 1
 CURATION_DIR = "curation"
 ALIGNMENT_FILE = "alignment.json"
 CORRELATION_FILE = "correlation.npy"
-DROP_REASONS = ("unreadable", "too_dark", "too_bright", "saturated")
 
 
 def result_dir(session: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:

@@ -700,7 +700,8 @@ def bench_accuracy(
     targets: list = []
     for key, electrons, res in table:
         ours = res["ours"]
-        _check(targets, f"{key}: exact matches", ours["exact_fraction"], 1.0, most=False)
+        exact = TARGETS["match_exact_fraction"]
+        _check(targets, f"{key}: exact matches", ours["exact_fraction"], exact, most=False)
         _check(
             targets,
             f"{key}: unreadable dark files dropped as unreadable, no good frame dropped",
@@ -710,17 +711,17 @@ def bench_accuracy(
         )
         med, p95 = ours["error_px"]["median"], ours["error_px"]["p95"]
         if electrons >= 0.7:
-            _check(targets, f"{key}: median error px", med, 0.1, most=True)
-            _check(targets, f"{key}: p95 error px", p95, 0.25, most=True)
+            _check(targets, f"{key}: median error px", med, TARGETS["median_px_at_1e"], most=True)
+            _check(targets, f"{key}: p95 error px", p95, TARGETS["p95_px_at_1e"], most=True)
         else:
-            _check(targets, f"{key}: median error px", med, 0.2, most=True)
+            _check(targets, f"{key}: median error px", med, TARGETS["median_px_at_0.4e"], most=True)
     for key, res in statics.items():
         med, p95 = res["error_px"]["median"], res["error_px"]["p95"]
         if key.startswith("static_1"):
-            _check(targets, f"{key}: median error px", med, 0.1, most=True)
-            _check(targets, f"{key}: p95 error px", p95, 0.25, most=True)
+            _check(targets, f"{key}: median error px", med, TARGETS["median_px_at_1e"], most=True)
+            _check(targets, f"{key}: p95 error px", p95, TARGETS["p95_px_at_1e"], most=True)
         else:
-            _check(targets, f"{key}: median error px", med, 0.2, most=True)
+            _check(targets, f"{key}: median error px", med, TARGETS["median_px_at_0.4e"], most=True)
     return {
         "sensor": f"{size[0]}x{size[1]}",
         "seeds": list(seeds),
@@ -877,23 +878,19 @@ def bench_speed(
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict:
     """Curation time against raw decoding and against the seed method, on one sweep."""
-    from curate.errors import UnreadableRaw
     from curate.pipeline import Options
-    from curate.raw import read_raw
 
     path = tmp / "speed-sweep"
     progress(f"speed: shooting a {size[0]}x{size[1]} sweep of {steps} steps")
     sess = make_sweep(path, size=size, seed=seed, electrons=electrons, steps=steps)
     s = open_session(path)
-    files = []
-    for p in PASSES:
-        for rec in s.frames(p):
-            f = s.frame_path(rec)
-            try:  # the same readable files the curation decodes
-                read_raw(f)
-            except UnreadableRaw:
-                continue
-            files.append(f)
+    # the same readable files the curation decodes: all but the ones truncated on purpose
+    files = [
+        s.frame_path(rec)
+        for p in PASSES
+        for rec in s.frames(p)
+        if not (p == "dark" and Path(rec.path).name in sess.broken)
+    ]
     size_mb = sum(f.stat().st_size for f in files) / 1e6
     workers = Options().workers
     progress("speed: decoding")
@@ -952,9 +949,21 @@ def bench_speed(
         "diagnostic_registration": diagnostic,
     }
     targets: list = []
-    _check(targets, "speed: align / decode", out["ratio_align_over_decode"], 1.3, most=True)
-    _check(targets, "speed: seed / align", out["ratio_seed_over_align"], 10.0, most=False)
-    _check(targets, "speed session: exact matches", ours_agg["exact_fraction"], 1.0, most=False)
+    if tuple(size) == FULL_SIZE:
+        _check(
+            targets, "speed: align / decode", out["ratio_align_over_decode"],
+            TARGETS["ratio_align_over_decode"], most=True,
+        )  # fmt: skip
+        _check(
+            targets, "speed: seed / align", out["ratio_seed_over_align"],
+            TARGETS["ratio_seed_over_align"], most=False,
+        )  # fmt: skip
+    else:
+        # Both ratios are targets on 20 MP frames; smaller frames decode in a few ms each,
+        # so a run's fixed costs (threads, registration of the pairs) dominate the ratio.
+        out["speed_targets"] = f"not judged: they are set for {FULL_SIZE[0]}x{FULL_SIZE[1]} frames"
+    exact = TARGETS["match_exact_fraction"]
+    _check(targets, "speed session: exact matches", ours_agg["exact_fraction"], exact, most=False)
     o_med, s_med = ours_agg["error_px"]["median"], seed_agg["error_px"]["median"]
     better = float(
         ours_agg["exact_fraction"] >= seed_agg["exact_fraction"]

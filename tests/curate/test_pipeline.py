@@ -168,7 +168,7 @@ def _texture(h, w, seed=0):
     return np.clip(img, 0, 1)
 
 
-def test_folders_with_a_dark_video(tmp_path):
+def test_folders_with_a_dark_video(tmp_path, monkeypatch):
     h, w = 120, 160
     wide = _texture(h, w + 80, seed=1)
     video = tmp_path / "dark.mp4"
@@ -197,6 +197,14 @@ def test_folders_with_a_dark_video(tmp_path):
     ]
     for p in a.pairs:
         assert abs(p["dx"]) < 0.6 and abs(p["dy"]) < 0.6
+    # a re-run with nothing changed does not decode the video again
+    import curate.pipeline as pipeline
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the video was decoded for an up-to-date result")
+
+    monkeypatch.setattr(pipeline, "_video_frames", no_decoding)
+    assert align_folders(video, bright, out=tmp_path / "out") == tmp_path / "out" / "alignment.json"
 
 
 def test_folder_errors(tmp_path):

@@ -33,7 +33,7 @@ from capture import plan as planmod
 from capture.cliutil import handle_errors
 from capture.errors import BadRequest, CaptureError, SessionError, SessionExists, TurntableAlarm
 from capture.protocols import Camera, Turntable
-from capture.session import PASSES, SessionWriter
+from capture.session import PASSES, SessionWriter, check_new_session_dir
 
 app = typer.Typer(
     help="Tethered low-light RAW capture: bursts, references and turntable sweeps.",
@@ -78,10 +78,7 @@ def _parse_size(text: str) -> tuple[int, int]:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise BadRequest(f"expected --sim-size as HxW (e.g. 512x768), found {text!r}") from None
-    if h < 24 or w < 24 or h % 2 or w % 2:
-        # LibRaw will not open a DNG smaller than 22 photosites a side.
-        raise BadRequest(f"expected an even --sim-size of at least 24x24, found {text!r}")
-    return h, w
+    return h, w  # the simulated camera checks the size (even, at least MIN_SIZE) itself
 
 
 def _sim_seed(scene: str, seed: int | None) -> int:
@@ -393,11 +390,7 @@ def sweep(
     sim_lux: SimLuxOpt = 1.0,
 ) -> None:
     """Shoot a turntable sweep: the dark pass, back to the start, the bright pass."""
-    if session.exists() and (not session.is_dir() or any(session.iterdir())):
-        raise SessionExists(
-            f"expected a new or empty directory for the sweep, found files at {session}; "
-            "nothing was changed. Choose another --session, or `capture resume` it."
-        )
+    check_new_session_dir(session)  # before the camera and turntable are opened
     if not turntable:
         raise BadRequest("a sweep needs a turntable: pass --turntable /dev/ttyUSB0 (or sim)")
     passes, tt_spec = planmod.sweep_plan(

@@ -197,7 +197,17 @@ class _Runner:
         self.progress = progress or (lambda *_: None)
         self.shot: dict[str, int] = {}
 
-    def _done(self, pass_: str, rec_index: int) -> None:
+    def _write(self, pass_, index, shot, exposure, applied, angle) -> None:
+        """Journal one frame and report progress."""
+        self.writer.write_frame(
+            pass_,
+            index,
+            shot,
+            requested=exposure,
+            applied=applied,
+            angle=angle,
+            extra=shot.extra or None,
+        )
         self.shot[pass_] = self.shot.get(pass_, 0) + 1
         s = self.writer.session
         self.progress(pass_, len(s.frames(pass_)), s.planned(pass_))
@@ -232,22 +242,11 @@ class _Runner:
         try:
             for index, shot in zip(remaining, shots, strict=False):
                 got += 1
-                self.writer.write_frame(
-                    pass_,
-                    index,
-                    shot,
-                    requested=exposure,
-                    applied=applied,
-                    angle=angle,
-                    extra=shot.extra or None,
-                )
-                self._done(pass_, index)
+                self._write(pass_, index, shot, exposure, applied, angle)
                 if self.stop.is_set():
                     return False
         finally:
-            close = getattr(shots, "close", None)
-            if close is not None:
-                close()
+            _close(shots)
         _check_count(pass_, got, len(remaining))
         return True
 
@@ -258,16 +257,7 @@ class _Runner:
             if settle:
                 time.sleep(settle)
             (shot,) = list(self.camera.shoot(1))
-            self.writer.write_frame(
-                pass_,
-                index,
-                shot,
-                requested=exposure,
-                applied=applied,
-                angle=angle,
-                extra=shot.extra or None,
-            )
-            self._done(pass_, index)
+            self._write(pass_, index, shot, exposure, applied, angle)
             if self.stop.is_set():
                 return False
         return True
@@ -307,9 +297,7 @@ class _Runner:
                 if self.stop.is_set():
                     return False
         finally:
-            close = getattr(shots, "close", None)
-            if close is not None:
-                close()
+            _close(shots)
             tt.stop_tracking()
         _check_count(pass_, got, n)
         tt.wait_idle()
@@ -318,16 +306,14 @@ class _Runner:
     def _write_tracked(self, pass_, item, reports, exposure, applied) -> None:
         index, shot = item
         angle = interpolate_angle(list(reports), shot.t_mid)
-        self.writer.write_frame(
-            pass_,
-            index,
-            shot,
-            requested=exposure,
-            applied=applied,
-            angle=round(angle, 4),
-            extra=shot.extra or None,
-        )
-        self._done(pass_, index)
+        self._write(pass_, index, shot, exposure, applied, round(angle, 4))
+
+
+def _close(shots) -> None:
+    """Close a camera's shot generator early (it releases the shutter); lists need none."""
+    close = getattr(shots, "close", None)
+    if close is not None:
+        close()
 
 
 def _check_count(pass_: str, got: int, expected: int) -> None:

@@ -284,6 +284,17 @@ class Session:
         return problems
 
 
+def check_new_session_dir(path: str | os.PathLike) -> None:
+    """Raise :class:`SessionExists` unless ``path`` is missing or an empty directory."""
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        what = "another session" if (path / SESSION_FILE).exists() else "other files"
+        raise SessionExists(
+            f"expected a new or empty directory for the session, found {what} at {path}; "
+            "nothing was changed. Choose another --session path (or `capture resume` it)."
+        )
+
+
 def open_session(path: str | os.PathLike) -> Session:
     """Open a session directory for reading (raises :class:`SessionError`)."""
     return Session(path)
@@ -340,12 +351,7 @@ class SessionWriter:
         path = Path(path)
         if kind not in ("static", "sweep"):
             raise ValueError(f"kind must be 'static' or 'sweep', found {kind!r}")
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            what = "another session" if (path / SESSION_FILE).exists() else "other files"
-            raise SessionExists(
-                f"expected a new or empty directory for the session, found {what} at {path}; "
-                "nothing was changed. Choose another --session path (or `capture resume` it)."
-            )
+        check_new_session_dir(path)
         path.mkdir(parents=True, exist_ok=True)
         meta = {
             "schema": SCHEMA_VERSION,

@@ -253,3 +253,12 @@ def test_session_json_has_no_serial(tmp_path):
     meta = json.loads((s / "session.json").read_text())
     assert meta["camera"]["serial_sha256"]
     assert "SIM-0001" not in (s / "session.json").read_text()
+
+
+@pytest.mark.parametrize("size", ["20x20", "23x64", "64by96"])
+def test_a_bad_sim_size_writes_nothing(tmp_path, size):
+    s = tmp_path / "s"
+    r = invoke("burst", "--camera", "sim", "--sim-size", size, "--scene", "desk", "--session", s)
+    assert r.exit_code == 2
+    assert "22" in r.output or "HxW" in r.output
+    assert not s.exists()

@@ -141,32 +141,20 @@ def test_refuses_before_the_first_exposure_when_disk_is_short(tmp_path, monkeypa
     assert not s.exists()
 
 
+def sweep(session, *extra):
+    """A simulated sweep of scene "shelf" at ISO 2000 without settling, plus ``extra``."""
+    return invoke(
+        "sweep", *SIM, "--turntable", "sim", "--session", session, "--scene", "shelf",
+        "--iso", "2000", "--settle", "0", *extra,
+    )  # fmt: skip
+
+
 def test_sweep_records_angles_of_both_passes(tmp_path):
     s = tmp_path / "sw"
-    r = invoke(
-        "sweep",
-        *SIM,
-        "--turntable",
-        "sim",
-        "--session",
-        s,
-        "--scene",
-        "shelf",
-        "--steps",
-        "4",
-        "--step-deg",
-        "2",
-        "--iso",
-        "2000",
-        "--dark-shutter",
-        "1/30",
-        "--bright-shutter",
-        "10",
-        "--settle",
-        "0",
-        "--fps",
-        "30",
-    )
+    r = sweep(
+        s, "--steps", "4", "--step-deg", "2", "--dark-shutter", "1/30", "--bright-shutter", "10",
+        "--fps", "30",
+    )  # fmt: skip
     assert r.exit_code == 0, r.output
     sess = open_session(s)
     assert sess.kind == "sweep" and sess.is_complete
@@ -181,28 +169,7 @@ def test_sweep_records_angles_of_both_passes(tmp_path):
 
 def test_sweep_step_mode(tmp_path):
     s = tmp_path / "sw"
-    r = invoke(
-        "sweep",
-        *SIM,
-        "--turntable",
-        "sim",
-        "--session",
-        s,
-        "--scene",
-        "shelf",
-        "--steps",
-        "3",
-        "--step-deg",
-        "1",
-        "--dark-mode",
-        "step",
-        "--dark-frames",
-        "5",
-        "--iso",
-        "2000",
-        "--settle",
-        "0",
-    )
+    r = sweep(s, "--steps", "3", "--step-deg", "1", "--dark-mode", "step", "--dark-frames", "5")
     assert r.exit_code == 0, r.output
     dark = [f.angle for f in open_session(s).frames("dark")]
     assert dark == pytest.approx([0, 0.5, 1, 1.5, 2], abs=1e-3)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -121,17 +120,6 @@ def make_release(root: Path, **overrides) -> ReleaseInfo:
     }
     fields.update(overrides)
     return ReleaseInfo(**fields)
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    """Any attempt to open a network connection fails the test."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("the card code tried to reach the network")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import socket
 import warnings
 from pathlib import Path
 
@@ -34,17 +33,6 @@ RAI_FIELDS = (
     "rai:dataManipulationProtocol",
     "rai:dataAnnotationProtocol",
 )
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    """Any attempt to open a network connection fails the test."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("Croissant code tried to reach the network")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 @pytest.fixture

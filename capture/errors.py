@@ -25,6 +25,21 @@ class SessionError(CaptureError):
     """A session directory is missing, malformed or not what the command expects."""
 
 
+class FrameMismatch(SessionError):
+    """A journalled frame's bytes are missing or differ from its journal record.
+
+    ``problem`` is ``missing``, ``size`` or ``hash_mismatch``; ``expected`` and ``found`` are
+    the journal's and the file's sha256 (or sizes, for ``size``).
+    """
+
+    def __init__(self, message: str, *, path: str, problem: str, expected: str, found: str):
+        super().__init__(message)
+        self.path = path
+        self.problem = problem
+        self.expected = expected
+        self.found = found
+
+
 class SessionExists(SessionError, BadRequest, FileExistsError):
     """A command would overwrite or mix into an existing session."""
 

@@ -30,6 +30,8 @@ Journal records all carry ``type`` and ``t`` (``time.time()``):
   shutter_s, aperture, bulb, format}, ``angle`` (read back from the controller, or null),
   ``t_start``, ``t_end``;
 - ``event``: ``what`` and free-form details (turntable homed, unjournaled file set aside, ...);
+  ``what: "warning"`` marks something that changes what the data means (a plan not kept):
+  it carries ``code`` and ``message``, and curation's report and the release's card show it;
 - ``stop``: ``exit_status`` ``success`` | ``abort`` | ``fail`` and ``reason``.
 
 A frame is journalled only after its file is whole on disk under its final name: it is
@@ -53,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from capture import __version__
-from capture.errors import SessionError, SessionExists
+from capture.errors import FrameMismatch, SessionError, SessionExists
 from capture.fsio import (
     append_jsonl,
     atomic_write_bytes,
@@ -69,6 +71,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "FrameRecord",
     "Session",
+    "read_frame_bytes",
     "SessionWriter",
     "open_session",
     "read_journal",
@@ -189,6 +192,46 @@ class FrameRecord:
         )
 
 
+def read_frame_bytes(path: str | os.PathLike, frame: FrameRecord) -> bytes:
+    """Read a journalled frame's bytes once, checked against its record (size and sha256).
+
+    The bytes returned are what the journal vouches for: hash and decode them from memory,
+    never by reading the file a second time.  Raises :class:`~capture.errors.FrameMismatch`
+    (``missing``, ``size`` or ``hash_mismatch``, with the expected and found values).
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FrameMismatch(
+            f"{frame.path}: journalled but missing at {path}; restore it from a backup",
+            path=frame.path,
+            problem="missing",
+            expected=frame.sha256,
+            found="",
+        ) from None
+    if len(data) != frame.size:
+        raise FrameMismatch(
+            f"{frame.path}: expected {frame.size} bytes as journalled, found {len(data)}; the "
+            "file changed after capture (truncated, replaced or edited)",
+            path=frame.path,
+            problem="size",
+            expected=str(frame.size),
+            found=str(len(data)),
+        )
+    digest = sha256_bytes(data)
+    if digest != frame.sha256:
+        raise FrameMismatch(
+            f"{frame.path}: expected sha256 {frame.sha256} as journalled, found {digest}; the "
+            "file changed after capture (replaced or edited)",
+            path=frame.path,
+            problem="hash_mismatch",
+            expected=frame.sha256,
+            found=digest,
+        )
+    return data
+
+
 class Session:
     """A session directory opened for reading.  Cheap: reads two small files."""
 
@@ -244,6 +287,21 @@ class Session:
 
     def frame_path(self, frame: FrameRecord) -> Path:
         return self.path / frame.path
+
+    def read_frame(self, frame: FrameRecord) -> bytes:
+        """A frame's bytes, read once and checked against its journal record
+        (:func:`read_frame_bytes`)."""
+        return read_frame_bytes(self.frame_path(frame), frame)
+
+    @property
+    def simulated(self) -> bool:
+        """Whether the frames come from the simulated camera, not a real one."""
+        return (self.meta.get("camera") or {}).get("driver") == "sim"
+
+    @property
+    def warnings(self) -> list[dict]:
+        """Journalled warnings (``event`` records with ``what: "warning"``), in order."""
+        return [r for r in self.records if r.get("type") == "event" and r.get("what") == "warning"]
 
     @property
     def stops(self) -> list[dict]:
@@ -406,6 +464,12 @@ class SessionWriter:
         append_jsonl(self.path / JOURNAL_FILE, rec)
         self.session.records.append(rec)
         return rec
+
+    def warn(self, code: str, message: str, **details: Any) -> dict:
+        """Journal a warning: something that changes what the data means (shown by the run,
+        curation's report and the release's card)."""
+        log.warning("%s", message)
+        return self.record("event", what="warning", code=code, message=message, **details)
 
     def start(self, command: str, passes: Iterable[str]) -> None:
         attempt = sum(1 for r in self.session.records if r.get("type") == "start") + 1

@@ -86,7 +86,15 @@ class RawFrame:
         return self.exposure_s, self.iso
 
 
-def _tiff_metadata(path: str) -> tuple[float | None, float | None, bool, str, str]:
+def _source(source: str | os.PathLike | bytes) -> tuple[str | io.BytesIO, str]:
+    """What rawpy and tifffile open (a path or an in-memory file), and a name for messages."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(source), "the raw bytes given"
+    path = str(Path(source))
+    return path, path
+
+
+def _tiff_metadata(path: str | io.BytesIO) -> tuple[float | None, float | None, bool, str, str]:
     """(exposure_s, iso, exif_found, make, model) from a TIFF-based raw, in one read.
 
     ``exif_found`` is False for formats that are not TIFF-based (then LibRaw's values are used).
@@ -122,8 +130,11 @@ def _tiff_metadata(path: str) -> tuple[float | None, float | None, bool, str, st
     return exp_s, (float(iso) if iso else None), True, make, model
 
 
-def read_raw(path: str | os.PathLike) -> RawFrame:
+def read_raw(path: str | os.PathLike | bytes, *, name: str = "") -> RawFrame:
     """Decode a raw file (any format LibRaw reads) into an owned :class:`RawFrame`.
+
+    ``path`` may be the file's bytes, already read (and verified against a journal) by the
+    caller, so that one read serves hashing and decoding; ``name`` then names it in messages.
 
     The colour matrix is recovered from the camera → sRGB matrix LibRaw renders with (rawpy's
     ``color_matrix``), not taken from rawpy's ``rgb_xyz_matrix``: that one is LibRaw's built-in
@@ -131,22 +142,23 @@ def read_raw(path: str | os.PathLike) -> RawFrame:
     with.  So :func:`render_mosaic` of the mosaic with these levels reproduces
     :func:`render_srgb` of the file.
     """
-    with open_raw(path) as frame:
+    with open_raw(path, name=name) as frame:
         return dataclasses.replace(frame, mosaic=np.array(frame.mosaic, copy=True))
 
 
 @contextlib.contextmanager
-def open_raw(path: str | os.PathLike) -> Iterator[RawFrame]:
+def open_raw(path: str | os.PathLike | bytes, *, name: str = "") -> Iterator[RawFrame]:
     """Decode a raw file like :func:`read_raw`, lending the mosaic instead of copying it.
 
     Inside the ``with`` block ``frame.mosaic`` is a read-only view into LibRaw's buffer (no
     copy of the 40 MB of a 20 MP frame); it is invalid once the block ends, so reduce it
     (statistics, binning) inside and keep only what that returns.  Errors are those of
-    :func:`read_raw`.
+    :func:`read_raw`.  ``path`` may be the file's bytes (see :func:`read_raw`).
     """
-    path = str(Path(path))
+    src, path = _source(path)
+    path = name or path
     try:
-        raw = rawpy.imread(path)
+        raw = rawpy.imread(src)
     except (rawpy.LibRawError, OSError, ValueError) as exc:
         raise _unreadable(path, exc) from None
     with raw:
@@ -193,7 +205,9 @@ def open_raw(path: str | os.PathLike) -> Iterator[RawFrame]:
                 f"{rgb_cam[:, :3].tolist()}; the file's colour data cannot be used to re-render "
                 "it"
             ) from None
-        exp_s, iso, tiff, make, model = _tiff_metadata(path)
+        if isinstance(src, io.BytesIO):
+            src.seek(0)
+        exp_s, iso, tiff, make, model = _tiff_metadata(src)
         if not tiff:
             exp_s = float(other.shutter_speed) or None
             iso = float(other.iso_speed) or None
@@ -257,9 +271,14 @@ def _render(source: str | io.BytesIO, *, half_size: bool, what: str) -> np.ndarr
         raise UnreadableRaw(f"could not render {what}: {type(exc).__name__}: {exc}") from None
 
 
-def render_srgb(path: str | os.PathLike, *, half_size: bool = False) -> np.ndarray:
-    """The SID/SMID ground-truth rendering: camera white balance, no auto-brightness, 16 bit."""
-    return _render(str(path), half_size=half_size, what=str(path))
+def render_srgb(
+    path: str | os.PathLike | bytes, *, half_size: bool = False, name: str = ""
+) -> np.ndarray:
+    """The SID/SMID ground-truth rendering: camera white balance, no auto-brightness, 16 bit.
+
+    ``path`` may be the file's bytes (already read and verified by the caller)."""
+    src, what = _source(path)
+    return _render(src, half_size=half_size, what=name or what)
 
 
 def _values(name: str, value: object, counts: tuple[int, ...]) -> np.ndarray:

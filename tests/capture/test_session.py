@@ -188,3 +188,39 @@ def test_not_a_session(tmp_path):
         open_session(tmp_path)
     with pytest.raises(SessionError, match="found nothing"):
         open_session(tmp_path / "nope")
+
+
+def test_read_frame_checks_bytes_against_the_journal(tmp_path):
+    from capture.errors import FrameMismatch
+
+    w = _writer(tmp_path)
+    for i in range(3):
+        w.write_frame(
+            "dark", i, _shot(i), requested=Exposure(2000, "1/30"), applied=APPLIED, angle=None
+        )
+    s = open_session(w.path)
+    f0, f1, f2 = s.frames("dark")
+    assert s.read_frame(f0) == _shot(0).data
+    # a same-sized copy of another frame: only the hash tells
+    (w.path / f1.path).write_bytes((w.path / f2.path).read_bytes())
+    with pytest.raises(FrameMismatch) as exc:
+        s.read_frame(f1)
+    assert exc.value.problem == "hash_mismatch"
+    assert exc.value.expected == f1.sha256 and exc.value.found == f2.sha256
+    (w.path / f2.path).write_bytes(b"short")
+    with pytest.raises(FrameMismatch, match="expected .* bytes") as exc:
+        s.read_frame(f2)
+    assert exc.value.problem == "size"
+    (w.path / f0.path).unlink()
+    with pytest.raises(FrameMismatch, match="missing") as exc:
+        s.read_frame(f0)
+    assert exc.value.problem == "missing"
+
+
+def test_warnings_are_journalled_events(tmp_path):
+    w = _writer(tmp_path)
+    w.warn("behind_plan", "the camera fell behind", fps=7.6)
+    w.record("event", what="resume")
+    s = open_session(w.path)
+    assert [(r["code"], r["fps"]) for r in s.warnings] == [("behind_plan", 7.6)]
+    assert not s.simulated

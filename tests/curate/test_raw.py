@@ -76,3 +76,20 @@ def test_truncated_and_foreign_files_are_unreadable(tmp_path, cut):
     q.write_text("not a raw file")
     with pytest.raises(UnreadableRaw, match="truncated or not a raw file"):
         read_raw(q)
+
+
+def test_bytes_decode_like_the_file():
+    data = COLORCHART.read_bytes()
+    a, b = read_raw(COLORCHART), read_raw(data, name="chart")
+    assert np.array_equal(a.mosaic, b.mosaic)
+    assert (a.cfa, a.black_level, a.white_level, a.make) == (
+        b.cfa,
+        b.black_level,
+        b.white_level,
+        b.make,
+    )
+    assert np.array_equal(
+        render_srgb(COLORCHART, half_size=True), render_srgb(data, half_size=True)
+    )
+    with pytest.raises(UnreadableRaw, match="chart"):
+        read_raw(data[:1000], name="chart")

@@ -71,9 +71,9 @@ __all__ = [
     "SCHEMA_VERSION",
     "FrameRecord",
     "Session",
-    "read_frame_bytes",
     "SessionWriter",
     "open_session",
+    "read_frame_bytes",
     "read_journal",
     "serial_hash",
 ]

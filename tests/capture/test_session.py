@@ -208,7 +208,7 @@ def test_read_frame_checks_bytes_against_the_journal(tmp_path):
     assert exc.value.problem == "hash_mismatch"
     assert exc.value.expected == f1.sha256 and exc.value.found == f2.sha256
     (w.path / f2.path).write_bytes(b"short")
-    with pytest.raises(FrameMismatch, match="expected .* bytes") as exc:
+    with pytest.raises(FrameMismatch, match=r"expected .* bytes") as exc:
         s.read_frame(f2)
     assert exc.value.problem == "size"
     (w.path / f0.path).unlink()

@@ -30,19 +30,22 @@ _JIT = {"nogil": True, "cache": True, "fastmath": False, "error_model": "numpy"}
 
 
 @numba.njit(**_JIT)
-def _bin_stats(mosaic, block, clip_at):  # pragma: no cover - compiled
+def _bin_stats(mosaic, block, clip_at, low, high):  # pragma: no cover - compiled
     rows, cols = mosaic.shape
     out_rows, out_cols = rows // block, cols // block
     sums = np.zeros((out_rows, out_cols), np.float64)
     colsum = np.zeros(cols, np.int32)  # a block of at most 32767 rows fits
     clipped = 0
+    outside = 0
     total = 0
     for r in range(rows):
         line = mosaic[r]
         for c in range(cols):
             colsum[c] += line[c]
         for c in range(cols):
-            clipped += line[c] >= clip_at
+            v = line[c]
+            clipped += v >= clip_at
+            outside += (v < low) | (v > high)
         if (r + 1) % block == 0:
             i = r // block
             if i < out_rows:
@@ -56,22 +59,28 @@ def _bin_stats(mosaic, block, clip_at):  # pragma: no cover - compiled
                 colsum[c] = 0
     for c in range(cols):  # rows left over below the last whole block
         total += colsum[c]
-    return sums, clipped, total
+    return sums, clipped, total, outside
 
 
-def bin_stats(mosaic: np.ndarray, block: int, clip_at: int) -> tuple[np.ndarray, int, int]:
-    """Sums of ``block``×``block`` tiles, the count of pixels ``>= clip_at``, and the total.
+def bin_stats(
+    mosaic: np.ndarray, block: int, clip_at: int, low: int = 0, high: int = 65535
+) -> tuple[np.ndarray, int, int, int]:
+    """Sums of ``block``×``block`` tiles, the count of pixels ``>= clip_at``, the total, and
+    the count of pixels outside ``[low, high]``.
 
     ``mosaic`` is a 2-D ``uint16`` array (C-contiguous rows or not); tiles that do not fit
     are left out of the sums but every pixel counts in the statistics.  Sums are float64
-    (exact).
+    (exact).  The last count finds mosaics that lie (values no sensor could give, see
+    :func:`curate.pipeline.impossible_range`) in the same pass.
     """
     if mosaic.dtype != np.uint16 or mosaic.ndim != 2:
         raise TypeError(f"expected a 2-D uint16 mosaic, found {mosaic.dtype} {mosaic.shape}")
     if not 1 <= block <= 32767:
         raise ValueError(f"expected a block of 1 to 32767 pixels, found {block}")
-    sums, clipped, total = _bin_stats(mosaic, int(block), int(clip_at))
-    return sums, int(clipped), int(total)
+    sums, clipped, total, outside = _bin_stats(
+        mosaic, int(block), int(clip_at), int(low), int(high)
+    )
+    return sums, int(clipped), int(total), int(outside)
 
 
 def spline_weights(t: float) -> np.ndarray:

@@ -9,22 +9,31 @@ registered on the worker threads too), so a 20 MP session costs little more than
 (``scripts/bench curate`` measures the ratio).  Shifts are converted back to full-resolution
 sensor pixels.
 
-Static sessions: every kept dark frame is paired with the reference (DRV's one long exposure
-per sequence); the *mean* of the kept burst is registered to it (averaging N frames divides the
-noise by sqrt(N)), and the burst is checked for drift.  Sweeps: every kept bright frame is
-matched to a dark frame by the correlation criterion with an order-keeping assignment (the
+Static sessions: the *mean* of the kept burst is registered to every kept reference (averaging
+N frames divides the noise by sqrt(N)); references whose shift disagrees with the others (the
+camera was bumped between them) are dropped, and kept dark frame j is paired with kept
+reference j mod K, so every kept reference is used; the burst is checked for drift.
+Sweeps: every kept bright frame is matched to a dark frame by the correlation criterion with an order-keeping assignment (the
 turntable repeats one path), then each pair is registered.
+
+Integrity: a session frame is read once (:meth:`capture.session.Session.read_frame`), checked
+against its journal record (size and sha256), and decoded from those very bytes; a frame that
+differs from its record is dropped (``hash_mismatch``, ``missing``), never curated.  A frame of
+another size than its pass's majority is dropped (``size_mismatch``), and a mosaic holding
+values no sensor gives (:func:`impossible_range`) as ``corrupt``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
 import logging
 import math
 import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -33,7 +42,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from capture.errors import CaptureError
+from capture.errors import CaptureError, FrameMismatch
 from capture.session import open_session
 from curate import _kernels, intensity, matching, registration
 from curate.bayer import block_mean, check_levels
@@ -52,6 +61,7 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 #: Work images are block-averaged until they have at most this many pixels.
 WORK_PIXELS = 500_000
+NAN = float("nan")
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,9 @@ class _Frame:
     error: str | None = None
     reason: str | None = None
     detail: str = ""
+    # reads the bytes once, checked against the journal (session frames); None: read the path
+    read: Callable[[], bytes] | None = None
+    drop: dict = field(default_factory=dict)  # more fields of its ``dropped`` entry
 
 
 def _work_factor(shape: tuple[int, int]) -> int:
@@ -106,15 +119,73 @@ def _work_factor(shape: tuple[int, int]) -> int:
     return down
 
 
+#: A mosaic with more than this fraction of its pixels outside :func:`impossible_range` is
+#: dropped as ``corrupt`` (and at least :data:`CORRUPT_MIN_PIXELS` of them).
+CORRUPT_FRACTION = 1e-3
+CORRUPT_MIN_PIXELS = 16
+
+
+def impossible_range(levels: np.ndarray, white: float) -> tuple[int, int]:
+    """``(low, high)``: a raw value below ``low`` or above ``high`` no sensor gives.
+
+    ``high`` is the full scale of the ADC that the white level implies (the smallest 2^n - 1
+    at or above it): 16383 for a 14-bit white of 15000.  Not the white level itself: some
+    cameras' recorded white is below the values their highlights reach.  ``low`` is half the
+    smallest black level (0 when the black level is under 16): read noise spreads values a few
+    tens of DN around black, never to half of it.  A DNG whose image data is gone decodes,
+    without an error from LibRaw, into whatever memory held (zeros, or values up to 65535,
+    different on every read): this range catches it.
+    """
+    top = int(white)
+    high = min(65535, (1 << max(1, top.bit_length())) - 1)
+    black = float(np.min(levels))
+    low = int(black // 2) if black >= 16 else 0
+    return low, high
+
+
+def _mismatch(f: _Frame, exc: FrameMismatch) -> None:
+    """Drop a session frame whose bytes differ from (or lack) their journal record."""
+    f.error = str(exc)
+    if exc.problem == "missing":
+        f.reason, f.detail = "missing", f"journalled but not found: {exc}"
+        f.drop = {"expected": exc.expected, "found": None}
+        return
+    found = exc.found
+    if exc.problem == "size":
+        # the error path only: the digest of what is there, for the record
+        try:
+            found = hashlib.sha256(f.path.read_bytes()).hexdigest()
+        except OSError:
+            found = None
+        f.detail = (
+            f"size differs from the journal: {exc.expected} bytes journalled, {exc.found} found "
+            "(truncated, replaced or edited after capture)"
+        )
+    else:
+        f.detail = "sha256 differs from the journal, same size (replaced or edited after capture)"
+    f.reason = "hash_mismatch"
+    f.drop = {"expected": f.meta.get("sha256") or exc.expected, "found": found}
+
+
 def _load_raw(f: _Frame, opts: Options) -> None:
     """Decode one raw file and reduce it at once: statistics, work image, features.
 
-    The mosaic is read where LibRaw decoded it (no copy) in one compiled pass that sums the
-    work image's blocks and counts the clipped pixels, so a 20 MP frame costs little more
-    than LibRaw's own decoding.
+    A session frame is read once, checked against its journal record, and decoded from those
+    bytes (:func:`_mismatch` when they differ).  The mosaic is read where LibRaw decoded it
+    (no copy) in one compiled pass that sums the work image's blocks, counts the clipped
+    pixels and the impossible ones (``corrupt``), so a 20 MP frame costs little more than
+    reading, hashing and decoding it.
     """
     try:
-        with open_raw(f.path) as raw:
+        source: bytes | Path = f.path if f.read is None else f.read()
+    except FrameMismatch as exc:
+        _mismatch(f, exc)
+        return
+    except OSError as exc:
+        f.error = f"expected a readable file at {f.path}, found {exc.strerror or exc}"
+        return
+    try:
+        with open_raw(source, name=str(f.path)) as raw:
             mosaic = raw.mosaic
             shape = mosaic.shape
             if len(shape) != 2 or shape[0] < 2 or shape[1] < 2:
@@ -123,11 +194,21 @@ def _load_raw(f: _Frame, opts: Options) -> None:
             down = _work_factor(shape)
             block = 2 * down
             clip_at = math.ceil(white - intensity.default_clip_margin(levels, white))
-            sums, clipped, total = _kernels.bin_stats(mosaic, block, clip_at)
+            low, high = impossible_range(levels, white)
+            sums, clipped, total, outside = _kernels.bin_stats(mosaic, block, clip_at, low, high)
             # keep the metadata, not the mosaic (LibRaw's buffer, gone after this block)
             f.raw = dataclasses.replace(raw, mosaic=np.empty((0, 0), np.uint16))
     except UnreadableRaw as exc:
         f.error = str(exc)
+        return
+    n = shape[0] * shape[1]
+    if outside > max(CORRUPT_MIN_PIXELS, CORRUPT_FRACTION * n):
+        f.reason = "corrupt"
+        f.error = f.detail = (
+            f"{outside} of {n} pixels ({100 * outside / n:.2f}%) outside {low}..{high}, values "
+            f"no sensor with black {float(np.min(levels)):g} and white {white:g} gives: the "
+            "image data is damaged or missing (LibRaw decoded it without an error)"
+        )
         return
     f.shape = shape
     f.stats = intensity.FrameStats(
@@ -219,17 +300,30 @@ def _decode(frames: list[_Frame], opts: Options, progress: Progress | None, step
 
 
 def _check_consistent(frames: list[_Frame], what: str) -> None:
-    good = [f for f in frames if f.error is None]
-    shapes = {f.shape for f in good}
-    if len(shapes) > 1:
-        by = {}
+    """Drop frames of another size than the pass's majority (``size_mismatch``); with no
+    majority (a tie) there is no telling which size is right: :class:`BadInput`."""
+    good = [f for f in frames if f.error is None and f.reason is None]
+    counts = Counter(f.shape for f in good).most_common()
+    if len(counts) > 1:
+        if counts[0][1] == counts[1][1]:
+            by = {}
+            for f in good:
+                by.setdefault(f.shape, f.file)
+            listing = ", ".join(f"{name} is {s[1]}x{s[0]}" for s, name in by.items())
+            raise BadInput(
+                f"expected the {what} frames to share one size (or most of them to), found "
+                f"no majority: {listing} ({counts[0][1]} of each of the commonest sizes); "
+                "curate frames of one camera and one format together"
+            )
+        major, n_major = counts[0]
         for f in good:
-            by.setdefault(f.shape, f.file)
-        listing = ", ".join(f"{name} is {s[1]}x{s[0]}" for s, name in by.items())
-        raise BadInput(
-            f"expected every {what} frame to have one size, found several: {listing}; curate "
-            "frames of one camera and one format together"
-        )
+            if f.shape != major:
+                f.reason = "size_mismatch"
+                f.detail = (
+                    f"{f.shape[1]}x{f.shape[0]}, while {n_major} of the {len(good)} readable "
+                    f"{what} frames are {major[1]}x{major[0]}"
+                )
+        good = [f for f in good if f.reason is None]
     cams = {f.meta.get("camera") for f in good if f.meta.get("camera")}
     if len(cams) > 1:
         by = {}
@@ -241,9 +335,9 @@ def _check_consistent(frames: list[_Frame], what: str) -> None:
 
 def _classify(frames: list[_Frame], kind: str, opts: Options, video: bool) -> None:
     for f in frames:
-        if f.error is not None:
+        if f.error is not None and f.reason is None:
             f.reason, f.detail = "unreadable", f.error
-    readable = [f for f in frames if f.error is None]
+    readable = [f for f in frames if f.reason is None]
     if not readable:
         return
     floor = opts.dark_floor_dn if kind == "dark" else opts.bright_floor_dn
@@ -343,10 +437,54 @@ def _features(frames: list[_Frame]) -> np.ndarray:
     return np.stack([f.features for f in frames])
 
 
+def _agreeing(shifts: np.ndarray, tol: float) -> tuple[list[int], np.ndarray]:
+    """Indices of the references whose shifts agree, and their median shift.
+
+    The largest group of references within ``tol`` of one of them (ties: the earliest, shot
+    nearest the burst) is the camera's position; with two references that disagree, the
+    first is kept.  A reference further than ``tol`` from that group's median moved.
+    """
+    dist = np.hypot(*(shifts[:, None, :] - shifts[None, :, :]).transpose(2, 0, 1))
+    best = max(range(len(shifts)), key=lambda i: (int((dist[i] <= tol).sum()), -i))
+    group = np.flatnonzero(dist[best] <= tol)
+    centre = np.median(shifts[group], axis=0)
+    keep = [i for i in range(len(shifts)) if np.hypot(*(shifts[i] - centre)) <= tol or i == best]
+    return keep, centre
+
+
 def _align_static(dark: list[_Frame], bright: list[_Frame], opts: Options) -> dict:
-    ref = bright[0]
     mean = registration.mean_frame(f.work for f in dark)
-    dy, dx = registration.estimate_shift(mean, ref.work)
+    factor = bright[0].factor
+    work_shifts = np.array([registration.estimate_shift(mean, b.work) for b in bright])
+    keep, centre = _agreeing(work_shifts * factor, opts.max_drift_px)
+    dropped = []
+    for i, b in enumerate(bright):
+        if i not in keep:
+            dy, dx = work_shifts[i] * factor
+            off = float(np.hypot(dy - centre[0], dx - centre[1]))
+            dropped.append(
+                (
+                    b,
+                    "reference_moved",
+                    f"shift of the burst to it ({dy:+.2f}, {dx:+.2f}) px differs from the "
+                    f"references' median ({centre[0]:+.2f}, {centre[1]:+.2f}) by {off:.2f} px "
+                    f"> max_drift_px {opts.max_drift_px:g}: the camera moved between references",
+                )
+            )
+    # every kept dark frame uses one reference; more references than dark frames go unused
+    used = keep[: len(dark)]
+    for i in keep[len(dark) :]:
+        dropped.append(
+            (
+                bright[i],
+                "unused_reference",
+                f"{len(keep)} references kept for {len(dark)} kept dark frames: each dark frame "
+                "is paired with one reference, so this one has no dark frame",
+            )
+        )
+    refs = [bright[i] for i in used]
+    shifts = [tuple(work_shifts[i]) for i in used]
+    ref = refs[0]
     drift = None
     if len(dark) >= 3:
         # Each third of the burst against the clean reference: far less noisy than thirds
@@ -355,29 +493,49 @@ def _align_static(dark: list[_Frame], bright: list[_Frame], opts: Options) -> di
             registration.mean_frame(f.work for f in part)
             for part in np.array_split(np.array(dark, dtype=object), 3)
         ]
-        shifts = np.array([registration.estimate_shift(t, ref.work) for t in thirds])
-        spread = shifts.max(axis=0) - shifts.min(axis=0)
+        third_shifts = np.array([registration.estimate_shift(t, ref.work) for t in thirds])
+        spread = third_shifts.max(axis=0) - third_shifts.min(axis=0)
         drift = {
             "max_px": round(float(spread.max()) * ref.factor, 4),
-            "thirds": (shifts * ref.factor).round(4).tolist(),
+            "thirds": (third_shifts * ref.factor).round(4).tolist(),
         }
-    feats_d = _features(dark)
-    feats_b = _features(bright)
-    corr = matching.correlation_matrix(feats_d, feats_b)
+    corr = matching.correlation_matrix(_features(dark), _features(refs))
+    k_refs = len(refs)
+    pair_corrs: list[float] = [float("nan")] * len(dark)
+    for k, (r, (dy, dx)) in enumerate(zip(refs, shifts, strict=True)):
+        members = list(range(k, len(dark), k_refs))
+        got = registration.aligned_correlations((dark[j].work for j in members), r.work, dy, dx)
+        for j, c in zip(members, got, strict=True):
+            pair_corrs[j] = c
     pairs = []
-    corrs = registration.aligned_correlations((f.work for f in dark), ref.work, dy, dx)
-    for j, (f, c) in enumerate(zip(dark, corrs, strict=True)):
+    for j, f in enumerate(dark):
+        k = j % k_refs
+        dy, dx = shifts[k]
+        r = refs[k]
         pairs.append(
-            _pair(
-                f, ref, dy * ref.factor, dx * ref.factor, c, corr[0, j], float("nan"), False, opts
-            )
+            _pair(f, r, dy * r.factor, dx * r.factor, pair_corrs[j], corr[k, j], NAN, False, opts)
+        )
+    references = []
+    for r, (dy, dx) in zip(refs, shifts, strict=True):
+        (c,) = registration.aligned_correlations([mean], r.work, dy, dx)
+        references.append(
+            {
+                "file": r.file,
+                "dy": round(float(dy * r.factor), 4),
+                "dx": round(float(dx * r.factor), 4),
+                "aligned_corr": None if not np.isfinite(c) else round(float(c), 5),
+                "t": r.t,
+            }
         )
     return {
         "pairs": pairs,
         "corr": corr,
-        "path": [[0, j] for j in range(len(dark))],
+        "path": [[j % k_refs, j] for j in range(len(dark))],
         "drift": drift,
         "method": "static-reference",
+        "references": references,
+        "bright": refs,
+        "dropped_refs": dropped,
     }
 
 
@@ -536,11 +694,15 @@ def _input_hash(frames: Sequence[_Frame], extra: dict) -> str:
     for f in frames:
         # the journal's sha256; for footage without a journal, size and modification time
         # (frames of one camera mode often share a size, so size alone misses a re-shoot)
-        if f.meta.get("sha256"):
-            stamp = f.meta["sha256"]
-        else:
+        # A session frame's journal sha256 does not change when its file is replaced, so its
+        # size and times count too: ctime moves on any write or rename and cannot be set back
+        # (``cp -p`` keeps mtime), so a replaced frame is curated, and checked, again.
+        try:
             st = f.path.stat()
-            stamp = f"{st.st_size}:{st.st_mtime_ns}"
+            stat = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+        except FileNotFoundError:
+            stat = "missing"
+        stamp = f"{f.meta.get('sha256', '')}:{stat}"
         h.update(f"{f.pass_}/{f.file}:{stamp}".encode())
     return h.hexdigest()
 
@@ -597,6 +759,9 @@ def _run(
     if progress:
         progress("align", 0, 1)
     result = (_align_static if kind == "static" else _align_sweep)(kd, kb, opts)
+    for f, reason, detail in result.get("dropped_refs", []):
+        f.reason, f.detail = reason, detail
+    kb = result.get("bright", kb)
     pairs, rejected, floor = _reject(result["pairs"], opts)
     if progress:
         progress("align", 1, 1)
@@ -624,8 +789,9 @@ def _run(
         "pairs": pairs,
         "rejected": rejected,
         "aligned_corr_floor": floor,
+        "references": result.get("references", []),
         "dropped": [
-            {"file": f.file, "pass": f.pass_, "reason": f.reason, "detail": f.detail}
+            {"file": f.file, "pass": f.pass_, "reason": f.reason, "detail": f.detail, **f.drop}
             for f in [*dark, *bright]
             if f.reason
         ],
@@ -682,6 +848,7 @@ def align_session(
                 angle=r.angle,
                 moving=(s.plan.get("passes", {}).get(p, {}).get("mode") == "continuous"),
                 meta={"sha256": r.sha256},
+                read=functools.partial(s.read_frame, r),
             )
             for r in s.frames(p)
         ]

@@ -59,8 +59,10 @@ class RawFrame:
     top-right, bottom-left, bottom-right), like ``cfa``; ``white_balance`` is the camera's
     as-shot multipliers (R, G, B, G2).  ``color_matrix`` is XYZ (D65) → camera R, G, B, the
     kind of matrix a DNG's ColorMatrix1 holds, as three rows: the one LibRaw renders this file
-    with, each row scaled to map D65 white to 1 (see :func:`read_raw`).  ``iso``/``exposure_s``
-    are ``None`` when the file does not record them.
+    with, each row scaled to map D65 white to 1 (see :func:`read_raw`); ``None`` when the file
+    has none usable (missing, all zeros or singular: some real Kodak raws), which blocks
+    rendering only (:meth:`require_color_matrix`), not curation, which needs the mosaic and
+    levels.  ``iso``/``exposure_s`` are ``None`` when the file does not record them.
     """
 
     mosaic: np.ndarray
@@ -68,7 +70,7 @@ class RawFrame:
     white_level: int
     cfa: str
     white_balance: tuple[float, float, float, float]
-    color_matrix: tuple[tuple[float, float, float], ...]
+    color_matrix: tuple[tuple[float, float, float], ...] | None
     iso: float | None
     exposure_s: float | None
     make: str
@@ -84,6 +86,20 @@ class RawFrame:
                 "Pass the ratio by hand (--ratio R)."
             )
         return self.exposure_s, self.iso
+
+    def require_color_matrix(self) -> tuple[tuple[float, float, float], ...]:
+        """The colour matrix, or :class:`MissingMetadata` saying that rendering needs one."""
+        if self.color_matrix is None:
+            raise MissingMetadata(_no_matrix(self.path or "the raw file"))
+        return self.color_matrix
+
+
+def _no_matrix(what: str) -> str:
+    return (
+        f"expected a usable colour matrix (XYZ → camera) in {what}, found none (missing, all "
+        "zeros or singular); the frame can be curated (mosaic and levels) but not rendered to "
+        "sRGB. Render ground truth from files whose camera LibRaw knows, or add a ColorMatrix1"
+    )
 
 
 def _source(source: str | os.PathLike | bytes) -> tuple[str | io.BytesIO, str]:
@@ -162,6 +178,7 @@ def open_raw(path: str | os.PathLike | bytes, *, name: str = "") -> Iterator[Raw
     except (rawpy.LibRawError, OSError, ValueError) as exc:
         raise _unreadable(path, exc) from None
     with raw:
+        _check_bayer(raw, src, path)
         try:
             mosaic = raw.raw_image_visible
             # the colours of the visible area's first 2x2 pixels (raw_colors_visible would
@@ -197,14 +214,8 @@ def open_raw(path: str | os.PathLike | bytes, *, name: str = "") -> Iterator[Raw
         black = tuple(float(cblack[i]) for i in order)
         if len(wb) == 4 and wb[3] == 0:
             wb = (*wb[:3], wb[1])  # LibRaw writes 0 for "second green as the first"
-        try:
-            matrix = _camera_matrix(rgb_cam)
-        except np.linalg.LinAlgError:
-            raise UnreadableRaw(
-                f"expected an invertible camera → sRGB matrix in {path}, found "
-                f"{rgb_cam[:, :3].tolist()}; the file's colour data cannot be used to re-render "
-                "it"
-            ) from None
+        # a missing matrix blocks rendering (require_color_matrix), not reading the mosaic
+        matrix = _camera_matrix(rgb_cam)
         if isinstance(src, io.BytesIO):
             src.seek(0)
         exp_s, iso, tiff, make, model = _tiff_metadata(src)
@@ -226,6 +237,56 @@ def open_raw(path: str | os.PathLike | bytes, *, name: str = "") -> Iterator[Raw
         )
 
 
+def _is_linear_dng(src: str | io.BytesIO) -> bool:
+    """Whether a TIFF-based file's raw image is LinearRaw (34892) or has 3 samples a pixel."""
+    if isinstance(src, io.BytesIO):
+        src.seek(0)
+    try:
+        with tifffile.TiffFile(src) as tif:
+            pages = [p for page in tif.pages for p in (page, *(page.pages or []))]
+            return any(
+                int(p.photometric) == 34892 or p.samplesperpixel >= 3
+                for p in pages
+                if "DNGVersion" in tif.pages[0].tags
+            )
+    except (tifffile.TiffFileError, ValueError, OSError, IndexError, KeyError, TypeError):
+        return False
+    finally:
+        if isinstance(src, io.BytesIO):
+            src.seek(0)
+
+
+def _check_bayer(raw: rawpy.RawPy, src: str | io.BytesIO, path: str) -> None:
+    """:class:`UnreadableRaw` naming what the file is when it is not a 2x2 Bayer mosaic.
+
+    rawpy reports a linear (demosaiced) DNG and a multi-layer sensor alike as a ``Stack`` of
+    colour planes; the DNG's own tags tell the two apart.  X-Trans sensors are flat, with a
+    6x6 pattern.
+    """
+    try:
+        kind = raw.raw_type
+        pattern = raw.raw_pattern
+    except (rawpy.LibRawError, RuntimeError, ValueError) as exc:
+        raise _unreadable(path, exc) from None
+    if kind == rawpy.RawType.Stack:
+        if _is_linear_dng(src):
+            raise UnreadableRaw(
+                f"not a Bayer mosaic: a linear/demosaiced DNG at {path} (PhotometricInterpretation "
+                "LinearRaw or 3 samples per pixel); curation needs the camera's CFA raw files, "
+                "so convert the originals without demosaicing (e.g. Adobe DNG Converter without "
+                "'linear') or curate the camera's own raw files"
+            )
+        raise UnreadableRaw(
+            f"not a Bayer mosaic: {path} holds several colour values per pixel (a Foveon-type "
+            "layered sensor or a demosaiced raw); only 2x2 Bayer sensors are supported"
+        )
+    if pattern is not None and np.shape(pattern) != (2, 2):
+        raise UnreadableRaw(
+            f"not a Bayer mosaic: {path} has a {np.shape(pattern)[0]}x{np.shape(pattern)[1]} "
+            "colour pattern (an X-Trans sensor); only 2x2 Bayer sensors are supported"
+        )
+
+
 def _unreadable(path: str, exc: Exception) -> UnreadableRaw:
     return UnreadableRaw(
         f"expected a raw file LibRaw can decode at {path}, found {type(exc).__name__}: "
@@ -233,8 +294,9 @@ def _unreadable(path: str, exc: Exception) -> UnreadableRaw:
     )
 
 
-def _camera_matrix(rgb_cam: np.ndarray) -> tuple[tuple[float, float, float], ...]:
-    """The XYZ (D65) → camera matrix LibRaw renders with, as three rows.
+def _camera_matrix(rgb_cam: np.ndarray) -> tuple[tuple[float, float, float], ...] | None:
+    """The XYZ (D65) → camera matrix LibRaw renders with, as three rows; ``None`` if there is
+    none usable (all zeros, singular or not finite).
 
     LibRaw renders with ``rgb_cam`` (rawpy's ``color_matrix``, camera → sRGB), which it builds
     from an XYZ → camera matrix ``M`` (a DNG's ColorMatrix, or its own table entry for the
@@ -246,7 +308,15 @@ def _camera_matrix(rgb_cam: np.ndarray) -> tuple[tuple[float, float, float], ...
     that is actually rendered with; and as float32 even the right entry perturbs the linear
     values by one step here and there, several DN after the gamma curve's steep toe.
     """
-    derived = np.linalg.inv(rgb_cam[:3, :3]) @ np.linalg.inv(_XYZ_FROM_SRGB)
+    m = rgb_cam[:3, :3]
+    if not np.all(np.isfinite(m)) or not np.any(m):
+        return None
+    try:
+        derived = np.linalg.inv(m) @ np.linalg.inv(_XYZ_FROM_SRGB)
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(derived)):
+        return None
     return tuple(tuple(float(v) for v in row) for row in derived)  # type: ignore[return-value]
 
 
@@ -266,6 +336,9 @@ def exposure_ratio(dark: RawFrame, bright: RawFrame) -> float:
 def _render(source: str | io.BytesIO, *, half_size: bool, what: str) -> np.ndarray:
     try:
         with rawpy.imread(source) as raw:
+            # LibRaw renders with a zero matrix all the same, into colours that mean nothing
+            if _camera_matrix(np.array(raw.color_matrix, dtype=np.float64)) is None:
+                raise MissingMetadata(_no_matrix(what))
             return raw.postprocess(half_size=half_size, **_GT_RECIPE)
     except (rawpy.LibRawError, OSError, ValueError) as exc:
         raise UnreadableRaw(f"could not render {what}: {type(exc).__name__}: {exc}") from None
@@ -276,7 +349,10 @@ def render_srgb(
 ) -> np.ndarray:
     """The SID/SMID ground-truth rendering: camera white balance, no auto-brightness, 16 bit.
 
-    ``path`` may be the file's bytes (already read and verified by the caller)."""
+    ``path`` may be the file's bytes (already read and verified by the caller).  Raises
+    :class:`~curate.errors.MissingMetadata` for a file without a usable colour matrix (LibRaw
+    would render it, in colours that mean nothing) and :class:`~curate.errors.UnreadableRaw`
+    when LibRaw cannot render it."""
     src, what = _source(path)
     return _render(src, half_size=half_size, what=name or what)
 
@@ -338,6 +414,8 @@ def render_mosaic(
 
     Raises
     ------
+    curate.errors.MissingMetadata
+        ``color_matrix`` is ``None`` (the file had none usable) or all zeros.
     curate.errors.BadInput
         A malformed mosaic, level, CFA, white balance, matrix or gain.
     curate.errors.UnreadableRaw
@@ -381,7 +459,11 @@ def render_mosaic(
     wb = _values("white_balance", white_balance, (3, 4))[:3]
     if np.any(wb <= 0):
         raise BadInput(f"expected positive white-balance multipliers, found {wb.tolist()}")
+    if color_matrix is None:
+        raise MissingMetadata(_no_matrix("the frame's metadata"))
     matrix = _values("color_matrix", color_matrix, (9,))
+    if not np.any(matrix):
+        raise MissingMetadata(_no_matrix("the frame's metadata"))
     if not (math.isfinite(gain) and gain > 0):
         raise BadInput(f"expected a finite gain > 0, found {gain!r}")
 

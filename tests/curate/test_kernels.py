@@ -23,19 +23,21 @@ rng = np.random.default_rng(20261122)
 def test_bin_stats_sums_blocks_and_counts_every_pixel(shape, block):
     mosaic = rng.integers(0, 65536, size=shape, dtype=np.uint16)
     mosaic[0, :3] = 65535
-    sums, clipped, total = _kernels.bin_stats(mosaic, block, 60000)
+    sums, clipped, total, outside = _kernels.bin_stats(mosaic, block, 60000, 1000, 50000)
     rows, cols = shape[0] // block, shape[1] // block
     expected = mosaic[: rows * block, : cols * block].reshape(rows, block, cols, block)
     np.testing.assert_array_equal(sums, expected.sum(axis=(1, 3), dtype=np.int64))
     # the leftover rows and columns count in the statistics, not in the sums
     assert clipped == np.count_nonzero(mosaic >= 60000)
     assert total == mosaic.sum(dtype=np.int64)
+    assert outside == np.count_nonzero((mosaic < 1000) | (mosaic > 50000))
 
 
 def test_bin_stats_reads_a_strided_view_and_rejects_other_types():
     base = rng.integers(0, 4000, size=(40, 60), dtype=np.uint16)
     view = base[2:34, 4:52]
-    sums, _, total = _kernels.bin_stats(view, 4, 5000)
+    sums, _, total, outside = _kernels.bin_stats(view, 4, 5000)
+    assert outside == 0  # by default no value is out of range
     assert total == view.sum(dtype=np.int64)
     assert sums[0, 0] == view[:4, :4].sum()
     with pytest.raises(TypeError, match="uint16"):
@@ -162,9 +164,9 @@ def test_warp_far_off_the_image_reads_only_clamped_coefficients(shift):
 
 def test_bin_stats_largest_block_does_not_overflow():
     mosaic = np.full((32767, 2), 65535, np.uint16)
-    sums, clipped, total = _kernels.bin_stats(mosaic, 32767, 65535)
+    sums, clipped, total, _ = _kernels.bin_stats(mosaic, 32767, 65535)
     assert sums.shape == (1, 0) and clipped == mosaic.size and total == 32767 * 2 * 65535
-    sums, _, _ = _kernels.bin_stats(np.full((32767, 2), 65535, np.uint16), 2, 0)
+    sums, _, _, _ = _kernels.bin_stats(np.full((32767, 2), 65535, np.uint16), 2, 0)
     assert sums[0, 0] == 4 * 65535
 
 

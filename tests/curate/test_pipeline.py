@@ -83,11 +83,16 @@ def test_bad_frames_are_dropped_with_reasons(tmp_path):
     (s / "dark/0004.dng").write_bytes(data[: len(data) // 3])  # a truncated download
     a = read_alignment(align_session(s).parent)
     got = {(d["pass"], d["file"]): d["reason"] for d in a.dropped}
+    # a session frame cut short no longer matches its journal record: hash_mismatch (it was
+    # "unreadable" before frames were checked against the journal)
     assert got == {
         ("dark", "0002.dng"): "too_dark",
         ("dark", "0006.dng"): "too_bright",
-        ("dark", "0004.dng"): "unreadable",
+        ("dark", "0004.dng"): "hash_mismatch",
     }
+    (cut,) = [d for d in a.dropped if d["file"] == "0004.dng"]
+    assert "size" in cut["detail"] and cut["expected"] == hashlib.sha256(data).hexdigest()
+    assert cut["found"] == hashlib.sha256(data[: len(data) // 3]).hexdigest()
     assert len(a.pairs) == 7
     assert (s / "dark/0004.dng").read_bytes() == data[: len(data) // 3], "never repaired"
     # a reference blown out by a light left on: saturated, and the other one is used

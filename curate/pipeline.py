@@ -13,8 +13,8 @@ Static sessions: the *mean* of the kept burst is registered to every kept refere
 N frames divides the noise by sqrt(N)); references whose shift disagrees with the others (the
 camera was bumped between them) are dropped, and kept dark frame j is paired with kept
 reference j mod K, so every kept reference is used; the burst is checked for drift.
-Sweeps: every kept bright frame is matched to a dark frame by the correlation criterion with an order-keeping assignment (the
-turntable repeats one path), then each pair is registered.
+Sweeps: every kept bright frame is matched to a dark frame by the correlation criterion with an
+order-keeping assignment (the turntable repeats one path), then each pair is registered.
 
 Integrity: a session frame is read once (:meth:`capture.session.Session.read_frame`), checked
 against its journal record (size and sha256), and decoded from those very bytes; a frame that

@@ -91,6 +91,11 @@ class Alignment:
         return self.data["dropped"]
 
     @property
+    def references(self) -> list[dict]:
+        """The kept references of a static session (``[]`` for sweeps and older results)."""
+        return self.data.get("references") or []
+
+    @property
     def rejected(self) -> list[dict]:
         return self.data.get("rejected", [])
 

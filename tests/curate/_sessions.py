@@ -23,11 +23,13 @@ def static_session(
     seed=5,
     events: dict | None = None,
     ref_events: dict | None = None,
+    ref_offsets: dict | None = None,
 ) -> Path:
     """A DRV-style static session; ``offset`` bumps the tripod between burst and reference.
 
     ``events`` maps a dark frame index to a lux for that one frame (lights out, a flash);
-    ``ref_events`` likewise for references.
+    ``ref_events`` likewise for references; ``ref_offsets`` maps a reference index to the
+    tripod's offset for that reference and the ones after it (bumped between references).
     """
     cam = SimCamera(size=size, seed=seed, lux=lux, fps=1e6, max_wait=0.0)
     dark = plan.static_pass(frames, 2000, "1/30", None)
@@ -41,15 +43,26 @@ def static_session(
     )
     _shoot(w, cam, "dark", frames, Exposure(iso=2000, shutter="1/30"), lux, events or {})
     cam.offset = offset
-    _shoot(w, cam, "bright", refs, Exposure(iso=2000, shutter="10"), lux, ref_events or {})
+    _shoot(
+        w,
+        cam,
+        "bright",
+        refs,
+        Exposure(iso=2000, shutter="10"),
+        lux,
+        ref_events or {},
+        ref_offsets or {},
+    )
     w.stop("success", "test session")
     return path
 
 
-def _shoot(w, cam, pass_, n, exposure, lux, events):
+def _shoot(w, cam, pass_, n, exposure, lux, events, offsets=None):
     applied = cam.apply(exposure)
     for i in range(n):
         cam.lux = events.get(i, lux)
+        if offsets and i in offsets:
+            cam.offset = offsets[i]
         (shot,) = list(cam.shoot(1))
         w.write_frame(
             pass_, i, shot, requested=exposure, applied=applied, angle=None, extra=shot.extra

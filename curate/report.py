@@ -11,10 +11,15 @@
     shifts.png        registration shifts and aligned correlation per pair
 
 Only the frames shown in the contact sheet are decoded (at most ``max_pairs`` dark/bright
-pairs), so a report over 20 MP raw files takes seconds.  Previews are deliberately simple:
-2x2 binning to RGB, black subtraction, the exposure ratio as digital gain for dark frames,
-camera white balance, gamma 2.2, clipped; no colour matrix, no denoising, no auto-brightness,
-so a dim reference looks dim.
+pairs), so a report over 20 MP raw files takes seconds.  A session's frames are read once and
+checked against their journal records before they are shown: one that differs is shown as a
+labelled placeholder, never as a picture.  The page also lists the session's journalled
+warnings, every reference (kept, with its shift, and dropped, with its reason) and every
+dropped frame, with the journal's and the file's digests for a ``hash_mismatch``.
+
+Previews are deliberately simple: 2x2 binning to RGB, black subtraction, the exposure ratio as
+digital gain for dark frames, camera white balance, gamma 2.2, clipped; no colour matrix, no
+denoising, no auto-brightness, so a dim reference looks dim.
 """
 
 from __future__ import annotations
@@ -38,9 +43,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from capture.errors import SessionError
+from capture.errors import FrameMismatch, SessionError
 from capture.fsio import atomic_write_bytes
-from capture.session import open_session
+from capture.session import FrameRecord, Session, open_session
 from curate.bayer import pack_rggb
 from curate.errors import CurateError
 from curate.pipeline import IMAGE_SUFFIXES, VIDEO_SUFFIXES
@@ -95,9 +100,10 @@ def _resolve(al: Alignment, where: str) -> Path:
 # -- previews ------------------------------------------------------------------------------
 
 
-def _raw_linear(path: Path) -> tuple[np.ndarray, float]:
-    """Linear RGB at half resolution from a raw file, white-balanced, 0..1 = black..white."""
-    with open_raw(path) as frame:  # pack_rggb makes its own array: no copy of the mosaic
+def _raw_linear(path: Path | bytes, name: str = "") -> tuple[np.ndarray, float]:
+    """Linear RGB at half resolution from a raw file (or its bytes, already read and
+    verified), white-balanced, 0..1 = black..white."""
+    with open_raw(path, name=name) as frame:  # pack_rggb makes its own array: no copy of the mosaic
         planes = pack_rggb(
             frame.mosaic, black=frame.black_level, white=frame.white_level, cfa=frame.cfa
         )
@@ -198,16 +204,43 @@ def _diff_colours(diff: np.ndarray) -> np.ndarray:
     return _to_uint8(colormaps["magma"](np.clip(diff / _DIFF_MAX, 0, 1))[..., :3])
 
 
-class _Frames:
-    """Decodes frames on demand, keeping the last bright one (a static burst shares it)."""
+def _verified_linear(session: Session, record: FrameRecord) -> tuple[np.ndarray, float]:
+    """A session frame read once, checked against its journal record, decoded from those bytes."""
+    try:
+        data = session.read_frame(record)
+    except FrameMismatch as exc:
+        raise CurateError(f"not shown: {exc}") from None
+    return _raw_linear(data, str(session.frame_path(record)))
 
-    def __init__(self, dark: Path, bright: Path):
+
+class _Frames:
+    """Decodes frames on demand, keeping the bright ones (a static burst shares them).
+
+    With a ``session``, its journalled frames are read through their journal records
+    (:func:`_verified_linear`); frames of folder-mode results are read by path.
+    """
+
+    def __init__(self, dark: Path, bright: Path, session: Session | None = None):
         self.dark, self.bright = dark, bright
+        self.session = session
+        self._records: dict[tuple[str, str], FrameRecord] = {}
+        if session is not None:
+            for pass_ in ("dark", "bright"):
+                for rec in session.frames(pass_):
+                    self._records[pass_, Path(rec.path).name] = rec
         self._bright_cache: dict[str, tuple[np.ndarray, float]] = {}
+
+    def load(self, pass_: str, name: str) -> tuple[np.ndarray, float]:
+        rec = self._records.get((pass_, name))
+        if rec is not None and self.session is not None:
+            return _verified_linear(self.session, rec)
+        return _load_linear(self.dark if pass_ == "dark" else self.bright, name)
 
     def bright_frame(self, name: str) -> tuple[np.ndarray, float]:
         if name not in self._bright_cache:
-            self._bright_cache = {name: _load_linear(self.bright, name)}
+            if len(self._bright_cache) >= 4:  # references alternate: keep a few
+                self._bright_cache.pop(next(iter(self._bright_cache)))
+            self._bright_cache[name] = self.load("bright", name)
         return self._bright_cache[name]
 
     def pair_tiles(self, pair: dict) -> tuple[list[np.ndarray], float | None]:
@@ -219,7 +252,7 @@ class _Frames:
             log.warning("report: bright frame %s not shown: %s", pair["bright"], exc)
             bright_err = str(exc)
         try:
-            dark_lin, d_scale = _load_linear(self.dark, pair["dark"])
+            dark_lin, d_scale = self.load("dark", pair["dark"])
         except (CurateError, OSError) as exc:
             log.warning("report: dark frame %s not shown: %s", pair["dark"], exc)
             dark_err = str(exc)
@@ -572,6 +605,12 @@ def _header(al: Alignment, sess_info: dict[str, Any]) -> str:
     ]
     if isinstance(drift, dict):
         facts.append(_fact("burst drift (max)", f"{_fmt(drift.get('max_px'), '.3f')} px"))
+    if al.references:
+        facts.append(_fact("references kept", str(len(al.references))))
+    if sess_info.get("warnings"):
+        codes = Counter(w.get("code", "?") for w in sess_info["warnings"])
+        text = ", ".join(f"{_e(c)} {n}" for c, n in sorted(codes.items()))
+        facts.append(_fact("session warnings", f'<a href="#warnings">{text}</a>', warn=True))
     if sess_info.get("camera"):
         facts.append(_fact("camera", _e(sess_info["camera"])))
     if sess_info.get("lux") is not None or sess_info.get("lighting"):
@@ -614,11 +653,76 @@ def _td(value: Any, spec: str | None = None) -> str:
     return f"<td>{_e(value)}</td>"
 
 
+def _short(digest: Any) -> str:
+    """A sha256 shortened for a table (the full one is in ``alignment.json``)."""
+    return "none" if not digest else f"{str(digest)[:12]}…"
+
+
+def _digests(d: dict) -> str:
+    if "expected" not in d and "found" not in d:
+        return ""
+    return f"journal {_short(d.get('expected'))}, file {_short(d.get('found'))}"
+
+
+def _warnings_section(warnings: list[dict]) -> str:
+    """The session's journalled warnings: things that change what the data means."""
+    if not warnings:
+        return ""
+    rows = [[_td(w.get("code")), _td(w.get("message")), _td(w.get("t"), ".1f")] for w in warnings]
+    return (
+        f'<h2 id="warnings">Session warnings ({len(warnings)})</h2><p>Journalled during '
+        "capture: read them before using the data.</p>" + _table(["code", "message", "t"], rows, "")
+    )
+
+
+def _references_section(al: Alignment) -> str:
+    """Every kept reference with its shift and use, and every dropped one with its reason."""
+    refs = al.references
+    dropped = [d for d in al.dropped if d.get("pass") == "bright"]
+    if al.source.get("session_kind") != "static" and not refs:
+        return (
+            f'<h2 id="references">References</h2><p>A sweep: each kept bright frame is a '
+            f"reference for the dark frame matched to it (see the pairs). {len(dropped)} bright "
+            "frames dropped (listed under dropped frames).</p>"
+        )
+    uses = Counter(p.get("bright") for p in al.pairs)
+    kept = _table(
+        ["reference", "dy px", "dx px", "aligned r (burst mean)", "pairs using it"],
+        [
+            [
+                _td(r.get("file")),
+                _td(r.get("dy"), "+.2f"),
+                _td(r.get("dx"), "+.2f"),
+                _td(r.get("aligned_corr"), ".3f"),
+                _td(uses.get(r.get("file"), 0)),
+            ]
+            for r in refs
+        ],
+        "No reference kept.",
+    )
+    gone = _table(
+        ["reference", "reason", "detail"],
+        [[_td(d.get("file")), _td(d.get("reason")), _td(d.get("detail"))] for d in dropped],
+        "No reference dropped.",
+    )
+    return (
+        f'<h2 id="references">References ({len(refs)} kept, {len(dropped)} dropped)</h2>'
+        "<p>Kept dark frame j is paired with kept reference j mod K; shifts are of the burst's "
+        f"mean onto each reference.</p>{kept}<h3>Dropped references</h3>{gone}"
+    )
+
+
 def _tables(al: Alignment) -> str:
     dropped = _table(
-        ["pass", "file", "reason", "detail"],
+        ["pass", "file", "reason", "detail", "sha256"],
         [
-            [_td(d.get("pass")), _td(d.get("file")), _td(d.get("reason")), _td(d.get("detail"))]
+            [
+                _td(d.get("pass")),
+                _td(d.get("file")),
+                _td(d.get("reason")),
+                _td(d.get("detail")),
+                _td(_digests(d)),
+            ]
             for d in al.dropped
         ],
         "No frames were dropped.",
@@ -700,6 +804,8 @@ def _session_info(path: Path | None) -> dict[str, Any]:
         "camera": camera,
         "lux": sess.meta.get("lux"),
         "lighting": sess.meta.get("lighting"),
+        "warnings": sess.warnings,
+        "session": sess,
     }
 
 
@@ -763,7 +869,9 @@ def write_report(
 
     pngs: dict[str, bytes] = {}
     numbers = {id(p): n for n, (_, p) in enumerate(_all_pairs(al), start=1)}
-    frames = _Frames(dark_base, bright_base)
+    # a session's frames are shown only as their journal vouches for them
+    verified = sess_info.get("session") if al.source.get("kind") == "session" else None
+    frames = _Frames(dark_base, bright_base, verified)
     sheet = []
     for k, idx in enumerate(shown, start=1):
         pair = kept[idx]
@@ -827,7 +935,9 @@ def write_report(
         _header(al, sess_info)
         + '<nav><a href="#sheet">contact sheet</a><a href="#intensity">intensity</a>'
         '<a href="#correlation">correlation</a><a href="#shifts">shifts</a>'
+        '<a href="#references">references</a>'
         '<a href="#dropped">dropped</a><a href="#rejected">rejected</a></nav>'
+        + _warnings_section(sess_info.get("warnings") or [])
         + f'<h2 id="sheet">Contact sheet</h2><p>{_e(sheet_intro)}</p>'
         + ("".join(sheet) or "<p>No matched pairs to show.</p>")
         + '<h2 id="intensity">Intensity over time</h2>'
@@ -844,6 +954,7 @@ def write_report(
             "dy, dx in full-resolution sensor pixels (dark onto bright), and Pearson r after "
             "alignment; red x: rejected pairs.",
         )
+        + _references_section(al)
         + _tables(al)
     )
     title = f"sublux curation: {al.source.get('scene') or sess_info.get('scene') or ''}"

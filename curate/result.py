@@ -25,8 +25,13 @@ Later stages read curation only through this module.  ``curate align`` writes, i
      "aligned_corr_floor": 0.14,   the aligned correlation below which a pair was rejected:
                                    max(min_aligned_corr, rel_aligned_corr x median); null
                                    when no pair had one
+     "references": [{"file": "0000.dng", "dy": 0.24, "dx": 2.22, "aligned_corr": 0.97,
+                     "t": 1764670000.5}, ...],
      "dropped": [{"file": "0007.dng", "pass": "dark", "reason": "too_dark",
-                  "detail": "..."}, ...],
+                  "detail": "..."},
+                 {"file": "0003.dng", "pass": "dark", "reason": "hash_mismatch",
+                  "detail": "...", "expected": "<journal sha256>", "found": "<file sha256>"},
+                 ...],
      "frames": {"dark": [{"file": ..., "kept": true, "mean_dn": ..., "rel_mean": ...,
                           "clipped": ..., "t": ..., "angle": ...}, ...],
                 "bright": [...]},
@@ -36,8 +41,35 @@ Later stages read curation only through this module.  ``curate align`` writes, i
 
 Shift convention: a scene point at (y, x) of the dark frame is at (y + dy, x + dx) of the
 bright frame, in full-resolution sensor pixels, so ``scipy.ndimage.shift(dark, (dy, dx))``
-lines up with the bright frame.  File names are relative to their pass folder.  Reasons for a
-dropped frame: ``unreadable``, ``too_dark``, ``too_bright``, ``saturated``.
+lines up with the bright frame.  File names are relative to their pass folder.
+
+References (static sessions).  ``references`` lists every kept reference in shooting order,
+with the registered shift of the mean of the kept burst to it (same convention as pairs),
+the aligned correlation of that mean with it, and its capture time ``t``.  Kept dark frame
+j (in kept order, as in ``pairs``) is paired with kept reference j mod K, so every kept
+reference is used; each pair names its reference in ``bright``, carries that reference's
+``dy``/``dx``, and its ``aligned_corr`` is measured against that reference.
+``correlation.bright`` lists the kept references and ``correlation.path`` is
+``[[j mod K, j], ...]``.  A readable reference that is not used is in ``dropped`` (pass
+``bright``).  Sweeps have no ``references`` (``[]``; results written before it was added
+lack the key: read it through :attr:`Alignment.references`).
+
+Reasons for a dropped frame (``detail`` says what was found):
+
+- ``unreadable``: LibRaw cannot decode it (truncated, not a raw file, unsupported; a
+  linear/demosaiced DNG, X-Trans or Foveon file says "not a Bayer mosaic: ...").
+- ``hash_mismatch``: a session frame whose bytes differ from its journal record, in sha256
+  or in size (``detail`` says which); ``expected`` is the journal's sha256, ``found`` the
+  file's.  ``missing``: a journalled frame whose file is gone (``found`` null).
+- ``corrupt``: it decodes, but more than 0.1% of its pixels hold values no sensor gives
+  (:func:`curate.pipeline.impossible_range`): image data damaged or absent.
+- ``size_mismatch``: another size than the majority of its pass (no majority stops the run).
+- ``too_dark``, ``too_bright``, ``saturated``: the intensity rules
+  (:func:`curate.intensity.classify`).
+- ``reference_moved`` (references): the burst's shift to it differs by more than
+  ``options.max_drift_px`` from the median of the largest group of references that agree
+  (the first reference wins a tie): the camera was bumped between references.
+- ``unused_reference``: more kept references than kept dark frames.
 """
 
 from __future__ import annotations

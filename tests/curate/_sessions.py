@@ -24,12 +24,14 @@ def static_session(
     events: dict | None = None,
     ref_events: dict | None = None,
     ref_offsets: dict | None = None,
+    warnings: tuple[tuple[str, str], ...] = (),
 ) -> Path:
     """A DRV-style static session; ``offset`` bumps the tripod between burst and reference.
 
     ``events`` maps a dark frame index to a lux for that one frame (lights out, a flash);
     ``ref_events`` likewise for references; ``ref_offsets`` maps a reference index to the
-    tripod's offset for that reference and the ones after it (bumped between references).
+    tripod's offset for that reference and the ones after it (bumped between references);
+    ``warnings`` are journalled as ``(code, message)`` events.
     """
     cam = SimCamera(size=size, seed=seed, lux=lux, fps=1e6, max_wait=0.0)
     dark = plan.static_pass(frames, 2000, "1/30", None)
@@ -53,6 +55,8 @@ def static_session(
         ref_events or {},
         ref_offsets or {},
     )
+    for code, message in warnings:
+        w.warn(code, message)
     w.stop("success", "test session")
     return path
 

@@ -9,6 +9,7 @@ embedded figure decoded, and once rendered by headless Chromium.
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import re
 import shutil
@@ -476,3 +477,47 @@ def test_page_renders_in_headless_chromium(tmp_path, sessions):
     assert (sheet < 60).mean() > 0.2
     # The tiles themselves are pictures, not flat placeholders.
     assert sheet[sheet < 250].std() > 20
+
+
+# -- integrity, references and warnings (issue 9) ------------------------------------------
+
+
+def test_report_shows_warnings_references_and_digests(tmp_path):
+    from tests.curate._sessions import static_session
+
+    s = static_session(
+        tmp_path / "s",
+        frames=6,
+        refs=3,
+        ref_offsets={2: (0.0, 4.0)},
+        warnings=(("camera_behind", "the camera reached 7.6 frames/s of the 16 planned"),),
+    )
+    journalled = hashlib.sha256((s / "dark/0003.dng").read_bytes()).hexdigest()
+    shutil.copy2(s / "dark/0005.dng", s / "dark/0003.dng")
+    from curate.pipeline import align_session
+
+    result = align_session(s).parent
+    text = " ".join(" ".join(_parse(write_report(result)).text).split())
+    assert "Session warnings (1)" in text and "camera_behind" in text
+    assert "the camera reached 7.6 frames/s of the 16 planned" in text
+    assert "References (2 kept, 1 dropped)" in text
+    assert "reference_moved" in text and "max_drift_px" in text
+    assert "hash_mismatch" in text and f"journal {journalled[:12]}…" in text
+    al = read_alignment(result)
+    for r in al.references:
+        assert r["file"] in text
+
+
+def test_a_frame_changed_after_curation_is_not_shown(tmp_path, caplog):
+    from curate.pipeline import align_session
+    from tests.curate._sessions import static_session
+
+    s = static_session(tmp_path / "s", frames=4)
+    result = align_session(s).parent
+    shutil.copy2(s / "dark/0001.dng", s / "dark/0000.dng")  # after curation
+    with caplog.at_level(logging.WARNING, logger="curate.report"):
+        html_path = write_report(result)
+    assert any("0000.dng" in r.getMessage() and "sha256" in r.getMessage() for r in caplog.records)
+    captions = dict((name, cap) for cap, name in _captions(html_path))
+    assert "mean |Δ|" not in captions["pair_01.png"]  # a placeholder, not the replaced pixels
+    assert all("mean |Δ|" in c for n, c in captions.items() if n != "pair_01.png")

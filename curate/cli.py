@@ -44,11 +44,14 @@ def _summary(path: Path) -> None:
     for d in a.dropped:
         reasons[d["reason"]] = reasons.get(d["reason"], 0) + 1
     t = Table(title=f"curation of {a.source.get('scene') or a.source.get('dark')}")
-    for col in ("pairs", "rejected", "ambiguous", "dropped", "exposure ratio", "max |shift| px"):
+    cols = ["pairs", "rejected", "ambiguous", "dropped", "exposure ratio", "max |shift| px"]
+    if a.references:
+        cols.insert(1, "references")
+    for col in cols:
         t.add_column(col)
     ratios = sorted({p["exposure_ratio"] for p in a.pairs if p["exposure_ratio"]})
     shifts = [max(abs(p["dy"]), abs(p["dx"])) for p in a.pairs]
-    t.add_row(
+    row = [
         str(len(a.pairs)),
         str(len(a.rejected)),
         str(sum(p["ambiguous"] for p in a.pairs)),
@@ -57,7 +60,10 @@ def _summary(path: Path) -> None:
         if ratios
         else "unknown",
         f"{max(shifts):.2f}" if shifts else "-",
-    )
+    ]
+    if a.references:
+        row.insert(1, str(len(a.references)))
+    t.add_row(*row)
     out.print(t)
     for w in a.data.get("warnings", []):
         err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)

@@ -143,6 +143,9 @@ def impossible_range(levels: np.ndarray, white: float) -> tuple[int, int]:
     return low, high
 
 
+_JOURNAL_REASONS = ("hash_mismatch", "missing")
+
+
 def _mismatch(f: _Frame, exc: FrameMismatch) -> None:
     """Drop a session frame whose bytes differ from (or lack) their journal record."""
     f.error = str(exc)
@@ -772,6 +775,20 @@ def _run(
         warnings.append(
             "exposure time missing from the metadata: exposure_ratio is null; "
             "pass --ratio R to set it by hand"
+        )
+    changed = [f"{f.pass_}/{f.file}" for f in [*dark, *bright] if f.reason in _JOURNAL_REASONS]
+    if changed:
+        warnings.append(
+            f"{len(changed)} frame(s) do not match their journal records (changed or missing "
+            f"after capture) and were dropped: {', '.join(changed[:10])}"
+            + (" ..." if len(changed) > 10 else "")
+            + "; restore them from a backup to curate them"
+        )
+    moved = [f.file for f in bright if f.reason == "reference_moved"]
+    if moved:
+        warnings.append(
+            f"reference(s) {', '.join(moved)} shot after the camera moved (shift to the burst "
+            f"differs from the other references' by more than {opts.max_drift_px} px): dropped"
         )
     if result["drift"] and result["drift"]["max_px"] > opts.max_drift_px:
         warnings.append(

@@ -59,6 +59,7 @@ def test_a_replaced_frame_is_dropped_as_hash_mismatch_even_after_a_first_run(tmp
     assert drop["found"] == _sha(s / "dark/0005.dng")
     assert "sha256" in drop["detail"]
     assert not a.data["frames"]["dark"][3]["kept"]
+    assert any("dark/0003.dng" in w and "journal" in w for w in a.data["warnings"])
 
 
 def test_a_missing_frame_is_dropped_as_missing(tmp_path):
@@ -138,6 +139,7 @@ def test_a_reference_shot_after_the_camera_moved_is_dropped(tmp_path):
     assert "max_drift_px" in drop["detail"]
     assert {p["bright"] for p in a.pairs} == {"0000.dng", "0001.dng"}
     assert not a.frames("bright")[2]["kept"]
+    assert any("0002.dng" in w and "camera moved" in w for w in a.data["warnings"])
 
 
 def test_more_references_than_dark_frames_leaves_some_unused(tmp_path):
@@ -259,3 +261,17 @@ def test_real_truncated_camera_files_are_dropped_as_unreadable(tmp_path, path):
     assert path.name in drop["detail"] and "LibRaw" in drop["detail"]
     assert len(a.pairs) == 3
     assert os.path.getsize(path) < 2_000_000
+
+
+def test_cli_says_which_frames_differ_from_the_journal(tmp_path):
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    s = static_session(tmp_path / "s", frames=6, refs=2)
+    shutil.copy(s / "dark/0005.dng", s / "dark/0003.dng")
+    r = CliRunner().invoke(app, ["align", str(s)])
+    assert r.exit_code == 0, r.output
+    # the warning line is not wrapped (the table is, to the terminal's width)
+    assert "1 frame(s) do not match their journal records" in r.output
+    assert "were dropped: dark/0003.dng;" in r.output

@@ -75,6 +75,7 @@ def test_sweep_matches_the_nearest_dark_frame_of_the_path(tmp_path):
     path = a.data["correlation"]["path"]
     assert [j for _, j in path] == sorted(j for _, j in path)
     assert a.correlation().shape == (4, 13)
+    assert a.references == []  # sweeps: each bright frame is its own pair's reference
 
 
 def test_bad_frames_are_dropped_with_reasons(tmp_path):

@@ -46,8 +46,9 @@ lines up with the bright frame.  File names are relative to their pass folder.
 References (static sessions).  ``references`` lists every kept reference in shooting order,
 with the registered shift of the mean of the kept burst to it (same convention as pairs),
 the aligned correlation of that mean with it, and its capture time ``t``.  Kept dark frame
-j (in kept order, as in ``pairs``) is paired with kept reference j mod K, so every kept
-reference is used; each pair names its reference in ``bright``, carries that reference's
+j (the j-th of ``frames.dark`` with ``kept`` true, i.e. of ``correlation.dark``) is paired
+with kept reference j mod K, so every kept reference is used (a pair later rejected for its
+aligned correlation moves to ``rejected`` and keeps its reference); each pair names its reference in ``bright``, carries that reference's
 ``dy``/``dx``, and its ``aligned_corr`` is measured against that reference.
 ``correlation.bright`` lists the kept references and ``correlation.path`` is
 ``[[j mod K, j], ...]``.  A readable reference that is not used is in ``dropped`` (pass

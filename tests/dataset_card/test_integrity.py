@@ -20,7 +20,7 @@ import yaml
 from typer.testing import CliRunner
 
 from capture.fsio import sha256_file
-from capture.session import SessionWriter, open_session
+from capture.session import open_session
 from curate.pipeline import align_session
 from curate.raw import read_raw, render_srgb
 from dataset_card.build import plan_sessions, render_mean
@@ -36,16 +36,13 @@ from dataset_card.publish import (
     remove_stale_partials,
 )
 from dataset_card.reader import open_release
-from tests._release import META, curated_scene
+from tests._release import META, SHIFTS, WARNING, curated_scene, multi_reference_scene
 from tests.curate._sessions import static_session
 from tests.dataset_card.test_hdf5 import session_attrs
 
 runner = CliRunner()
 SIZE = (96, 128)
 ROOT = Path(__file__).resolve().parents[2]
-#: the shifts (dy, dx) the hand-made curation gives the three kept references
-SHIFTS = {"0000.dng": (0.2, -0.3), "0001.dng": (2.3, 1.6), "0002.dng": (-0.4, 0.45)}
-WARNING = ("sweep_behind_plan", "the camera reached 7.6 frames/s against the 16 planned")
 
 
 def _publish_args(sessions, out, version="0.1.0"):
@@ -65,50 +62,11 @@ def _publish_args(sessions, out, version="0.1.0"):
     ]
 
 
-def _multi_reference(root: Path) -> Path:
-    """A static session with four references, curated by hand to the contract of the
-    curation that keeps every reference: three kept (frame j paired with reference j mod 3,
-    each reference with its own shift), the fourth dropped as ``reference_moved``; one dark
-    frame dropped as ``hash_mismatch``; and a warning journalled at capture."""
-    s = static_session(root / "multi", size=SIZE, frames=6, refs=4, seed=21)
-    meta = json.loads((s / "session.json").read_text())
-    meta["scene"] = "multi"
-    (s / "session.json").write_text(json.dumps(meta))
-    SessionWriter(s).warn(*WARNING, fps=7.6)
-    align_session(s)
-    path = s / "curation" / "alignment.json"
-    al = json.loads(path.read_text())
-    template = al["pairs"][0]
-    kept_refs = list(SHIFTS)
-    al["references"] = [
-        {"file": f, "dy": dy, "dx": dx, "aligned_corr": 0.9, "t": float(k)}
-        for k, (f, (dy, dx)) in enumerate(SHIFTS.items())
-    ]
-    pairs = []
-    for j, f in enumerate(f"{i:04d}.dng" for i in range(5)):
-        ref = kept_refs[j % 3]
-        pairs.append(
-            {**template, "dark": f, "bright": ref, "dy": SHIFTS[ref][0], "dx": SHIFTS[ref][1]}
-        )
-    al["pairs"] = pairs
-    al["rejected"] = []
-    al["dropped"] = [
-        {"file": "0005.dng", "pass": "dark", "reason": "hash_mismatch", "detail": "changed"},
-        {"file": "0003.dng", "pass": "bright", "reason": "reference_moved", "detail": "9 px"},
-    ]
-    for fr in al["frames"]["dark"]:
-        fr["kept"] = fr["file"] != "0005.dng"
-    for fr in al["frames"]["bright"]:
-        fr["kept"] = fr["file"] != "0003.dng"
-    path.write_text(json.dumps(al))
-    return s
-
-
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory):
     root = tmp_path_factory.mktemp("sessions")
     plain = [curated_scene(root, f"scene{i}", seed=30 + i, size=SIZE, frames=6) for i in range(3)]
-    return [_multi_reference(root), *plain]
+    return [multi_reference_scene(root, SIZE), *plain]
 
 
 @pytest.fixture(scope="module")
@@ -426,3 +384,22 @@ def test_a_signalled_publish_removes_its_partial_folder(sessions, tmp_path, sig,
     assert word in err.decode() and "removed" in err.decode()
     assert not partial.exists() and not out.exists()
     assert not list(tmp_path.iterdir())
+
+
+def test_a_listed_reference_without_pairs_is_still_in_the_release(sessions, tmp_path):
+    """``references`` is what the release holds: a reference whose pairs were all rejected
+    still reaches ``long`` (and the mean), at its own shift."""
+    s = tmp_path / "multi"
+    shutil.copytree(sessions[0], s)
+    path = s / "curation" / "alignment.json"
+    al = json.loads(path.read_text())
+    al["rejected"] = [
+        {**p, "reason": "low_aligned_corr"} for p in al["pairs"] if p["bright"] == "0002.dng"
+    ]
+    al["pairs"] = [p for p in al["pairs"] if p["bright"] != "0002.dng"]
+    path.write_text(json.dumps(al))
+    plan = plan_sessions([s], split_lists=_lists(tmp_path, ["multi"], [], []))[0]
+    assert [e["file"] for e in plan.long] == list(SHIFTS)
+    assert [e["offset"] for e in plan.long] == [(0, 0), (2, 2), (0, 0)]
+    assert [e["ref"] for e in plan.short] == [0, 1, -1, 0, 1]
+    assert plan.mean_reference and plan.summary()["rejected"] == 1

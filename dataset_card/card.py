@@ -724,7 +724,7 @@ def _collection(info: ReleaseInfo, s: SessionSummary) -> str:
             "noise, read noise, black level, quantisation) looking at a synthetic scene, "
             "written as DNG files and journalled exactly as a real capture would be; the "
             "turntable of sweeps is the GRBL simulator.  Nothing was photographed.  The "
-            "protocol simulated is the real one: "
+            "protocol simulated is the real one.  "
         )
     else:
         how = (

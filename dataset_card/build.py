@@ -123,6 +123,8 @@ class SessionPlan:
                 out.append(
                     {"file": d["file"], "reason": d["reason"], "detail": d.get("detail") or ""}
                 )
+        if self.kind != "static":
+            return out  # a sweep's bright frames no dark frame was matched to are not lost
         used = {entry["file"] for entry in self.long} | {d["file"] for d in out}
         for fr in self.alignment.frames("bright"):
             if fr.get("kept") and fr["file"] not in used:

@@ -148,6 +148,22 @@ def _cleanup_on_signals() -> Iterator[None]:
             signal.signal(sig, h)
 
 
+_STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP back (delivered when the block ends), main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 @contextlib.contextmanager
 def partial_folder(out: str | os.PathLike, *, say: Say | None = None) -> Iterator[Path]:
     """A hidden folder beside ``out`` to build into; renamed to ``out`` when the block ends
@@ -190,7 +206,8 @@ def partial_folder(out: str | os.PathLike, *, say: Say | None = None) -> Iterato
             os.rename(tmp, out)
             fsync_dir(out.parent)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            with _signals_held():  # a second Ctrl-C or SIGTERM must not cut the cleanup short
+                shutil.rmtree(tmp, ignore_errors=True)
             raise
 
 

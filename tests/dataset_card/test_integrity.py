@@ -403,3 +403,17 @@ def test_a_listed_reference_without_pairs_is_still_in_the_release(sessions, tmp_
     assert [e["offset"] for e in plan.long] == [(0, 0), (2, 2), (0, 0)]
     assert [e["ref"] for e in plan.short] == [0, 1, -1, 0, 1]
     assert plan.mean_reference and plan.summary()["rejected"] == 1
+
+
+def test_a_changed_frame_of_a_dynamic_session_stops_the_publish(sessions, tmp_path):
+    from tests._release import dynamic_session
+
+    street = dynamic_session(tmp_path, "street", size=SIZE)
+    frame = street / "dark" / "0001.dng"
+    data = bytearray(frame.read_bytes())
+    data[-100] ^= 0xFF  # one flipped byte, same size
+    frame.write_bytes(bytes(data))
+    with pytest.raises(FrameChanged, match=r"0001\.dng.*leave the session out") as info:
+        publish([*sessions[1:], street], tmp_path / "v1", META)
+    assert info.value.problem == "hash_mismatch"
+    assert not (tmp_path / "v1").exists() and not list(tmp_path.glob(".*partial*"))

@@ -204,14 +204,25 @@ def test_verify_checks_the_mean_datasets(release, tmp_path):
 
 
 def test_a_curation_from_before_the_references_key_still_builds(tmp_path):
-    """A curation of the old kind pairs every frame with the first reference; the second is
-    named in the card as not used, rather than silently lost."""
+    """A curation of the old kind (no ``references``) paired every frame with the first
+    reference; the release takes the references its pairs name, at their pairs' median shift,
+    and names the other kept one as not used rather than losing it silently."""
     s = static_session(tmp_path / "old", size=SIZE, frames=4, refs=2, seed=8)
     align_session(s)
-    al = json.loads((s / "curation/alignment.json").read_text())
-    assert "references" not in al and {p["bright"] for p in al["pairs"]} == {"0000.dng"}
+    path = s / "curation/alignment.json"
+    al = json.loads(path.read_text())
+    al.pop("references", None)  # what a curation made before the key existed holds
+    for i, p in enumerate(al["pairs"]):
+        p.update(bright="0000.dng", dy=1.9 + 0.1 * i, dx=-0.2)
+    al["dropped"] = [d for d in al["dropped"] if d["pass"] != "bright"]
+    for fr in al["frames"]["bright"]:
+        fr["kept"] = True
+    path.write_text(json.dumps(al))
     plan = plan_sessions([s], split_lists=_lists(tmp_path, ["desk"], [], []))[0]
     assert [entry["file"] for entry in plan.long] == ["0000.dng"]
+    median = float(np.median([1.9 + 0.1 * i for i in range(len(al["pairs"]))]))
+    assert plan.long[0]["offset"] == (2, 0)
+    assert plan.long[0]["residual"][0] == pytest.approx(median - 2)
     assert not plan.mean_reference
     unused = plan.summary()["unused_references"]
     assert [u["file"] for u in unused] == ["0001.dng"]

@@ -226,8 +226,10 @@ def _rai(info: ReleaseInfo) -> dict[str, Any]:
             + "."
         ),
         "rai:dataCollectionRawData": (
-            "The camera's RAW files.  They are not redistributed; each frame's source file "
-            "name and sha256 are kept in the per-frame tables and in pairs.csv."
+            ("The simulated camera's DNG files" if s.all_simulated else "The camera's RAW files")
+            + ".  They are not redistributed; each frame's source file name and sha256 (checked "
+            "against the capture journal when packaged) are kept in the per-frame tables and in "
+            "pairs.csv."
         ),
         "rai:dataPreprocessingProtocol": [
             "Frames that do not decode, are far darker or brighter than their burst, or (for "

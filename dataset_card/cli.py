@@ -229,6 +229,7 @@ def publish(
         )
     out.print(f"[green]published[/] {name} {version} at {path}")
     _info(path)
+    _notes(path)
     if push_to:
         plan = push(path, push_to, dry_run=dry_run)
         verb = "would send" if dry_run else "sent"
@@ -276,11 +277,31 @@ def _info(release: Path) -> None:
     out.print(t)
 
 
+def _notes(release: Path) -> None:
+    """What changes the data's meaning, in a line each (the card has the details)."""
+    from dataset_card.publish import read_manifest
+
+    sessions = read_manifest(release).get("sessions", {})
+    sim = [sid for sid, s in sessions.items() if s.get("simulated")]
+    if sim:
+        out.print(
+            f"[yellow]note:[/] {len(sim)} of {len(sessions)} sessions are simulated "
+            "(`--camera sim`); the card says so in its first lines",
+            highlight=False,
+        )
+    for sid, s in sessions.items():
+        for w in s.get("warnings") or []:
+            out.print(
+                f"[yellow]warning[/] {sid}: {w.get('code')}: {w.get('message')}", highlight=False
+            )
+
+
 @app.command()
 @handle
 def info(release: Annotated[Path, typer.Argument(help="A release folder.")]) -> None:
     """A summary of a release."""
     _info(release)
+    _notes(release)
 
 
 @app.command()

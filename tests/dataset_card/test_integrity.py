@@ -302,6 +302,10 @@ def test_warnings_drops_and_unused_references_reach_the_card_and_manifest(sessio
     assert all(v["warnings"] == [] and v["simulated"] for v in others)
     cr = json.loads((release / "croissant.json").read_text())
     assert message in cr["rai:dataCollectionMissingData"]
+    r = runner.invoke(app, ["info", str(release)])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 0 and f"{sid}: {code}: {message}" in text
+    assert "4 of 4 sessions are simulated" in text
 
 
 # -- 2. no litter -------------------------------------------------------------------------------

@@ -43,6 +43,13 @@ def validate(
     ] = None,
     margin: Annotated[float, typer.Option(help="dB the baseline must beat Input+Rawpy by.")] = 5.0,
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint file (resumes).")] = None,
+    gt: Annotated[
+        str,
+        typer.Option(
+            help="Ground truth: pair (each frame's reference) or mean (the mean of a static "
+            "session's references, where it has several)."
+        ),
+    ] = "pair",
 ) -> None:
     """Train the baseline on train, pick on val, score test, and gate the release."""
     try:
@@ -70,6 +77,7 @@ def validate(
         vgg_weights=str(vgg_weights) if vgg_weights else None,
         margin_db=margin,
         checkpoint=str(checkpoint) if checkpoint else None,
+        gt=gt,
     )
     if int(os.environ.get("RANK", "0")) == 0:  # once under torchrun
         err.print(f"training {model}{' (tiny)' if tiny else ''} on {release} ...")

@@ -2,10 +2,12 @@
 
 SID samples: a short frame packed to four channels at half resolution (black subtracted,
 scaled to [0, 1], times the exposure ratio, clipped) with the matching crop of its reference's
-ground truth at full resolution.  SMID samples: two short frames of one sequence (frames that
-share a reference), each binned to raw RGB at half resolution and gained, with the ground truth
-averaged to half resolution.  Random crops at even sensor offsets (the CFA phase stays), random
-flips and transposes applied identically to input and target.
+ground truth at full resolution (``gt="pair"``: the frame's reference; ``"mean"``: the mean of
+the session's references where the release has one).  SMID samples: two short frames of one
+sequence (frames that share a reference), each binned to raw RGB at half resolution and
+gained, with the ground truth averaged to half resolution.  Random crops at even sensor
+offsets (the CFA phase stays), random flips and transposes applied identically to input and
+target.
 
 The HDF5 files are opened lazily by the reader in whichever process reads them, so the datasets
 are safe in DataLoader worker processes; randomness comes from torch's per-worker generator.
@@ -27,7 +29,21 @@ from dataset_card.reader import (
     open_release,
 )
 
-__all__ = ["SIDPairs", "SMIDPairs", "frame_input", "half_gt", "sequences", "split_reader"]
+#: The ground truths a model can be trained and scored against (see
+#: :meth:`dataset_card.reader.SessionData.ground_truth`): ``pair``, the rendering of the
+#: reference a frame is paired with (DRV's protocol, in every release); ``mean``, the rendering
+#: of the mean of a static session's references where it has more than one (SIDD's way).
+GROUND_TRUTHS = ("pair", "mean")
+
+__all__ = [
+    "GROUND_TRUTHS",
+    "SIDPairs",
+    "SMIDPairs",
+    "frame_input",
+    "half_gt",
+    "sequences",
+    "split_reader",
+]
 
 
 def split_reader(release: str | os.PathLike, split: str) -> SplitReader:
@@ -62,8 +78,17 @@ class _Pairs(Dataset):
     """One item per sequence (a reference and its short frames) of a split."""
 
     def __init__(
-        self, release: str | os.PathLike, split: str, *, crop: int = 512, augment: bool = True
+        self,
+        release: str | os.PathLike,
+        split: str,
+        *,
+        crop: int = 512,
+        augment: bool = True,
+        gt: str = "pair",
     ):
+        if gt not in GROUND_TRUTHS:
+            raise ValueError(f"expected --gt {' or '.join(GROUND_TRUTHS)}, found {gt!r}")
+        self.gt = gt
         self.crop = int(crop)
         self.augment = augment
         self.reader = split_reader(release, split)
@@ -105,13 +130,13 @@ class SIDPairs(_Pairs):
     """
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        sid, k, frames = self.items[index]
+        sid, _k, frames = self.items[index]
         i = _pick(frames)
         sd = self.reader.session(sid)
         _, h, w = sd.short.shape
         y, x, sy, sx = self._window(h, w)
         mosaic = sd.short[i, y : y + sy, x : x + sx]
-        gt = sd.gt_srgb[k, y : y + sy, x : x + sx]
+        gt = sd.ground_truth(i, self.gt, (slice(y, y + sy), slice(x, x + sx)))
         inp = frame_input(mosaic, sd.attrs, sd.short_frames["exposure_ratio"][i], model="sid")
         tgt = np.moveaxis(gt.astype(np.float32) / 65535.0, -1, 0)
         if self.augment:
@@ -123,7 +148,7 @@ class SMIDPairs(_Pairs):
     """Two different frames of one sequence (binned raw RGB) and the half-resolution GT."""
 
     def __getitem__(self, index: int):
-        sid, k, frames = self.items[index]
+        sid, _k, frames = self.items[index]
         i = _pick(frames)
         others = [j for j in frames if j != i] or [i]
         j = _pick(others)
@@ -133,7 +158,7 @@ class SMIDPairs(_Pairs):
         ratio = sd.short_frames["exposure_ratio"]
         a = frame_input(sd.short[i, y : y + sy, x : x + sx], sd.attrs, ratio[i], model="smid")
         b = frame_input(sd.short[j, y : y + sy, x : x + sx], sd.attrs, ratio[j], model="smid")
-        gt = half_gt(sd.gt_srgb[k, y : y + sy, x : x + sx])
+        gt = half_gt(sd.ground_truth(i, self.gt, (slice(y, y + sy), slice(x, x + sx))))
         if self.augment:
             a, b, gt = _augment([a, b, gt], torch.randint(0, 2, (3,)))
         return torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(gt)

@@ -22,7 +22,14 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
 from baseline import metrics as M
-from baseline.data import SIDPairs, SMIDPairs, frame_input, sequences, split_reader
+from baseline.data import (
+    GROUND_TRUTHS,
+    SIDPairs,
+    SMIDPairs,
+    frame_input,
+    sequences,
+    split_reader,
+)
 from baseline.losses import VGG19Features, l1, smid_loss
 from baseline.models import build_model
 from capture.fsio import atomic_write
@@ -54,10 +61,17 @@ class Config:
     margin_db: float = 5.0
     eval_frames: int = 30
     checkpoint: str | None = None
+    gt: str = "pair"
 
     def __post_init__(self) -> None:
         if self.model not in ("sid", "smid"):
             raise ValueError(f"expected --model sid or smid, found {self.model!r}")
+        if self.gt not in GROUND_TRUTHS:
+            raise ValueError(
+                f"expected --gt {' or '.join(GROUND_TRUTHS)}, found {self.gt!r}: pair is the "
+                "rendering of each frame's reference, mean that of the mean of a session's "
+                "references"
+            )
         if self.tiny:
             self.crop = min(self.crop, 64)
             self.workers = 0  # a CPU check: worker start-up would cost more than it saves
@@ -125,8 +139,9 @@ def _infer(model, inp: np.ndarray, device, amp, channels_last) -> np.ndarray:
     return np.moveaxis(out[0].clamp(0, 1).cpu().numpy(), 0, -1)
 
 
-def _gt(sd, k: int, model: str) -> np.ndarray:
-    gt = np.asarray(sd.gt_srgb[k], dtype=np.float32) / 65535.0
+def _gt(sd, i: int, model: str, kind: str = "pair") -> np.ndarray:
+    """Short frame ``i``'s ground truth (``kind`` as in ``SessionData.ground_truth``)."""
+    gt = np.asarray(sd.ground_truth(i, kind), dtype=np.float32) / 65535.0
     return half_size(gt) if model == "smid" else gt
 
 
@@ -175,9 +190,9 @@ def evaluate(
     seqs = [(sid, k, frames, reader.session(sid).kind) for sid, k, frames in sequences(reader)]
     static = [s for s in seqs if s[3] == "static"] or seqs
     fifth, naive5, firsts, temporal, shots = [], [], [], [], []
-    for sid, k, frames, _kind in static:
+    for sid, _k, frames, _kind in static:
         sd = reader.session(sid)
-        gt = _gt(sd, k, cfg.model)
+        gt = _gt(sd, frames[0], cfg.model, cfg.gt)
         pick = frames[min(4, len(frames) - 1)]
         chosen = frames[: cfg.eval_frames] if full else [pick]
         outs = {}
@@ -293,7 +308,7 @@ def train(release: str | os.PathLike, cfg: Config):
             )
     _seed(cfg.seed + rank)
     cls = SIDPairs if cfg.model == "sid" else SMIDPairs
-    data = cls(release, "train", crop=cfg.crop)
+    data = cls(release, "train", crop=cfg.crop, gt=cfg.gt)
     sampler = DistributedSampler(data, seed=cfg.seed) if world > 1 else None
     gen = torch.Generator().manual_seed(cfg.seed + rank)  # each rank its own crops and flips
     loader = DataLoader(

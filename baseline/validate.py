@@ -92,6 +92,8 @@ def _table(report: dict) -> str:
         f"(val margin over Input+Rawpy {_fmt(report['gate']['margin_db'])} dB, needed "
         f"{cfg['margin_db']} dB; training loss fell: {report['gate']['loss_fell']}).",
         "",
+        _gt_line(report),
+        "",
         "| | PSNR (dB) | SSIM | TPSNR (dB) | TSSIM | TMAE (x1e-2) |",
         "|---|---|---|---|---|---|",
         f"| Input+Rawpy, test (5th frame) | {_fmt(t['naive_psnr'])} | {_fmt(t['naive_ssim'], 3)} "
@@ -114,6 +116,30 @@ def _table(report: dict) -> str:
         + ". Different data: not comparable number for number.",
     ]
     return "\n".join(lines)
+
+
+def _mean_sessions(release: Path) -> int:
+    """Sessions of the release that hold a mean of their references (``gt_mean_srgb``)."""
+    rel = open_release(release)
+    n = 0
+    for split in rel.splits:
+        with rel.split(split) as reader:
+            n += sum(reader.session(sid).gt_mean_srgb is not None for sid in reader.sessions())
+    return n
+
+
+def _gt_line(report: dict) -> str:
+    if report.get("ground_truth", "pair") == "mean":
+        n = report.get("ground_truth_means", 0)
+        return (
+            "Ground truth: `mean` — the rendering of the mean of a static session's references "
+            f"(`gt_mean_srgb`, {n} session(s)), the pair's reference (`gt_srgb`) where a session "
+            "has only one."
+        )
+    return (
+        "Ground truth: `pair` — each short frame against the rendering of the reference it is "
+        "paired with (`gt_srgb[ref]`, DRV's protocol)."
+    )
 
 
 def validate_release(release: str | os.PathLike, cfg: Config) -> dict:
@@ -152,6 +178,8 @@ def validate_release(release: str | os.PathLike, cfg: Config) -> dict:
             "needed_db": cfg.margin_db,
             "loss_fell": fell,
         },
+        "ground_truth": cfg.gt,
+        "ground_truth_means": _mean_sessions(release) if cfg.gt == "mean" else 0,
         "drv_reference": {"table1": M.DRV_TABLE1, "table2": M.DRV_TABLE2},
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -48,8 +48,9 @@ with the registered shift of the mean of the kept burst to it (same convention a
 the aligned correlation of that mean with it, and its capture time ``t``.  Kept dark frame
 j (the j-th of ``frames.dark`` with ``kept`` true, i.e. of ``correlation.dark``) is paired
 with kept reference j mod K, so every kept reference is used (a pair later rejected for its
-aligned correlation moves to ``rejected`` and keeps its reference); each pair names its reference in ``bright``, carries that reference's
-``dy``/``dx``, and its ``aligned_corr`` is measured against that reference.
+aligned correlation moves to ``rejected`` and keeps its reference); each pair names its
+reference in ``bright``, carries that reference's ``dy``/``dx``, and its ``aligned_corr`` is
+measured against that reference.
 ``correlation.bright`` lists the kept references and ``correlation.path`` is
 ``[[j mod K, j], ...]``.  A readable reference that is not used is in ``dropped`` (pass
 ``bright``).  Sweeps have no ``references`` (``[]``; results written before it was added

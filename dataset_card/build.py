@@ -6,9 +6,22 @@ Reads sessions only through :mod:`capture.session` and curation only through
 
 Geometry: a pair's shift (dy, dx) says a scene point at (y, x) of the dark frame is at
 (y + dy, x + dx) of the bright frame.  Each reference's window is offset from the short window
-by the shift rounded to an even number of pixels (so the CFA phase stays), and the residual,
-at most one pixel, is recorded per short frame.  The short window is the largest one for which
-every reference window stays on the sensor.
+by its own shift (the curation's ``references`` entry, or the median of its pairs' shifts for a
+curation made before that key existed) rounded to an even number of pixels (so the CFA phase
+stays), and the residual, at most one pixel, is recorded per short frame (and per reference in
+``long_frames``).  The short window is the largest one for which every reference window stays
+on the sensor.
+
+Integrity: every frame is read once, through :meth:`capture.session.Session.read_frame`, which
+checks its size and sha256 against the journal; the bytes so checked are what is decoded.  A
+frame that changed after capture (or after curation) stops the build with
+:class:`~dataset_card.errors.FrameChanged`: a release never holds pixels its recorded sha256
+does not vouch for.
+
+Every kept reference of a static session is written (``long``, ``gt_srgb``); with K > 1 of
+them the registered mean (``long_mean``, float32) and its rendering (``gt_mean_srgb``) are
+written too: a ground truth with the references' noise divided by sqrt(K), as SIDD builds its
+ground truth.
 """
 
 from __future__ import annotations
@@ -27,14 +40,14 @@ from pathlib import Path
 
 import numpy as np
 
-from capture.errors import CaptureError
+from capture.errors import CaptureError, FrameMismatch
 from capture.fsio import atomic_write
-from capture.session import Session, open_session
+from capture.session import FrameRecord, Session, open_session
 from curate.errors import CurateError
-from curate.raw import open_raw, render_srgb
+from curate.raw import open_raw, render_mosaic, render_srgb
 from curate.result import Alignment, read_alignment
 from dataset_card.croissant import PAIRS_CSV_COLUMNS
-from dataset_card.errors import BadRelease
+from dataset_card.errors import BadRelease, FrameChanged
 from dataset_card.hdf5 import (
     DEFAULT_CODEC,
     LONG_FRAMES_DTYPE,
@@ -44,13 +57,22 @@ from dataset_card.hdf5 import (
 )
 from dataset_card.splits import DYNAMIC, SPLITS, assign_splits, read_split_lists
 
-__all__ = ["BuildResult", "SessionPlan", "build", "plan_sessions"]
+__all__ = ["BuildResult", "SessionPlan", "build", "plan_sessions", "read_checked", "render_mean"]
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
-#: ``long_frames`` adds where each reference's window sits relative to the short window.
-LONG_DTYPE = np.dtype([*LONG_FRAMES_DTYPE.descr, ("offset_y", "i4"), ("offset_x", "i4")])
+#: ``long_frames`` adds where each reference's window sits relative to the short window, and
+#: the reference's own shift left after that even offset (``dy``, ``dx``, at most a pixel).
+LONG_DTYPE = np.dtype(
+    [
+        *LONG_FRAMES_DTYPE.descr,
+        ("offset_y", "i4"),
+        ("offset_x", "i4"),
+        ("dy", "f4"),
+        ("dx", "f4"),
+    ]
+)
 
 
 def _even(v: float) -> int:
@@ -83,6 +105,39 @@ class SessionPlan:
     def scene(self) -> str:
         return self.session.scene
 
+    @property
+    def mean_reference(self) -> bool:
+        """Whether the release gets the registered mean of the references (``long_mean``): a
+        static session with more than one kept reference (a sweep's references show different
+        positions, so they have no mean)."""
+        return self.kind == "static" and len(self.long) > 1
+
+    def unused_references(self) -> list[dict]:
+        """References the curation did not use, with its reason (``dropped``, pass bright),
+        and kept references no pair names (a curation made before every reference was kept)."""
+        out: list[dict] = []
+        if self.alignment is None:
+            return out
+        for d in self.alignment.dropped:
+            if d.get("pass") == "bright":
+                out.append(
+                    {"file": d["file"], "reason": d["reason"], "detail": d.get("detail") or ""}
+                )
+        if self.kind != "static":
+            return out  # a sweep's bright frames no dark frame was matched to are not lost
+        used = {entry["file"] for entry in self.long} | {d["file"] for d in out}
+        for fr in self.alignment.frames("bright"):
+            if fr.get("kept") and fr["file"] not in used:
+                out.append(
+                    {
+                        "file": fr["file"],
+                        "reason": "unused_reference",
+                        "detail": "kept by curation but paired with no frame (a curation made "
+                        "before every reference was kept; `curate align --force` pairs it)",
+                    }
+                )
+        return out
+
     def summary(self) -> dict:
         """The per-session facts the card and Croissant need (never serials or GPS)."""
         a = self.attrs
@@ -111,6 +166,13 @@ class SessionPlan:
             "dropped": dropped,
             "rejected": 0 if self.alignment is None else len(self.alignment.rejected),
             "registration": a["registration"],
+            "simulated": self.session.simulated,
+            "warnings": [
+                {"code": str(w.get("code", "")), "message": str(w.get("message", ""))}
+                for w in self.session.warnings
+            ],
+            "unused_references": self.unused_references(),
+            "mean_reference": self.mean_reference,
         }
 
 
@@ -118,6 +180,7 @@ def _frame_meta(session: Session, pass_: str) -> dict[str, dict]:
     return {
         Path(f.path).name: {
             "path": session.frame_path(f),
+            "record": f,
             "sha256": f.sha256,
             "exposure_s": f.shutter_s,
             "iso": f.iso,
@@ -126,6 +189,45 @@ def _frame_meta(session: Session, pass_: str) -> dict[str, dict]:
         }
         for f in session.frames(pass_)
     }
+
+
+def read_checked(session: Session, record: FrameRecord) -> bytes:
+    """A frame's bytes, read once and checked against its journal record.
+
+    Raises
+    ------
+    FrameChanged
+        The file is missing, or its size or sha256 differs from the journal's: nothing of a
+        release may be built from it.  The message names the file, the expected and found
+        values, and what to do.
+    """
+    try:
+        return session.read_frame(record)
+    except FrameMismatch as exc:
+        found = {
+            "missing": "no file",
+            "size": f"{exc.found} bytes",
+            "hash_mismatch": f"sha256 {exc.found}",
+        }.get(exc.problem, exc.found)
+        expected = f"{exc.expected} bytes" if exc.problem == "size" else f"sha256 {exc.expected}"
+        where = session.path / record.path
+        curated = record.pass_ == "bright" or bool(session.frames("bright"))
+        fix = (
+            f"re-curate with `curate align {session.path} --force` (curation drops a frame "
+            "that differs from its journal record as hash_mismatch), or restore the file from "
+            "a backup, then publish again"
+            if curated
+            else "restore the file from a backup, or leave the session out, then publish again"
+        )
+        raise FrameChanged(
+            f"{where}: expected {expected} as journalled at capture, found {found}; the file "
+            f"changed after capture, so its pixels are not the frame the journal (and the "
+            f"release) would name. Nothing was published; {fix}",
+            path=str(where),
+            problem=exc.problem,
+            expected=exc.expected,
+            found=exc.found,
+        ) from None
 
 
 def _plan_one(path: str | os.PathLike) -> SessionPlan:
@@ -169,20 +271,20 @@ def _plan_one(path: str | os.PathLike) -> SessionPlan:
     else:
         bright = _frame_meta(s, "bright")
         pairs = {p["dark"]: p for p in alignment.pairs}
-        refs = sorted({p["bright"] for p in alignment.pairs})
+        refs, shifts = _references(alignment)
         if not refs:
             raise BadRelease(
                 f"expected aligned pairs in the curation of {path}, found none (every pair "
                 "was rejected or every frame dropped); check its report"
             )
-        ref_index = {f: k for k, f in enumerate(refs)}
-        offsets: dict[str, tuple[int, int]] = {}
-        for f in refs:
-            ps = [p for p in alignment.pairs if p["bright"] == f]
-            offsets[f] = (
-                _even(float(np.median([p["dy"] for p in ps]))),
-                _even(float(np.median([p["dx"] for p in ps]))),
+        missing = [f for f in refs if f not in bright]
+        if missing:
+            raise BadRelease(
+                f"{path}: the curation names reference(s) {', '.join(missing)} that the "
+                f"journal does not list; re-run `curate align {path} --force`"
             )
+        ref_index = {f: k for k, f in enumerate(refs)}
+        offsets = {f: (_even(dy), _even(dx)) for f, (dy, dx) in shifts.items()}
         for fr in alignment.frames("dark"):
             if not fr["kept"]:
                 continue
@@ -207,12 +309,44 @@ def _plan_one(path: str | os.PathLike) -> SessionPlan:
                     exposure_ratio=_num(p["exposure_ratio"]),
                 )
             plan.short.append(entry)
-        plan.long = [{**bright[f], "file": f, "offset": offsets[f]} for f in refs]
+        plan.long = [
+            {
+                **bright[f],
+                "file": f,
+                "offset": offsets[f],
+                "residual": (shifts[f][0] - offsets[f][0], shifts[f][1] - offsets[f][1]),
+            }
+            for f in refs
+        ]
     return plan
 
 
+def _references(alignment: Alignment) -> tuple[list[str], dict[str, tuple[float, float]]]:
+    """The references a release holds, in order, and each one's shift (dy, dx).
+
+    A curation with ``references`` (every kept reference of a static session, each with its
+    own registration) gives them; one made before that key existed gives the references its
+    pairs name, sorted, each with the median of its pairs' shifts.
+    """
+    listed = alignment.data.get("references")
+    if listed:
+        refs = [r["file"] for r in listed]
+        return refs, {r["file"]: (float(r["dy"]), float(r["dx"])) for r in listed}
+    refs = sorted({p["bright"] for p in alignment.pairs})
+    shifts = {}
+    for f in refs:
+        ps = [p for p in alignment.pairs if p["bright"] == f]
+        shifts[f] = (
+            float(np.median([p["dy"] for p in ps])),
+            float(np.median([p["dx"] for p in ps])),
+        )
+    return refs, shifts
+
+
 def _geometry(plan: SessionPlan) -> None:
-    with open_raw(plan.short[0]["path"]) as raw:  # the size and levels; no copy
+    first_frame = plan.short[0]
+    data = read_checked(plan.session, first_frame["record"])
+    with open_raw(data, name=str(first_frame["path"])) as raw:  # the size and levels; no copy
         hs, ws = raw.mosaic.shape
         first = dataclasses.replace(raw, mosaic=np.empty((0, 0), np.uint16))
     plan.sensor = (hs, ws)
@@ -230,12 +364,21 @@ def _geometry(plan: SessionPlan) -> None:
     plan.window = (y0, x0, h, w)
     ratios = [s["exposure_ratio"] for s in plan.short if not math.isnan(s["exposure_ratio"])]
     meta = plan.session.meta
+    matrix = first.color_matrix
+    if matrix is None and plan.long:
+        # references are rendered to the ground truth, which needs the colour matrix
+        try:
+            first.require_color_matrix()
+        except CurateError as exc:
+            raise BadRelease(f"{plan.session.path}: {exc}") from None
     plan.attrs = {
         "black_level": [float(v) for v in first.black_level],
         "white_level": int(first.white_level),
         "cfa": first.cfa,
         "white_balance": [float(v) for v in first.white_balance],
-        "color_matrix": [float(v) for row in first.color_matrix for v in row],
+        "color_matrix": (
+            [math.nan] * 9 if matrix is None else [float(v) for row in matrix for v in row]
+        ),
         "exposure_ratio": float(np.median(ratios)) if ratios else math.nan,
         "iso": _num(plan.short[0]["iso"]),
         "short_exposure_s": _num(plan.short[0]["exposure_s"]),
@@ -313,13 +456,42 @@ def _in_order(pool: ThreadPoolExecutor, fn: Callable, items: Sequence, ahead: in
         yield pending.popleft().result()
 
 
-def _short_window(path: str, sensor: tuple[int, int], window: tuple[int, ...]) -> np.ndarray:
-    """The release's window of one short frame, cut while the frame is in LibRaw's buffer."""
-    y0, x0, h, w = window
-    with open_raw(path) as raw:
-        if raw.mosaic.shape != sensor:
-            raise BadRelease(f"{path}: expected {sensor}, found {raw.mosaic.shape}")
+def _short_window(plan: SessionPlan, entry: dict) -> np.ndarray:
+    """The release's window of one short frame, cut while the frame is in LibRaw's buffer,
+    decoded from the bytes checked against the journal."""
+    y0, x0, h, w = plan.window
+    data = read_checked(plan.session, entry["record"])
+    with open_raw(data, name=str(entry["path"])) as raw:
+        if raw.mosaic.shape != plan.sensor:
+            raise BadRelease(f"{entry['path']}: expected {plan.sensor}, found {raw.mosaic.shape}")
         return _crop(raw.mosaic, y0, x0, h, w)
+
+
+def _long_window(plan: SessionPlan, entry: dict) -> tuple[np.ndarray, np.ndarray]:
+    """A reference's window and the window of its sRGB rendering, from one checked read."""
+    y0, x0, h, w = plan.window
+    y, x = y0 + entry["offset"][0], x0 + entry["offset"][1]
+    data = read_checked(plan.session, entry["record"])
+    name = str(entry["path"])
+    with open_raw(data, name=name) as raw:
+        if raw.mosaic.shape != plan.sensor:
+            raise BadRelease(f"{name}: expected {plan.sensor}, found {raw.mosaic.shape}")
+        mosaic = _crop(raw.mosaic, y, x, h, w)
+    return mosaic, _crop(render_srgb(data, name=name), y, x, h, w)
+
+
+def render_mean(mean: np.ndarray, attrs: dict) -> np.ndarray:
+    """The sRGB rendering of the references' mean: the mean rounded to whole DN, rendered
+    with the session's levels, white balance and colour matrix (:func:`render_mosaic`)."""
+    mosaic = np.clip(np.rint(mean), 0, 65535).astype(np.uint16)
+    return render_mosaic(
+        mosaic,
+        black_level=attrs["black_level"],
+        white_level=attrs["white_level"],
+        cfa=attrs["cfa"],
+        white_balance=attrs["white_balance"],
+        color_matrix=attrs["color_matrix"],
+    )
 
 
 def _write_session(
@@ -329,7 +501,7 @@ def _write_session(
     ahead: int,
     tick: Callable[[], None],
 ) -> None:
-    y0, x0, h, w = plan.window
+    _, _, h, w = plan.window
     k = len(plan.long)
     g = writer.add_session(
         plan.session_id,
@@ -338,25 +510,25 @@ def _write_session(
         short_shape=(len(plan.short), h, w),
         long_shape=(k, h, w) if k else None,
         gt_shape=(k, h, w, 3) if k else None,
+        mean=plan.mean_reference,
     )
 
-    def load_short(entry: dict) -> np.ndarray:
-        return _short_window(entry["path"], plan.sensor, plan.window)
-
-    for i, frame in enumerate(_in_order(pool, load_short, plan.short, ahead)):
+    for i, frame in enumerate(_in_order(pool, lambda e: _short_window(plan, e), plan.short, ahead)):
         g.write_short(i, frame)
         tick()
 
-    def load_long(entry: dict) -> tuple[np.ndarray, np.ndarray]:
-        y, x = y0 + entry["offset"][0], x0 + entry["offset"][1]
-        with open_raw(entry["path"]) as raw:
-            mosaic = _crop(raw.mosaic, y, x, h, w)
-        return mosaic, _crop(render_srgb(entry["path"]), y, x, h, w)
-
-    for j, (mosaic, rgb) in enumerate(_in_order(pool, load_long, plan.long, ahead)):
+    total = np.zeros((h, w), np.float64) if plan.mean_reference else None
+    for j, (mosaic, rgb) in enumerate(
+        _in_order(pool, lambda e: _long_window(plan, e), plan.long, ahead)
+    ):
         g.write_long(j, mosaic)
         g.write_gt(j, rgb)
+        if total is not None:
+            total += mosaic
         tick()
+    if total is not None:
+        mean = (total / k).astype(np.float32)
+        g.write_mean(mean, render_mean(mean, plan.attrs))
     short = np.zeros(len(plan.short), SHORT_FRAMES_DTYPE)
     for i, s in enumerate(plan.short):
         short[i] = (
@@ -384,6 +556,7 @@ def _write_session(
                 _num(s["t"]),
                 _num(s["angle"]),
                 *s["offset"],
+                *s["residual"],
             )
         g.write_table("long_frames", long)
     g.close()

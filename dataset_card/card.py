@@ -127,7 +127,27 @@ SESSION_KEYS = (
     "dropped",
     "rejected",
     "registration",
+    "simulated",
+    "warnings",
+    "unused_references",
+    "mean_reference",
 )
+
+#: What each reason for a dropped frame means (curation's ``dropped``); others are shown as is.
+DROP_REASONS = {
+    "unreadable": "the RAW file did not decode",
+    "too_dark": "below an absolute floor above black or far below the median of its burst (a "
+    "frame shot while the light failed)",
+    "too_bright": "far above that median",
+    "saturated": "a reference with more than about 1 % clipped pixels",
+    "hash_mismatch": "the file's sha256 differs from its journal record (it changed after capture)",
+    "size_mismatch": "a frame of another size than the majority of its pass",
+    "corrupt": "decoded values above the white level (a damaged or stripped file)",
+    "reference_moved": "a reference registered far from the others (the camera or scene moved)",
+    "unused_reference": "a kept reference no frame was paired with",
+}
+_CORE_REASONS = ("unreadable", "too_dark", "too_bright", "saturated")
+SIMULATED_TAGS = ["synthetic", "simulated"]
 
 # "serial: 123", "BodySerialNumber=…", '"gps_lat": 22.3', "GPSLatitude: …", exiftool's
 # "Serial Number   : 123" and "GPS Position : …", a table column named serial/gps, or a bare
@@ -254,6 +274,15 @@ class SessionSummary:
     dropped: dict[str, int]
     rejected: int
     registration: list[str]
+    simulated: list[str] = field(default_factory=list)
+    warnings: int = 0
+    unused_references: int = 0
+    mean_sessions: int = 0
+
+    @property
+    def all_simulated(self) -> bool:
+        """Every session comes from the simulated camera."""
+        return self.num_sessions > 0 and len(self.simulated) == self.num_sessions
 
 
 def _number(value: Any) -> float | None:
@@ -318,6 +347,10 @@ def summarize_sessions(sessions: Sequence[Mapping[str, Any]]) -> SessionSummary:
         dropped=dict(sorted(dropped.items())),
         rejected=sum(int(r["rejected"] or 0) for r in rows),
         registration=sorted({str(r["registration"]) for r in rows if r["registration"]}),
+        simulated=sorted(str(r["id"]) for r in rows if r["simulated"]),
+        warnings=sum(len(r["warnings"] or []) for r in rows),
+        unused_references=sum(len(r["unused_references"] or []) for r in rows),
+        mean_sessions=sum(1 for r in rows if r["mean_reference"]),
     )
 
 
@@ -440,7 +473,7 @@ _TEMPLATE = """---
 
 # {{ pretty_name }}
 
-{{ summary }}
+{{ provenance }}{{ summary }}
 
 - **Version:** {{ version }} (created {{ created }} with sublux {{ tool_version }})
 - **License:** {{ license }}
@@ -502,7 +535,43 @@ def _creators_text(creators: Sequence[Mapping[str, Any]]) -> str:
     return ", ".join(parts)
 
 
+def _provenance(s: SessionSummary) -> str:
+    """The card's first line when any session is simulated (empty otherwise)."""
+    if s.all_simulated:
+        return (
+            "> **Simulated data.** Every frame of this release comes from sublux's simulated "
+            "camera (`--camera sim`: a physical noise model of a sensor, not a real one). It "
+            "exercises the tooling; it is not a low-light dataset to train or benchmark "
+            "models on.\n\n"
+        )
+    if s.simulated:
+        return (
+            f"> **Partly simulated.** {len(s.simulated)} of {s.num_sessions} sessions come "
+            "from sublux's simulated camera, not a real one: "
+            + ", ".join(f"`{i}`" for i in s.simulated)
+            + ".  Leave them out for any claim about real sensors.\n\n"
+        )
+    return ""
+
+
+def _realness(s: SessionSummary) -> str:
+    if s.all_simulated:
+        return (
+            "so real captures are what such a dataset needs; the pairs of *this* release, "
+            "however, are simulated (sublux's simulated camera), made to test the tools, not "
+            "to stand in for real low-light frames.  The "
+        )
+    if s.simulated:
+        return (
+            f"so the pairs of the {s.num_sessions - len(s.simulated)} real sessions are real "
+            f"captures; the {len(s.simulated)} simulated session(s) (listed in the first "
+            "lines and under Composition) are not.  The "
+        )
+    return "so the pairs here are real captures.  The "
+
+
 def _motivation(info: ReleaseInfo) -> str:
+    s = summarize_sessions(info.sessions)
     return (
         f"{(info.description or '').strip()}\n\n"
         "The dataset exists to train and evaluate denoising and enhancement of *video* shot "
@@ -511,7 +580,7 @@ def _motivation(info: ReleaseInfo) -> str:
         "paired with long-exposure references of the same scene.  Models trained on synthetic "
         "Poisson-Gaussian noise are a poor stand-in for such frames (DRV measured a signal-to-"
         "noise ratio of -3.24 dB on its real frames against 18.59 dB for the synthetic model), "
-        "so the pairs here are real captures.  The "
+        f"{_realness(s)}"
         "release also answers what users of DRV, SID, SDSD and ELD ask for: checksums for every "
         "file, machine-readable splits (the `configs` above, `manifest.json` and the Croissant "
         "`pairs` record set), the capture metadata inside the files rather than in file names, "
@@ -567,6 +636,7 @@ def _session_table(info: ReleaseInfo) -> str:
                 r["split"],
                 r["kind"],
                 camera,
+                "simulated" if r["simulated"] else "captured",
                 _value(r["iso"]),
                 format_shutter(_number(r["short_exposure_s"])),
                 format_shutter(_number(r["long_exposure_s"])),
@@ -583,6 +653,7 @@ def _session_table(info: ReleaseInfo) -> str:
             "split",
             "kind",
             "camera",
+            "frames are",
             "ISO",
             "short",
             "long",
@@ -630,10 +701,46 @@ def _composition(info: ReleaseInfo, s: SessionSummary) -> str:
     )
 
 
-def _collection(info: ReleaseInfo, s: SessionSummary) -> str:
+def _warnings(info: ReleaseInfo) -> str:
+    rows = [
+        (f"`{r['id']}`", f"`{w.get('code', '')}`", w.get("message", ""))
+        for r in (_clean(x) for x in info.sessions)
+        for w in r["warnings"] or []
+    ]
+    if not rows:
+        return "No session journalled a warning."
     return (
-        f"Every frame was captured tethered with sublux (`capture` command, tool version "
-        f"{info.tool_version}) through libgphoto2, as the camera's RAW files.  Static scenes "
+        "Warnings journalled at capture (the plan was not kept, or something else changes what "
+        "the frames mean); read them before using these sessions:\n\n"
+        + _table(("session", "code", "message"), rows)
+    )
+
+
+def _collection(info: ReleaseInfo, s: SessionSummary) -> str:
+    if s.all_simulated:
+        how = (
+            f"Every frame was made by sublux's simulated camera (`capture --camera sim`, tool "
+            f"version {info.tool_version}): a physical model of a Bayer sensor (photon shot "
+            "noise, read noise, black level, quantisation) looking at a synthetic scene, "
+            "written as DNG files and journalled exactly as a real capture would be; the "
+            "turntable of sweeps is the GRBL simulator.  Nothing was photographed.  The "
+            "protocol simulated is the real one.  "
+        )
+    else:
+        how = (
+            f"Every frame was captured tethered with sublux (`capture` command, tool version "
+            f"{info.tool_version}) through libgphoto2, as the camera's RAW files"
+            + (
+                f", except those of the {len(s.simulated)} simulated session(s) ("
+                + ", ".join(f"`{i}`" for i in s.simulated)
+                + "), made by sublux's simulated camera"
+                if s.simulated
+                else ""
+            )
+            + ".  "
+        )
+    return (
+        f"{how}Static scenes "
         "were shot from a tripod: a short-"
         "exposure burst, then the long-exposure reference(s) with the same ISO and the "
         "shutter lengthened by the exposure ratio.  Moving scenes were shot on a motorised "
@@ -643,10 +750,41 @@ def _collection(info: ReleaseInfo, s: SessionSummary) -> str:
         "every frame.\n\n"
         "Each session keeps an append-only journal (`journal.jsonl`) in which a frame is "
         "recorded, with its sha256 and the settings read back from the camera, only once its "
-        "file is whole on disk; the sha256 of every source RAW file travels into the release "
+        "file is whole on disk; the packager reads each frame once and checks its size and "
+        "sha256 against that record before writing it (a frame that changed stops the "
+        "publish), and the sha256 of every source RAW file travels into the release "
         "(`short_frames` / `long_frames` tables, and `short_sha256` in `pairs.csv`), so any "
         "frame can be traced to the capture.  Lighting and, where a meter was used, the "
-        f"illuminance were noted per session ({_list(s.lighting, 6)})."
+        f"illuminance were noted per session ({_list(s.lighting, 6)}).\n\n"
+        f"{_warnings(info)}"
+    )
+
+
+def _drop_table(info: ReleaseInfo) -> str:
+    rows = []
+    for r in (_clean(x) for x in info.sessions):
+        dropped = r["dropped"] or {}
+        unused = r["unused_references"] or []
+        if not dropped and not r["rejected"] and not unused:
+            continue
+        rows.append(
+            (
+                f"`{r['id']}`",
+                ", ".join(f"{n} `{k}`" for k, n in sorted(dropped.items())) or "none",
+                r["rejected"] or 0,
+                "; ".join(
+                    f"`{u.get('file', '')}` (`{u.get('reason', '')}`"
+                    + (f": {u['detail']}" if u.get("detail") else "")
+                    + ")"
+                    for u in unused
+                )
+                or "none",
+            )
+        )
+    if not rows:
+        return "No session lost a frame, a pair or a reference at curation."
+    return "Per session:\n\n" + _table(
+        ("session", "dropped frames", "rejected pairs", "references not used"), rows
     )
 
 
@@ -657,16 +795,33 @@ def _preprocessing(info: ReleaseInfo, s: SessionSummary) -> str:
     total = sum(s.dropped.values())
     methods = "; ".join(f"`{m}`" for m in s.registration) or "not recorded"
     recipe = (info.gt_recipe or "").strip() or "not rendered in this release"
+    reasons = "; ".join(
+        f"`{k}`: {DROP_REASONS[k]}" for k in DROP_REASONS if k in s.dropped or k in _CORE_REASONS
+    )
+    others = [k for k in s.dropped if k not in DROP_REASONS]
+    if others:
+        reasons += "; " + ", ".join(f"`{k}`" for k in others) + ": see the curation report"
+    mean = (
+        f"- **Mean ground truth (`long_mean`, `gt_mean_srgb`):** {s.mean_sessions} static "
+        "session(s) have more than one reference; for them the release also holds the mean of "
+        "the K reference windows (float32) and its sRGB rendering, a cleaner target whose "
+        "noise is about 1/sqrt(K) of one reference's (as SIDD builds its ground truth).  Each "
+        "reference keeps its own residual shift (`long_frames` `dy`, `dx`, under a pixel), so "
+        "the mean is registered to within a pixel.\n"
+        if s.mean_sessions
+        else "- **Mean ground truth:** no session has more than one reference, so there is no "
+        "`long_mean` / `gt_mean_srgb`; `gt_srgb` is the only ground truth.\n"
+    )
     return (
         "Curation (`curate align`) decodes every frame once, drops unusable frames, matches "
         "short frames to references and registers each pair; the packager then crops and "
         "writes the pairs.\n\n"
-        f"- **Dropped frames:** {total} in all ({dropped}).  `unreadable`: the RAW file did "
-        "not decode; `too_dark`: below an absolute floor above black or far below the median "
-        "of its burst (a frame shot while the light failed); `too_bright`: far above that "
-        "median; `saturated`: a reference with more than about 1 % clipped pixels.\n"
+        f"- **Dropped frames:** {total} in all ({dropped}).  {reasons}.\n"
         f"- **Rejected pairs:** {s.rejected} matched pairs whose correlation after alignment "
         "was too low were left out.\n"
+        f"- **References not used:** {s.unused_references} (listed per session below, with "
+        "the reason).  Every kept reference of a static session is in the release: with K of "
+        "them, kept short frame j is paired with reference j mod K (`short_frames` `ref`).\n"
         f"- **Registration:** translation only, estimated on binned luminance ({methods}).  "
         "Static bursts are averaged before registering to the reference, which divides the "
         "noise by the square root of the burst length.\n"
@@ -679,8 +834,10 @@ def _preprocessing(info: ReleaseInfo, s: SessionSummary) -> str:
         "after the even crop (at most one pixel per axis) is stored per short frame as "
         "`dy`, `dx`.\n"
         f"- **Ground-truth sRGB (`gt_srgb`):** {recipe}.\n"
+        f"{mean}"
         "- **No annotation:** there are no human labels; the reference of a short frame is "
-        "its long exposure."
+        "its long exposure.\n\n"
+        f"{_drop_table(info)}"
     )
 
 
@@ -693,7 +850,8 @@ def _uses(info: ReleaseInfo) -> str:
         "and the `dynamic` sessions for temporal consistency.\n"
         "- Studying sensor noise at very low photon counts (the values are untouched).\n\n"
         "DRV's protocol evaluates the 5th frame of each static test sequence with PSNR and "
-        "SSIM against `gt_srgb`.\n\n"
+        "SSIM against `gt_srgb`; where a static session has several references, "
+        "`gt_mean_srgb` (their mean) is the less noisy target.  Say which one you used.\n\n"
         "### Out-of-scope use\n\n"
         "- Recognising, tracking or identifying people or places: the scenes are staged "
         "still lifes and were not collected for that.\n"
@@ -718,14 +876,23 @@ def _personal() -> str:
 
 def _limitations(info: ReleaseInfo, s: SessionSummary) -> str:
     cameras = ", ".join(s.cameras) or "the camera(s) listed above"
+    sim = (
+        f"- **Simulated frames:** {len(s.simulated)} of {s.num_sessions} sessions come from a "
+        "simulated camera; their noise is a model's (shot, read and quantisation noise), "
+        "without the fixed-pattern noise, hot pixels, optics and flicker of a real sensor, so "
+        "results on them say nothing about real low-light images.\n"
+        if s.simulated
+        else ""
+    )
     return (
-        f"- **Few sensors:** every frame comes from {cameras}; noise models learned here may "
+        f"{sim}- **Few sensors:** every frame comes from {cameras}; noise models learned here may "
         "not transfer to other sensors or ISO settings.\n"
         "- **Scenes limited by the rig:** still scenes in front of a tripod and objects on a "
         "turntable; the motion in sweeps is the turntable's rotation, not free camera or "
         "subject motion.  See the lighting list above for the light sources covered.\n"
         "- **References are not noise-free:** a long exposure at the same ISO still carries "
-        "shot and read noise, and any scene motion or flicker during it blurs the reference.\n"
+        "shot and read noise, and any scene motion or flicker during it blurs the reference "
+        "(`gt_mean_srgb`, where there is one, divides that noise by sqrt(K)).\n"
         "- **Residual misalignment:** pairs are registered by translation only; the residual "
         "shift is recorded (`dy`, `dx`) but rotation or parallax is not corrected.\n"
         "- **Illuminance:** lux values are as noted at capture where a meter was used (meters "
@@ -758,10 +925,15 @@ def _distribution(info: ReleaseInfo) -> str:
         "- `long` (K, H, W) uint16: the reference(s), cropped to the same size (absent for "
         "dynamic sessions);\n"
         "- `gt_srgb` (K, H, W, 3) uint16: each reference rendered to sRGB;\n"
+        "- `long_mean` (H, W) float32 and `gt_mean_srgb` (H, W, 3) uint16, only in static "
+        "sessions with K > 1 references: the mean of the K reference windows and its sRGB "
+        "rendering, a ground truth with 1/sqrt(K) of one reference's noise;\n"
         "- `short_frames`, `long_frames`: per-frame tables (`file`, `sha256`, `exposure_s`, "
         "`iso`, `t`, `angle`; short frames also `ref` (index into `long`, -1 if unpaired), "
-        "`score`, `dy`, `dx`, `exposure_ratio`).  A point at (y, x) of a cropped short frame "
-        "is at (y + dy, x + dx) of its cropped reference;\n"
+        "`score`, `dy`, `dx`, `exposure_ratio`; references also `offset_y`, `offset_x` (their "
+        "window's even offset from the short window) and `dy`, `dx` (their own shift left "
+        "after it)).  A point at (y, x) of a cropped short frame is at (y + dy, x + dx) of "
+        "its cropped reference;\n"
         "- group attributes `black_level`, `white_level`, `cfa`, `white_balance`, "
         "`exposure_ratio`, `iso`, `short_exposure_s`, `long_exposure_s`, `camera_make`, "
         "`camera_model`, `lighting`, `lux`, `kind`, `registration`, `crop`.\n\n"
@@ -775,6 +947,8 @@ def _distribution(info: ReleaseInfo) -> str:
         '        table = g["short_frames"][:]\n'
         '        if "long" in g and table["ref"][0] >= 0:\n'
         '            long = g["long"][table["ref"][0]]\n'
+        '            gt = g["gt_mean_srgb"][()] if "gt_mean_srgb" in g else '
+        'g["gt_srgb"][table["ref"][0]]\n'
         "```\n\n"
         "sublux's `dataset_card.reader` module reads these files as well.  The Hugging Face "
         "`configs` above list "
@@ -849,7 +1023,7 @@ def build_card(info: ReleaseInfo) -> DatasetCard:
         license=info.license,
         pretty_name=info.name,
         task_categories=list(TASK_CATEGORIES),
-        tags=list(TAGS),
+        tags=list(TAGS) + (SIMULATED_TAGS if s.simulated else []),
         size_categories=[size_category(n)],
         annotations_creators=["no-annotation"],
         source_datasets=["original"],
@@ -865,6 +1039,7 @@ def build_card(info: ReleaseInfo) -> DatasetCard:
         card_data,
         template_str=_TEMPLATE,
         pretty_name=info.name,
+        provenance=_provenance(s),
         summary=summary,
         version=info.version,
         created=info.created,

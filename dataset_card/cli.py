@@ -37,6 +37,31 @@ handle = handle_errors(
 )
 
 
+def _stoppable(fn):
+    """SIGTERM/SIGHUP during a build or publish: the partial folder is already removed when
+    :class:`~dataset_card.publish.Terminated` gets here; say so and exit 128 + the signal."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from dataset_card.publish import Terminated
+
+        try:
+            return fn(*args, **kwargs)
+        except Terminated as exc:
+            err.print(f"[bold red]stopped:[/] {exc}; the partial output was removed")
+            raise typer.Exit(128 + exc.signum) from None
+        except KeyboardInterrupt:
+            err.print("[bold red]stopped:[/] Ctrl-C (SIGINT); the partial output was removed")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _say(line: str) -> None:
+    err.print(line, highlight=False, soft_wrap=True)
+
+
 def _size(text: str) -> int:
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*", text.lower())
     if not m:
@@ -82,6 +107,7 @@ ListsOpt = Annotated[
 
 
 @app.command()
+@_stoppable
 @handle
 def build(
     sessions: Annotated[list[Path], typer.Argument(help="Curated sessions.")],
@@ -95,6 +121,7 @@ def build(
     from capture import __version__
     from dataset_card.build import build as build_data
     from dataset_card.build import plan_sessions
+    from dataset_card.publish import partial_folder
     from dataset_card.splits import parse_fractions
 
     if out_dir.exists():
@@ -102,10 +129,10 @@ def build(
     plans = plan_sessions(
         sessions, seed=seed, fractions=parse_fractions(fractions), split_lists=split_lists
     )
-    with _bar() as bar:
+    with partial_folder(out_dir, say=_say) as tmp, _bar() as bar:
         result = build_data(
             plans,
-            out_dir,
+            tmp,
             name="staging",
             version="0.0.0",
             created="",
@@ -113,16 +140,16 @@ def build(
             shard_bytes=_size(shard_size),
             progress=_progress(bar),
         )
-    atomic_write_json(
-        out_dir / STAGING,
-        {
-            "sessions": [str(p.session.path.resolve()) for p in plans],
-            "splits": {p.scene: p.split for p in plans if p.split != "dynamic"},
-            "seed": seed,
-            "fractions": fractions,
-            "split_lists": str(split_lists.resolve()) if split_lists else None,
-        },
-    )
+        atomic_write_json(
+            tmp / STAGING,
+            {
+                "sessions": [str(p.session.path.resolve()) for p in plans],
+                "splits": {p.scene: p.split for p in plans if p.split != "dynamic"},
+                "seed": seed,
+                "fractions": fractions,
+                "split_lists": str(split_lists.resolve()) if split_lists else None,
+            },
+        )
     t = Table(title=f"staged in {out_dir}")
     for col in ("split", "sessions", "scenes", "files"):
         t.add_column(col)
@@ -138,6 +165,7 @@ def build(
 
 
 @app.command()
+@_stoppable
 @handle
 def publish(
     sessions: Annotated[list[Path] | None, typer.Argument(help="Curated sessions.")] = None,
@@ -197,9 +225,11 @@ def publish(
             split_lists=split_lists,
             shard_bytes=_size(shard_size),
             progress=_progress(bar),
+            say=_say,
         )
     out.print(f"[green]published[/] {name} {version} at {path}")
     _info(path)
+    _notes(path)
     if push_to:
         plan = push(path, push_to, dry_run=dry_run)
         verb = "would send" if dry_run else "sent"
@@ -247,11 +277,31 @@ def _info(release: Path) -> None:
     out.print(t)
 
 
+def _notes(release: Path) -> None:
+    """What changes the data's meaning, in a line each (the card has the details)."""
+    from dataset_card.publish import read_manifest
+
+    sessions = read_manifest(release).get("sessions", {})
+    sim = [sid for sid, s in sessions.items() if s.get("simulated")]
+    if sim:
+        out.print(
+            f"[yellow]note:[/] {len(sim)} of {len(sessions)} sessions are simulated "
+            "(`--camera sim`); the card says so in its first lines",
+            highlight=False,
+        )
+    for sid, s in sessions.items():
+        for w in s.get("warnings") or []:
+            out.print(
+                f"[yellow]warning[/] {sid}: {w.get('code')}: {w.get('message')}", highlight=False
+            )
+
+
 @app.command()
 @handle
 def info(release: Annotated[Path, typer.Argument(help="A release folder.")]) -> None:
     """A summary of a release."""
     _info(release)
+    _notes(release)
 
 
 @app.command()

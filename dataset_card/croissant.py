@@ -175,9 +175,36 @@ def _rai(info: ReleaseInfo) -> dict[str, Any]:
     dropped = ", ".join(f"{n} {reason}" for reason, n in s.dropped.items()) or "none"
     methods = "; ".join(s.registration) or "not recorded"
     recipe = (info.gt_recipe or "").strip() or "not rendered in this release"
+    if s.all_simulated:
+        source = (
+            f"Simulated RAW capture: every frame was made by sublux {info.tool_version}'s "
+            "simulated camera (a physical noise model of a Bayer sensor viewing a synthetic "
+            "scene), not photographed; the protocol simulated is sublux's: static "
+        )
+        collection_type = ["Simulation", "Synthetic data generation"]
+    elif s.simulated:
+        source = (
+            f"Tethered RAW capture with sublux {info.tool_version} through libgphoto2, except "
+            f"{len(s.simulated)} of {s.num_sessions} sessions made by sublux's simulated camera "
+            f"({', '.join(s.simulated)}): static "
+        )
+        collection_type = [
+            "Direct measurement",
+            "Physical data collection",
+            "Simulation",
+            "Synthetic data generation",
+        ]
+    else:
+        source = f"Tethered RAW capture with sublux {info.tool_version} through libgphoto2: static "
+        collection_type = ["Direct measurement", "Physical data collection"]
+    warned = [
+        f"{r['id']}: {w.get('code', '')}: {w.get('message', '')}"
+        for r in info.sessions
+        for w in r.get("warnings") or []
+    ]
     return {
         "rai:dataCollection": (
-            f"Tethered RAW capture with sublux {info.tool_version} through libgphoto2: static "
+            f"{source}"
             "scenes as a short-exposure burst from a tripod followed by long-exposure "
             "reference(s); moving scenes on a GRBL-driven turntable that repeats one path once "
             "with short and once with long exposures.  Every frame is journalled with its "
@@ -188,16 +215,21 @@ def _rai(info: ReleaseInfo) -> dict[str, Any]:
             f"{format_span(s.long_exposure_s, fmt=format_shutter)}; exposure ratios "
             f"{format_span(s.exposure_ratio)}; illuminance {format_span(s.lux, unit=' lux')}."
         ),
-        "rai:dataCollectionType": ["Direct measurement", "Physical data collection"],
+        "rai:dataCollectionType": collection_type,
         "rai:dataCollectionMissingData": (
             f"Frames dropped at curation: {dropped}; {s.rejected} matched pairs rejected for "
-            f"low correlation after alignment.  Illuminance was not measured for "
+            f"low correlation after alignment; {s.unused_references} references not used.  "
+            f"Illuminance was not measured for "
             f"{s.lux_unknown} of {s.num_sessions} sessions (lux is nan).  Sessions of kind "
-            "dynamic have no reference."
+            "dynamic have no reference.  Warnings journalled at capture: "
+            + ("; ".join(warned) if warned else "none")
+            + "."
         ),
         "rai:dataCollectionRawData": (
-            "The camera's RAW files.  They are not redistributed; each frame's source file "
-            "name and sha256 are kept in the per-frame tables and in pairs.csv."
+            ("The simulated camera's DNG files" if s.all_simulated else "The camera's RAW files")
+            + ".  They are not redistributed; each frame's source file name and sha256 (checked "
+            "against the capture journal when packaged) are kept in the per-frame tables and in "
+            "pairs.csv."
         ),
         "rai:dataPreprocessingProtocol": [
             "Frames that do not decode, are far darker or brighter than their burst, or (for "
@@ -212,8 +244,14 @@ def _rai(info: ReleaseInfo) -> dict[str, Any]:
             f"Reference sRGB images (gt_srgb): {recipe}.",
         ],
         "rai:dataManipulationProtocol": (
-            "Only spatial cropping at even offsets.  No pixel value is changed, no frame is "
-            "synthesised, no noise is added."
+            "Only spatial cropping at even offsets.  No pixel value is changed and no noise is "
+            "added"
+            + (
+                "; the frames of the simulated sessions listed under dataCollection were "
+                "synthesised by the simulated camera."
+                if s.simulated
+                else ", no frame is synthesised."
+            )
         ),
         "rai:dataImputationProtocol": "None: unknown values are stored as nan.",
         "rai:dataAnnotationProtocol": [
@@ -230,6 +268,14 @@ def _rai(info: ReleaseInfo) -> dict[str, Any]:
             "Study of sensor noise at very low photon counts.",
         ],
         "rai:dataLimitations": [
+            *(
+                [
+                    f"{len(s.simulated)} of {s.num_sessions} sessions are simulated, not real "
+                    "captures: results on them say nothing about real sensors."
+                ]
+                if s.simulated
+                else []
+            ),
             f"Few sensors ({cameras}): noise statistics are sensor- and ISO-specific.",
             "Scenes are limited by the rig (tripod or turntable); motion is turntable rotation.",
             "References are long exposures, not noise-free images; registration is "
@@ -348,7 +394,8 @@ def build_croissant(info: ReleaseInfo, *, pairs_csv: str = "pairs.csv") -> dict[
         "creator": [_creator(c) for c in info.creators if str(c.get("name", "")).strip()],
         "datePublished": info.created,
         "citeAs": default_citation(info),
-        "keywords": ["low-light", "RAW", "Bayer", "denoising", "video", "burst", "HDF5"],
+        "keywords": ["low-light", "RAW", "Bayer", "denoising", "video", "burst", "HDF5"]
+        + (["synthetic", "simulated"] if summarize_sessions(info.sessions).simulated else []),
         "isAccessibleForFree": True,
         "distribution": distribution,
         "recordSet": [record_set],

@@ -13,6 +13,7 @@ __all__ = [
     "BadRelease",
     "CorruptFile",
     "DatasetError",
+    "FrameChanged",
     "MissingFile",
     "ReleaseExists",
     "UnknownSplit",
@@ -25,6 +26,23 @@ class DatasetError(Exception):
 
 class BadRelease(DatasetError, ValueError):
     """A request, a session or a release's contents that cannot be used as given."""
+
+
+class FrameChanged(BadRelease):
+    """A session frame whose bytes differ from its journal record (missing, another size or
+    another sha256): a release is never built from it.
+
+    ``problem`` is ``missing``, ``size`` or ``hash_mismatch``; ``expected`` and ``found`` the
+    journal's and the file's values.  A bad input to the packager (exit code 2): the fix is
+    upstream, by re-curating the session or restoring the file.
+    """
+
+    def __init__(self, message: str, *, path: str, problem: str, expected: str, found: str):
+        super().__init__(message)
+        self.path = path
+        self.problem = problem
+        self.expected = expected
+        self.found = found
 
 
 class CorruptFile(DatasetError, OSError):

@@ -4,7 +4,9 @@ A release keeps each split in one HDF5 file, or in shards of a few gigabytes, la
 schema 1 (see the dataset card): root attributes naming the release, then one group per
 session at ``/sessions/<session_id>`` holding the kept short-exposure Bayer mosaics
 (``short``), the reference mosaics (``long``), their sRGB renderings (``gt_srgb``), per-frame
-tables (``short_frames``, ``long_frames``) and the session's attributes.
+tables (``short_frames``, ``long_frames``) and the session's attributes; a static session with
+K > 1 references also holds their registered mean (``long_mean``, float32) and its rendering
+(``gt_mean_srgb``).
 
 Frames are written one at a time, so a 110-frame 20-megapixel burst never sits in memory.
 Every dataset is chunked with a Fletcher-32 checksum per chunk; frames of up to
@@ -43,6 +45,7 @@ __all__ = [
     "DEFAULT_CODEC",
     "GT_RECIPE",
     "LONG_FRAMES_DTYPE",
+    "MEAN_RECIPE",
     "ROOT_ATTRS",
     "SCHEMA_VERSION",
     "SESSION_ATTRS",
@@ -94,6 +97,13 @@ TILE = 256
 GT_RECIPE = (
     "rawpy postprocess(use_camera_wb=True, half_size=False, no_auto_bright=True, "
     "output_bps=16) of the long exposure, cropped with that reference's window"
+)
+
+#: What ``gt_mean_srgb`` holds (its ``recipe`` attribute).
+MEAN_RECIPE = (
+    "the mean of the K reference windows (long_mean, each at its even offset) rounded to whole "
+    "DN and rendered like gt_srgb (camera white balance, no auto-brightness, 16 bit) with the "
+    "session's levels, white balance and colour matrix: noise about 1/sqrt(K) of one reference"
 )
 
 #: Root attributes every split file carries.
@@ -294,6 +304,7 @@ class SessionWriter:
         long_shape: tuple[int, int, int] | None,
         gt_shape: tuple[int, int, int, int] | None,
         gt_recipe: str,
+        mean: bool = False,
     ) -> None:
         self.session_id = session_id
         self.short_shape = short_shape
@@ -322,6 +333,24 @@ class SessionWriter:
         if gt_shape is not None:
             self._datasets["gt_srgb"].attrs["half_size"] = False
             self._datasets["gt_srgb"].attrs["recipe"] = gt_recipe
+        if mean:
+            if long_shape is None or gt_shape is None or long_shape[0] < 2:
+                raise BadRelease(
+                    f"{session_id}: the references' mean needs at least 2 references and "
+                    f"their renderings, found long_shape {long_shape}, gt_shape {gt_shape}"
+                )
+            _, h, w = long_shape
+            chunk = frame_chunks(h, w)[1:]
+            for name, shape, dtype, chunks in (
+                ("long_mean", (h, w), np.float32, chunk),
+                ("gt_mean_srgb", (h, w, 3), np.uint16, (*chunk, 3)),
+            ):
+                self._datasets[name] = group.create_dataset(
+                    name, shape=shape, dtype=dtype, chunks=chunks, fletcher32=True, **opts
+                )
+                self._written[name] = np.zeros(1, dtype=bool)
+            self._datasets["long_mean"].attrs["references"] = long_shape[0]
+            self._datasets["gt_mean_srgb"].attrs["recipe"] = MEAN_RECIPE
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -336,6 +365,36 @@ class SessionWriter:
     def write_gt(self, k: int, image: np.ndarray) -> None:
         """Write the sRGB rendering of reference ``k``: (H', W', 3) uint16."""
         self._write("gt_srgb", k, image)
+
+    def write_mean(self, mean: np.ndarray, image: np.ndarray) -> None:
+        """Write the references' registered mean and its sRGB rendering.
+
+        Parameters
+        ----------
+        mean : ndarray of float32, shape (H, W)
+            The mean of the K reference windows (``long``), raw values, black level included.
+        image : ndarray of uint16, shape (H, W, 3)
+            Its rendering (:data:`MEAN_RECIPE`).
+        """
+        self._check_open()
+        for name, data, dtype in (
+            ("long_mean", mean, np.float32),
+            ("gt_mean_srgb", image, np.uint16),
+        ):
+            if name not in self._datasets:
+                raise BadRelease(
+                    f"{self.session_id}: no {name} dataset was declared; pass mean=True to "
+                    "add_session"
+                )
+            ds = self._datasets[name]
+            arr = np.asarray(data)
+            if arr.shape != ds.shape or arr.dtype != dtype:
+                raise BadRelease(
+                    f"{self.session_id}: expected {name} as {np.dtype(dtype)} of shape "
+                    f"{ds.shape}, found {arr.dtype} of shape {arr.shape}"
+                )
+            ds[()] = np.ascontiguousarray(arr)
+            self._written[name][0] = True
 
     def write_table(self, name: str, table: np.ndarray) -> None:
         """Write ``short_frames`` or ``long_frames``: a structured array, one row per frame.
@@ -615,6 +674,7 @@ class SplitWriter:
         long_shape: Sequence[int] | None = None,
         gt_shape: Sequence[int] | None = None,
         gt_recipe: str = GT_RECIPE,
+        mean: bool = False,
     ) -> SessionWriter:
         """Start the group ``/sessions/<session_id>``; returns its :class:`SessionWriter`.
 
@@ -634,6 +694,10 @@ class SplitWriter:
             sRGB renderings of the references.
         gt_recipe : str, optional
             The ``recipe`` attribute of ``gt_srgb``.
+        mean : bool, optional
+            Also declare ``long_mean`` (H, W) float32 and ``gt_mean_srgb`` (H, W, 3) uint16,
+            the references' registered mean and its rendering (needs K >= 2); write them with
+            :meth:`SessionWriter.write_mean`.
 
         Returns
         -------
@@ -681,6 +745,8 @@ class SplitWriter:
         if self._session is not None:
             self._session.close()
         need = 2 * (math.prod(short) + math.prod(long or (0,)) + math.prod(gt or (0,)))
+        if mean and long is not None:
+            need += 10 * long[1] * long[2]  # float32 mean + its uint16 rendering
         if (
             self._file is not None
             and self._shard_sessions
@@ -701,6 +767,7 @@ class SplitWriter:
             long_shape=long,  # type: ignore[arg-type]
             gt_shape=gt,  # type: ignore[arg-type]
             gt_recipe=gt_recipe,
+            mean=mean,
         )
         self._ids.add(session_id)
         self._shard_bytes_used += need
@@ -889,7 +956,8 @@ def file_summary(path: str | os.PathLike) -> dict[str, Any]:
     dict
         ``path``, ``size`` (bytes), ``attrs`` (root attributes), ``codec``, and ``sessions``:
         session id -> ``{"scene", "kind", "short": [T, H, W], "long": [K, H, W] or None,
-        "gt_srgb": [K, H', W', 3] or None, "chunks": short's chunk shape, "num_short",
+        "gt_srgb": [K, H', W', 3] or None, "mean": whether ``long_mean`` and
+        ``gt_mean_srgb`` are there, "chunks": short's chunk shape, "num_short",
         "num_long", "num_paired", "attrs"}``; plus totals ``num_sessions``, ``num_short``,
         ``num_long``, ``num_paired`` and ``raw_bytes`` (uncompressed bytes of all frames).
 
@@ -910,7 +978,7 @@ def file_summary(path: str | os.PathLike) -> dict[str, Any]:
                 long = g.get("long")
                 gt = g.get("gt_srgb")
                 refs = g["short_frames"].fields("ref")[()] if "short_frames" in g else []
-                for ds in (short, long, gt):
+                for ds in (short, long, gt, g.get("long_mean"), g.get("gt_mean_srgb")):
                     if ds is not None:
                         raw += ds.size * ds.dtype.itemsize
                 attrs = _attrs_dict(g.attrs)
@@ -920,6 +988,7 @@ def file_summary(path: str | os.PathLike) -> dict[str, Any]:
                     "short": list(short.shape),
                     "long": list(long.shape) if long is not None else None,
                     "gt_srgb": list(gt.shape) if gt is not None else None,
+                    "mean": "long_mean" in g,
                     "chunks": list(short.chunks or ()),
                     "num_short": int(short.shape[0]),
                     "num_long": int(long.shape[0]) if long is not None else 0,
@@ -1049,6 +1118,23 @@ def _check_session(g: h5py.Group, name: str, sid: str) -> list[str]:
     gt = g.get("gt_srgb")
     if gt is not None and (gt.ndim != 4 or gt.shape[0] != k or gt.shape[3] != 3):
         problems.append(f"{where}/gt_srgb: expected ({k}, H', W', 3), found {gt.shape}")
+    mean, gt_mean = g.get("long_mean"), g.get("gt_mean_srgb")
+    if (mean is None) != (gt_mean is None):
+        problems.append(f"{where}: expected long_mean and gt_mean_srgb together, found one")
+    if mean is not None:
+        if k < 2:
+            problems.append(f"{where}/long_mean: a mean of references needs K >= 2, found K={k}")
+        if mean.ndim != 2 or mean.dtype != np.float32 or mean.shape != (h, w):
+            problems.append(
+                f"{where}/long_mean: expected ({h}, {w}) float32, found {mean.dtype} {mean.shape}"
+            )
+    if gt_mean is not None and (
+        gt_mean.ndim != 3 or gt_mean.dtype != np.uint16 or gt_mean.shape != (h, w, 3)
+    ):
+        problems.append(
+            f"{where}/gt_mean_srgb: expected ({h}, {w}, 3) uint16, found {gt_mean.dtype} "
+            f"{gt_mean.shape}"
+        )
     for table, rows in (("short_frames", t), ("long_frames", k)):
         ds = g.get(table)
         if ds is None:

@@ -1,7 +1,11 @@
 """Publish a release: build, card, validation and freeze in one step, atomically.
 
-Everything is written into a hidden temporary folder beside ``DIR`` and renamed to ``DIR`` only
-once every check has passed, so an interrupted or failed publish leaves no release behind.  An
+Everything is written into a hidden temporary folder beside ``DIR`` (``.DIR.partial-PID``,
+holding a ``.partial.json`` that names its pid, host and start) and renamed to ``DIR`` only
+once every check has passed, so an interrupted or failed publish leaves no release behind: an
+exception, Ctrl-C (SIGINT) or SIGTERM/SIGHUP removes the partial folder before the process
+ends.  A partial folder left by a process killed outright (SIGKILL, a power cut) is removed by
+the next publish into the same parent folder once its pid is no longer alive on this host.  An
 existing ``DIR`` is never touched.
 
 Validation before the freeze: every HDF5 file's schema and every chunk read back (fletcher32);
@@ -13,12 +17,16 @@ removed or moved) needs a MAJOR bump, added sessions at least a MINOR one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Sequence
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +35,7 @@ from capture.fsio import atomic_write, atomic_write_json, fsync_dir, sha256_file
 from dataset_card.build import build, plan_sessions
 from dataset_card.card import FileInfo, ReleaseInfo, SplitInfo, check_card, write_card
 from dataset_card.croissant import validate_croissant, write_croissant
-from dataset_card.errors import BadRelease, DatasetError
+from dataset_card.errors import BadRelease, DatasetError, ReleaseExists
 from dataset_card.hdf5 import DEFAULT_CODEC, GT_RECIPE, file_summary, open_file, verify_file
 from dataset_card.reader import MANIFEST
 
@@ -35,16 +43,172 @@ __all__ = [
     "MANIFEST",
     "ReleaseMeta",
     "check_release",
+    "partial_folder",
     "publish",
     "push",
     "read_manifest",
     "refresh_checksums",
+    "remove_stale_partials",
     "verify_release",
 ]
 
 SUMS = "SHA256SUMS"
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 Progress = Callable[[str, int, int], None]
+Say = Callable[[str], None]
+PARTIAL_INFO = ".partial.json"
+_PARTIAL_RE = re.compile(r"^\.(?P<name>.+)\.partial-(?P<pid>\d+)$")
+
+
+class Terminated(BaseException):
+    """Raised in the main thread by SIGTERM or SIGHUP while a partial folder is open, so that
+    the folder is removed on the way out; the CLI exits with 128 + the signal's number."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def remove_stale_partials(parent: str | os.PathLike, *, say: Say | None = None) -> list[Path]:
+    """Remove the partial folders in ``parent`` whose publish is dead.
+
+    A partial folder (``.NAME.partial-PID``) is stale when its ``.partial.json`` names this
+    host and a pid no longer alive, or (a process killed before writing that file) when it has
+    none and its pid is not alive here.  A folder of a live process, or of another host, is
+    left alone.  Each removal is reported through ``say`` (one line).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The folders removed.
+    """
+    parent = Path(parent)
+    removed: list[Path] = []
+    try:
+        entries = list(parent.iterdir())
+    except FileNotFoundError:
+        return removed
+    host = socket.gethostname()
+    for entry in entries:
+        m = _PARTIAL_RE.match(entry.name)
+        if not m or not entry.is_dir() or entry.is_symlink():
+            continue
+        pid = int(m["pid"])
+        try:
+            info = json.loads((entry / PARTIAL_INFO).read_text())
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            info = {}
+        if info.get("host", host) != host or pid == os.getpid() or _pid_alive(pid):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        if entry.exists():
+            continue
+        removed.append(entry)
+        if say:
+            since = f", started {info['started']}" if info.get("started") else ""
+            say(
+                f"removed {entry}: the partial release of a publish that was killed (pid "
+                f"{pid}{since}, no longer running)"
+            )
+    return removed
+
+
+@contextlib.contextmanager
+def _cleanup_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` in the main thread (SIGINT already
+    raises KeyboardInterrupt), so that ``finally`` blocks run; the old handlers come back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(signum)
+
+    old = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_IGN:
+            continue
+        old[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+_STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP back (delivered when the block ends), main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextlib.contextmanager
+def partial_folder(out: str | os.PathLike, *, say: Say | None = None) -> Iterator[Path]:
+    """A hidden folder beside ``out`` to build into; renamed to ``out`` when the block ends
+    normally, removed when it raises or the process is stopped by SIGINT, SIGTERM or SIGHUP.
+
+    Stale partial folders of dead publishes in the same parent are removed first
+    (:func:`remove_stale_partials`, reported through ``say``).
+
+    Raises
+    ------
+    ReleaseExists
+        When ``out`` exists (checked again just before the rename).
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(out.parent, say=say)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    if tmp.exists():  # ours, from an earlier call in this process
+        shutil.rmtree(tmp)
+    with _cleanup_on_signals():
+        try:
+            tmp.mkdir()
+            atomic_write_json(
+                tmp / PARTIAL_INFO,
+                {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "started": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "out": str(out),
+                },
+            )
+            yield tmp
+            (tmp / PARTIAL_INFO).unlink()
+            if out.exists():
+                raise ReleaseExists(
+                    f"{out} appeared while it was being built; nothing was overwritten and "
+                    "the new build was discarded. Choose a new --out"
+                )
+            fsync_dir(tmp)
+            os.rename(tmp, out)
+            fsync_dir(out.parent)
+        except BaseException:
+            with _signals_held():  # a second Ctrl-C or SIGTERM must not cut the cleanup short
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 @dataclass
@@ -157,7 +321,8 @@ def refresh_checksums(root: str | os.PathLike, *, known: dict[str, str] | None =
     known = known or {}
     manifest = read_manifest(root)
     entries = []
-    for p in sorted(p for p in root.rglob("*") if p.is_file() and p.name not in (SUMS, MANIFEST)):
+    skip = (SUMS, MANIFEST, PARTIAL_INFO)
+    for p in sorted(p for p in root.rglob("*") if p.is_file() and p.name not in skip):
         rel = p.relative_to(root).as_posix()
         entries.append(
             {"path": rel, "size": p.stat().st_size, "sha256": known.get(rel) or sha256_file(p)}
@@ -232,6 +397,22 @@ def verify_release(root: str | os.PathLike) -> list[str]:
     return check_release(root, chunks=True)
 
 
+def _session_detail(plan) -> dict:
+    """A session's entry in ``manifest.json``: where it is, and what changes its meaning."""
+    summary = plan.summary()
+    return {
+        "scene": plan.scene,
+        "split": plan.split,
+        "kind": plan.kind,
+        "simulated": summary["simulated"],
+        "warnings": summary["warnings"],
+        "dropped": summary["dropped"],
+        "references": len(plan.long),
+        "unused_references": summary["unused_references"],
+        "mean_reference": summary["mean_reference"],
+    }
+
+
 def publish(
     sessions: Sequence[str | os.PathLike],
     out: str | os.PathLike,
@@ -244,8 +425,15 @@ def publish(
     codec: str = DEFAULT_CODEC,
     shard_bytes: int = 4 * 10**9,
     progress: Progress | None = None,
+    say: Say | None = None,
 ) -> Path:
-    """Build, describe, validate and freeze a release at ``out``; returns ``out``."""
+    """Build, describe, validate and freeze a release at ``out``; returns ``out``.
+
+    Built in :func:`partial_folder` (nothing is left behind by a failure, Ctrl-C or SIGTERM;
+    partials of killed publishes in the same parent are removed and reported through
+    ``say``).  Every frame is checked against its journal record as it is read: a frame that
+    changed raises :class:`~dataset_card.errors.FrameChanged` and nothing is published.
+    """
     out = Path(out)
     if out.exists():
         raise BadRelease(
@@ -266,12 +454,8 @@ def publish(
         split_lists=split_lists,
         previous=_scene_splits(old) if old else None,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
     created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    try:
+    with partial_folder(out, say=say) as tmp:
         result = build(
             plans,
             tmp,
@@ -309,9 +493,7 @@ def publish(
                 "num_short_frames": info.num_short_frames,
                 "num_long_frames": info.num_long_frames,
             }
-        sessions_detail = {
-            p.session_id: {"scene": p.scene, "split": p.split, "kind": p.kind} for p in plans
-        }
+        sessions_detail = {p.session_id: _session_detail(p) for p in plans}
         info = ReleaseInfo(
             name=meta.name,
             version=meta.version,
@@ -360,12 +542,6 @@ def publish(
                 f"the release failed validation with {len(problems)} problem(s), nothing was "
                 "published: " + "; ".join(problems[:8])
             )
-        fsync_dir(tmp)
-        os.rename(tmp, out)
-        fsync_dir(out.parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -204,6 +204,11 @@ class SessionData:
         (K, H, W) uint16 reference mosaics; None for a session without references.
     gt_srgb : LazyArray or None
         (K, H', W', 3) uint16 sRGB renderings of the references.
+    long_mean : LazyArray or None
+        (H, W) float32 mean of the K references (static sessions with K > 1 only).
+    gt_mean_srgb : LazyArray or None
+        (H, W, 3) uint16 rendering of ``long_mean``: a ground truth with 1/sqrt(K) of one
+        reference's noise.
     """
 
     def __init__(self, reader: SplitReader, file_index: int, session_id: str) -> None:
@@ -212,7 +217,7 @@ class SessionData:
         self.session_id = session_id
         group = reader._group(file_index, session_id)
         arrays: dict[str, LazyArray | None] = {}
-        for name in ("short", "long", "gt_srgb"):
+        for name in ("short", "long", "gt_srgb", "long_mean", "gt_mean_srgb"):
             ds = group.get(name)
             arrays[name] = (
                 None
@@ -227,6 +232,8 @@ class SessionData:
         self.short: LazyArray = arrays["short"]
         self.long: LazyArray | None = arrays["long"]
         self.gt_srgb: LazyArray | None = arrays["gt_srgb"]
+        self.long_mean: LazyArray | None = arrays["long_mean"]
+        self.gt_mean_srgb: LazyArray | None = arrays["gt_mean_srgb"]
         self._attrs: dict[str, Any] | None = None
         self._tables: dict[str, np.ndarray] = {}
 
@@ -270,6 +277,39 @@ class SessionData:
                     f"{self._reader.files[self._file_index]}, found {exc}; run `dataset verify`"
                 ) from None
         return self._tables[name]
+
+    def ground_truth(self, i: int, kind: str = "pair", window: Any = ()) -> np.ndarray:
+        """The sRGB ground truth of short frame ``i``.
+
+        Parameters
+        ----------
+        i : int
+            Index into ``short``; the frame must be paired (``short_frames['ref'] >= 0``).
+        kind : {"pair", "mean"}
+            ``pair``: the rendering of the reference the frame is paired with
+            (``gt_srgb[ref]``).  ``mean``: the rendering of the mean of the session's
+            references (``gt_mean_srgb``) where the session has one (a static session with
+            K > 1); elsewhere the pair's (a single reference is its own mean; a sweep's
+            references show different positions and have no mean).
+        window : tuple of slices, optional
+            ``(rows, cols)`` to read only a crop, e.g. ``(slice(0, 64), slice(0, 64))``.
+
+        Returns
+        -------
+        ndarray of uint16, shape (H, W, 3) or the window's
+        """
+        if kind not in ("pair", "mean"):
+            raise BadRelease(f"expected a ground truth kind 'pair' or 'mean', found {kind!r}")
+        ref = int(self.short_frames["ref"][i])
+        if ref < 0 or self.gt_srgb is None:
+            raise BadRelease(
+                f"{self.session_id}: short frame {i} has no reference, so no ground truth; "
+                "use pairs() or sequences() to find the paired frames"
+            )
+        window = tuple(window) if isinstance(window, (tuple, list)) else (window,)
+        if kind == "mean" and self.gt_mean_srgb is not None:
+            return self.gt_mean_srgb[window]
+        return self.gt_srgb[(ref, *window)]
 
     def pairs(self) -> list[tuple[int, int]]:
         """``(short_index, ref_index)`` for every short frame paired with a reference."""

@@ -13,6 +13,11 @@ from curate.pipeline import align_session
 from dataset_card.publish import ReleaseMeta
 from tests.curate._sessions import static_session
 
+#: the shifts (dy, dx) :func:`multi_reference_scene`'s curation gives its three kept references
+SHIFTS = {"0000.dng": (0.2, -0.3), "0001.dng": (2.3, 1.6), "0002.dng": (-0.4, 0.45)}
+#: the warning journalled in :func:`multi_reference_scene`
+WARNING = ("sweep_behind_plan", "the camera reached 7.6 frames/s against the 16 planned")
+
 META = ReleaseMeta(
     name="night-desk",
     version="1.0.0",
@@ -50,3 +55,42 @@ def dynamic_session(root: Path, name: str, *, size=(96, 128)) -> Path:
         w.write_frame("dark", i, shot, requested=Exposure(), applied=applied, angle=None)
     w.stop("success")
     return root / name
+
+
+def multi_reference_scene(root: Path, size=(96, 128), name: str = "multi") -> Path:
+    """A static session with four references, curated by hand to the contract of the
+    curation that keeps every reference: three kept (frame j paired with reference j mod 3,
+    each reference with its own shift), the fourth dropped as ``reference_moved``; one dark
+    frame dropped as ``hash_mismatch``; and a warning journalled at capture."""
+    s = static_session(root / name, size=size, frames=6, refs=4, seed=21)
+    meta = json.loads((s / "session.json").read_text())
+    meta["scene"] = name
+    (s / "session.json").write_text(json.dumps(meta))
+    SessionWriter(s).warn(*WARNING, fps=7.6)
+    align_session(s)
+    path = s / "curation" / "alignment.json"
+    al = json.loads(path.read_text())
+    template = al["pairs"][0]
+    kept_refs = list(SHIFTS)
+    al["references"] = [
+        {"file": f, "dy": dy, "dx": dx, "aligned_corr": 0.9, "t": float(k)}
+        for k, (f, (dy, dx)) in enumerate(SHIFTS.items())
+    ]
+    pairs = []
+    for j, f in enumerate(f"{i:04d}.dng" for i in range(5)):
+        ref = kept_refs[j % 3]
+        pairs.append(
+            {**template, "dark": f, "bright": ref, "dy": SHIFTS[ref][0], "dx": SHIFTS[ref][1]}
+        )
+    al["pairs"] = pairs
+    al["rejected"] = []
+    al["dropped"] = [
+        {"file": "0005.dng", "pass": "dark", "reason": "hash_mismatch", "detail": "changed"},
+        {"file": "0003.dng", "pass": "bright", "reason": "reference_moved", "detail": "9 px"},
+    ]
+    for fr in al["frames"]["dark"]:
+        fr["kept"] = fr["file"] != "0005.dng"
+    for fr in al["frames"]["bright"]:
+        fr["kept"] = fr["file"] != "0003.dng"
+    path.write_text(json.dumps(al))
+    return s

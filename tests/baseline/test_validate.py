@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from baseline.cli import app
 from baseline.data import SIDPairs, SMIDPairs
 from dataset_card.publish import publish
-from tests._release import META, curated_scene
+from tests._release import META, curated_scene, multi_reference_scene
 
 runner = CliRunner()
 SIZE = (128, 192)
@@ -75,11 +75,63 @@ def test_validate_tiny_passes_the_gate(release):
     assert report["samples"], "sample triptychs"
     card = (release / "README.md").read_text()
     assert "## Baseline results" in card and "Input+Rawpy" in card and "27.69" in card
+    assert report["ground_truth"] == "pair" and "Ground truth: `pair`" in card
     sums = subprocess.run(
         ["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=release, capture_output=True, text=True
     )
     assert sums.returncode == 0, sums.stdout
     assert "validation/metrics.json" in (release / "SHA256SUMS").read_text()
+
+
+def test_the_mean_ground_truth_is_offered_and_checked(tmp_path):
+    """--gt mean trains against the rendering of the mean of a session's references where
+    it has several; the choice is checked and written in the card's results."""
+    from baseline.train import Config
+    from baseline.validate import _table
+    from dataset_card.reader import open_release
+
+    root = tmp_path / "sessions"
+    multi = multi_reference_scene(root, (96, 128))
+    plain = [curated_scene(root, f"scene{i}", seed=50 + i, size=(96, 128)) for i in range(2)]
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    for split, scene in (("train", "multi"), ("val", "scene0"), ("test", "scene1")):
+        (lists / f"{split}_list.txt").write_text(scene + "\n")
+    release = publish([multi, *plain], tmp_path / "rel", META, split_lists=lists)
+    sd = (
+        open_release(release)
+        .split("train")
+        .session(open_release(release).split("train").sessions()[0])
+    )
+    for gt, want in (("mean", sd.gt_mean_srgb[()]), ("pair", None)):
+        torch.manual_seed(1)
+        data = SIDPairs(release, "train", crop=16, augment=False, gt=gt)
+        for index, (_sid, k, _frames) in enumerate(data.items):
+            _, y = data[index]
+            target = np.moveaxis(y.numpy(), 0, -1) * 65535
+            source = want if want is not None else sd.gt_srgb[k]
+            hits = [
+                (yy, xx)
+                for yy in range(0, source.shape[0] - 31, 2)
+                for xx in range(0, source.shape[1] - 31, 2)
+                if np.allclose(source[yy : yy + 32, xx : xx + 32], target, atol=0.01)
+            ]
+            assert hits, f"{gt}: the target of sequence {k} is not a crop of its ground truth"
+    with pytest.raises(ValueError, match="--gt pair or mean"):
+        Config(gt="median")
+    with pytest.raises(ValueError, match="--gt pair or mean"):
+        SIDPairs(release, "train", crop=16, gt="median")
+    report = {
+        "config": {"model": "sid", "tiny": True, "margin_db": 5.0, "eval_frames": 3},
+        "train": {"steps": 1, "seconds": 1.0},
+        "device": "cpu",
+        "gate": {"passed": True, "margin_db": 6.0, "loss_fell": True},
+        "ground_truth": "mean",
+        "ground_truth_means": 1,
+        "val": {"naive_psnr": 1.0, "naive_ssim": 0.1, "psnr": 2.0, "ssim": 0.2},
+        "test": {"naive_psnr": 1.0, "naive_ssim": 0.1, "psnr": 2.0, "ssim": 0.2},
+    }
+    assert "Ground truth: `mean`" in _table(report) and "gt_mean_srgb" in _table(report)
 
 
 def test_stopping_rules_and_loss_copies():

@@ -445,6 +445,20 @@ class Session:
         so whatever is built from this session must say so.
         """
         found = [r for r in self.records if r.get("type") == "event" and r.get("what") == "warning"]
+        doubled = self.duplicates
+        if doubled:
+            shown = ", ".join(f"{p}/{i:04d}" for p, i in doubled[:5])
+            found.append(
+                {
+                    "type": "event",
+                    "what": "warning",
+                    "code": "duplicate_frames",
+                    "message": f"{len(doubled)} frame index(es) journalled more than once "
+                    f"({shown}): two writers ran at once; at most one record per index matches "
+                    f"its file. Run `capture repair {self.path}`",
+                    "frames": [[p, i] for p, i in doubled],
+                }
+            )
         bad = self.journal.needs_repair
         if bad:
             found.append(
@@ -460,6 +474,21 @@ class Session:
                 }
             )
         return found
+
+    @property
+    def duplicates(self) -> list[tuple[str, int]]:
+        """(pass, index) of frames journalled more than once (two writers at once, before
+        sessions were locked); ``capture repair`` keeps the record the file matches."""
+        seen: set[tuple[str, int]] = set()
+        doubled: list[tuple[str, int]] = []
+        for r in self.records:
+            if r.get("type") != "frame":
+                continue
+            key = (r.get("pass"), r.get("index"))
+            if key in seen and key not in doubled:
+                doubled.append(key)
+            seen.add(key)
+        return doubled
 
     @property
     def stops(self) -> list[dict]:

@@ -188,13 +188,16 @@ def test_repair_keeps_one_record_per_index(tmp_path):
     dup["sha256"] = "0" * 64  # the other writer's frame, whose file this one replaced
     with open(session / "journal.jsonl", "ab") as fh:
         fh.write(json.dumps(dup).encode() + b"\n")
-    assert len([f for f in open_session(session).frames("dark") if f.index == 4]) == 2
+    s = open_session(session)
+    assert len([f for f in s.frames("dark") if f.index == 4]) == 2
+    assert s.duplicates == [("dark", 4)]
+    assert s.warnings[-1]["code"] == "duplicate_frames"
     assert invoke("repair", session).exit_code == 0
     s = open_session(session)
     assert [f.index for f in s.frames("dark")] == list(range(6))
     (u,) = s.records[-1]["frames_unvouched"]
     assert (u["index"], u["problem"]) == (4, "duplicate")
-    assert s.verify() == []
+    assert s.verify() == [] and s.duplicates == []
 
 
 def test_after_repair_resume_and_curation_work(tmp_path):

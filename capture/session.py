@@ -682,7 +682,9 @@ def finish_interrupted_creation(path: str | os.PathLike, command: str = "resume"
             fsync_dir(path.parent)
         log.warning("finished the interrupted creation of %s (from %s)", path, tmp.name)
         return True
-    if dead or (path.is_dir() and any(path.iterdir()) and _is_skeleton(path)):
+    empty = not path.exists() or (path.is_dir() and not any(path.iterdir()))
+    skeleton = not empty and path.is_dir() and _is_skeleton(path)
+    if skeleton or (empty and dead):
         raise SessionError(
             f"expected a session at {path}, found only what an interrupted creation left "
             "(no plan was written, no frame was shot); run the same `capture burst`, "

@@ -129,12 +129,12 @@ def _run(args: list[str], crash: str | None, poll_lines: int | None) -> int:
 
 
 def _episode(rng: random.Random, first: list[str], session: Path, creation: str) -> tuple[int, int]:
-    """One session: a creation-window kill, 2 to 4 random ones, then runs until complete.
+    """One session: a creation-window kill, 3 to 5 random ones, then runs until complete.
 
-    Returns (kills that happened, frames the session plans)."""
-    kills = 0
+    Returns (kills at crash points, polled kills, frames the session plans)."""
+    kills = polled = 0
     seen: set[tuple[str, int, str]] = set()
-    plan = [creation] + [rng.choice(LATER) for _ in range(rng.randint(2, 4))]
+    plan = [creation] + [rng.choice(LATER) for _ in range(rng.randint(3, 5))]
     for label in plan + [None] * 4:
         exists = (session / "session.json").exists()
         args = ["resume", str(session)] if exists else first
@@ -148,7 +148,11 @@ def _episode(rng: random.Random, first: list[str], session: Path, creation: str)
         else:
             crash, poll = f"{label}:{rng.randint(1, 4)}", None
         rc = _run(args, crash, poll)
-        kills += rc == -signal.SIGKILL
+        if rc == -signal.SIGKILL:
+            if poll is None:
+                kills += 1
+            else:
+                polled += 1
         now = _journalled(session)
         assert seen <= now, "a frame journalled before a kill was lost"
         seen = now
@@ -171,19 +175,22 @@ def _episode(rng: random.Random, first: list[str], session: Path, creation: str)
     shas = [f.sha256 for p in s.plan["passes"] for f in s.frames(p)]
     assert len(set(shas)) == len(shas)
     assert not [p for p in session.parent.iterdir() if ".creating-" in p.name]
-    return kills, planned
+    return kills, polled, planned
 
 
 @pytest.mark.parametrize("seed", [20261202])
 def test_seeded_kills_lose_double_and_corrupt_nothing(tmp_path, seed):
     rng = random.Random(seed)
-    kills = frames = 0
+    kills = polled = frames = 0
     for kind, make in (("burst", _burst), ("sweep", _sweep)):
         for creation in CREATION:
             session = tmp_path / kind / creation.replace(":", "-") / "s"
             session.parent.mkdir(parents=True)
-            k, n = _episode(rng, make(session), session, creation)
+            k, p, n = _episode(rng, make(session), session, creation)
             kills += k
+            polled += p
             frames += n
-    print(f"{kills} kills over {frames} planned frames")
-    assert kills >= 20, f"only {kills} kills happened"
+    print(f"{kills} kills at crash points and {polled} polled kills, {frames} planned frames")
+    # Crash points fire whatever the machine's speed, so their count alone meets the target;
+    # how many polled kills land before a run ends may vary.
+    assert kills >= 20, f"only {kills} kills at crash points happened"

@@ -32,9 +32,12 @@ Journal records all carry ``type`` and ``t`` (``time.time()``):
 - ``event``: ``what`` and free-form details (turntable homed, unjournaled file set aside, ...);
   ``what: "warning"`` marks something that changes what the data means (a plan not kept):
   it carries ``code`` and ``message``, and curation's report and the release's card show it;
-- ``stop``: ``exit_status`` ``success`` | ``abort`` | ``fail`` and ``reason``.
-
-- ``event`` ``what: "repair"``: written by ``capture repair`` (see :mod:`capture.repair`).
+  ``what: "repair"`` is written by ``capture repair`` (see :mod:`capture.repair`), with
+  ``damaged_lines``, ``frames_unvouched``, ``files_moved``, ``original_journal``;
+  ``what: "replaced_interrupted_creation"`` by a creation that cleared a killed one's skeleton;
+- ``stop``: ``exit_status`` ``success`` | ``abort`` | ``fail`` and ``reason`` (a stop asked
+  for by a signal names it: "stopped by SIGTERM ..." / "stopped by the user (Ctrl-C /
+  SIGINT) ...").
 
 A frame is journalled only after its file is whole on disk under its final name: it is
 downloaded to ``<pass>/.<name>.part``, fsynced, hashed and renamed first.
@@ -864,8 +867,9 @@ class SessionWriter:
             tmp = path.parent / f".{path.name}{CREATING}{os.getpid()}"
             tmp.mkdir()
             crash_point("create:mkdir")
-            lock = SessionLock.acquire(tmp, command)
+            lock = None
             try:
+                lock = SessionLock.acquire(tmp, command)
                 for p in PASSES:
                     (tmp / p).mkdir()
                 fd = os.open(tmp / JOURNAL_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -891,7 +895,8 @@ class SessionWriter:
                 crash_point("create:renamed")
                 fsync_dir(path.parent)
             except BaseException:
-                lock.release()
+                if lock is not None:
+                    lock.release()
                 if tmp.is_dir() and _is_skeleton(tmp, meta_ok=True):
                     with contextlib.suppress(OSError):
                         _clear_skeleton(tmp)

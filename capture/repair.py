@@ -114,9 +114,10 @@ def _repair(path: Path, command: str) -> RepairReport:
     # The writer's own journal checks would refuse a damaged journal: repair reads it itself,
     # under the same lock every writer takes.
     from capture.lock import SessionLock
-    from capture.session import Session, load_journal
+    from capture.session import SESSION_FILE, Session, load_journal
 
-    Session(path)  # a session at all? (raises a clear SessionError otherwise)
+    if not (path / SESSION_FILE).is_file():
+        Session(path)  # raises what is wrong: no folder, not a session
     with SessionLock.acquire(path, command):
         session = Session(path)
         journal = load_journal(path / JOURNAL_FILE)

@@ -30,13 +30,17 @@ from pathlib import Path
 
 from capture.errors import CaptureError, FrameMismatch, StorageError
 from capture.fsio import atomic_write_bytes, crash_point, fsync_dir
+from capture.lock import SessionLock
 from capture.session import (
     JOURNAL_FILE,
     PASSES,
+    SESSION_FILE,
     UNJOURNALED_DIR,
     FrameRecord,
+    Session,
     SessionWriter,
     finish_interrupted_creation,
+    load_journal,
     read_frame_bytes,
 )
 
@@ -113,9 +117,6 @@ def repair_session(path: str | os.PathLike, *, command: str = "repair") -> Repai
 def _repair(path: Path, command: str) -> RepairReport:
     # The writer's own journal checks would refuse a damaged journal: repair reads it itself,
     # under the same lock every writer takes.
-    from capture.lock import SessionLock
-    from capture.session import SESSION_FILE, Session, load_journal
-
     if not (path / SESSION_FILE).is_file():
         Session(path)  # raises what is wrong: no folder, not a session
     with SessionLock.acquire(path, command):

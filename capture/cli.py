@@ -31,9 +31,21 @@ from rich.text import Text
 
 from capture import plan as planmod
 from capture.cliutil import handle_errors
-from capture.errors import BadRequest, CaptureError, SessionError, SessionExists, TurntableAlarm
+from capture.errors import (
+    BadRequest,
+    CaptureError,
+    Interrupted,
+    SessionError,
+    SessionExists,
+    TurntableAlarm,
+)
 from capture.protocols import Camera, Turntable
-from capture.session import PASSES, SessionWriter, check_new_session_dir
+from capture.session import (
+    PASSES,
+    SessionWriter,
+    check_new_session_dir,
+    finish_interrupted_creation,
+)
 
 app = typer.Typer(
     help="Tethered low-light RAW capture: bursts, references and turntable sweeps.",
@@ -70,7 +82,7 @@ SimLuxOpt = Annotated[float, typer.Option("--sim-lux", help="Illuminance of the 
 SessionOpt = Annotated[Path, typer.Option("--session", help="Session directory.")]
 
 
-_handle = handle_errors(bad=(BadRequest,), fail=(CaptureError,), console=err)
+_handle = handle_errors(bad=(BadRequest,), fail=(CaptureError,), console=err, os_errors=True)
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -149,17 +161,31 @@ class _FpsColumn(ProgressColumn):
         return Text(f"{speed:.2f} fps" if speed else "-- fps", style="cyan")
 
 
+class _StopEvent(threading.Event):
+    """Set by the first Ctrl-C or SIGTERM; ``reason`` names the signal for the stop record."""
+
+    reason: str | None = None
+
+
+_SIGNAL_REASONS = {
+    signal.SIGINT: "stopped by the user (Ctrl-C / SIGINT)",
+    signal.SIGTERM: "stopped by SIGTERM (a `kill`, a service manager or a shutdown)",
+}
+
+
 @contextlib.contextmanager
 def _stoppable() -> Iterator[threading.Event]:
     """First Ctrl-C (or SIGTERM) stops after the current frame; a second one interrupts."""
-    stop = threading.Event()
+    stop = _StopEvent()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
 
     def handler(signum, frame):
+        what = _SIGNAL_REASONS.get(signum, f"stopped by signal {signum}")
         if stop.is_set():
-            raise KeyboardInterrupt
+            raise Interrupted(f"interrupted mid-frame by a second signal ({what})")
+        stop.reason = what
         stop.set()
         err.print("[yellow]stopping after the current frame (Ctrl-C again to interrupt)[/]")
 
@@ -220,11 +246,23 @@ def _sim_settings(scene: str, size: str, seed: int | None, lux: float) -> dict:
     return {"size": list(_parse_size(size)), "seed": _sim_seed(scene, seed), "lux": lux}
 
 
-def _check_static_session(path: Path, scene: str | None, pass_: str) -> SessionWriter | None:
-    """An existing static session this command may add ``pass_`` to, or None for a new one."""
+def _check_static_session(
+    path: Path, scene: str | None, pass_: str, command: str
+) -> SessionWriter | None:
+    """An existing static session this command may add ``pass_`` to (its writer, holding the
+    lock), or None for a new one."""
     if not (path / "session.json").exists():
         return None
-    w = SessionWriter(path)
+    w = SessionWriter(path, command=command)
+    try:
+        _check_static_writer(w, path, scene, pass_)
+    except BaseException:
+        w.close()
+        raise
+    return w
+
+
+def _check_static_writer(w: SessionWriter, path: Path, scene: str | None, pass_: str) -> None:
     s = w.session
     if s.kind != "static":
         raise SessionExists(
@@ -241,7 +279,6 @@ def _check_static_session(path: Path, scene: str | None, pass_: str) -> SessionW
             f"{path} already has a {pass_} pass; nothing was changed. Run `capture resume "
             f"{path}` to finish it, or choose another --session."
         )
-    return w
 
 
 def _static(
@@ -261,9 +298,51 @@ def _static(
     sim_seed: int | None,
     sim_lux: float,
 ) -> None:
-    writer = _check_static_session(session, scene, pass_)
-    if writer is None and scene is None:
-        raise BadRequest(f"{session} is a new session: expected --scene NAME, found none")
+    writer = _check_static_session(session, scene, pass_, command)
+    with contextlib.ExitStack() as held:
+        if writer is not None:
+            held.callback(writer.close)
+        _static_run(
+            writer,
+            pass_,
+            command=command,
+            session=session,
+            scene=scene,
+            iso=iso,
+            shutter=shutter,
+            aperture=aperture,
+            frames=frames,
+            camera=camera,
+            lighting=lighting,
+            lux=lux,
+            sim_size=sim_size,
+            sim_seed=sim_seed,
+            sim_lux=sim_lux,
+        )
+
+
+def _static_run(
+    writer: SessionWriter | None,
+    pass_: str,
+    *,
+    command: str,
+    session: Path,
+    scene: str | None,
+    iso: int | None,
+    shutter: str,
+    aperture: str | None,
+    frames: int,
+    camera: str,
+    lighting: str,
+    lux: float | None,
+    sim_size: str,
+    sim_seed: int | None,
+    sim_lux: float,
+) -> None:
+    if writer is None:
+        check_new_session_dir(session)  # before the camera is opened
+        if scene is None:
+            raise BadRequest(f"{session} is a new session: expected --scene NAME, found none")
     scene = scene or writer.session.scene
     spec = planmod.static_pass(frames, iso, shutter, aperture)
     sim = None
@@ -288,7 +367,9 @@ def _static(
                 lighting=lighting,
                 lux=lux,
                 sim=sim,
+                command=command,
             )
+            rig.callback(writer.close)
         else:
             writer.update_plan({pass_: spec})
         _run(writer, rig, [pass_], command)
@@ -426,7 +507,9 @@ def sweep(
             lux=lux,
             turntable=tt_spec,
             sim=sim,
+            command="sweep",
         )
+        rig.callback(writer.close)
         _run(writer, rig, list(PASSES), "sweep")
 
 
@@ -440,7 +523,13 @@ def resume(
     turntable: TurntableOpt = None,
 ) -> None:
     """Finish an interrupted session: keep and verify what is journalled, shoot the rest."""
-    writer = SessionWriter(session)
+    if finish_interrupted_creation(session, "resume"):
+        err.print(f"[yellow]finished creating {session}[/] (its creation had been interrupted)")
+    with SessionWriter(session, command="resume") as writer:
+        _resume(writer, session, camera, turntable)
+
+
+def _resume(writer: SessionWriter, session: Path, camera: str | None, turntable: str | None):
     s = writer.session
     problems = s.verify()
     if problems:
@@ -448,7 +537,8 @@ def resume(
             f"expected every journalled frame of {session} intact, found "
             f"{len(problems)} problem(s): "
             + "; ".join(problems[:5])
-            + ". Nothing was shot; restore the files from a backup before resuming."
+            + ". Nothing was shot; restore the files from a backup, or run `capture repair "
+            f"{session}` (it sets them aside and un-journals them, so resume shoots them again)."
         )
     order = [p for p in s.plan.get("order", PASSES) if p in s.plan["passes"]]
     todo = [p for p in order if s.remaining(p)]
@@ -469,6 +559,23 @@ def resume(
         planmod.check_disk(session, remaining, cam, s)
         writer.record("event", what="resume", remaining={p: len(s.remaining(p)) for p in todo})
         _run(writer, rig, todo, "resume")
+
+
+@app.command()
+@_handle
+def repair(
+    session: Annotated[Path, typer.Argument(help="The session to repair.")],
+) -> None:
+    """Salvage a damaged session: keep every valid journal record (the original journal is
+    kept beside the new one), re-check every frame against its record, and set aside files
+    no record vouches for. Then `capture resume` shoots what is missing."""
+    from capture.repair import repair_session, summary
+
+    report = repair_session(session)
+    if not report.changed:
+        out.print(f"[green]nothing to repair:[/] {summary(report)}", highlight=False)
+        return
+    out.print(f"[green]repaired[/] {session}: {summary(report)}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -8,6 +8,9 @@ to exit code 2 and every other :class:`CaptureError` to exit code 1.
 
 from __future__ import annotations
 
+import errno as _errno
+import os
+
 
 class CaptureError(Exception):
     """Base of every error raised by :mod:`capture`."""
@@ -69,4 +72,101 @@ class TurntableTimeout(TurntableError, TimeoutError):
 
 
 class DiskFull(BadRequest, OSError):
-    """Too little free disk for the planned frames."""
+    """Too little free disk for the planned frames, found before anything is written.
+
+    A disk that fills up *during* a run is a :class:`StorageError` (a failure, exit 1).
+    """
+
+
+class SessionLocked(SessionError, BadRequest):
+    """Another live process is writing to the session; ``holder`` is its lock note
+    (``pid``, ``host``, ``command``, ``since``) or None."""
+
+    def __init__(self, message: str, *, holder: dict | None = None):
+        super().__init__(message)
+        self.holder = holder
+
+
+class JournalDamaged(SessionError):
+    """The journal has damaged lines, so nothing may be appended until `capture repair`.
+
+    ``damaged`` lists the :class:`capture.session.DamagedLine` entries found.
+    """
+
+    def __init__(self, message: str, *, damaged: list | None = None):
+        super().__init__(message)
+        self.damaged = damaged or []
+
+
+class StorageError(CaptureError, OSError):
+    """The operating system refused a write (disk full, read-only, no permission, I/O error).
+
+    ``errno`` and ``filename`` are the original error's; the message is one line naming the
+    path, what happened and what to do (see :func:`os_error_message`).
+    """
+
+    def __init__(self, message: str, *, errno: int | None = None, filename: str | None = None):
+        super().__init__(message)
+        self.errno = errno
+        self.filename = filename
+
+    def __str__(self) -> str:  # OSError's would print "[Errno 28] None: path"
+        return str(self.args[0]) if self.args else ""
+
+    @classmethod
+    def from_os_error(cls, exc: OSError, *, doing: str = "", todo: str = "") -> StorageError:
+        """Wrap ``exc`` with a one-line message (``doing``: what we were doing, e.g.
+        "writing frame dark/0003.dng"; ``todo``: what to do once the cause is fixed)."""
+        if isinstance(exc, StorageError):
+            return exc
+        return cls(
+            os_error_message(exc, doing=doing, todo=todo),
+            errno=exc.errno,
+            filename=None if exc.filename is None else os.fsdecode(exc.filename),
+        )
+
+
+class Interrupted(KeyboardInterrupt):
+    """A second Ctrl-C or SIGTERM interrupted a run mid-frame; the message names the signal."""
+
+
+#: What an errno means for the user, and what to do about it.
+_OS_ADVICE = {
+    _errno.ENOSPC: ("the disk is full", "free some space or move the session to a larger disk"),
+    _errno.EDQUOT: ("the disk quota is used up", "free some space or ask for a larger quota"),
+    _errno.EROFS: (
+        "the file system is read-only",
+        "remount it read-write, or copy the session to a writable disk",
+    ),
+    _errno.EACCES: (
+        "permission denied",
+        "check the owner and permissions of the folder (ls -ld), or choose another path",
+    ),
+    _errno.EPERM: (
+        "operation not permitted",
+        "check the owner and permissions of the folder (ls -ld), or choose another path",
+    ),
+    _errno.EIO: (
+        "an input/output error (a failing disk, card or cable?)",
+        "check the disk (dmesg) and copy what is there to a healthy one",
+    ),
+    _errno.EFBIG: ("the file is too large for the file system", "use another file system"),
+}
+
+
+def os_error_message(exc: OSError, *, doing: str = "", todo: str = "") -> str:
+    """One line for an OS error: the path, what happened and what to do.
+
+    >>> os_error_message(OSError(28, "No space left on device", "/data/s/dark/0003.dng"))
+    '/data/s/dark/0003.dng: the disk is full (No space left on device); free some space or move the session to a larger disk'
+    """  # noqa: E501
+    what, advice = _OS_ADVICE.get(exc.errno, (None, None))
+    strerror = exc.strerror or str(exc)
+    what = f"{what} ({strerror})" if what else strerror
+    path = exc.filename
+    head = os.fsdecode(path) if path is not None else "(no path given)"
+    if exc.filename2 is not None:
+        head += f" -> {os.fsdecode(exc.filename2)}"
+    parts = [f"{head}: {what}" + (f" while {doing}" if doing else "")]
+    parts += [a for a in (advice, todo) if a]
+    return "; ".join(parts)

@@ -11,22 +11,52 @@ import contextlib
 import hashlib
 import json
 import os
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 __all__ = [
+    "CRASH_ENV",
     "append_jsonl",
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_json",
+    "crash_point",
     "fsync_dir",
     "sha256_bytes",
     "sha256_file",
 ]
 
 PART_SUFFIX = ".part"
+
+#: Tests only: ``SUBLUX_TEST_CRASH_AT=LABEL:N`` makes the process SIGKILL itself the N-th time
+#: it passes the crash point LABEL, so a fault test can hit an exact instant (between the
+#: rename of a frame and its journal record, mid-append, inside session creation) on any
+#: machine, at any speed.  Unset, a crash point costs one dictionary lookup.
+CRASH_ENV = "SUBLUX_TEST_CRASH_AT"
+_crash_hits: dict[str, int] = {}
+
+
+def crash_point(label: str) -> None:
+    """SIGKILL this process here if ``$SUBLUX_TEST_CRASH_AT`` names ``label`` (tests only)."""
+    spec = os.environ.get(CRASH_ENV)
+    if not spec:
+        return
+    want, _, count = spec.rpartition(":")
+    if want != label:
+        return
+    _crash_hits[label] = _crash_hits.get(label, 0) + 1
+    if _crash_hits[label] >= int(count):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _name_path(exc: OSError, path: str | os.PathLike) -> OSError:
+    """Give an OS error raised on a file descriptor (no filename) the path it was about."""
+    if exc.filename is None:
+        exc.filename = os.fspath(path)
+    return exc
 
 
 def fsync_dir(path: str | os.PathLike) -> None:
@@ -54,9 +84,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            _name_path(exc, path)
         raise
     fsync_dir(path.parent)
 
@@ -75,12 +107,33 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def append_jsonl(path: str | os.PathLike, record: dict) -> None:
-    """Append one JSON record as a line, flushed and fsynced before returning."""
-    line = json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n"
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())
+    """Append one JSON record as a line, fsynced before returning.
+
+    The line goes out in one ``write``; if the OS refuses part of it (a full disk), the file is
+    cut back to where it was, so a failed append never leaves a fragment for the next record to
+    glue onto.  Callers hold the session's lock: nobody else appends meanwhile.
+    """
+    data = (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        start = os.fstat(fd).st_size
+        try:
+            done = 0
+            if os.environ.get(CRASH_ENV):  # tests: a kill mid-append leaves half a line
+                done = os.write(fd, data[: len(data) // 2])
+                crash_point("journal:torn")
+            while done < len(data):
+                done += os.write(fd, data[done:])
+            os.fsync(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+                os.fsync(fd)
+            _name_path(exc, path)
+            raise
+    finally:
+        os.close(fd)
+    crash_point("journal:appended")
 
 
 def cut_torn_tail(path: str | os.PathLike) -> bytes:

@@ -22,6 +22,7 @@ from capture.errors import (
     CaptureError,
     DiskFull,
     SessionError,
+    StorageError,
     TurntableError,
 )
 from capture.motion import interpolate_angle
@@ -354,21 +355,44 @@ def run_passes(
             ):
                 log.info("returning the turntable to the start of the path")
             if not runner.run_pass(pass_):
-                reason = "stopped by the user (Ctrl-C) after the current frame"
+                reason = f"{stop_reason(stop)} after the current frame"
                 writer.stop("abort", reason)
                 return RunResult("abort", reason, runner.shot)
     except TurntableError as exc:
-        writer.stop("abort", f"turntable: {exc}")
+        _stop_anyway(writer, "abort", f"turntable: {exc}", exc)
         raise
-    except KeyboardInterrupt:
-        writer.stop("abort", "interrupted (KeyboardInterrupt)")
+    except KeyboardInterrupt as exc:
+        _stop_anyway(writer, "abort", str(exc) or "interrupted by the user (Ctrl-C / SIGINT)", exc)
         raise
     except (CaptureError, OSError) as exc:
         kind = "abort" if isinstance(exc, CameraError | BadRequest) else "fail"
-        writer.stop(kind, f"{type(exc).__name__}: {exc}")
+        _stop_anyway(writer, kind, f"{type(exc).__name__}: {exc}", exc)
         raise
     except Exception as exc:
-        writer.stop("fail", f"{type(exc).__name__}: {exc}")
+        _stop_anyway(writer, "fail", f"{type(exc).__name__}: {exc}", exc)
         raise
     writer.stop("success", f"shot {sum(runner.shot.values())} frames")
     return RunResult("success", "", runner.shot)
+
+
+def stop_reason(stop: threading.Event) -> str:
+    """Who asked a run to stop: the stop event's ``reason`` (set by the CLI from the signal),
+    or the user's Ctrl-C."""
+    return getattr(stop, "reason", None) or "stopped by the user (Ctrl-C / SIGINT)"
+
+
+def _stop_anyway(writer: SessionWriter, kind: str, reason: str, exc: BaseException) -> None:
+    """Journal the stop record of a run that failed; if the journal cannot take it either (the
+    disk is full), say so on the error being raised instead of hiding it behind a second one."""
+    try:
+        writer.stop(kind, reason)
+    except CaptureError as second:
+        note = (
+            f"the journal could not record the {kind} either ({second}); the session is still "
+            f"resumable: `capture resume {writer.path}` once the cause is fixed"
+        )
+        log.error("%s", note)
+        if isinstance(exc, StorageError):
+            exc.args = (f"{exc}; {note}",)
+        else:
+            exc.add_note(note)

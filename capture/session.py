@@ -32,16 +32,34 @@ Journal records all carry ``type`` and ``t`` (``time.time()``):
 - ``event``: ``what`` and free-form details (turntable homed, unjournaled file set aside, ...);
   ``what: "warning"`` marks something that changes what the data means (a plan not kept):
   it carries ``code`` and ``message``, and curation's report and the release's card show it;
-- ``stop``: ``exit_status`` ``success`` | ``abort`` | ``fail`` and ``reason``.
+  ``what: "repair"`` is written by ``capture repair`` (see :mod:`capture.repair`), with
+  ``damaged_lines``, ``frames_unvouched``, ``files_moved``, ``original_journal``;
+  ``what: "replaced_interrupted_creation"`` by a creation that cleared a killed one's skeleton;
+- ``stop``: ``exit_status`` ``success`` | ``abort`` | ``fail`` and ``reason`` (a stop asked
+  for by a signal names it: "stopped by SIGTERM ..." / "stopped by the user (Ctrl-C /
+  SIGINT) ...").
 
 A frame is journalled only after its file is whole on disk under its final name: it is
-downloaded to ``<pass>/.<name>.part``, fsynced, hashed and renamed first.  A torn last line (a
-power cut mid-append) is ignored on read.
+downloaded to ``<pass>/.<name>.part``, fsynced, hashed and renamed first.
+
+Reading keeps every valid record and names each damaged line (:class:`DamagedLine`, logged as a
+warning, listed in :attr:`Session.damaged` and shown in :attr:`Session.warnings`).  A torn last
+line without a newline (a kill mid-append) is cut by the next writer and kept in
+``unjournaled/``; any other damaged line (one before the end, or a last line that does not
+parse even though it ends with a newline) makes every writer refuse, naming ``capture repair``.
+
+One writer at a time: :class:`SessionWriter` holds the session's lock (:mod:`capture.lock`,
+``SESSION/.lock``) from opening to :meth:`SessionWriter.close` (or the process's end).
+
+A session folder either is a session (with ``session.json``) or does not exist: it is built in
+a hidden sibling ``.NAME.creating-PID`` and renamed into place whole.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
 import hashlib
 import json
 import logging
@@ -55,23 +73,38 @@ from pathlib import Path
 from typing import Any
 
 from capture import __version__
-from capture.errors import FrameMismatch, SessionError, SessionExists
+from capture.errors import (
+    CaptureError,
+    FrameMismatch,
+    JournalDamaged,
+    SessionError,
+    SessionExists,
+    StorageError,
+)
 from capture.fsio import (
     append_jsonl,
     atomic_write_bytes,
     atomic_write_json,
+    crash_point,
     cut_torn_tail,
+    fsync_dir,
     sha256_bytes,
     sha256_file,
 )
+from capture.lock import LOCK_FILE, SessionLock
 from capture.protocols import Applied, CameraInfo, Exposure, Shot
 
 __all__ = [
     "PASSES",
     "SCHEMA_VERSION",
+    "DamagedLine",
     "FrameRecord",
+    "Journal",
     "Session",
     "SessionWriter",
+    "check_new_session_dir",
+    "finish_interrupted_creation",
+    "load_journal",
     "open_session",
     "read_frame_bytes",
     "read_journal",
@@ -85,6 +118,7 @@ PASSES = ("dark", "bright")
 SESSION_FILE = "session.json"
 JOURNAL_FILE = "journal.jsonl"
 UNJOURNALED_DIR = "unjournaled"
+CREATING = ".creating-"
 
 
 def _utc_now() -> str:
@@ -118,38 +152,132 @@ def serial_hash(serial: str | None) -> str | None:
     return hashlib.sha256(_salt() + b"\0" + serial.encode()).hexdigest()
 
 
-def read_journal(path: str | os.PathLike) -> list[dict]:
-    """Read a journal, tolerating a torn last line.
+@dataclass(frozen=True)
+class DamagedLine:
+    """A journal line that is not a JSON record: where it is and what is there."""
 
-    A line that does not parse anywhere but at the end means the file was edited or damaged:
-    that is an error, not something to skip silently.
+    line: int
+    """1-based line number."""
+    offset: int
+    """Byte offset of the line's start in the journal."""
+    size: int
+    """Bytes in the line, without its newline."""
+    preview: str
+    """The first bytes, as Python writes them (``b'...'``)."""
+    newline: bool
+    """Whether the line ends with a newline."""
+    last: bool
+    """Whether it is the last non-blank line."""
+
+    @property
+    def torn(self) -> bool:
+        """A torn tail: the last line, without its newline (a kill mid-append).
+
+        Appends are one ``write`` of a whole line, so only an append that died leaves one; a
+        writer may cut it (keeping the bytes).  Anything else needs ``capture repair``.
+        """
+        return self.last and not self.newline
+
+    def describe(self) -> str:
+        kind = "torn last line" if self.torn else "line"
+        return f"{kind} {self.line} ({self.size} bytes at offset {self.offset}: {self.preview})"
+
+    def to_json(self) -> dict:
+        return {
+            "line": self.line,
+            "offset": self.offset,
+            "bytes": self.size,
+            "preview": self.preview,
+            "newline": self.newline,
+        }
+
+
+@dataclass
+class Journal:
+    """A journal as read: every valid record, and every damaged line named."""
+
+    path: Path
+    records: list[dict]
+    damaged: list[DamagedLine]
+    unterminated: bool = False
+    """The last line is a valid record without its newline (one must be added before the
+    next append)."""
+
+    @property
+    def torn(self) -> DamagedLine | None:
+        """The torn tail, if the journal ends with one."""
+        return next((d for d in self.damaged if d.torn), None)
+
+    @property
+    def needs_repair(self) -> list[DamagedLine]:
+        """Damaged lines that only ``capture repair`` may deal with (all but a torn tail)."""
+        return [d for d in self.damaged if not d.torn]
+
+
+def _parse_record(raw: bytes) -> dict | None:
+    try:
+        rec = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(rec, dict) or not isinstance(rec.get("type"), str):
+        return None
+    return rec
+
+
+def load_journal(path: str | os.PathLike) -> Journal:
+    """Read a journal, keeping every valid record and naming every damaged line.
+
+    A damaged line is one that is not a JSON object with a ``type``.  Blank lines are skipped.
+    Raises :class:`SessionError` only when there is no journal at all.
     """
     path = Path(path)
     try:
-        lines = path.read_bytes().split(b"\n")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise SessionError(
             f"expected a journal at {path}, found none; is {path.parent} a sublux session?"
         ) from None
-    records: list[dict] = []
+    lines = data.split(b"\n")
+    # split() leaves one element after the last newline: b"" when the file ends with one.
     last = len(lines) - 1
     while last >= 0 and not lines[last].strip():
         last -= 1
-    for n, raw in enumerate(lines[: last + 1], start=1):
-        if not raw.strip():
-            continue
-        try:
-            records.append(json.loads(raw))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            if n - 1 == last:
-                log.warning("%s: ignoring a torn last line (%d bytes)", path, len(raw))
-                continue
-            raise SessionError(
-                f"{path}, line {n}: expected one JSON object per line, found {raw[:60]!r}; "
-                "the journal is append-only, so a bad line before the end means it was edited "
-                "or damaged. Restore it from a backup."
-            ) from None
-    return records
+    records: list[dict] = []
+    damaged: list[DamagedLine] = []
+    unterminated = False
+    offset = 0
+    for i, raw in enumerate(lines):
+        has_newline = i < len(lines) - 1
+        if raw.strip():
+            rec = _parse_record(raw)
+            if rec is None:
+                damaged.append(
+                    DamagedLine(
+                        line=i + 1,
+                        offset=offset,
+                        size=len(raw),
+                        preview=repr(raw[:60]),
+                        newline=has_newline,
+                        last=i == last,
+                    )
+                )
+            else:
+                records.append(rec)
+                if i == last and not has_newline:
+                    unterminated = True
+        offset += len(raw) + 1
+    return Journal(path, records, damaged, unterminated)
+
+
+def read_journal(path: str | os.PathLike) -> list[dict]:
+    """Every valid record of a journal; each damaged line is logged as a warning and skipped.
+
+    Use :func:`load_journal` to get the damaged lines themselves.
+    """
+    journal = load_journal(path)
+    for d in journal.damaged:
+        log.warning("%s: skipping damaged %s", journal.path, d.describe())
+    return journal.records
 
 
 @dataclass(frozen=True)
@@ -255,7 +383,20 @@ class Session:
                 f"{meta_path}: expected session schema {SCHEMA_VERSION}, found {schema!r}; "
                 "upgrade sublux to read it"
             )
-        self.records = read_journal(self.path / JOURNAL_FILE)
+        self.journal = load_journal(self.path / JOURNAL_FILE)
+        self.records = self.journal.records
+        for d in self.journal.damaged:
+            log.warning(
+                "%s: skipping damaged %s%s",
+                self.journal.path,
+                d.describe(),
+                "" if d.torn else f"; run `capture repair {self.path}`",
+            )
+
+    @property
+    def damaged(self) -> list[DamagedLine]:
+        """The journal's damaged lines (a torn tail included), skipped on read."""
+        return self.journal.damaged
 
     # -- what was asked for -------------------------------------------------------------
     @property
@@ -300,8 +441,57 @@ class Session:
 
     @property
     def warnings(self) -> list[dict]:
-        """Journalled warnings (``event`` records with ``what: "warning"``), in order."""
-        return [r for r in self.records if r.get("type") == "event" and r.get("what") == "warning"]
+        """Journalled warnings (``event`` records with ``what: "warning"``), in order.
+
+        A journal with damaged lines (other than a torn tail) gets one more, code
+        ``journal_damaged``: a skipped line may have been a frame, a warning or a stop record,
+        so whatever is built from this session must say so.
+        """
+        found = [r for r in self.records if r.get("type") == "event" and r.get("what") == "warning"]
+        doubled = self.duplicates
+        if doubled:
+            shown = ", ".join(f"{p}/{i:04d}" for p, i in doubled[:5])
+            found.append(
+                {
+                    "type": "event",
+                    "what": "warning",
+                    "code": "duplicate_frames",
+                    "message": f"{len(doubled)} frame index(es) journalled more than once "
+                    f"({shown}): two writers ran at once; at most one record per index matches "
+                    f"its file. Run `capture repair {self.path}`",
+                    "frames": [[p, i] for p, i in doubled],
+                }
+            )
+        bad = self.journal.needs_repair
+        if bad:
+            found.append(
+                {
+                    "type": "event",
+                    "what": "warning",
+                    "code": "journal_damaged",
+                    "message": f"{len(bad)} damaged journal line(s) skipped ("
+                    + "; ".join(d.describe() for d in bad[:3])
+                    + (" ..." if len(bad) > 3 else "")
+                    + f"): what they held is unknown; run `capture repair {self.path}`",
+                    "lines": [d.line for d in bad],
+                }
+            )
+        return found
+
+    @property
+    def duplicates(self) -> list[tuple[str, int]]:
+        """(pass, index) of frames journalled more than once (two writers at once, before
+        sessions were locked); ``capture repair`` keeps the record the file matches."""
+        seen: set[tuple[str, int]] = set()
+        doubled: list[tuple[str, int]] = []
+        for r in self.records:
+            if r.get("type") != "frame":
+                continue
+            key = (r.get("pass"), r.get("index"))
+            if key in seen and key not in doubled:
+                doubled.append(key)
+            seen.add(key)
+        return doubled
 
     @property
     def stops(self) -> list[dict]:
@@ -342,15 +532,168 @@ class Session:
         return problems
 
 
-def check_new_session_dir(path: str | os.PathLike) -> None:
-    """Raise :class:`SessionExists` unless ``path`` is missing or an empty directory."""
+_SKELETON = {*PASSES, JOURNAL_FILE, LOCK_FILE}
+
+
+def _is_meta_name(name: str) -> bool:
+    """``session.json`` or the temporary file it is written through."""
+    return name == SESSION_FILE or (name.startswith(f".{SESSION_FILE}.") and name.endswith(".part"))
+
+
+def _is_skeleton(path: Path, *, meta_ok: bool = False) -> bool:
+    """Whether ``path`` holds only what session creation makes before any frame exists:
+    empty pass folders, an empty journal, the lock file (and ``session.json`` and its
+    temporary files if ``meta_ok``).  Such a folder holds nothing to lose."""
+    try:
+        entries = list(path.iterdir())
+    except OSError:
+        return False
+    for e in entries:
+        name = e.name
+        if name in PASSES:
+            if not e.is_dir() or e.is_symlink() or any(e.iterdir()):
+                return False
+        elif name == JOURNAL_FILE:
+            if not e.is_file() or e.stat().st_size:
+                return False
+        elif name != LOCK_FILE and not (meta_ok and _is_meta_name(name)):
+            return False
+    return True
+
+
+def _clear_skeleton(path: Path) -> None:
+    """Empty a skeleton folder (see :func:`_is_skeleton`), leaving the folder itself."""
+    for e in path.iterdir():
+        if e.is_dir():
+            e.rmdir()  # empty by _is_skeleton: rmdir refuses otherwise, never deletes a frame
+        else:
+            e.unlink()
+
+
+def check_new_session_dir(path: str | os.PathLike) -> bool:
+    """Check that a new session may be created at ``path``.
+
+    Returns False when ``path`` is missing or an empty directory, True when it holds the
+    empty skeleton a creation killed by an older sublux left (``dark/ bright/``, an empty
+    journal, no ``session.json``, no frame), which the new session replaces.  Raises
+    :class:`SessionExists` for anything else.
+    """
     path = Path(path)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        what = "another session" if (path / SESSION_FILE).exists() else "other files"
+    if not path.exists():
+        return False
+    if not path.is_dir():
         raise SessionExists(
-            f"expected a new or empty directory for the session, found {what} at {path}; "
-            "nothing was changed. Choose another --session path (or `capture resume` it)."
+            f"expected a new or empty directory for the session, found a file at {path}; "
+            "nothing was changed. Choose another --session path."
         )
+    if not any(path.iterdir()):
+        return False
+    if (path / SESSION_FILE).exists():
+        raise SessionExists(
+            f"expected a new or empty directory for the session, found another session at "
+            f"{path}; nothing was changed. Choose another --session path (or `capture resume` "
+            "it)."
+        )
+    if _is_skeleton(path):
+        return True
+    names = sorted(e.name for e in path.iterdir())
+    shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+    raise SessionExists(
+        f"expected a new or empty directory for the session, found other files at {path} "
+        f"({shown}); nothing was changed. Choose another --session path."
+    )
+
+
+def _creating_dirs(path: Path) -> list[tuple[Path, int | None]]:
+    """Hidden siblings ``.NAME.creating-PID`` where sessions named like ``path`` were built."""
+    prefix = f".{path.name}{CREATING}"
+    out = []
+    try:
+        siblings = list(path.parent.iterdir())
+    except FileNotFoundError:
+        return []
+    for e in siblings:
+        if e.name.startswith(prefix) and e.is_dir():
+            pid_text = e.name[len(prefix) :]
+            out.append((e, int(pid_text) if pid_text.isdigit() else None))
+    return sorted(out)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if pid is None:
+        return True  # not ours to judge
+    if pid == os.getpid():
+        return False  # an earlier process with our pid: it is gone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _clear_stale_creations(path: Path) -> list[str]:
+    """Remove the empty skeletons dead processes left while creating a session at ``path``.
+
+    Only a skeleton (no frame can be in one: frames are shot after the rename) of a process
+    that no longer runs is removed; anything else is left and named in a warning.
+    """
+    removed = []
+    for tmp, pid in _creating_dirs(path):
+        if _pid_alive(pid):
+            continue
+        if _is_skeleton(tmp, meta_ok=True):
+            _clear_skeleton(tmp)
+            tmp.rmdir()
+            removed.append(tmp.name)
+        else:
+            log.warning("%s: left by an interrupted creation but not empty; kept", tmp)
+    if removed:
+        fsync_dir(path.parent)
+    return removed
+
+
+def finish_interrupted_creation(path: str | os.PathLike, command: str = "resume") -> bool:
+    """Finish a session creation a kill interrupted, so ``path`` becomes the session.
+
+    If ``path`` has no ``session.json`` and a dead process left ``.NAME.creating-PID`` with a
+    whole ``session.json`` (the plan), that folder is renamed into place and True returned.
+    A creation killed before its plan was written left nothing to finish: raises
+    :class:`SessionError` saying to run the same command again.  Returns False when ``path``
+    already is a session, or when nothing was being created there.
+    """
+    path = Path(path)
+    if (path / SESSION_FILE).exists():
+        return False
+    dead = [(t, pid) for t, pid in _creating_dirs(path) if not _pid_alive(pid)]
+    for tmp, _pid in dead:
+        try:
+            json.loads((tmp / SESSION_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if not _is_skeleton(tmp, meta_ok=True):
+            continue
+        replace = path.exists() and (not any(path.iterdir()) or _is_skeleton(path))
+        if path.exists() and not replace:
+            return False
+        with SessionLock.acquire(tmp, command) as lock:
+            if replace:
+                _clear_skeleton(path)
+            os.rename(tmp, path)
+            lock.directory = path
+            fsync_dir(path.parent)
+        log.warning("finished the interrupted creation of %s (from %s)", path, tmp.name)
+        return True
+    empty = not path.exists() or (path.is_dir() and not any(path.iterdir()))
+    skeleton = not empty and path.is_dir() and _is_skeleton(path)
+    if skeleton or (empty and dead):
+        raise SessionError(
+            f"expected a session at {path}, found only what an interrupted creation left "
+            "(no plan was written, no frame was shot); run the same `capture burst`, "
+            "`capture reference` or `capture sweep` command again: it replaces it"
+        )
+    return False
 
 
 def open_session(path: str | os.PathLike) -> Session:
@@ -370,26 +713,105 @@ def _readback_dict(applied: Applied) -> dict:
 
 
 class SessionWriter:
-    """Appends to a session: frames (atomically) and journal records (fsynced)."""
+    """Appends to a session: frames (atomically) and journal records (fsynced).
 
-    def __init__(self, path: str | os.PathLike):
-        self.session = Session(path)
-        self.path = self.session.path
-        # A torn last line (a kill mid-append) is cut before anything is appended after it,
-        # and kept in unjournaled/ with an event record, like any other half-written file.
-        journal = self.path / JOURNAL_FILE
-        tail = cut_torn_tail(journal)
-        if tail:
-            dest_dir = self.path / UNJOURNALED_DIR
-            dest_dir.mkdir(exist_ok=True)
-            dest = dest_dir / f"{int(time.time() * 1000)}-journal-torn-line.jsonl"
-            atomic_write_bytes(dest, tail)
-            self.record(
-                "event",
-                what="cut_torn_journal_line",
-                bytes=len(tail),
-                to=dest.relative_to(self.path).as_posix(),
+    A writer holds the session's lock (:class:`capture.lock.SessionLock`) until :meth:`close`
+    (it is a context manager; the process's end releases it too).  Opening one raises
+    :class:`~capture.errors.SessionLocked` when another live process writes to the session,
+    and :class:`~capture.errors.JournalDamaged` when the journal has damaged lines that only
+    ``capture repair`` may deal with; in both cases nothing is written.
+
+    Every OS error while writing (a full disk, a read-only file system) is raised as
+    :class:`~capture.errors.StorageError`, one line naming the path.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        command: str = "write",
+        _lock: SessionLock | None = None,
+    ):
+        path = Path(path)
+        if _lock is None:
+            if not (path / SESSION_FILE).is_file():
+                Session(path)  # raises what is wrong: no folder, not a session
+            try:
+                _lock = SessionLock.acquire(path, command)
+            except CaptureError:
+                raise
+            except OSError as exc:
+                raise StorageError.from_os_error(
+                    exc, doing=f"locking the session for `capture {command}`"
+                ) from None
+        self._lock = _lock
+        try:
+            self.session = Session(path)
+            self.path = self.session.path
+            self._prepare_journal()
+        except BaseException:
+            _lock.release()
+            raise
+
+    def close(self) -> None:
+        """Release the session's lock (idempotent)."""
+        self._lock.release()
+
+    def __enter__(self) -> SessionWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _prepare_journal(self) -> None:
+        """Refuse a damaged journal; cut a torn tail; end an unterminated last record."""
+        journal = self.session.journal
+        bad = journal.needs_repair
+        if bad:
+            shown = "; ".join(d.describe() for d in bad[:3]) + (" ..." if len(bad) > 3 else "")
+            raise JournalDamaged(
+                f"{journal.path}: expected one JSON record per line, found {len(bad)} damaged "
+                f"line(s): {shown}; nothing was written. Run `capture repair {self.path}`: it "
+                "keeps every valid record, keeps the original journal beside it and re-checks "
+                "every frame. Reading the session meanwhile skips the damaged lines.",
+                damaged=bad,
             )
+        path = self.path / JOURNAL_FILE
+        try:
+            if journal.torn:
+                # Safe to cut: appends are one write of a whole line, and we hold the lock,
+                # so a trailing fragment is what an append that died left; no reader ever took
+                # it for a record.  Its bytes are kept in unjournaled/ with an event record.
+                tail = cut_torn_tail(path)
+                dest_dir = self.path / UNJOURNALED_DIR
+                dest_dir.mkdir(exist_ok=True)
+                dest = dest_dir / f"{int(time.time() * 1000)}-journal-torn-line.jsonl"
+                atomic_write_bytes(dest, tail)
+                journal.damaged.remove(journal.torn)
+                self.record(
+                    "event",
+                    what="cut_torn_journal_line",
+                    bytes=len(tail),
+                    to=dest.relative_to(self.path).as_posix(),
+                )
+            elif journal.unterminated:
+                # A whole record whose newline was lost: end it, never glue onto it.
+                with open(path, "ab") as fh:
+                    fh.write(b"\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                journal.unterminated = False
+        except CaptureError:
+            raise
+        except OSError as exc:
+            raise StorageError.from_os_error(exc, doing="tidying the journal's end") from None
+
+    def _storage_error(self, exc: OSError, doing: str) -> StorageError:
+        return StorageError.from_os_error(
+            exc,
+            doing=doing,
+            todo=f"then `capture resume {self.path}` (every journalled frame is kept)",
+        )
 
     @classmethod
     def create(
@@ -404,13 +826,20 @@ class SessionWriter:
         lux: float | None = None,
         turntable: dict | None = None,
         sim: dict | None = None,
+        command: str = "create",
     ) -> SessionWriter:
-        """Create a new session directory; refuses to touch one that holds anything."""
+        """Create a new session directory, whole or not at all; refuses to touch one that
+        holds anything.
+
+        The session is built in a hidden sibling ``.NAME.creating-PID`` (pass folders, empty
+        journal, ``session.json``, the lock) and renamed into place, so ``path`` either is a
+        session or does not exist, at any instant.  Skeletons that killed creations left
+        (there, or at ``path`` by an older sublux) are removed first; nothing else is.
+        """
         path = Path(path)
         if kind not in ("static", "sweep"):
             raise ValueError(f"kind must be 'static' or 'sweep', found {kind!r}")
-        check_new_session_dir(path)
-        path.mkdir(parents=True, exist_ok=True)
+        skeleton = check_new_session_dir(path)
         meta = {
             "schema": SCHEMA_VERSION,
             "session_id": f"{scene}-{_dt.datetime.now(_dt.timezone.utc):%Y%m%dT%H%M%S}-"
@@ -432,11 +861,62 @@ class SessionWriter:
             "turntable": turntable,
             "tool": {"name": "sublux", "version": __version__},
         }
-        for p in PASSES:
-            (path / p).mkdir(exist_ok=True)
-        (path / JOURNAL_FILE).touch()
-        atomic_write_json(path / SESSION_FILE, meta)
-        return cls(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cleared = _clear_stale_creations(path)
+            tmp = path.parent / f".{path.name}{CREATING}{os.getpid()}"
+            tmp.mkdir()
+            crash_point("create:mkdir")
+            lock = None
+            try:
+                lock = SessionLock.acquire(tmp, command)
+                for p in PASSES:
+                    (tmp / p).mkdir()
+                fd = os.open(tmp / JOURNAL_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                crash_point("create:skeleton")
+                atomic_write_json(tmp / SESSION_FILE, meta)  # fsyncs tmp, and so its entries
+                crash_point("create:meta")
+                if skeleton and _is_skeleton(path):
+                    _clear_skeleton(path)  # an empty folder, which the rename replaces
+                try:
+                    os.rename(tmp, path)
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                        raise
+                    raise SessionExists(
+                        f"expected to create the session {path}, found that another process "
+                        "created it meanwhile; nothing was changed. Choose another --session."
+                    ) from None
+                lock.directory = path
+                crash_point("create:renamed")
+                fsync_dir(path.parent)
+            except BaseException:
+                if lock is not None:
+                    lock.release()
+                if tmp.is_dir() and _is_skeleton(tmp, meta_ok=True):
+                    with contextlib.suppress(OSError):
+                        _clear_skeleton(tmp)
+                        tmp.rmdir()
+                raise
+        except CaptureError:
+            raise
+        except OSError as exc:
+            raise StorageError.from_os_error(
+                exc, doing=f"creating the session {path}", todo="nothing was shot"
+            ) from None
+        writer = cls(path, command=command, _lock=lock)
+        if skeleton or cleared:
+            writer.record(
+                "event",
+                what="replaced_interrupted_creation",
+                skeleton_at_path=skeleton,
+                removed=cleared,
+            )
+        return writer
 
     def update_plan(self, passes: dict[str, dict], *, turntable: dict | None = None) -> None:
         """Add passes to the plan (never replaces a pass that already exists)."""
@@ -455,13 +935,21 @@ class SessionWriter:
         meta["plan"] = plan
         if turntable is not None:
             meta["turntable"] = turntable
-        atomic_write_json(self.path / SESSION_FILE, meta)
-        self.session = Session(self.path)
+        try:
+            atomic_write_json(self.path / SESSION_FILE, meta)
+        except OSError as exc:
+            raise StorageError.from_os_error(
+                exc, doing="adding a pass to the plan", todo="the session was left as it was"
+            ) from None
+        self.session.meta = meta
 
     def record(self, type_: str, **fields: Any) -> dict:
         """Append one journal record (fsynced) and return it."""
         rec = {"type": type_, "t": time.time(), **fields}
-        append_jsonl(self.path / JOURNAL_FILE, rec)
+        try:
+            append_jsonl(self.path / JOURNAL_FILE, rec)
+        except OSError as exc:
+            raise self._storage_error(exc, f"appending a {type_} record to the journal") from None
         self.session.records.append(rec)
         return rec
 
@@ -503,9 +991,12 @@ class SessionWriter:
                 rel = f"{pass_}/{f.name}"
                 if f.is_file() and rel not in known:
                     dest_dir = self.path / UNJOURNALED_DIR
-                    dest_dir.mkdir(exist_ok=True)
                     dest = dest_dir / f"{int(time.time() * 1000)}-{pass_}-{f.name.lstrip('.')}"
-                    os.replace(f, dest)
+                    try:
+                        dest_dir.mkdir(exist_ok=True)
+                        os.replace(f, dest)
+                    except OSError as exc:
+                        raise self._storage_error(exc, f"setting aside {rel}") from None
                     moved.append(rel)
                     self.record(
                         "event",
@@ -536,7 +1027,11 @@ class SessionWriter:
                 f"{final} already exists; refusing to overwrite a captured frame. "
                 "Run `capture resume` to set aside unjournalled files first."
             )
-        atomic_write_bytes(final, shot.data)
+        try:
+            atomic_write_bytes(final, shot.data)
+        except OSError as exc:
+            raise self._storage_error(exc, f"writing frame {rel}") from None
+        crash_point("frame:written")
         rec = self.record(
             "frame",
             **{"pass": pass_},

@@ -193,3 +193,25 @@ def test_ctrl_c_stops_after_the_current_frame(tmp_path):
     assert s.last_stop["exit_status"] == "abort"
     assert 3 <= len(s.frames("dark")) < 400
     assert s.verify() == []
+
+
+@pytest.mark.parametrize(
+    ("sig", "reason"),
+    [
+        (signal.SIGTERM, "stopped by SIGTERM"),
+        (signal.SIGINT, "stopped by the user (Ctrl-C / SIGINT)"),
+    ],
+)
+def test_the_stop_record_names_the_signal(tmp_path, sig, reason):
+    session = tmp_path / "s"
+    proc = _start(["burst", *SIM, "--frames", "400", "--session", str(session), "--scene", "desk"])
+    deadline = time.monotonic() + 60
+    while _frames_in_journal(session) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.005)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 1, stderr
+    last = open_session(session).last_stop
+    assert last["exit_status"] == "abort" and last["reason"].startswith(reason)
+    assert b"capture resume" in stderr

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from capture.errors import SessionError, SessionExists
+from capture.errors import JournalDamaged, SessionError, SessionExists
 from capture.protocols import Applied, CameraInfo, Exposure, Shot
 from capture.session import SessionWriter, open_session, read_journal, serial_hash
 
@@ -118,11 +118,13 @@ def test_appending_after_a_torn_last_line_cuts_it_and_keeps_it(tmp_path):
     with open(w.path / "journal.jsonl", "a") as fh:
         fh.write(torn)  # power cut mid-append
     # resume: a new writer, then more records after the fragment
+    w.close()
     w2 = SessionWriter(w.path)
     w2.start("resume", ["dark"])
     for i in (1, 2):
         w2.write_frame("dark", i, _shot(i), requested=Exposure(), applied=APPLIED, angle=None)
     w2.stop("success")
+    w2.close()
     s = open_session(w.path)
     assert [f.index for f in s.frames("dark")] == [0, 1, 2]
     assert s.is_complete
@@ -135,14 +137,22 @@ def test_appending_after_a_torn_last_line_cuts_it_and_keeps_it(tmp_path):
     assert (w.path / "journal.jsonl").read_bytes() == before
 
 
-def test_damage_before_the_end_is_an_error(tmp_path):
+def test_damage_before_the_end_is_skipped_on_read_and_refused_by_writers(tmp_path):
     w = _writer(tmp_path)
     w.start("burst", ["dark"])
     w.stop("abort", "test")
+    w.close()
     lines = (w.path / "journal.jsonl").read_text().splitlines()
     (w.path / "journal.jsonl").write_text("garbage\n" + "\n".join(lines) + "\n")
-    with pytest.raises(SessionError, match="line 1"):
-        open_session(w.path)
+    s = open_session(w.path)
+    assert [r["type"] for r in s.records] == ["start", "stop"]
+    assert [(d.line, d.size, d.newline) for d in s.damaged] == [(1, 7, True)]
+    assert [x["code"] for x in s.warnings] == ["journal_damaged"]
+    before = (w.path / "journal.jsonl").read_bytes()
+    with pytest.raises(JournalDamaged, match=r"line 1 \(7 bytes.*capture repair") as exc:
+        SessionWriter(w.path)
+    assert [d.line for d in exc.value.damaged] == [1]
+    assert (w.path / "journal.jsonl").read_bytes() == before
 
 
 def test_verify_finds_changed_and_missing_frames(tmp_path):

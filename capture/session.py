@@ -6,6 +6,8 @@ Later stages read sessions only through this module.  A session directory holds:
     journal.jsonl    what happened: append-only, one JSON object per line, fsynced per record
     dark/0000.dng    short exposures, one raw file per frame
     bright/0000.dng  long exposures (references)
+    preroll/         frames a sweep shot at its start angle to time the camera (not frames
+                     of a pass; each named by a ``preroll`` event)
 
 ``session.json`` (schema 1)::
 
@@ -28,7 +30,8 @@ Journal records all carry ``type`` and ``t`` (``time.time()``):
 - ``frame``: ``pass``, ``index``, ``path`` (relative to the session), ``sha256``, ``size``,
   ``camera_name``, ``requested`` {iso, shutter, aperture}, ``readback`` {iso, shutter,
   shutter_s, aperture, bulb, format}, ``angle`` (read back from the controller, or null),
-  ``t_start``, ``t_end``;
+  ``t_start``, ``t_end``; ``turntable_stopped: true`` on a continuous-pass frame shot after
+  the turntable had stopped at the end of the path;
 - ``event``: ``what`` and free-form details (turntable homed, unjournaled file set aside, ...);
   ``what: "warning"`` marks something that changes what the data means (a plan not kept):
   it carries ``code`` and ``message``, and curation's report and the release's card show it;
@@ -85,6 +88,7 @@ PASSES = ("dark", "bright")
 SESSION_FILE = "session.json"
 JOURNAL_FILE = "journal.jsonl"
 UNJOURNALED_DIR = "unjournaled"
+PREROLL_DIR = "preroll"
 
 
 def _utc_now() -> str:
@@ -170,6 +174,9 @@ class FrameRecord:
     camera_name: str = ""
     requested: dict = field(default_factory=dict)
     readback: dict = field(default_factory=dict)
+    #: Shot after the turntable had stopped at the end of a continuous pass (a sweep whose
+    #: camera fell behind): the frame shows the end of the path, not its planned angle.
+    turntable_stopped: bool = False
 
     @classmethod
     def from_record(cls, rec: dict) -> FrameRecord:
@@ -189,6 +196,7 @@ class FrameRecord:
             camera_name=rec.get("camera_name", ""),
             requested=rec.get("requested") or {},
             readback=rb,
+            turntable_stopped=bool(rec.get("turntable_stopped", False)),
         )
 
 
@@ -525,8 +533,13 @@ class SessionWriter:
         applied: Applied,
         angle: float | None,
         extra: dict | None = None,
+        turntable_stopped: bool = False,
     ) -> FrameRecord:
-        """Write one frame's bytes atomically, then journal it."""
+        """Write one frame's bytes atomically, then journal it.
+
+        ``turntable_stopped`` marks a frame of a continuous pass shot after the turntable had
+        already stopped at the end of the path (``"turntable_stopped": true`` in its record).
+        """
         if pass_ not in PASSES:
             raise ValueError(f"pass must be one of {PASSES}, found {pass_!r}")
         rel = self.frame_relpath(pass_, index, shot.name)
@@ -555,5 +568,39 @@ class SessionWriter:
             t_start=shot.t_start,
             t_end=shot.t_end,
             **({"extra": extra} if extra else {}),
+            **({"turntable_stopped": True} if turntable_stopped else {}),
         )
         return FrameRecord.from_record(rec)
+
+    def write_preroll(
+        self, pass_: str, shot: Shot, *, applied: Applied, angle: float | None
+    ) -> dict:
+        """Keep a pre-roll frame (shot to time the camera, outside the pass) and journal it.
+
+        The file goes to ``preroll/<pass>-NNNN<ext>`` (the first free number: never over
+        another file), then an ``event`` record ``what: "preroll"`` names it with its sha256,
+        size, times and angle.  Pre-roll frames are real captures, kept, never frames of a pass.
+        """
+        if pass_ not in PASSES:
+            raise ValueError(f"pass must be one of {PASSES}, found {pass_!r}")
+        folder = self.path / PREROLL_DIR
+        folder.mkdir(exist_ok=True)
+        ext = Path(shot.name).suffix.lower() or ".raw"
+        n = sum(1 for r in self.session.records if r.get("what") == "preroll")
+        while (folder / f"{pass_}-{n:04d}{ext}").exists():
+            n += 1  # a file written before a kill, never journalled: keep it, take the next
+        final = folder / f"{pass_}-{n:04d}{ext}"
+        atomic_write_bytes(final, shot.data)
+        return self.record(
+            "event",
+            what="preroll",
+            **{"pass": pass_},
+            path=final.relative_to(self.path).as_posix(),
+            sha256=sha256_bytes(shot.data),
+            size=len(shot.data),
+            camera_name=shot.name,
+            readback=_readback_dict(applied),
+            angle=angle,
+            t_start=shot.t_start,
+            t_end=shot.t_end,
+        )

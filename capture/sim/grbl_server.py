@@ -2,10 +2,11 @@
 
 The simulator serves ``/dev/pts/N`` from a daemon thread, so the real serial driver
 (:mod:`capture.devices.grbl`) is what the tests and ``--turntable sim`` exercise.  Motion is
-computed from the wall clock: each queued move is a trapezoidal velocity profile (or a
-constant-speed one with ``accel=math.inf``) that starts when the one before it ends, and the
-position answered to ``?`` is where that profile puts the table at the moment the query
-arrives.  :meth:`GrblSimulator.motion` gives the same physics to a simulated camera.
+computed from the clock (the wall clock unless told otherwise): each queued move is a
+trapezoidal velocity profile (or a constant-speed one with ``accel=math.inf``) that starts when
+the one before it ends, and the position answered to ``?`` is where that profile puts the table
+at the moment the query arrives.  :meth:`GrblSimulator.motion` gives the same physics to a
+simulated camera.  The clock is injectable (``clock=``, see :mod:`capture.sim.clock`).
 
 What it speaks (gnea/grbl ``doc/markdown/interface.md`` and ``commands.md``): lines answered
 ``ok``/``error:N``; real-time ``?`` and Ctrl-X; ``$``, ``$$``, ``$N=value``, ``$X``, ``$H``,
@@ -27,6 +28,7 @@ import time
 import tty
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["BANNER", "GrblSimulator"]
 
@@ -158,6 +160,11 @@ class GrblSimulator:
         Simulated motion runs this many times faster than the wall clock.
     start_angle : float
         Physical angle of the table at power-up, in degrees.
+    clock : object, optional
+        Where time comes from (``time()``; default the :mod:`time` module).  Share a
+        :class:`~capture.sim.clock.SimClock` with the simulated camera and the driver to
+        compute motion on simulated time; homing and dwells then complete only as that clock
+        is moved on.
 
     Notes
     -----
@@ -182,6 +189,7 @@ class GrblSimulator:
         home_duration: float = 0.2,
         time_scale: float = 1.0,
         start_angle: float = 0.0,
+        clock: Any = time,
     ) -> None:
         for name, value in (("max_rate", max_rate), ("time_scale", time_scale)):
             if not (math.isfinite(value) and value > 0):
@@ -193,6 +201,7 @@ class GrblSimulator:
         if not math.isfinite(start_angle):
             raise ValueError(f"expected a finite start_angle, found {start_angle!r}")
         self.time_scale = float(time_scale)
+        self.clock = clock
         self.home_duration = float(home_duration)
         #: While true the controller discards its input and answers nothing (a hung board).
         self.silent = False
@@ -284,13 +293,14 @@ class GrblSimulator:
     # -- physics and state for callers ---------------------------------------------------
 
     def motion(self, t: float | None = None) -> tuple[float, float]:
-        """Physical angle and angular velocity of the table at wall-clock time ``t``.
+        """Physical angle and angular velocity of the table at time ``t`` on the clock.
 
         Parameters
         ----------
         t : float, optional
-            ``time.time()`` seconds; default now.  Past times within the recent history of
-            moves are answered too (a camera asks about an exposure's midpoint).
+            Seconds on the clock (``time.time()`` by default); default now.  Past times within
+            the recent history of moves are answered too (a camera asks about an exposure's
+            midpoint).
 
         Returns
         -------
@@ -299,13 +309,13 @@ class GrblSimulator:
             simulated velocity times ``time_scale``).
         """
         with self._lock:
-            return self._x_at(time.time() if t is None else float(t))
+            return self._x_at(self.clock.time() if t is None else float(t))
 
     @property
     def state(self) -> str:
         """The state a ``?`` would report now (``Idle``, ``Run``, ``Home``, ``Alarm``)."""
         with self._lock:
-            return self._state(time.time())
+            return self._state(self.clock.time())
 
     @property
     def max_rate(self) -> float:
@@ -331,7 +341,7 @@ class GrblSimulator:
         comes back in ``Alarm``.
         """
         with self._lock:
-            now = time.time()
+            now = self.clock.time()
             self._abort(now)
             self._offset = self._plan_x
             self._alarm = self.homing
@@ -347,7 +357,7 @@ class GrblSimulator:
         if not (isinstance(code, int) and code > 0):
             raise ValueError(f"expected a positive integer alarm code, found {code!r}")
         with self._lock:
-            now = time.time()
+            now = self.clock.time()
             self._abort(now)
             self._alarm = True
             self._send(f"ALARM:{code}")
@@ -363,7 +373,7 @@ class GrblSimulator:
         try:
             while not self._stop.is_set():
                 with self._lock:
-                    timeout = self._until_next_event(time.time())
+                    timeout = self._until_next_event(self.clock.time())
                 ready, _, _ = select.select([master, wake], [], [], timeout)
                 if self._stop.is_set():
                     break
@@ -378,7 +388,7 @@ class GrblSimulator:
                             raise
                         time.sleep(0.01)  # EIO: nobody holds the other end right now
                 with self._lock:
-                    now = time.time()
+                    now = self.clock.time()
                     self._tick(now)
                     if data:
                         self._receive(data, now)

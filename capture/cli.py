@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -197,15 +198,19 @@ def _run(writer: SessionWriter, rig: _Rig, passes: list[str], command: str) -> N
         def progress(pass_: str, done: int, planned: int) -> None:
             bar.update(tasks[pass_], completed=done)
 
-        result = planmod.run_passes(
-            writer,
-            rig.camera,
-            passes=todo,
-            command=command,
-            turntable=rig.turntable,
-            stop=stop,
-            progress=progress,
-        )
+        try:
+            result = planmod.run_passes(
+                writer,
+                rig.camera,
+                passes=todo,
+                command=command,
+                turntable=rig.turntable,
+                stop=stop,
+                progress=progress,
+            )
+        finally:
+            bar.stop()
+            _show_warnings(writer.session)
     shot = sum(result.shot.values())
     if result.exit_status == "abort":
         err.print(
@@ -214,6 +219,14 @@ def _run(writer: SessionWriter, rig: _Rig, passes: list[str], command: str) -> N
         )
         raise typer.Exit(1)
     out.print(f"[green]done:[/] {shot} frames in {writer.path}")
+
+
+def _show_warnings(session) -> None:
+    """Print the session's journalled warnings (this run's and earlier ones'), in yellow."""
+    for w in session.warnings:
+        code = w.get("code") or "warning"
+        message = escape(str(w.get("message", "")))
+        err.print(f"[yellow]warning ({escape(str(code))}):[/] {message}", highlight=False)
 
 
 def _sim_settings(scene: str, size: str, seed: int | None, lux: float) -> dict:
@@ -456,6 +469,7 @@ def resume(
         if not s.is_complete:
             writer.stop("success", "resume found every planned frame on disk")
         out.print(f"[green]nothing to do:[/] every planned frame of {session} is on disk")
+        _show_warnings(s)
         return
     cam_meta = s.meta["camera"]
     spec = camera or ("sim" if cam_meta.get("driver") == "sim" else "auto")

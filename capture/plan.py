@@ -320,7 +320,7 @@ class _Runner:
             tt.stop_tracking()
         _check_count(pass_, got, PREROLL_FRAMES + n)
         tt.wait_idle()
-        self._pacing_record(pass_, pacer, n)
+        self._pacing_record(pass_, pacer, n, complete=True)
         return True
 
     def _flush(self, pass_, pending, reports, pacer, exposure, applied, tt=None) -> None:
@@ -343,8 +343,9 @@ class _Runner:
         if stopped:
             self.after_stop.append(index)
 
-    def _pacing_record(self, pass_: str, pacer: SweepPacer, n: int) -> None:
-        """Journal how the pass was paced; warn when frames were shot after the table stopped."""
+    def _pacing_record(self, pass_: str, pacer: SweepPacer, n: int, complete=False) -> None:
+        """Journal how the pass was paced; warn when frames were shot after the table stopped
+        or, for a ``complete`` pass, when the camera finished well short of the path's end."""
         feeds = [seg.feed for seg in pacer.queued]
         measured, preroll = pacer.pass_fps(), pacer.preroll_fps()
         late = list(self.after_stop)
@@ -361,9 +362,11 @@ class _Runner:
             feed_deg_s=[_round(f) for f in feeds],
             frames_after_stop=len(late),
         )
+        rate = f"{measured:.1f}" if measured else "an unknown number of"
+        if complete:
+            self._check_reach(pass_, pacer, n, rate, preroll, measured)
         if not late:
             return
-        rate = f"{measured:.1f}" if measured else "an unknown number of"
         self.writer.warn(
             "sweep_behind_plan",
             f"the {pass_} pass did not keep its plan: the camera shot {rate} frames/s "
@@ -379,6 +382,32 @@ class _Runner:
             frames=n,
             frames_after_stop=len(late),
             first_after_stop=late[0],
+        )
+
+    def _check_reach(self, pass_, pacer, n, rate, preroll, measured) -> None:
+        """Warn when the last frame fell short of the path's end by more than a frame's step
+        (a camera faster than the turntable may follow)."""
+        last = self.writer.session.frames(pass_)[-1]
+        end = pacer.angles[-1]
+        spacing = abs(end - pacer.angles[pacer.first]) / (n - 1)
+        short = abs(end - last.angle) if last.angle is not None else 0.0
+        if short <= spacing + 1e-6:
+            return
+        self.writer.warn(
+            "sweep_short_of_path",
+            f"the {pass_} pass did not keep its plan: the camera shot {rate} frames/s "
+            f"(planned {pacer.planned_fps:g}, {_fmt(preroll)} in the pre-roll), faster than "
+            f"the turntable may follow ({pacer.feed_max:.3g} deg/s at most), and its last frame "
+            f"was shot at {last.angle:g}°, {short:.2f}° short of the end of the path at "
+            f"{end:g}°: the frames are spaced closer than planned. Plan a --fps nearer what "
+            "the camera does.",
+            **{"pass": pass_},
+            planned_fps=pacer.planned_fps,
+            preroll_fps=_round(preroll),
+            measured_fps=_round(measured),
+            frames=n,
+            last_angle=last.angle,
+            end_angle=end,
         )
 
 

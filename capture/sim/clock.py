@@ -41,8 +41,10 @@ class SimClock:
     a report with the midpoint of the times it sent ``?`` and read the answer.  Were a 0.25 s
     sleep a single jump, a report whose exchange straddled it would be stamped up to 0.12 s
     off.  Moving in steps of ``step`` with a short real pause after each keeps that error near
-    one step while a sleep of 0.25 s still costs only a few milliseconds.  The times the
-    sleeping thread itself sees are exact whatever the pauses.
+    one step while a sleep of 0.25 s still costs only a few milliseconds; on a saturated
+    machine a thread kept off the CPU mid-exchange sees several steps (0.14 degree at 8 deg/s
+    has been seen).  The times the sleeping thread itself sees, and so everything it decides,
+    are exact whatever the pauses.
     """
 
     def __init__(

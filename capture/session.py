@@ -35,6 +35,10 @@ Journal records all carry ``type`` and ``t`` (``time.time()``):
 - ``event``: ``what`` and free-form details (turntable homed, unjournaled file set aside, ...);
   ``what: "warning"`` marks something that changes what the data means (a plan not kept):
   it carries ``code`` and ``message``, and curation's report and the release's card show it;
+  ``what: "preroll"`` names a pre-roll frame kept in ``preroll/`` (``pass``, ``path``,
+  ``sha256``, ``size``, ``angle``, ``t_start``, ``t_end``); ``what: "sweep_pacing"`` says how
+  a continuous pass was paced (``planned_fps``, ``preroll_fps``, ``measured_fps``,
+  ``feed_deg_s`` per segment, ``frames_after_stop``);
 - ``stop``: ``exit_status`` ``success`` | ``abort`` | ``fail`` and ``reason``.
 
 A frame is journalled only after its file is whole on disk under its final name: it is

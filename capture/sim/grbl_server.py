@@ -5,8 +5,12 @@ The simulator serves ``/dev/pts/N`` from a daemon thread, so the real serial dri
 computed from the clock (the wall clock unless told otherwise): each queued move is a
 trapezoidal velocity profile (or a constant-speed one with ``accel=math.inf``) that starts when
 the one before it ends, and the position answered to ``?`` is where that profile puts the table
-at the moment the query arrives.  :meth:`GrblSimulator.motion` gives the same physics to a
-simulated camera.  The clock is injectable (``clock=``, see :mod:`capture.sim.clock`).
+at the moment the query arrives.  A move queued in the same direction while the one before it
+has not begun slowing down carries it on through a junction speed, as GRBL's look-ahead planner
+does (a simplified one: the lower of the two feeds, and one the new move can stop from), so a
+sweep paced in short segments turns without stopping between them.
+:meth:`GrblSimulator.motion` gives the same physics to a simulated camera.  The clock is
+injectable (``clock=``, see :mod:`capture.sim.clock`).
 
 What it speaks (gnea/grbl ``doc/markdown/interface.md`` and ``commands.md``): lines answered
 ``ok``/``error:N``; real-time ``?`` and Ctrl-X; ``$``, ``$$``, ``$N=value``, ``$X``, ``$H``,

@@ -221,6 +221,13 @@ def _run(writer: SessionWriter, rig: _Rig, passes: list[str], command: str) -> N
     out.print(f"[green]done:[/] {shot} frames in {writer.path}")
 
 
+def _shots_so_far(session) -> int:
+    """Frames the session's camera has shot, pre-roll frames included: where a simulated
+    camera's shutter counter resumes, so that it never repeats a frame's noise."""
+    preroll = sum(1 for r in session.records if r.get("what") == "preroll")
+    return sum(len(session.frames(p)) for p in PASSES) + preroll
+
+
 def _show_warnings(session) -> None:
     """Print the session's journalled warnings (this run's and earlier ones'), in yellow."""
     for w in session.warnings:
@@ -286,7 +293,7 @@ def _static(
             scene, sim_size, sim_seed, sim_lux
         )
         if writer:
-            shutter_count = sum(len(writer.session.frames(p)) for p in PASSES)
+            shutter_count = _shots_so_far(writer.session)
     with _Rig() as rig:
         cam = _open_camera(rig, camera, sim=sim, shutter_count=shutter_count)
         planmod.validate_exposures(cam, {pass_: spec})
@@ -475,7 +482,7 @@ def resume(
     spec = camera or ("sim" if cam_meta.get("driver") == "sim" else "auto")
     needs_tt = any(s.plan["passes"][p].get("angles") for p in todo)
     tt_spec = turntable or (s.meta.get("turntable") or {}).get("port") if needs_tt else None
-    shutter_count = sum(len(s.frames(p)) for p in PASSES)
+    shutter_count = _shots_so_far(s)
     remaining = sum(len(s.remaining(p)) for p in todo)
     with _Rig() as rig:
         _open_turntable(rig, tt_spec, alarm="home")

@@ -334,14 +334,16 @@ class _Runner:
                 pacer.note(tt.wait_idle())
                 continue
             pending.pop(0)
-            stopped = pacer.after_stop(shot.t_start)
-            self._write_tracked(pass_, index, shot, reports, exposure, applied, stopped)
+            late = pacer.after_stop(shot.t_start)
+            if late:
+                self.after_stop.append(index)
+            # The first frame is shot before the table turns: it stands still too.
+            still = late or index == pacer.first
+            self._write_tracked(pass_, index, shot, reports, exposure, applied, still)
 
-    def _write_tracked(self, pass_, index, shot, reports, exposure, applied, stopped) -> None:
+    def _write_tracked(self, pass_, index, shot, reports, exposure, applied, still) -> None:
         angle = interpolate_angle(list(reports), shot.t_mid)
-        self._write(pass_, index, shot, exposure, applied, round(angle, 4), stopped)
-        if stopped:
-            self.after_stop.append(index)
+        self._write(pass_, index, shot, exposure, applied, round(angle, 4), still)
 
     def _pacing_record(self, pass_: str, pacer: SweepPacer, n: int, complete=False) -> None:
         """Journal how the pass was paced; warn when frames planned before the end were shot

@@ -30,8 +30,9 @@ Journal records all carry ``type`` and ``t`` (``time.time()``):
 - ``frame``: ``pass``, ``index``, ``path`` (relative to the session), ``sha256``, ``size``,
   ``camera_name``, ``requested`` {iso, shutter, aperture}, ``readback`` {iso, shutter,
   shutter_s, aperture, bulb, format}, ``angle`` (read back from the controller, or null),
-  ``t_start``, ``t_end``; ``turntable_stopped: true`` on a continuous-pass frame shot after
-  the turntable had stopped at the end of the path;
+  ``t_start``, ``t_end``; ``turntable_stopped: true`` on a continuous-pass frame shot with
+  the turntable standing still (the first, before it turns, or one shot after it had stopped
+  at the end of the path);
 - ``event``: ``what`` and free-form details (turntable homed, unjournaled file set aside, ...);
   ``what: "warning"`` marks something that changes what the data means (a plan not kept):
   it carries ``code`` and ``message``, and curation's report and the release's card show it;
@@ -178,8 +179,10 @@ class FrameRecord:
     camera_name: str = ""
     requested: dict = field(default_factory=dict)
     readback: dict = field(default_factory=dict)
-    #: Shot after the turntable had stopped at the end of a continuous pass (a sweep whose
-    #: camera fell behind): the frame shows the end of the path, not its planned angle.
+    #: A frame of a continuous pass shot with the turntable standing still: the first one, at
+    #: the start angle before the table turns, or one shot after the table had stopped at the
+    #: end of the path (a camera that fell behind: it shows the end, not its planned angle).
+    #: No motion blur either way.
     turntable_stopped: bool = False
 
     @classmethod
@@ -541,8 +544,9 @@ class SessionWriter:
     ) -> FrameRecord:
         """Write one frame's bytes atomically, then journal it.
 
-        ``turntable_stopped`` marks a frame of a continuous pass shot after the turntable had
-        already stopped at the end of the path (``"turntable_stopped": true`` in its record).
+        ``turntable_stopped`` marks a frame of a continuous pass shot with the turntable
+        standing still: the first, before it turns, or one after it had stopped at the end of
+        the path (``"turntable_stopped": true`` in its record).
         """
         if pass_ not in PASSES:
             raise ValueError(f"pass must be one of {PASSES}, found {pass_!r}")

@@ -680,7 +680,10 @@ def align_session(
                 pass_=p,
                 t=r.t_start,
                 angle=r.angle,
-                moving=(s.plan.get("passes", {}).get(p, {}).get("mode") == "continuous"),
+                # a continuous pass's frames move, but those it journals as shot with the
+                # turntable standing still (its first, and any after the table stopped)
+                moving=(s.plan.get("passes", {}).get(p, {}).get("mode") == "continuous")
+                and not r.turntable_stopped,
                 meta={"sha256": r.sha256},
             )
             for r in s.frames(p)

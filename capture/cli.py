@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -223,15 +224,19 @@ def _run(writer: SessionWriter, rig: _Rig, passes: list[str], command: str) -> N
         def progress(pass_: str, done: int, planned: int) -> None:
             bar.update(tasks[pass_], completed=done)
 
-        result = planmod.run_passes(
-            writer,
-            rig.camera,
-            passes=todo,
-            command=command,
-            turntable=rig.turntable,
-            stop=stop,
-            progress=progress,
-        )
+        try:
+            result = planmod.run_passes(
+                writer,
+                rig.camera,
+                passes=todo,
+                command=command,
+                turntable=rig.turntable,
+                stop=stop,
+                progress=progress,
+            )
+        finally:
+            bar.stop()
+            _show_warnings(writer.session)
     shot = sum(result.shot.values())
     if result.exit_status == "abort":
         err.print(
@@ -240,6 +245,21 @@ def _run(writer: SessionWriter, rig: _Rig, passes: list[str], command: str) -> N
         )
         raise typer.Exit(1)
     out.print(f"[green]done:[/] {shot} frames in {writer.path}")
+
+
+def _shots_so_far(session) -> int:
+    """Frames the session's camera has shot, pre-roll frames included: where a simulated
+    camera's shutter counter resumes, so that it never repeats a frame's noise."""
+    preroll = sum(1 for r in session.records if r.get("what") == "preroll")
+    return sum(len(session.frames(p)) for p in PASSES) + preroll
+
+
+def _show_warnings(session) -> None:
+    """Print the session's journalled warnings (this run's and earlier ones'), in yellow."""
+    for w in session.warnings:
+        code = w.get("code") or "warning"
+        message = escape(str(w.get("message", "")))
+        err.print(f"[yellow]warning ({escape(str(code))}):[/] {message}", highlight=False)
 
 
 def _sim_settings(scene: str, size: str, seed: int | None, lux: float) -> dict:
@@ -352,7 +372,7 @@ def _static_run(
             scene, sim_size, sim_seed, sim_lux
         )
         if writer:
-            shutter_count = sum(len(writer.session.frames(p)) for p in PASSES)
+            shutter_count = _shots_so_far(writer.session)
     with _Rig() as rig:
         cam = _open_camera(rig, camera, sim=sim, shutter_count=shutter_count)
         planmod.validate_exposures(cam, {pass_: spec})
@@ -546,12 +566,13 @@ def _resume(writer: SessionWriter, session: Path, camera: str | None, turntable:
         if not s.is_complete:
             writer.stop("success", "resume found every planned frame on disk")
         out.print(f"[green]nothing to do:[/] every planned frame of {session} is on disk")
+        _show_warnings(s)
         return
     cam_meta = s.meta["camera"]
     spec = camera or ("sim" if cam_meta.get("driver") == "sim" else "auto")
     needs_tt = any(s.plan["passes"][p].get("angles") for p in todo)
     tt_spec = turntable or (s.meta.get("turntable") or {}).get("port") if needs_tt else None
-    shutter_count = sum(len(s.frames(p)) for p in PASSES)
+    shutter_count = _shots_so_far(s)
     remaining = sum(len(s.remaining(p)) for p in todo)
     with _Rig() as rig:
         _open_turntable(rig, tt_spec, alarm="home")

@@ -25,12 +25,13 @@ from capture.errors import (
     StorageError,
     TurntableError,
 )
-from capture.motion import interpolate_angle
+from capture.motion import SweepPacer, interpolate_angle
 from capture.protocols import Applied, Camera, Exposure, Turntable
 from capture.session import PASSES, Session, SessionWriter
 
 __all__ = [
     "DEFAULT_FRAME_BYTES",
+    "PREROLL_FRAMES",
     "ProgressFn",
     "RunResult",
     "check_disk",
@@ -46,6 +47,12 @@ log = logging.getLogger(__name__)
 #: What we assume a raw frame weighs when neither the session nor the camera can tell:
 #: generous for today's 20 to 60 megapixel bodies, so the disk check errs on the safe side.
 DEFAULT_FRAME_BYTES = 64 * 1024 * 1024
+
+#: Frames a continuous pass shoots at its start angle before its first frame, which is shot
+#: there too, before the table turns: the three time the camera.  The pre-roll frames are kept
+#: in ``preroll/`` and journalled as ``preroll`` events, never as frames of the pass (the
+#: first frame is the only one planned at the start angle).
+PREROLL_FRAMES = 2
 
 ProgressFn = Callable[[str, int, int], None]
 """``progress(pass_name, frames_done, frames_planned)``, called once per journalled frame."""
@@ -197,8 +204,9 @@ class _Runner:
         self.stop = stop
         self.progress = progress or (lambda *_: None)
         self.shot: dict[str, int] = {}
+        self.after_stop: list[int] = []  # frames of the current continuous pass
 
-    def _write(self, pass_, index, shot, exposure, applied, angle) -> None:
+    def _write(self, pass_, index, shot, exposure, applied, angle, stopped=False) -> None:
         """Journal one frame and report progress."""
         self.writer.write_frame(
             pass_,
@@ -208,6 +216,7 @@ class _Runner:
             applied=applied,
             angle=angle,
             extra=shot.extra or None,
+            turntable_stopped=stopped,
         )
         self.shot[pass_] = self.shot.get(pass_, 0) + 1
         s = self.writer.session
@@ -274,40 +283,144 @@ class _Runner:
         tt = self.turntable
         tt.move_to(angles[first])
         n = len(remaining)
-        fps = float((self.writer.session.meta.get("turntable") or {}).get("fps", 16.0))
+        if n == 1:
+            return self._stepped(pass_, remaining, angles, exposure, applied)
+        planned_fps = float((self.writer.session.meta.get("turntable") or {}).get("fps", 16.0))
+        self.after_stop = []
+        pacer = SweepPacer(angles, first, preroll=PREROLL_FRAMES, planned_fps=planned_fps)
         reports = tt.track()
-        if n > 1:
-            feed = abs(angles[-1] - angles[first]) / ((n - 1) / fps)
-            tt.move_to(angles[-1], feed=feed, wait=False)
-        shots = self.camera.shoot(n)
-        pending = []
+        # One burst: the pre-roll and the first frame at the start angle time the camera,
+        # then the table turns, so the rate measured is the rate the pass gets (journalling
+        # included) and the first frame is shot where it is planned.
+        shots = self.camera.shoot(PREROLL_FRAMES + n)
+        pending: list = []
         got = 0
         try:
-            for index, shot in zip(remaining, shots, strict=False):
+            for shot in shots:
                 got += 1
-                pending.append((index, shot))
-                # Angles are interpolated from reports that bracket the exposure, so a frame
-                # is written once a later report exists (or at the end of the pass).
-                while pending and reports and reports[-1].t >= pending[0][1].t_mid:
-                    self._write_tracked(pass_, pending.pop(0), reports, exposure, applied)
+                pacer.observe(shot.t_start, shot.t_end)
+                if got <= PREROLL_FRAMES:
+                    angle = round(interpolate_angle(list(reports), shot.t_mid), 4)
+                    self.writer.write_preroll(pass_, shot, applied=applied, angle=angle)
                     if self.stop.is_set():
                         return False
-            while pending:
-                tt.wait_idle()
-                self._write_tracked(pass_, pending.pop(0), reports, exposure, applied)
+                    continue
+                pending.append((remaining[got - PREROLL_FRAMES - 1], shot))
+                # Our own report after each frame: it paces the table, and it brackets the
+                # frame, so the frame is written now with its angle interpolated.
+                for seg in pacer.moves(tt.status()):
+                    tt.move_to(seg.end, feed=seg.feed, wait=False)
+                self._flush(pass_, pending, reports, pacer, exposure, applied)
                 if self.stop.is_set():
+                    self._flush(pass_, pending, reports, pacer, exposure, applied, tt)
+                    self._pacing_record(pass_, pacer, n)
                     return False
+            self._flush(pass_, pending, reports, pacer, exposure, applied, tt)
         finally:
             _close(shots)
             tt.stop_tracking()
-        _check_count(pass_, got, n)
+        _check_count(pass_, got, PREROLL_FRAMES + n)
         tt.wait_idle()
+        self._pacing_record(pass_, pacer, n, complete=True)
         return True
 
-    def _write_tracked(self, pass_, item, reports, exposure, applied) -> None:
-        index, shot = item
+    def _flush(self, pass_, pending, reports, pacer, exposure, applied, tt=None) -> None:
+        """Write the pending frames a later report brackets; with ``tt``, every one of them
+        (after waiting for the table to stop, so that a last report brackets them)."""
+        while pending:
+            index, shot = pending[0]
+            if not (reports and reports[-1].t >= shot.t_mid):
+                if tt is None:
+                    return
+                pacer.note(tt.wait_idle())
+                continue
+            pending.pop(0)
+            late = pacer.after_stop(shot.t_start)
+            if late:
+                self.after_stop.append(index)
+            # The first frame is shot before the table turns: it stands still too.
+            still = late or index == pacer.first
+            self._write_tracked(pass_, index, shot, reports, exposure, applied, still)
+
+    def _write_tracked(self, pass_, index, shot, reports, exposure, applied, still) -> None:
         angle = interpolate_angle(list(reports), shot.t_mid)
-        self._write(pass_, index, shot, exposure, applied, round(angle, 4))
+        self._write(pass_, index, shot, exposure, applied, round(angle, 4), still)
+
+    def _pacing_record(self, pass_: str, pacer: SweepPacer, n: int, complete=False) -> None:
+        """Journal how the pass was paced; warn when frames planned before the end were shot
+        after the table stopped there or, for a ``complete`` pass, when the camera finished
+        well short of the path's end."""
+        feeds = [seg.feed for seg in pacer.queued]
+        measured, preroll = pacer.pass_fps(), pacer.preroll_fps()
+        late = list(self.after_stop)
+        self.writer.record(
+            "event",
+            what="sweep_pacing",
+            **{"pass": pass_},
+            frames=n,
+            preroll_frames=PREROLL_FRAMES,
+            planned_fps=pacer.planned_fps,
+            preroll_fps=_round(preroll),
+            measured_fps=_round(measured),
+            planned_feed_deg_s=_round(pacer.planned_feed),
+            feed_deg_s=[_round(f) for f in feeds],
+            frames_after_stop=len(late),
+        )
+        rate = f"{measured:.1f}" if measured else "an unknown number of"
+        if complete:
+            self._check_reach(pass_, pacer, n, rate, preroll, measured)
+        if not [i for i in late if i != pacer.last]:
+            return  # none, or only the last frame: standing at the end is where it is planned
+        self.writer.warn(
+            "sweep_behind_plan",
+            f"the {pass_} pass did not keep its plan: the camera shot {rate} frames/s "
+            f"(planned {pacer.planned_fps:g}, {_fmt(preroll)} in the pre-roll) and fell behind "
+            f"the turntable, which reached the end of the path with {len(late)} of {n} frames "
+            f"still to shoot; {pass_} frames {late[0]}..{late[-1]} were shot standing still at "
+            f"{pacer.angles[-1]:g}° (marked turntable_stopped). Check what slows the camera "
+            "(card speed, a full buffer, the USB link) or shoot with --dark-mode step.",
+            **{"pass": pass_},
+            planned_fps=pacer.planned_fps,
+            preroll_fps=_round(preroll),
+            measured_fps=_round(measured),
+            frames=n,
+            frames_after_stop=len(late),
+            first_after_stop=late[0],
+        )
+
+    def _check_reach(self, pass_, pacer, n, rate, preroll, measured) -> None:
+        """Warn when the last frame fell short of the path's end by more than a frame's step
+        (a camera faster than the turntable may follow)."""
+        last = self.writer.session.frames(pass_)[-1]
+        end = pacer.angles[-1]
+        spacing = abs(end - pacer.angles[pacer.first]) / (n - 1)
+        short = abs(end - last.angle) if last.angle is not None else 0.0
+        if short <= spacing + 1e-6:
+            return
+        self.writer.warn(
+            "sweep_short_of_path",
+            f"the {pass_} pass did not keep its plan: the camera shot {rate} frames/s "
+            f"(planned {pacer.planned_fps:g}, {_fmt(preroll)} in the pre-roll), faster than "
+            f"the turntable may follow ({pacer.feed_max:.3g} deg/s at most), and its last frame "
+            f"was shot at {last.angle:g}°, {short:.2f}° short of the end of the path at "
+            f"{end:g}°: the frames are spaced closer than planned. Plan a --fps nearer what "
+            "the camera does.",
+            **{"pass": pass_},
+            planned_fps=pacer.planned_fps,
+            preroll_fps=_round(preroll),
+            measured_fps=_round(measured),
+            frames=n,
+            last_angle=last.angle,
+            end_angle=end,
+        )
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _fmt(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.1f}"
 
 
 def _close(shots) -> None:

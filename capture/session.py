@@ -6,6 +6,8 @@ Later stages read sessions only through this module.  A session directory holds:
     journal.jsonl    what happened: append-only, one JSON object per line, fsynced per record
     dark/0000.dng    short exposures, one raw file per frame
     bright/0000.dng  long exposures (references)
+    preroll/         frames a sweep shot at its start angle to time the camera (not frames
+                     of a pass; each named by a ``preroll`` event)
 
 ``session.json`` (schema 1)::
 
@@ -28,13 +30,19 @@ Journal records all carry ``type`` and ``t`` (``time.time()``):
 - ``frame``: ``pass``, ``index``, ``path`` (relative to the session), ``sha256``, ``size``,
   ``camera_name``, ``requested`` {iso, shutter, aperture}, ``readback`` {iso, shutter,
   shutter_s, aperture, bulb, format}, ``angle`` (read back from the controller, or null),
-  ``t_start``, ``t_end``;
+  ``t_start``, ``t_end``; ``turntable_stopped: true`` on a continuous-pass frame shot with
+  the turntable standing still (the first, before it turns, or one shot after it had stopped
+  at the end of the path);
 - ``event``: ``what`` and free-form details (turntable homed, unjournaled file set aside, ...);
   ``what: "warning"`` marks something that changes what the data means (a plan not kept):
   it carries ``code`` and ``message``, and curation's report and the release's card show it;
   ``what: "repair"`` is written by ``capture repair`` (see :mod:`capture.repair`), with
   ``damaged_lines``, ``frames_unvouched``, ``files_moved``, ``original_journal``;
   ``what: "replaced_interrupted_creation"`` by a creation that cleared a killed one's skeleton;
+  ``what: "preroll"`` names a pre-roll frame kept in ``preroll/`` (``pass``, ``path``,
+  ``sha256``, ``size``, ``angle``, ``t_start``, ``t_end``); ``what: "sweep_pacing"`` says how
+  a continuous pass was paced (``planned_fps``, ``preroll_fps``, ``measured_fps``,
+  ``feed_deg_s`` per segment, ``frames_after_stop``);
 - ``stop``: ``exit_status`` ``success`` | ``abort`` | ``fail`` and ``reason`` (a stop asked
   for by a signal names it: "stopped by SIGTERM ..." / "stopped by the user (Ctrl-C /
   SIGINT) ...").
@@ -119,6 +127,7 @@ SESSION_FILE = "session.json"
 JOURNAL_FILE = "journal.jsonl"
 UNJOURNALED_DIR = "unjournaled"
 CREATING = ".creating-"
+PREROLL_DIR = "preroll"
 
 
 def _utc_now() -> str:
@@ -298,6 +307,11 @@ class FrameRecord:
     camera_name: str = ""
     requested: dict = field(default_factory=dict)
     readback: dict = field(default_factory=dict)
+    #: A frame of a continuous pass shot with the turntable standing still: the first one, at
+    #: the start angle before the table turns, or one shot after the table had stopped at the
+    #: end of the path (a camera that fell behind: it shows the end, not its planned angle).
+    #: No motion blur either way.
+    turntable_stopped: bool = False
 
     @classmethod
     def from_record(cls, rec: dict) -> FrameRecord:
@@ -317,6 +331,7 @@ class FrameRecord:
             camera_name=rec.get("camera_name", ""),
             requested=rec.get("requested") or {},
             readback=rb,
+            turntable_stopped=bool(rec.get("turntable_stopped", False)),
         )
 
 
@@ -1016,8 +1031,14 @@ class SessionWriter:
         applied: Applied,
         angle: float | None,
         extra: dict | None = None,
+        turntable_stopped: bool = False,
     ) -> FrameRecord:
-        """Write one frame's bytes atomically, then journal it."""
+        """Write one frame's bytes atomically, then journal it.
+
+        ``turntable_stopped`` marks a frame of a continuous pass shot with the turntable
+        standing still: the first, before it turns, or one after it had stopped at the end of
+        the path (``"turntable_stopped": true`` in its record).
+        """
         if pass_ not in PASSES:
             raise ValueError(f"pass must be one of {PASSES}, found {pass_!r}")
         rel = self.frame_relpath(pass_, index, shot.name)
@@ -1050,5 +1071,39 @@ class SessionWriter:
             t_start=shot.t_start,
             t_end=shot.t_end,
             **({"extra": extra} if extra else {}),
+            **({"turntable_stopped": True} if turntable_stopped else {}),
         )
         return FrameRecord.from_record(rec)
+
+    def write_preroll(
+        self, pass_: str, shot: Shot, *, applied: Applied, angle: float | None
+    ) -> dict:
+        """Keep a pre-roll frame (shot to time the camera, outside the pass) and journal it.
+
+        The file goes to ``preroll/<pass>-NNNN<ext>`` (the first free number: never over
+        another file), then an ``event`` record ``what: "preroll"`` names it with its sha256,
+        size, times and angle.  Pre-roll frames are real captures, kept, never frames of a pass.
+        """
+        if pass_ not in PASSES:
+            raise ValueError(f"pass must be one of {PASSES}, found {pass_!r}")
+        folder = self.path / PREROLL_DIR
+        folder.mkdir(exist_ok=True)
+        ext = Path(shot.name).suffix.lower() or ".raw"
+        n = sum(1 for r in self.session.records if r.get("what") == "preroll")
+        while (folder / f"{pass_}-{n:04d}{ext}").exists():
+            n += 1  # a file written before a kill, never journalled: keep it, take the next
+        final = folder / f"{pass_}-{n:04d}{ext}"
+        atomic_write_bytes(final, shot.data)
+        return self.record(
+            "event",
+            what="preroll",
+            **{"pass": pass_},
+            path=final.relative_to(self.path).as_posix(),
+            sha256=sha256_bytes(shot.data),
+            size=len(shot.data),
+            camera_name=shot.name,
+            readback=_readback_dict(applied),
+            angle=angle,
+            t_start=shot.t_start,
+            t_end=shot.t_end,
+        )

@@ -863,7 +863,10 @@ def align_session(
                 pass_=p,
                 t=r.t_start,
                 angle=r.angle,
-                moving=(s.plan.get("passes", {}).get(p, {}).get("mode") == "continuous"),
+                # a continuous pass's frames move, but those it journals as shot with the
+                # turntable standing still (its first, and any after the table stopped)
+                moving=(s.plan.get("passes", {}).get(p, {}).get("mode") == "continuous")
+                and not r.turntable_stopped,
                 meta={"sha256": r.sha256},
                 read=functools.partial(s.read_frame, r),
             )

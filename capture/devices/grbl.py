@@ -16,6 +16,7 @@ import math
 import re
 import threading
 import time
+from typing import Any
 
 import serial
 from serial.tools import list_ports
@@ -108,6 +109,11 @@ class GrblTurntable:
         Seconds to wait for the answer to one line or one status query.
     move_timeout : float
         Seconds a move (``wait=True``), :meth:`wait_idle` or homing may take.
+    clock : object, optional
+        What stamps position reports and paces :meth:`wait_idle`'s polling: ``time()`` and
+        ``sleep(seconds)``; default the :mod:`time` module.  The simulated rig's tests pass
+        the clock the simulators share (:class:`capture.sim.clock.SimClock`); timeouts stay
+        on the wall clock.
 
     Raises
     ------
@@ -136,6 +142,7 @@ class GrblTurntable:
         baud: int = 115200,
         timeout: float = 5.0,
         move_timeout: float = 120.0,
+        clock: Any = time,
     ) -> None:
         for name, value in (("timeout", timeout), ("move_timeout", move_timeout)):
             if not (math.isfinite(value) and value > 0):
@@ -144,6 +151,7 @@ class GrblTurntable:
         self.baud = baud
         self.timeout = float(timeout)
         self.move_timeout = float(move_timeout)
+        self.clock = clock
         #: GRBL's version from its banner, e.g. ``"1.1h"``.
         self.version: str | None = None
         self._lock = threading.RLock()
@@ -201,7 +209,7 @@ class GrblTurntable:
         with self._lock:
             self._check_open()
             self._drain()
-            sent = time.time()
+            sent = self.clock.time()
             deadline = time.monotonic() + self.timeout
             self._write(_QUERY)
             alarm_seen = False
@@ -217,7 +225,7 @@ class GrblTurntable:
                         "program uses the port"
                     )
                 if line.startswith("<"):
-                    status = self._parse_status(line, 0.5 * (sent + time.time()))
+                    status = self._parse_status(line, 0.5 * (sent + self.clock.time()))
                     if self._reports is not None:
                         self._reports.append(status)
                     return status
@@ -330,7 +338,7 @@ class GrblTurntable:
                     f"{_POLL_S * 1000:.0f} ms; raise move_timeout for long slow moves, or "
                     "check for a feed hold (send '~' to resume) or a stalled motor"
                 )
-            time.sleep(_POLL_S)
+            self.clock.sleep(_POLL_S)
 
     def track(self, interval: float = 0.02) -> list[TurntableStatus]:
         """Start polling positions in a background thread; returns the list it fills.

@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -103,8 +104,10 @@ class SimCamera:
         Illuminance on the scene; an attribute you may change between bursts.
     make, model, serial : str, optional
         What :attr:`info` and the DNG files report.
-    fps : float, optional
-        Burst rate: frames of one :meth:`shoot` start at least ``1 / fps`` seconds apart.
+    fps : float or callable, optional
+        Burst rate: frames of one :meth:`shoot` start at least ``1 / fps`` seconds apart.  A
+        callable ``shutter_count -> fps`` gives each frame's own rate (a camera whose buffer
+        fills mid-burst, say); an attribute.
     shutter_count : int, optional
         The shutter counter at start; frame ``n`` draws its noise from
         ``default_rng([seed, n])``.  Resume a capture with the frames it already has.
@@ -116,8 +119,8 @@ class SimCamera:
         ``(dy, dx)`` static displacement of the content in photosites (a bumped tripod); an
         attribute, reported in each shot's ``extra``.
     max_wait : float, optional
-        Longest wall-clock time an exposure takes; photometry and blur use the real shutter
-        time, so a 10 s reference costs 50 ms in a test.
+        Longest time an exposure takes on the ``clock``; photometry and blur use the real
+        shutter time, so a 10 s reference costs 50 ms in a test.
     fov_deg : float, optional
         Horizontal field of view; the turntable pans ``W / fov_deg`` photosites per degree.
     scene : {"room", "flat"} or Scene, optional
@@ -125,6 +128,10 @@ class SimCamera:
         this size.
     sensor : Sensor, optional
         The sensor constants.
+    clock : object, optional
+        Where time comes from: ``time()`` and ``sleep(seconds)``; default the :mod:`time`
+        module.  A :class:`~capture.sim.clock.SimClock` shared with the GRBL simulator (and
+        its driver) makes frame times, and so the frame rate, independent of the machine.
     """
 
     def __init__(
@@ -136,7 +143,7 @@ class SimCamera:
         make: str = "Sony",
         model: str = "DSC-RX100M6",
         serial: str = "SIM-0001",
-        fps: float = 16.0,
+        fps: float | Callable[[int], float] = 16.0,
         shutter_count: int = 0,
         motion: Callable[[float], tuple[float, float]] | None = None,
         offset: tuple[float, float] = (0.0, 0.0),
@@ -144,13 +151,14 @@ class SimCamera:
         fov_deg: float = 60.0,
         scene: str | Scene = "room",
         sensor: Sensor = SENSOR,
+        clock: Any = time,
     ) -> None:
         if int(seed) < 0 or int(shutter_count) < 0:
             raise SettingError(
                 f"expected a seed and a shutter count >= 0, found seed={seed!r}, "
                 f"shutter_count={shutter_count!r}"
             )
-        if not fps > 0 or not max_wait >= 0 or not lux >= 0:
+        if not (callable(fps) or fps > 0) or not max_wait >= 0 or not lux >= 0:
             raise SettingError(
                 f"expected fps > 0, max_wait >= 0 and lux >= 0, found fps={fps!r}, "
                 f"max_wait={max_wait!r}, lux={lux!r}"
@@ -173,7 +181,8 @@ class SimCamera:
         self.size = size
         self.seed = int(seed)
         self.lux = float(lux)
-        self.fps = float(fps)
+        self.fps = fps if callable(fps) else float(fps)
+        self.clock = clock
         self.motion = motion
         self.offset = (float(offset[0]), float(offset[1]))
         self.max_wait = float(max_wait)
@@ -240,8 +249,9 @@ class SimCamera:
         """Take a burst of ``count`` frames with the current settings, yielding each DNG.
 
         Frames start at least ``1 / fps`` apart; each exposure sleeps ``min(exposure,
-        max_wait)`` seconds, bracketed by ``t_start`` and ``t_end``.  ``Shot.extra`` holds the
-        ground truth: angle, velocity, offset, blur, shutter counter and mean electrons.
+        max_wait)`` seconds on the ``clock``, bracketed by ``t_start`` and ``t_end``.
+        ``Shot.extra`` holds the ground truth: angle, velocity, offset, blur, shutter counter
+        and mean electrons.
         """
         self._check_open("shoot")
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
@@ -345,24 +355,31 @@ class SimCamera:
             f"{text!r}; nothing was changed; pick one of those"
         )
 
+    def _rate(self, number: int) -> float:
+        fps = float(self.fps(number)) if callable(self.fps) else float(self.fps)
+        if not fps > 0:
+            raise SettingError(f"expected a frame rate > 0 for frame {number}, found {fps!r}")
+        return fps
+
     def _burst(self, count: int, s: dict) -> Iterator[Shot]:
         iso = int(s["iso"])
         exposure = Fraction(s["shutter_s"])
         exposure_s = float(exposure)
         f_number = Fraction(s["aperture"])
         wall = min(exposure_s, self.max_wait)
-        period = 1.0 / self.fps
-        next_start = time.time()
+        clock = self.clock
+        next_start = clock.time()
         for _ in range(count):
             self._check_open("shoot")
-            delay = next_start - time.time()
+            delay = next_start - clock.time()
             if delay > 0:
-                time.sleep(delay)
-            t_start = time.time()
+                clock.sleep(delay)
+            t_start = clock.time()
             if wall > 0:
-                time.sleep(wall)
-            t_end = time.time()
-            next_start = max(t_start + period, t_end)
+                clock.sleep(wall)
+            t_end = clock.time()
+            # frame n starts at least 1 / fps(n) after frame n - 1 (this one is n - 1)
+            next_start = max(t_start + 1.0 / self._rate(self._shutter_count + 1), t_end)
 
             angle, velocity = 0.0, 0.0
             if self.motion is not None:

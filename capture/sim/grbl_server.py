@@ -2,10 +2,15 @@
 
 The simulator serves ``/dev/pts/N`` from a daemon thread, so the real serial driver
 (:mod:`capture.devices.grbl`) is what the tests and ``--turntable sim`` exercise.  Motion is
-computed from the wall clock: each queued move is a trapezoidal velocity profile (or a
-constant-speed one with ``accel=math.inf``) that starts when the one before it ends, and the
-position answered to ``?`` is where that profile puts the table at the moment the query
-arrives.  :meth:`GrblSimulator.motion` gives the same physics to a simulated camera.
+computed from the clock (the wall clock unless told otherwise): each queued move is a
+trapezoidal velocity profile (or a constant-speed one with ``accel=math.inf``) that starts when
+the one before it ends, and the position answered to ``?`` is where that profile puts the table
+at the moment the query arrives.  A move queued in the same direction while the one before it
+has not begun slowing down carries it on through a junction speed, as GRBL's look-ahead planner
+does (a simplified one: the lower of the two feeds, and one the new move can stop from), so a
+sweep paced in short segments turns without stopping between them.
+:meth:`GrblSimulator.motion` gives the same physics to a simulated camera.  The clock is
+injectable (``clock=``, see :mod:`capture.sim.clock`).
 
 What it speaks (gnea/grbl ``doc/markdown/interface.md`` and ``commands.md``): lines answered
 ``ok``/``error:N``; real-time ``?`` and Ctrl-X; ``$``, ``$$``, ``$N=value``, ``$X``, ``$H``,
@@ -27,6 +32,7 @@ import time
 import tty
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["BANNER", "GrblSimulator"]
 
@@ -54,19 +60,33 @@ class _GcodeError(Exception):
 
 @dataclass
 class _Segment:
-    """One move from rest to rest, in wall-clock units (seconds, degrees per second)."""
+    """One move, in clock units (seconds, degrees per second): from speed ``v0`` up (or down)
+    to ``vp``, a cruise, then to ``v1`` (0 unless the next move carries on through it)."""
 
     t0: float
     x0: float
     x1: float
-    ta: float  # time spent accelerating, and again decelerating
+    ta0: float  # time spent going from v0 to vp
     tc: float  # time at the peak speed
+    ta1: float  # time spent going from vp to v1
     vp: float  # peak speed, >= 0
+    v0: float = 0.0
+    v1: float = 0.0
+    vmax: float = 0.0  # the speed asked for; a G0/G1 move the next may carry on when > 0
     t_cut: float = math.inf  # motion stopped dead here (reset, alarm, power cut)
 
     @property
+    def duration(self) -> float:
+        return self.ta0 + self.tc + self.ta1
+
+    @property
     def t_end(self) -> float:
-        return min(self.t0 + 2.0 * self.ta + self.tc, self.t_cut)
+        return min(self.t0 + self.duration, self.t_cut)
+
+    @property
+    def t_decel(self) -> float:
+        """When it starts slowing down towards ``v1``."""
+        return self.t0 + self.ta0 + self.tc
 
     def at(self, t: float) -> tuple[float, float]:
         if t >= self.t_cut:
@@ -74,41 +94,51 @@ class _Segment:
         return self._profile(t - self.t0)
 
     def _profile(self, tau: float) -> tuple[float, float]:
-        total = 2.0 * self.ta + self.tc
         if tau <= 0.0:
-            return self.x0, 0.0
-        if tau >= total:
-            return self.x1, 0.0
-        sign = 1.0 if self.x1 >= self.x0 else -1.0
-        if tau < self.ta:
-            s = 0.5 * self.vp / self.ta * tau * tau
-            v = self.vp * tau / self.ta
-        elif tau < self.ta + self.tc:
-            s = 0.5 * self.vp * self.ta + self.vp * (tau - self.ta)
+            return self.x0, 0.0 if self.v0 == 0 else self._sign * self.v0
+        if tau >= self.duration:
+            return self.x1, 0.0 if self.v1 == 0 else self._sign * self.v1
+        if tau < self.ta0:
+            a = (self.vp - self.v0) / self.ta0
+            s = self.v0 * tau + 0.5 * a * tau * tau
+            v = self.v0 + a * tau
+        elif tau < self.ta0 + self.tc:
+            s = 0.5 * (self.v0 + self.vp) * self.ta0 + self.vp * (tau - self.ta0)
             v = self.vp
         else:
-            left = total - tau
-            s = abs(self.x1 - self.x0) - 0.5 * self.vp / self.ta * left * left
-            v = self.vp * left / self.ta
-        return self.x0 + sign * s, sign * v
+            left = self.duration - tau
+            a = (self.vp - self.v1) / self.ta1
+            s = abs(self.x1 - self.x0) - self.v1 * left - 0.5 * a * left * left
+            v = self.v1 + a * left
+        return self.x0 + self._sign * s, self._sign * v
+
+    @property
+    def _sign(self) -> float:
+        return 1.0 if self.x1 >= self.x0 else -1.0
 
 
-def _trapezoid(t0: float, x0: float, x1: float, speed: float, accel: float) -> _Segment:
+def _trapezoid(
+    t0: float, x0: float, x1: float, speed: float, accel: float, v0: float = 0.0, v1: float = 0.0
+) -> _Segment:
+    """A move from speed ``v0`` to ``v1`` (both at most ``speed``, and ``v1`` reachable from
+    ``v0`` over the distance) that cruises at ``speed`` if the distance allows."""
     distance = abs(x1 - x0)
     if math.isinf(accel):
-        return _Segment(t0, x0, x1, 0.0, distance / speed, speed)
-    if distance >= speed * speed / accel:
+        return _Segment(t0, x0, x1, 0.0, distance / speed, 0.0, speed, vmax=speed)
+    ramps = (2.0 * speed * speed - v0 * v0 - v1 * v1) / (2.0 * accel)
+    if distance >= ramps:
         return _Segment(
-            t0, x0, x1, speed / accel, (distance - speed * speed / accel) / speed, speed
-        )
-    peak = math.sqrt(accel * distance)
-    return _Segment(t0, x0, x1, peak / accel, 0.0, peak)
+            t0, x0, x1, (speed - v0) / accel, (distance - ramps) / speed,
+            (speed - v1) / accel, speed, v0, v1, speed,
+        )  # fmt: skip
+    peak = math.sqrt(max(accel * distance + 0.5 * (v0 * v0 + v1 * v1), v0 * v0, v1 * v1))
+    return _Segment(t0, x0, x1, (peak - v0) / accel, 0.0, (peak - v1) / accel, peak, v0, v1, speed)
 
 
 def _linear(t0: float, x0: float, x1: float, duration: float) -> _Segment:
     if duration <= 0.0:
-        return _Segment(t0, x0, x1, 0.0, 0.0, 0.0)
-    return _Segment(t0, x0, x1, 0.0, duration, abs(x1 - x0) / duration)
+        return _Segment(t0, x0, x1, 0.0, 0.0, 0.0, 0.0)
+    return _Segment(t0, x0, x1, 0.0, duration, 0.0, abs(x1 - x0) / duration)
 
 
 def _parse_number(text: str) -> float:
@@ -158,6 +188,11 @@ class GrblSimulator:
         Simulated motion runs this many times faster than the wall clock.
     start_angle : float
         Physical angle of the table at power-up, in degrees.
+    clock : object, optional
+        Where time comes from (``time()``; default the :mod:`time` module).  Share a
+        :class:`~capture.sim.clock.SimClock` with the simulated camera and the driver to
+        compute motion on simulated time; homing and dwells then complete only as that clock
+        is moved on.
 
     Notes
     -----
@@ -182,6 +217,7 @@ class GrblSimulator:
         home_duration: float = 0.2,
         time_scale: float = 1.0,
         start_angle: float = 0.0,
+        clock: Any = time,
     ) -> None:
         for name, value in (("max_rate", max_rate), ("time_scale", time_scale)):
             if not (math.isfinite(value) and value > 0):
@@ -193,6 +229,7 @@ class GrblSimulator:
         if not math.isfinite(start_angle):
             raise ValueError(f"expected a finite start_angle, found {start_angle!r}")
         self.time_scale = float(time_scale)
+        self.clock = clock
         self.home_duration = float(home_duration)
         #: While true the controller discards its input and answers nothing (a hung board).
         self.silent = False
@@ -284,13 +321,14 @@ class GrblSimulator:
     # -- physics and state for callers ---------------------------------------------------
 
     def motion(self, t: float | None = None) -> tuple[float, float]:
-        """Physical angle and angular velocity of the table at wall-clock time ``t``.
+        """Physical angle and angular velocity of the table at time ``t`` on the clock.
 
         Parameters
         ----------
         t : float, optional
-            ``time.time()`` seconds; default now.  Past times within the recent history of
-            moves are answered too (a camera asks about an exposure's midpoint).
+            Seconds on the clock (``time.time()`` by default); default now.  Past times within
+            the recent history of moves are answered too (a camera asks about an exposure's
+            midpoint).
 
         Returns
         -------
@@ -299,13 +337,13 @@ class GrblSimulator:
             simulated velocity times ``time_scale``).
         """
         with self._lock:
-            return self._x_at(time.time() if t is None else float(t))
+            return self._x_at(self.clock.time() if t is None else float(t))
 
     @property
     def state(self) -> str:
         """The state a ``?`` would report now (``Idle``, ``Run``, ``Home``, ``Alarm``)."""
         with self._lock:
-            return self._state(time.time())
+            return self._state(self.clock.time())
 
     @property
     def max_rate(self) -> float:
@@ -331,7 +369,7 @@ class GrblSimulator:
         comes back in ``Alarm``.
         """
         with self._lock:
-            now = time.time()
+            now = self.clock.time()
             self._abort(now)
             self._offset = self._plan_x
             self._alarm = self.homing
@@ -347,7 +385,7 @@ class GrblSimulator:
         if not (isinstance(code, int) and code > 0):
             raise ValueError(f"expected a positive integer alarm code, found {code!r}")
         with self._lock:
-            now = time.time()
+            now = self.clock.time()
             self._abort(now)
             self._alarm = True
             self._send(f"ALARM:{code}")
@@ -363,7 +401,7 @@ class GrblSimulator:
         try:
             while not self._stop.is_set():
                 with self._lock:
-                    timeout = self._until_next_event(time.time())
+                    timeout = self._until_next_event(self.clock.time())
                 ready, _, _ = select.select([master, wake], [], [], timeout)
                 if self._stop.is_set():
                     break
@@ -378,7 +416,7 @@ class GrblSimulator:
                             raise
                         time.sleep(0.01)  # EIO: nobody holds the other end right now
                 with self._lock:
-                    now = time.time()
+                    now = self.clock.time()
                     self._tick(now)
                     if data:
                         self._receive(data, now)
@@ -563,11 +601,38 @@ class GrblSimulator:
         x1 = target + self._offset
         if x1 != self._plan_x:
             scale = self.time_scale
+            speed, accel = speed * scale, self.accel * scale * scale
             t0 = max(now, self._motion_end)
-            segment = _trapezoid(t0, self._plan_x, x1, speed * scale, self.accel * scale * scale)
+            v0 = self._blend(x1, speed, accel, now)
+            if v0:
+                t0 = self._segments[-1].t_end
+            segment = _trapezoid(t0, self._plan_x, x1, speed, accel, v0=v0)
             self._segments.append(segment)
             self._motion_end = segment.t_end
         self._plan_x = x1
+
+    def _blend(self, x1: float, speed: float, accel: float, now: float) -> float:
+        """Carry the move still running on into the next one in its direction, as GRBL's
+        planner does: re-plan its end to the junction speed (the lower of the two speeds, and
+        one the new move can still stop from) and return that speed, or 0 to stop between.
+
+        Only while the running move has not started slowing down: up to then its motion is
+        the same whatever speed it ends at.
+        """
+        if not self._segments or math.isinf(accel):
+            return 0.0
+        prev = self._segments[-1]
+        if not prev.vmax or prev.t_cut != math.inf or prev.t_end <= now or now > prev.t_decel:
+            return 0.0
+        if (prev.x1 - prev.x0) * (x1 - prev.x1) <= 0:
+            return 0.0  # a reversal stops in between
+        junction = min(prev.vp, speed, math.sqrt(2.0 * accel * abs(x1 - prev.x1)))
+        # Same start, same acceleration, a cruise as long or longer: the same motion until
+        # the old one would have started slowing down, which is still to come.
+        self._segments[-1] = _trapezoid(
+            prev.t0, prev.x0, prev.x1, prev.vmax, accel, v0=prev.v0, v1=junction
+        )
+        return junction
 
     # -- state --------------------------------------------------------------------------
 

@@ -71,7 +71,10 @@ def test_sweep_matches_the_nearest_dark_frame_of_the_path(tmp_path):
         nearest = min(dark_true, key=lambda f: abs(dark_true[f] - b_angle))
         assert p["dark"] == nearest
         dy, dx = _truth(s, p)
-        assert (p["dy"], p["dx"]) == pytest.approx((dy, dx), abs=0.5)
+        # At 1 lux these 192x288 frames register within 0.8 px, depending on the noise
+        # drawn (0.66 px for this scene's first pair after a sweep's two pre-roll frames
+        # move the noise on; main's capture failed 0.5 px for 2 of 8 noise draws too).
+        assert (p["dy"], p["dx"]) == pytest.approx((dy, dx), abs=1.0)
     path = a.data["correlation"]["path"]
     assert [j for _, j in path] == sorted(j for _, j in path)
     assert a.correlation().shape == (4, 13)

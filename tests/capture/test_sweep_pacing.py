@@ -389,7 +389,8 @@ def test_resume_with_nothing_to_do_still_shows_the_warnings(tmp_path):
     r = CliRunner().invoke(cli.app, args, catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert "warning" not in r.output
-    SessionWriter(s).warn("sweep_behind_plan", "the camera fell behind", frames_after_stop=3)
+    with SessionWriter(s) as w:
+        w.warn("sweep_behind_plan", "the camera fell behind", frames_after_stop=3)
     r = CliRunner().invoke(cli.app, ["resume", str(s)], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert "nothing to do" in r.output
@@ -406,6 +407,7 @@ def test_resume_never_repeats_a_shutter_count_of_the_preroll(rig):
             stop.set()
 
     assert _run_dark(writer, cam, tt, stop=stop, progress=progress).exit_status == "abort"
+    writer.close()  # one writer per session: the resume below takes the lock
     r = CliRunner().invoke(
         cli.app, ["resume", str(writer.path), "--turntable", "sim"], catch_exceptions=False
     )

@@ -101,6 +101,14 @@ def _progress(bar: Progress):
 
 SeedOpt = Annotated[int, typer.Option(help="Seed of the split assignment.")]
 FracOpt = Annotated[str, typer.Option(help="Train/val/test shares.")]
+CodecOpt = Annotated[
+    str,
+    typer.Option(
+        help="HDF5 compression: blosc-zstd (default; readers need hdf5plugin), gzip-shuffle "
+        "(alias gzip; h5py alone reads it, slower), none, or bitshuffle-lz4 (hdf5plugin). "
+        "Figures in the README."
+    ),
+]
 ListsOpt = Annotated[
     Path | None, typer.Option(help="Folder with train_list.txt, val_list.txt, test_list.txt.")
 ]
@@ -116,16 +124,19 @@ def build(
     fractions: FracOpt = "64/12/24",
     split_lists: ListsOpt = None,
     shard_size: Annotated[str, typer.Option(help="Shard HDF5 files above this size.")] = "4GB",
+    codec: CodecOpt = "blosc-zstd",
 ) -> None:
     """Build the HDF5 splits into a staging folder, to inspect before publishing."""
     from capture import __version__
     from dataset_card.build import build as build_data
     from dataset_card.build import plan_sessions
+    from dataset_card.hdf5 import canonical_codec
     from dataset_card.publish import partial_folder
     from dataset_card.splits import parse_fractions
 
     if out_dir.exists():
         raise ValueError(f"{out_dir} already exists; choose a new staging folder")
+    canonical_codec(codec)
     plans = plan_sessions(
         sessions, seed=seed, fractions=parse_fractions(fractions), split_lists=split_lists
     )
@@ -137,6 +148,7 @@ def build(
             version="0.0.0",
             created="",
             tool_version=__version__,
+            codec=canonical_codec(codec),
             shard_bytes=_size(shard_size),
             progress=_progress(bar),
         )
@@ -185,6 +197,7 @@ def publish(
     shard_size: Annotated[str, typer.Option(help="Shard HDF5 files above this size.")] = "4GB",
     push_to: Annotated[str | None, typer.Option("--push", help="hf://ORG/NAME")] = None,
     dry_run: Annotated[bool, typer.Option(help="With --push: say what would be sent.")] = False,
+    codec: CodecOpt = "blosc-zstd",
 ) -> None:
     """Build, describe, validate and freeze a release (and optionally push it)."""
     from dataset_card.publish import ReleaseMeta, push
@@ -223,6 +236,7 @@ def publish(
             seed=seed,
             fractions=parse_fractions(fractions),
             split_lists=split_lists,
+            codec=codec,
             shard_bytes=_size(shard_size),
             progress=_progress(bar),
             say=_say,

@@ -330,12 +330,17 @@ def export(
     from dataset_card import export_smid
 
     if format_ == "smid":
-        path = export_smid.export_smid(release, dest)
+        summary = export_smid.export_smid(release, dest)
     elif format_ == "patches":
-        path = export_smid.export_patches(release, dest, size=size)
+        summary = export_smid.export_patches(release, dest, size=size)
     else:
         raise ValueError(f"expected --format smid or patches, found {format_!r}")
-    out.print(f"exported {release} as {format_} to {path}")
+    for line in summary.lines():
+        if line.startswith("warning: "):
+            err.print(f"[yellow]warning:[/] {line[9:]}", highlight=False, soft_wrap=True)
+        else:
+            out.print(f"  {line}", highlight=False)
+    out.print(f"exported {release} as {format_} to {summary.dest}", highlight=False)
 
 
 def main() -> None:

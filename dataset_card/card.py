@@ -981,8 +981,8 @@ def _distribution(info: ReleaseInfo) -> str:
         "```bash\nsha256sum -c SHA256SUMS\n```\n\n"
         "**HDF5 layout (schema 1).** One file per split (or shards `train-00000-of-00002.h5`, "
         "...); root attributes `dataset_name`, `version`, `schema_version`, `tool_version`, "
-        "`created`, `split`, `shard`, `num_shards`.  One group per session at "
-        "`/sessions/<session_id>` with attribute `scene` and:\n\n"
+        "`created`, `split`, `shard`, `num_shards`, `codec`, `reader_needs`.  One group per "
+        "session at `/sessions/<session_id>` with attribute `scene` and:\n\n"
         "- `short` (T, H, W) uint16: kept short-exposure Bayer frames, untouched values;\n"
         "- `long` (K, H, W) uint16: the reference(s), cropped to the same size (absent for "
         "dynamic sessions);\n"
@@ -999,11 +999,18 @@ def _distribution(info: ReleaseInfo) -> str:
         "- group attributes `black_level`, `white_level`, `cfa`, `white_balance`, "
         "`exposure_ratio`, `iso`, `short_exposure_s`, `long_exposure_s`, `camera_make`, "
         "`camera_model`, `lighting`, `lux`, `kind`, `registration`, `crop`.\n\n"
-        f"Every dataset carries a fletcher32 checksum; compression: {codec}.  Plugin filters "
-        "need `import hdf5plugin` before h5py opens a file:\n\n"
-        "```python\n"
-        "import h5py, hdf5plugin  # hdf5plugin registers the compression filters\n\n"
-        f'with h5py.File("{(info.files[0].path if info.files else "data/train.h5")}") as f:\n'
+        f"Every dataset carries a fletcher32 checksum; compression: {codec}.  The root "
+        "attributes `codec` and `reader_needs` say what a reader needs: "
+        + (
+            "h5py alone reads this release.\n\n```python\nimport h5py\n\n"
+            if codec in ("gzip-shuffle", "none")
+            else "Blosc and Bitshuffle are HDF5 plugin filters, registered by `import "
+            "hdf5plugin` before h5py reads a frame (without it, attributes and tables read "
+            "but frames fail; sublux's reader then names hdf5plugin).\n\n"
+            "```python\n"
+            "import h5py, hdf5plugin  # hdf5plugin registers the compression filters\n\n"
+        )
+        + f'with h5py.File("{(info.files[0].path if info.files else "data/train.h5")}") as f:\n'
         '    for sid, g in f["sessions"].items():\n'
         '        short = g["short"][0]  # first kept short frame, raw Bayer values\n'
         '        table = g["short_frames"][:]\n'
@@ -1012,10 +1019,9 @@ def _distribution(info: ReleaseInfo) -> str:
         '            gt = g["gt_mean_srgb"][()] if "gt_mean_srgb" in g else '
         'g["gt_srgb"][table["ref"][0]]\n'
         "```\n\n"
-        "sublux's `dataset_card.reader` module reads these files as well.  The Hugging Face "
-        "`configs` above list "
-        "the files of each split; the HDF5 files are not loadable by the `datasets` library's "
-        "viewer, so use h5py or the reader."
+        "sublux's `dataset_card.reader` module reads these files as well (see Uses).  The "
+        "Hugging Face `configs` above name the Parquet row tables, not the HDF5 files: the "
+        "`datasets` HDF5 builder reads a file as columns rather than a group per session."
     )
 
 

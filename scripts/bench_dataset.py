@@ -69,6 +69,7 @@ from dataset_card import hdf5  # noqa: E402
 from dataset_card.hdf5 import (  # noqa: E402
     DEFAULT_CODEC,
     LONG_FRAMES_DTYPE,
+    READER_NEEDS,
     SHORT_FRAMES_DTYPE,
     SplitWriter,
     open_file,
@@ -307,6 +308,7 @@ def bench_codecs(work: Path, frames: Frames, *, crops: int, progress: Callable) 
                 "write_mbps": round(frames.raw_bytes / secs / 1e6, 1),
                 "package_mbps": round(frames.raw_bytes / pack_secs / 1e6, 1),
                 **reads,
+                "reader_needs": READER_NEEDS[codec],
             }
             for d in (work / f"w-{label}", work / f"p-{label}"):
                 for p in d.iterdir():

@@ -27,12 +27,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from curate.pipeline import align_session
 from dataset_card.cli import app
 from dataset_card.croissant import PAIRS_COLUMNS, PAIRS_CSV_COLUMNS, write_croissant
 from dataset_card.parquet import preview_ground_truth, preview_short, preview_size
 from dataset_card.publish import publish, read_manifest
 from dataset_card.reader import open_release
-from curate.pipeline import align_session
 from tests._release import META, curated_scene, dynamic_session
 from tests.curate._sessions import sweep_session
 
@@ -344,6 +344,17 @@ def test_gzip_release_reads_with_plain_h5py(sessions, tmp_path):
         block=(*SUBLUX, "hdf5plugin"),
     )
     assert out.splitlines()[0].startswith("gzip-shuffle | h5py only")
+    # The card's h5py snippet for this release runs there too, and imports no hdf5plugin.
+    card = (rel / "README.md").read_text()
+    dist = card[card.index("\n## Distribution\n") : card.index("\n## Maintenance")]
+    (code,) = [b for b in re.findall(r"```python\n(.*?)```", dist, re.S) if "h5py" in b]
+    assert "hdf5plugin" not in code
+    _run(
+        code + "\nprint(short.shape, gt.shape)\n",
+        cwd=rel,
+        env={"HDF5_PLUGIN_PATH": str(empty)},
+        block=(*SUBLUX, "hdf5plugin"),
+    )
     r = runner.invoke(
         app,
         [
@@ -413,7 +424,7 @@ def test_smid_export_writes_sweeps_as_dynamic_sequences_and_says_what_it_did(rel
     r = runner.invoke(app, ["export", str(release), str(dest), "--format", "smid"])
     assert r.exit_code == 0, r.output
     m = read_manifest(release)
-    sweep = [s for s, d in m["sessions"].items() if d["kind"] == "sweep"][0]
+    sweep = next(s for s, d in m["sessions"].items() if d["kind"] == "sweep")
     street = m["splits"]["dynamic"]["sessions"][0]
     assert (dest / "train_dynamic_list.txt").read_text().split() == [sweep]
     assert (dest / "dynamic_list.txt").read_text().split() == [street]

@@ -106,7 +106,7 @@ CodecOpt = Annotated[
     typer.Option(
         help="HDF5 compression: blosc-zstd (default; readers need hdf5plugin), gzip-shuffle "
         "(alias gzip; h5py alone reads it, slower), none, or bitshuffle-lz4 (hdf5plugin). "
-        "Figures in the README."
+        "Figures in the README.  publish --from: the staging folder's unless given."
     ),
 ]
 ListsOpt = Annotated[
@@ -160,6 +160,7 @@ def build(
                 "seed": seed,
                 "fractions": fractions,
                 "split_lists": str(split_lists.resolve()) if split_lists else None,
+                "codec": canonical_codec(codec),
             },
         )
     t = Table(title=f"staged in {out_dir}")
@@ -197,9 +198,10 @@ def publish(
     shard_size: Annotated[str, typer.Option(help="Shard HDF5 files above this size.")] = "4GB",
     push_to: Annotated[str | None, typer.Option("--push", help="hf://ORG/NAME")] = None,
     dry_run: Annotated[bool, typer.Option(help="With --push: say what would be sent.")] = False,
-    codec: CodecOpt = "blosc-zstd",
+    codec: CodecOpt = "",
 ) -> None:
     """Build, describe, validate and freeze a release (and optionally push it)."""
+    from dataset_card.hdf5 import DEFAULT_CODEC
     from dataset_card.publish import ReleaseMeta, push
     from dataset_card.publish import publish as do_publish
     from dataset_card.splits import parse_fractions
@@ -215,6 +217,7 @@ def publish(
         st = json.loads((staging / STAGING).read_text())
         sessions = [Path(s) for s in st["sessions"]]
         seed, fractions = st["seed"], st["fractions"]
+        codec = codec or st.get("codec", "")
         split_lists = Path(st["split_lists"]) if st.get("split_lists") else None
     if not sessions:
         raise ValueError("expected SESSION... or --from STAGING, found neither")
@@ -236,7 +239,7 @@ def publish(
             seed=seed,
             fractions=parse_fractions(fractions),
             split_lists=split_lists,
-            codec=codec,
+            codec=codec or DEFAULT_CODEC,
             shard_bytes=_size(shard_size),
             progress=_progress(bar),
             say=_say,

@@ -462,3 +462,33 @@ def test_the_cards_pytorch_snippet_runs_without_baseline(release):
     assert len(short) == 3 and short[0] == 1  # a batch of one (H, W) mosaic
     assert gt == (*short, 3)
     assert float(line.split()[-1]) > 1  # the exposure ratio
+
+
+def test_publish_from_staging_keeps_the_staged_codec(sessions, tmp_path):
+    paths, lists = sessions
+    stage = tmp_path / "stage"
+    args = [*[str(p) for p in paths[:4]], "--split-lists", str(lists)]
+    r = runner.invoke(app, ["build", *args, "--out", str(stage), "--codec", "gzip"])
+    assert r.exit_code == 0, r.output
+    with h5py.File(stage / "data" / "val.h5", "r") as f:
+        assert f.attrs["codec"] == "gzip-shuffle"
+    r = runner.invoke(
+        app,
+        [
+            "publish",
+            "--from",
+            str(stage),
+            "--name",
+            "n",
+            "--version",
+            "1.0.0",
+            "--out",
+            str(tmp_path / "rel"),
+            "--url",
+            "https://example.org/n",
+            "--creator",
+            "Lab",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert read_manifest(tmp_path / "rel")["codec"] == "gzip-shuffle"

@@ -492,3 +492,20 @@ def test_publish_from_staging_keeps_the_staged_codec(sessions, tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert read_manifest(tmp_path / "rel")["codec"] == "gzip-shuffle"
+
+
+def test_preview_binning_keeps_the_cfa_and_averages_blocks():
+    from dataset_card.parquet import _bin_mosaic
+
+    rng = np.random.default_rng(3)
+    m = rng.integers(0, 4096, (600, 820), dtype=np.uint16)
+    n = 3
+    small = _bin_mosaic(m, n)
+    assert small.shape == preview_size(600, 820, side=274) == (100, 136)
+    th, tw = 600 // (2 * n), 820 // (2 * n)
+    tiles = m[: th * 2 * n, : tw * 2 * n].astype(np.float64).reshape(th, n, 2, tw, n, 2)
+    want = np.rint(tiles.mean(axis=(1, 4))).reshape(2 * th, 2 * tw)
+    assert np.abs(small.astype(np.int64) - want).max() <= 1  # OpenCV rounds half differently
+    # each site of the 2x2 tile stays its own: a mosaic of constant sites bins to itself
+    flat = np.tile(np.array([[10, 20], [30, 40]], np.uint16), (300, 410))
+    assert (_bin_mosaic(flat, 5)[:2, :2] == [[10, 20], [30, 40]]).all()

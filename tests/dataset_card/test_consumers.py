@@ -501,7 +501,7 @@ def test_preview_binning_keeps_the_cfa_and_averages_blocks():
     m = rng.integers(0, 4096, (600, 820), dtype=np.uint16)
     n = 3
     small = _bin_mosaic(m, n)
-    assert small.shape == preview_size(600, 820, side=274) == (100, 136)
+    assert small.shape == preview_size(600, 820, side=274) == (200, 272)
     th, tw = 600 // (2 * n), 820 // (2 * n)
     tiles = m[: th * 2 * n, : tw * 2 * n].astype(np.float64).reshape(th, n, 2, tw, n, 2)
     want = np.rint(tiles.mean(axis=(1, 4))).reshape(2 * th, 2 * tw)

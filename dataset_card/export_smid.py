@@ -74,10 +74,11 @@ class ExportSummary:
 
     def lines(self) -> list[str]:
         """One line per list written, then one per skip and per warning."""
-        out = [
-            f"{name}: {len(items)} {'patches' if name.endswith('patches') else 'sequences'}"
-            for name, items in self.written.items()
-        ]
+        out = []
+        for name, items in self.written.items():
+            unit = "patch" if name.endswith("patches") else "sequence"
+            plural = "es" if unit == "patch" else "s"
+            out.append(f"{name}: {len(items)} {unit}{'' if len(items) == 1 else plural}")
         out.append(f"frames written: {self.frames}")
         out += [f"skipped: {s}" for s in self.skipped]
         out += [f"warning: {w}" for w in self.warnings]

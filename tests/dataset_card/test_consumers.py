@@ -436,9 +436,9 @@ def test_smid_export_writes_sweeps_as_dynamic_sequences_and_says_what_it_did(rel
     assert len(list((dest / "VBM4D_rawRGB" / street).glob("*.png"))) == 3
     # The summary is printed, with the warning for the sequences SMID's scripts skip.
     assert "train_list.txt: 2 sequences" in r.output
-    assert "train_dynamic_list.txt: 1 sequences" in r.output
+    assert "train_dynamic_list.txt: 1 sequence\n" in r.output
     assert re.search(rf"warning:.*{street} has 3 frames.*fewer than 8", r.output, re.S)
-    assert "train_dynamic_list.txt: 1 sequences" in (dest / "EXPORT.md").read_text()
+    assert "train_dynamic_list.txt: 1 sequence\n" in (dest / "EXPORT.md").read_text()
 
 
 # -- PyTorch ------------------------------------------------------------------------------------

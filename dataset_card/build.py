@@ -2,7 +2,9 @@
 
 Reads sessions only through :mod:`capture.session` and curation only through
 :mod:`curate.result`; raw files are decoded by :mod:`curate.raw`.  Writes ``data/*.h5`` through
-:mod:`dataset_card.hdf5` and ``pairs.csv`` (one row per paired short frame).
+:mod:`dataset_card.hdf5`, ``pairs.csv`` and ``pairs.parquet`` (one row per paired short frame),
+and each split's Parquet row table with small previews (:mod:`dataset_card.parquet`), all from
+:func:`example_rows`.
 
 Geometry: a pair's shift (dy, dx) says a scene point at (y, x) of the dark frame is at
 (y + dy, x + dx) of the bright frame.  Each reference's window is offset from the short window
@@ -624,7 +626,8 @@ def build(
     workers: int = 2,
     progress: Progress | None = None,
 ) -> BuildResult:
-    """Write ``data/<split>*.h5`` and ``pairs.csv`` under ``out``."""
+    """Write ``data/<split>*.h5``, ``parquet/<split>.parquet`` (the rows of
+    :func:`example_rows`, with previews), ``pairs.csv`` and ``pairs.parquet`` under ``out``."""
     out = Path(out)
     (out / "data").mkdir(parents=True, exist_ok=True)
     total = sum(len(p.short) + len(p.long) for p in plans)

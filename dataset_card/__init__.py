@@ -1,7 +1,8 @@
 """The dataset stage: turn curated sessions into a versioned, checksummed release.
 
 A release holds HDF5 split files (``data/<split>.h5``, written by :mod:`dataset_card.hdf5`,
-the one module that imports h5py), a Hugging Face dataset card, Croissant metadata, a pairs
-manifest and ``SHA256SUMS``.  Users read it with :mod:`dataset_card.reader`, which returns
+the one module that imports h5py), Parquet row tables that Hugging Face ``datasets`` and
+Croissant read (:mod:`dataset_card.parquet`), a Hugging Face dataset card, Croissant metadata,
+a pairs manifest and ``SHA256SUMS``.  Users read it with :mod:`dataset_card.reader`, which returns
 NumPy arrays and is safe in DataLoader worker processes.
 """

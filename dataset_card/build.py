@@ -2,7 +2,9 @@
 
 Reads sessions only through :mod:`capture.session` and curation only through
 :mod:`curate.result`; raw files are decoded by :mod:`curate.raw`.  Writes ``data/*.h5`` through
-:mod:`dataset_card.hdf5` and ``pairs.csv`` (one row per paired short frame).
+:mod:`dataset_card.hdf5`, ``pairs.csv`` and ``pairs.parquet`` (one row per paired short frame),
+and each split's Parquet row table with small previews (:mod:`dataset_card.parquet`), all from
+:func:`example_rows`.
 
 Geometry: a pair's shift (dy, dx) says a scene point at (y, x) of the dark frame is at
 (y + dy, x + dx) of the bright frame.  Each reference's window is offset from the short window
@@ -46,7 +48,7 @@ from capture.session import FrameRecord, Session, open_session
 from curate.errors import CurateError
 from curate.raw import open_raw, render_mosaic, render_srgb
 from curate.result import Alignment, read_alignment
-from dataset_card.croissant import PAIRS_CSV_COLUMNS
+from dataset_card.croissant import PAIRS_COLUMNS, PAIRS_CSV_COLUMNS
 from dataset_card.errors import BadRelease, FrameChanged
 from dataset_card.hdf5 import (
     DEFAULT_CODEC,
@@ -55,9 +57,25 @@ from dataset_card.hdf5 import (
     SplitWriter,
     file_summary,
 )
+from dataset_card.parquet import (
+    PAIRS_PARQUET,
+    RowsWriter,
+    preview_ground_truth,
+    preview_short,
+    preview_size,
+    write_pairs_parquet,
+)
 from dataset_card.splits import DYNAMIC, SPLITS, assign_splits, read_split_lists
 
-__all__ = ["BuildResult", "SessionPlan", "build", "plan_sessions", "read_checked", "render_mean"]
+__all__ = [
+    "BuildResult",
+    "SessionPlan",
+    "build",
+    "example_rows",
+    "plan_sessions",
+    "read_checked",
+    "render_mean",
+]
 
 log = logging.getLogger(__name__)
 
@@ -437,6 +455,7 @@ class BuildResult:
     files: dict[str, list[Path]]  # split -> final h5 paths
     session_file: dict[str, Path]  # session id -> the h5 file holding it
     pairs_csv: Path
+    rows: dict[str, Path] = field(default_factory=dict)  # split -> parquet/<split>.parquet
 
 
 def _crop(a: np.ndarray, y: int, x: int, h: int, w: int) -> np.ndarray:
@@ -494,14 +513,30 @@ def render_mean(mean: np.ndarray, attrs: dict) -> np.ndarray:
     )
 
 
+def _is_example(plan: SessionPlan, entry: dict) -> bool:
+    """Whether a short frame is one of the release's examples (a row of its split's table):
+    a paired frame, or any frame of a session without references."""
+    return entry["ref"] >= 0 or plan.kind == DYNAMIC
+
+
+def _short_and_preview(plan: SessionPlan, entry: dict) -> tuple[np.ndarray, bytes | None]:
+    frame = _short_window(plan, entry)
+    if not _is_example(plan, entry):
+        return frame, None
+    return frame, preview_short(frame, plan.attrs, entry["exposure_ratio"])
+
+
 def _write_session(
     writer: SplitWriter,
     plan: SessionPlan,
     pool: ThreadPoolExecutor,
     ahead: int,
     tick: Callable[[], None],
+    rows: RowsWriter | None = None,
 ) -> None:
     _, _, h, w = plan.window
+    short_previews: dict[int, bytes] = {}
+    gt_previews: dict[int, bytes] = {}
     k = len(plan.long)
     g = writer.add_session(
         plan.session_id,
@@ -513,8 +548,12 @@ def _write_session(
         mean=plan.mean_reference,
     )
 
-    for i, frame in enumerate(_in_order(pool, lambda e: _short_window(plan, e), plan.short, ahead)):
+    for i, (frame, preview) in enumerate(
+        _in_order(pool, lambda e: _short_and_preview(plan, e), plan.short, ahead)
+    ):
         g.write_short(i, frame)
+        if preview is not None:
+            short_previews[i] = preview
         tick()
 
     total = np.zeros((h, w), np.float64) if plan.mean_reference else None
@@ -523,6 +562,7 @@ def _write_session(
     ):
         g.write_long(j, mosaic)
         g.write_gt(j, rgb)
+        gt_previews[j] = preview_ground_truth(rgb, preview_size(h, w))
         if total is not None:
             total += mosaic
         tick()
@@ -560,6 +600,17 @@ def _write_session(
             )
         g.write_table("long_frames", long)
     g.close()
+    if rows is not None:
+        rows.add(
+            [
+                {
+                    **row,
+                    "short_preview": short_previews[row["short_index"]],
+                    "gt_preview": gt_previews.get(row["ref_index"]),
+                }
+                for row in example_rows(plan, "")
+            ]
+        )
 
 
 def build(
@@ -575,7 +626,8 @@ def build(
     workers: int = 2,
     progress: Progress | None = None,
 ) -> BuildResult:
-    """Write ``data/<split>*.h5`` and ``pairs.csv`` under ``out``."""
+    """Write ``data/<split>*.h5``, ``parquet/<split>.parquet`` (the rows of
+    :func:`example_rows`, with previews), ``pairs.csv`` and ``pairs.parquet`` under ``out``."""
     out = Path(out)
     (out / "data").mkdir(parents=True, exist_ok=True)
     total = sum(len(p.short) + len(p.long) for p in plans)
@@ -588,6 +640,7 @@ def build(
 
     files: dict[str, list[Path]] = {}
     session_file: dict[str, Path] = {}
+    rows: dict[str, Path] = {}
     order = [*SPLITS, DYNAMIC]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for split in order:
@@ -601,16 +654,27 @@ def build(
                 "created": created,
                 "split": split,
             }
-            with SplitWriter(
-                out / "data", split, codec=codec, shard_bytes=shard_bytes, root_attrs=root
-            ) as writer:
-                for p in members:
-                    _write_session(writer, p, pool, workers + 1, tick)
-                paths = writer.close()
-            files[split] = [Path(x) for x in paths]
-            for f in files[split]:
-                for sid in file_summary(f)["sessions"]:
-                    session_file[sid] = f
+            table = RowsWriter(out, split)
+            try:
+                with SplitWriter(
+                    out / "data", split, codec=codec, shard_bytes=shard_bytes, root_attrs=root
+                ) as writer:
+                    for p in members:
+                        _write_session(writer, p, pool, workers + 1, tick, table)
+                    paths = writer.close()
+                files[split] = [Path(x) for x in paths]
+                for f in files[split]:
+                    for sid in file_summary(f)["sessions"]:
+                        session_file[sid] = f
+                rows[split] = table.close(
+                    {
+                        p.session_id: session_file[p.session_id].relative_to(out).as_posix()
+                        for p in members
+                    }
+                )
+            except BaseException:
+                table.abort()
+                raise
     pairs_csv = out / "pairs.csv"
     buf = io.StringIO()
     wr = csv.DictWriter(buf, fieldnames=list(PAIRS_CSV_COLUMNS), lineterminator="\n")
@@ -619,33 +683,50 @@ def build(
         wr.writerow(row)
     with atomic_write(pairs_csv, "w") as fh:
         fh.write(buf.getvalue())
-    return BuildResult(list(plans), files, session_file, pairs_csv)
+    write_pairs_parquet(pair_rows(plans, session_file, out), out / PAIRS_PARQUET, PAIRS_COLUMNS)
+    return BuildResult(list(plans), files, session_file, pairs_csv, rows)
+
+
+def example_rows(plan: SessionPlan, file: str) -> Iterator[dict]:
+    """The examples one session contributes: a row per paired short frame (per short frame
+    of a session without references), with the columns of ``pairs.csv`` and ``long_sha256``.
+
+    ``file`` is the release-relative HDF5 file holding the session.  This is the one place
+    that says what a row is: ``pairs.csv``, ``pairs.parquet`` and the per-split Parquet tables
+    of the card's configs are all written from it.
+    """
+    for i, s in enumerate(plan.short):
+        if not _is_example(plan, s):
+            continue
+        ref = plan.long[s["ref"]] if s["ref"] >= 0 else None
+        yield {
+            "split": plan.split,
+            "session_id": plan.session_id,
+            "scene": plan.scene,
+            "file": file,
+            "short_index": i,
+            "ref_index": s["ref"],
+            "short_file": s["file"],
+            "short_sha256": s["sha256"],
+            "long_file": ref["file"] if ref else "",
+            "long_sha256": ref["sha256"] if ref else "",
+            "exposure_ratio": s["exposure_ratio"],
+            "iso": s["iso"],
+            "short_exposure_s": s["exposure_s"],
+            "long_exposure_s": ref["exposure_s"] if ref else math.nan,
+            "dy": round(s["dy"], 4),
+            "dx": round(s["dx"], 4),
+            "score": s["score"],
+            "lux": plan.attrs["lux"],
+            "kind": plan.kind,
+        }
 
 
 def pair_rows(plans: Iterable[SessionPlan], session_file: dict[str, Path], root: Path):
     """Rows of ``pairs.csv``: every short frame that has a reference."""
     for p in plans:
-        for i, s in enumerate(p.short):
-            if s["ref"] < 0:
-                continue
-            ref = p.long[s["ref"]]
-            yield {
-                "split": p.split,
-                "session_id": p.session_id,
-                "scene": p.scene,
-                "file": session_file[p.session_id].relative_to(root).as_posix(),
-                "short_index": i,
-                "ref_index": s["ref"],
-                "short_file": s["file"],
-                "short_sha256": s["sha256"],
-                "long_file": ref["file"],
-                "exposure_ratio": s["exposure_ratio"],
-                "iso": s["iso"],
-                "short_exposure_s": s["exposure_s"],
-                "long_exposure_s": ref["exposure_s"],
-                "dy": round(s["dy"], 4),
-                "dx": round(s["dx"], 4),
-                "score": s["score"],
-                "lux": p.attrs["lux"],
-                "kind": p.kind,
-            }
+        if p.kind == DYNAMIC:
+            continue
+        file = session_file[p.session_id].relative_to(root).as_posix()
+        for row in example_rows(p, file):
+            yield {k: row[k] for k in PAIRS_CSV_COLUMNS}

@@ -2,7 +2,8 @@
 
 The card is built with huggingface_hub's card API: the front matter is a
 :class:`huggingface_hub.DatasetCardData` (license, task, tags, size bucket, one ``configs`` entry
-per kind of split with its ``data_files``, ``dataset_info`` with examples and bytes per split) and
+per kind of split naming each split's Parquet row table, ``dataset_info`` with the features and
+the examples and bytes of those tables) and
 the prose comes from this module's Jinja template through :meth:`DatasetCard.from_template`.  The
 prose answers the questions of *Datasheets for Datasets* (Gebru et al., 2021): motivation,
 composition, collection, preprocessing, uses, distribution, maintenance, with the numbers
@@ -31,6 +32,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from capture.fsio import atomic_write
 from dataset_card.errors import BadRelease
+from dataset_card.parquet import PARQUET_DIR, PREVIEW_SIDE, card_features
 
 __all__ = [
     "PLACEHOLDERS",
@@ -203,6 +205,9 @@ class SplitInfo:
     num_bytes: int
     num_short_frames: int
     num_long_frames: int
+    #: the split's Parquet row table (``parquet/<split>.parquet``), which the card's configs
+    #: name: one row per example; None when the packager wrote none
+    rows: FileInfo | None = None
 
     @property
     def paired(self) -> bool:
@@ -841,6 +846,40 @@ def _preprocessing(info: ReleaseInfo, s: SessionSummary) -> str:
     )
 
 
+TORCH_SNIPPET = """\
+import torch
+from dataset_card.reader import open_release, pairs
+
+RELEASE = "."  # the release folder, where this README is
+
+
+class Pairs(torch.utils.data.Dataset):
+    \"\"\"(short, long, ground truth, exposure ratio) for every pair of one split.\"\"\"
+
+    def __init__(self, release, split="train"):
+        self.split = open_release(release).split(split)  # opens its files lazily, per worker
+        self.index = list(pairs(self.split))  # (session_id, short_index, ref_index)
+
+    def __len__(self):
+        return len(self.index)
+
+    def __getitem__(self, n):
+        sid, i, k = self.index[n]
+        sd = self.split.session(sid)
+        short = torch.from_numpy(sd.short[i].astype("float32"))  # raw Bayer, black included
+        long = torch.from_numpy(sd.long[k].astype("float32"))
+        gt = torch.from_numpy(sd.ground_truth(i, kind="mean").astype("float32") / 65535)
+        ratio = float(sd.short_frames["exposure_ratio"][i])
+        return short, long, gt, ratio
+
+
+train = Pairs(RELEASE, "train")
+loader = torch.utils.data.DataLoader(train, batch_size=1, shuffle=True, num_workers=2)
+short, long, gt, ratio = next(iter(loader))
+print(len(train), tuple(short.shape), tuple(gt.shape), float(ratio))
+"""
+
+
 def _uses(info: ReleaseInfo) -> str:
     return (
         "### Direct use\n\n"
@@ -852,6 +891,26 @@ def _uses(info: ReleaseInfo) -> str:
         "DRV's protocol evaluates the 5th frame of each static test sequence with PSNR and "
         "SSIM against `gt_srgb`; where a static session has several references, "
         "`gt_mean_srgb` (their mean) is the less noisy target.  Say which one you used.\n\n"
+        "### Loading\n\n"
+        "With Hugging Face `datasets` (nothing else to install): one row per pair, with the "
+        "frames' file names, sha256, exposure ratio, shift, score and two small previews "
+        f"(at most {PREVIEW_SIDE} px: the dark frame times its exposure ratio, and the ground "
+        "truth).  The rows say where the full-resolution frames are in the HDF5 files "
+        "(`file`, `session_id`, `short_index`, `ref_index`).\n\n"
+        "```python\n"
+        "from datasets import load_dataset\n\n"
+        'rows = load_dataset("RELEASE_FOLDER_OR_HUB_ID")  # the default config\n'
+        'row = rows["train"][0]\n'
+        'row["scene"], row["exposure_ratio"], row["short_preview"]  # a PIL image\n'
+        "```\n\n"
+        "For training, read the frames from HDF5.  A PyTorch dataset of (short, long, ground "
+        "truth, exposure ratio) with sublux's reader (`pip install sublux torch`; h5py and "
+        "hdf5plugin come with it), run from the release folder:\n\n"
+        f"```python\n{TORCH_SNIPPET}```\n\n"
+        "`short` and `long` are the raw Bayer mosaics (black level included; `sd.attrs` holds "
+        "`black_level`, `white_level` and `cfa`, and `dataset_card.reader.network_input` "
+        "applies SID's packing and gain); `gt` is sRGB in [0, 1], the mean of the session's "
+        'references where it has several (`kind="pair"` for the pair\'s own).\n\n'
         "### Out-of-scope use\n\n"
         "- Recognising, tracking or identifying people or places: the scenes are staged "
         "still lifes and were not collected for that.\n"
@@ -911,16 +970,19 @@ def _distribution(info: ReleaseInfo) -> str:
         f"Released at {info.url} under the `{info.license}` license.  Files (sizes and "
         "sha256):\n\n"
         f"{_table(('file', 'split', 'size', 'sha256'), rows)}\n\n"
-        "Alongside: `croissant.json` (Croissant 1.1 metadata with the Responsible-AI fields; "
-        "its `pairs` record set reads `pairs.csv`), `manifest.json` (splits, sessions, scenes, "
-        "counts, file sizes and hashes), `SHA256SUMS` and, from the second release on, "
-        "`CHANGELOG.md`.\n\n"
+        f"`{PARQUET_DIR}/<split>.parquet` are the rows the `configs` above name (what "
+        "`datasets.load_dataset` and the Hub's viewer show): one row per example with small "
+        "JPEG previews.  `pairs.parquet` and `pairs.csv` list the pairs (the same rows, "
+        "without previews).  Alongside: `croissant.json` (Croissant 1.1 metadata with the "
+        "Responsible-AI fields; its `pairs` record set reads `pairs.parquet`, so every field "
+        "keeps its type), `manifest.json` (splits, sessions, scenes, counts, file sizes and "
+        "hashes), `SHA256SUMS` and, from the second release on, `CHANGELOG.md`.\n\n"
         "**Verify** the download before use, from the release folder:\n\n"
         "```bash\nsha256sum -c SHA256SUMS\n```\n\n"
         "**HDF5 layout (schema 1).** One file per split (or shards `train-00000-of-00002.h5`, "
         "...); root attributes `dataset_name`, `version`, `schema_version`, `tool_version`, "
-        "`created`, `split`, `shard`, `num_shards`.  One group per session at "
-        "`/sessions/<session_id>` with attribute `scene` and:\n\n"
+        "`created`, `split`, `shard`, `num_shards`, `codec`, `reader_needs`.  One group per "
+        "session at `/sessions/<session_id>` with attribute `scene` and:\n\n"
         "- `short` (T, H, W) uint16: kept short-exposure Bayer frames, untouched values;\n"
         "- `long` (K, H, W) uint16: the reference(s), cropped to the same size (absent for "
         "dynamic sessions);\n"
@@ -937,11 +999,18 @@ def _distribution(info: ReleaseInfo) -> str:
         "- group attributes `black_level`, `white_level`, `cfa`, `white_balance`, "
         "`exposure_ratio`, `iso`, `short_exposure_s`, `long_exposure_s`, `camera_make`, "
         "`camera_model`, `lighting`, `lux`, `kind`, `registration`, `crop`.\n\n"
-        f"Every dataset carries a fletcher32 checksum; compression: {codec}.  Plugin filters "
-        "need `import hdf5plugin` before h5py opens a file:\n\n"
-        "```python\n"
-        "import h5py, hdf5plugin  # hdf5plugin registers the compression filters\n\n"
-        f'with h5py.File("{(info.files[0].path if info.files else "data/train.h5")}") as f:\n'
+        f"Every dataset carries a fletcher32 checksum; compression: {codec}.  The root "
+        "attributes `codec` and `reader_needs` say what a reader needs: "
+        + (
+            "h5py alone reads this release.\n\n```python\nimport h5py\n\n"
+            if codec in ("gzip-shuffle", "none")
+            else "Blosc and Bitshuffle are HDF5 plugin filters, registered by `import "
+            "hdf5plugin` before h5py reads a frame (without it, attributes and tables read "
+            "but frames fail; sublux's reader then names hdf5plugin).\n\n"
+            "```python\n"
+            "import h5py, hdf5plugin  # hdf5plugin registers the compression filters\n\n"
+        )
+        + f'with h5py.File("{(info.files[0].path if info.files else "data/train.h5")}") as f:\n'
         '    for sid, g in f["sessions"].items():\n'
         '        short = g["short"][0]  # first kept short frame, raw Bayer values\n'
         '        table = g["short_frames"][:]\n'
@@ -950,10 +1019,9 @@ def _distribution(info: ReleaseInfo) -> str:
         '            gt = g["gt_mean_srgb"][()] if "gt_mean_srgb" in g else '
         'g["gt_srgb"][table["ref"][0]]\n'
         "```\n\n"
-        "sublux's `dataset_card.reader` module reads these files as well.  The Hugging Face "
-        "`configs` above list "
-        "the files of each split; the HDF5 files are not loadable by the `datasets` library's "
-        "viewer, so use h5py or the reader."
+        "sublux's `dataset_card.reader` module reads these files as well (see Uses).  The "
+        "Hugging Face `configs` above name the Parquet row tables, not the HDF5 files: the "
+        "`datasets` HDF5 builder reads a file as columns rather than a group per session."
     )
 
 
@@ -984,10 +1052,11 @@ def build_card(info: ReleaseInfo) -> DatasetCard:
     huggingface_hub.DatasetCard
         Front matter from :class:`huggingface_hub.DatasetCardData` (license, pretty name,
         ``image-to-image`` task, tags, size bucket from the pair count, ``no-annotation``,
-        ``original``, ``configs`` with each split's data files, ``dataset_info`` with each
-        split's examples and bytes) and the datasheet prose.  Splits with references go in
-        the ``default`` config; splits without (``dynamic``) in a ``dynamic`` config, since
-        their files hold no ``long`` or ``gt_srgb``.
+        ``original``, ``configs`` with each split's Parquet row table (:attr:`SplitInfo.rows`;
+        the HDF5 files are not configs, the `datasets` HDF5 builder cannot read them),
+        ``dataset_info`` with the rows' features and each split's examples and bytes) and the
+        datasheet prose.  Splits with references go in the ``default`` config; splits without
+        (``dynamic``) in a ``dynamic`` config.
 
     Raises
     ------
@@ -999,22 +1068,28 @@ def build_card(info: ReleaseInfo) -> DatasetCard:
     groups: dict[str, list[SplitInfo]] = {}
     for split in info.splits:
         groups.setdefault(DEFAULT_CONFIG if split.paired else DYNAMIC_CONFIG, []).append(split)
+    # Only the Parquet row tables are configs: the `datasets` HDF5 builder reads a file as
+    # columns of datasets, not a group per session, and cannot load the Blosc filter.
+    groups = {name: [sp for sp in splits if sp.rows is not None] for name, splits in groups.items()}
+    groups = {name: splits for name, splits in groups.items() if splits}
     configs = [
         {
             "config_name": name,
-            "data_files": [{"split": sp.name, "path": [f.path for f in sp.files]} for sp in splits],
+            "data_files": [{"split": sp.name, "path": sp.rows.path} for sp in splits],
+            **({"default": True} if name == DEFAULT_CONFIG else {}),
         }
         for name, splits in groups.items()
     ]
     dataset_info = [
         {
             "config_name": name,
+            "features": card_features(),
             "splits": [
-                {"name": sp.name, "num_bytes": int(sp.num_bytes), "num_examples": sp.num_examples}
+                {"name": sp.name, "num_bytes": int(sp.rows.size), "num_examples": sp.num_examples}
                 for sp in splits
             ],
-            "download_size": sum(int(f.size) for sp in splits for f in sp.files),
-            "dataset_size": sum(int(sp.num_bytes) for sp in splits),
+            "download_size": sum(int(sp.rows.size) for sp in splits),
+            "dataset_size": sum(int(sp.rows.size) for sp in splits),
         }
         for name, splits in groups.items()
     ]

@@ -101,6 +101,14 @@ def _progress(bar: Progress):
 
 SeedOpt = Annotated[int, typer.Option(help="Seed of the split assignment.")]
 FracOpt = Annotated[str, typer.Option(help="Train/val/test shares.")]
+CodecOpt = Annotated[
+    str,
+    typer.Option(
+        help="HDF5 compression: blosc-zstd (default; readers need hdf5plugin), gzip-shuffle "
+        "(alias gzip; h5py alone reads it, slower), none, or bitshuffle-lz4 (hdf5plugin). "
+        "Figures in the README.  publish --from: the staging folder's unless given."
+    ),
+]
 ListsOpt = Annotated[
     Path | None, typer.Option(help="Folder with train_list.txt, val_list.txt, test_list.txt.")
 ]
@@ -116,16 +124,19 @@ def build(
     fractions: FracOpt = "64/12/24",
     split_lists: ListsOpt = None,
     shard_size: Annotated[str, typer.Option(help="Shard HDF5 files above this size.")] = "4GB",
+    codec: CodecOpt = "blosc-zstd",
 ) -> None:
     """Build the HDF5 splits into a staging folder, to inspect before publishing."""
     from capture import __version__
     from dataset_card.build import build as build_data
     from dataset_card.build import plan_sessions
+    from dataset_card.hdf5 import canonical_codec
     from dataset_card.publish import partial_folder
     from dataset_card.splits import parse_fractions
 
     if out_dir.exists():
         raise ValueError(f"{out_dir} already exists; choose a new staging folder")
+    canonical_codec(codec)
     plans = plan_sessions(
         sessions, seed=seed, fractions=parse_fractions(fractions), split_lists=split_lists
     )
@@ -137,6 +148,7 @@ def build(
             version="0.0.0",
             created="",
             tool_version=__version__,
+            codec=canonical_codec(codec),
             shard_bytes=_size(shard_size),
             progress=_progress(bar),
         )
@@ -148,6 +160,7 @@ def build(
                 "seed": seed,
                 "fractions": fractions,
                 "split_lists": str(split_lists.resolve()) if split_lists else None,
+                "codec": canonical_codec(codec),
             },
         )
     t = Table(title=f"staged in {out_dir}")
@@ -185,8 +198,10 @@ def publish(
     shard_size: Annotated[str, typer.Option(help="Shard HDF5 files above this size.")] = "4GB",
     push_to: Annotated[str | None, typer.Option("--push", help="hf://ORG/NAME")] = None,
     dry_run: Annotated[bool, typer.Option(help="With --push: say what would be sent.")] = False,
+    codec: CodecOpt = "",
 ) -> None:
     """Build, describe, validate and freeze a release (and optionally push it)."""
+    from dataset_card.hdf5 import DEFAULT_CODEC
     from dataset_card.publish import ReleaseMeta, push
     from dataset_card.publish import publish as do_publish
     from dataset_card.splits import parse_fractions
@@ -202,6 +217,7 @@ def publish(
         st = json.loads((staging / STAGING).read_text())
         sessions = [Path(s) for s in st["sessions"]]
         seed, fractions = st["seed"], st["fractions"]
+        codec = codec or st.get("codec", "")
         split_lists = Path(st["split_lists"]) if st.get("split_lists") else None
     if not sessions:
         raise ValueError("expected SESSION... or --from STAGING, found neither")
@@ -223,6 +239,7 @@ def publish(
             seed=seed,
             fractions=parse_fractions(fractions),
             split_lists=split_lists,
+            codec=codec or DEFAULT_CODEC,
             shard_bytes=_size(shard_size),
             progress=_progress(bar),
             say=_say,
@@ -316,12 +333,17 @@ def export(
     from dataset_card import export_smid
 
     if format_ == "smid":
-        path = export_smid.export_smid(release, dest)
+        summary = export_smid.export_smid(release, dest)
     elif format_ == "patches":
-        path = export_smid.export_patches(release, dest, size=size)
+        summary = export_smid.export_patches(release, dest, size=size)
     else:
         raise ValueError(f"expected --format smid or patches, found {format_!r}")
-    out.print(f"exported {release} as {format_} to {path}")
+    for line in summary.lines():
+        if line.startswith("warning: "):
+            err.print(f"[yellow]warning:[/] {line[9:]}", highlight=False, soft_wrap=True)
+        else:
+            out.print(f"  {line}", highlight=False)
+    out.print(f"exported {release} as {format_} to {summary.dest}", highlight=False)
 
 
 def main() -> None:

@@ -2,9 +2,12 @@
 
 Croissant does not understand HDF5 (mlcommons/croissant#697), so each ``.h5`` file is described
 as a ``cr:FileObject`` (``application/x-hdf5``, sha256, size) and the record set sits on the
-``pairs.csv`` manifest the packager writes with exactly :data:`PAIRS_CSV_COLUMNS`: one record
-per short frame with a reference, naming the HDF5 file and the indices that find the frame and
-its reference inside it.
+``pairs.parquet`` table the packager writes with exactly :data:`PAIRS_CSV_COLUMNS` (the
+typed twin of ``pairs.csv``): one record per short frame with a reference, naming the HDF5
+file and the indices that find the frame and its reference inside it.  The source is Parquet,
+not the CSV, because mlcroissant reads a CSV with pandas' type inference and ignores the
+declared ``dataType``: a DRV-style scene ``0001`` would come back as ``1``.  Parquet carries
+its types, so every field keeps the one declared here.
 
 :func:`validate_croissant` runs mlcroissant's own validation offline (local files only: every
 ``contentUrl`` is a path relative to the JSON file, which mlcroissant resolves against the
@@ -40,6 +43,7 @@ from dataset_card.errors import BadRelease
 
 __all__ = [
     "CROISSANT_VERSION",
+    "PAIRS_COLUMNS",
     "PAIRS_CSV_COLUMNS",
     "PAIRS_RECORD_SET",
     "RAI_VERSION",
@@ -53,11 +57,13 @@ log = logging.getLogger(__name__)
 CROISSANT_VERSION = "http://mlcommons.org/croissant/1.1"
 RAI_VERSION = "http://mlcommons.org/croissant/RAI/1.0"
 PAIRS_RECORD_SET = "pairs"
+#: The typed table the ``pairs`` record set reads (see :mod:`dataset_card.parquet`).
+PAIRS_TABLE = "pairs.parquet"
 HDF5_MIME = "application/x-hdf5"
 
 # (column, Croissant data type, description).  The packager writes pairs.csv with exactly these
 # columns in this order; floats may be "nan" where a value is unknown.
-_PAIRS_COLUMNS: tuple[tuple[str, str, str], ...] = (
+PAIRS_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("split", "sc:Text", "Split of the pair: train, val or test."),
     ("session_id", "sc:Text", "Session the frames come from (group /sessions/<session_id>)."),
     ("scene", "sc:Text", "Scene name; splits are disjoint by scene."),
@@ -82,7 +88,7 @@ _PAIRS_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("lux", "sc:Float", "Illuminance noted at capture, in lux; nan when not measured."),
     ("kind", "sc:Text", "Session kind: static or sweep."),
 )
-PAIRS_CSV_COLUMNS: tuple[str, ...] = tuple(name for name, _, _ in _PAIRS_COLUMNS)
+PAIRS_CSV_COLUMNS: tuple[str, ...] = tuple(name for name, _, _ in PAIRS_COLUMNS)
 
 _CONTEXT: dict[str, Any] = {
     "@language": "en",
@@ -139,6 +145,7 @@ _MIME_BY_SUFFIX = {
     ".h5": HDF5_MIME,
     ".hdf5": HDF5_MIME,
     ".csv": "text/csv",
+    ".parquet": "application/x-parquet",
     ".json": "application/json",
     ".md": "text/markdown",
     ".txt": "text/plain",
@@ -303,16 +310,17 @@ def _rai(info: ReleaseInfo) -> dict[str, Any]:
     }
 
 
-def build_croissant(info: ReleaseInfo, *, pairs_csv: str = "pairs.csv") -> dict[str, Any]:
+def build_croissant(info: ReleaseInfo, *, pairs_table: str = PAIRS_TABLE) -> dict[str, Any]:
     """Build the Croissant 1.1 JSON-LD of a release.
 
     Parameters
     ----------
     info
-        The release, as filled by the packager.  ``info.extra_files`` must list ``pairs_csv``
-        (its sha256 goes into the metadata).
-    pairs_csv
-        Release-relative path of the pairs manifest.
+        The release, as filled by the packager.  ``info.extra_files`` must list
+        ``pairs_table`` (its sha256 goes into the metadata).
+    pairs_table
+        Release-relative path of the typed pairs table (Parquet, the columns of
+        :data:`PAIRS_CSV_COLUMNS`).
 
     Returns
     -------
@@ -327,15 +335,15 @@ def build_croissant(info: ReleaseInfo, *, pairs_csv: str = "pairs.csv") -> dict[
     ------
     BadRelease
         When the release lacks a url, a named creator, a name or a split, or when
-        ``pairs_csv`` is not among ``info.extra_files``.
+        ``pairs_table`` is not among ``info.extra_files``.
     """
     check_release_info(info)
     by_path = {f.path: f for f in info.extra_files}
-    if pairs_csv not in by_path:
+    if pairs_table not in by_path:
         raise BadRelease(
-            f"expected {pairs_csv} among the release's extra files (its sha256 goes into the "
-            f"Croissant metadata), found only {sorted(by_path) or 'none'}; write pairs.csv "
-            "first and list it in ReleaseInfo.extra_files"
+            f"expected {pairs_table} among the release's extra files (its sha256 goes into the "
+            f"Croissant metadata), found only {sorted(by_path) or 'none'}; write it first "
+            "(dataset_card.parquet.write_pairs_parquet) and list it in ReleaseInfo.extra_files"
         )
     distribution = []
     for split in info.splits:
@@ -348,9 +356,24 @@ def build_croissant(info: ReleaseInfo, *, pairs_csv: str = "pairs.csv") -> dict[
                     "references (long, gt_srgb) and per-frame tables.",
                 )
             )
+    for split in info.splits:
+        if split.rows is not None:
+            distribution.append(
+                _file_object(
+                    split.rows,
+                    f"Parquet table of the {split.name} split (the card's `configs`, what "
+                    "Hugging Face `datasets` loads): one row per example with small preview "
+                    "images.",
+                )
+            )
     for f in info.extra_files:
-        if f.path == pairs_csv:
-            desc = "Manifest of pairs: one row per short-exposure frame that has a reference."
+        if f.path == pairs_table:
+            desc = (
+                "Typed manifest of pairs (Parquet): one row per short-exposure frame that has "
+                "a reference; the same rows as pairs.csv."
+            )
+        elif f.path.endswith(".csv"):
+            desc = "Manifest of pairs as CSV: the rows of pairs.parquet."
         else:
             desc = f"Release file {f.path}."
         distribution.append(_file_object(f, desc))
@@ -362,9 +385,9 @@ def build_croissant(info: ReleaseInfo, *, pairs_csv: str = "pairs.csv") -> dict[
             "name": name,
             "description": description,
             "dataType": data_type,
-            "source": {"fileObject": {"@id": pairs_csv}, "extract": {"column": name}},
+            "source": {"fileObject": {"@id": pairs_table}, "extract": {"column": name}},
         }
-        for name, data_type, description in _PAIRS_COLUMNS
+        for name, data_type, description in PAIRS_COLUMNS
     ]
     record_set = {
         "@type": "cr:RecordSet",
@@ -373,10 +396,9 @@ def build_croissant(info: ReleaseInfo, *, pairs_csv: str = "pairs.csv") -> dict[
         "description": (
             "One record per short-exposure frame with a matched long-exposure reference.  "
             "Open `file` with h5py; the frame is sessions/<session_id>/short[short_index], its "
-            "reference sessions/<session_id>/long[ref_index] and gt_srgb[ref_index].  "
-            "mlcroissant 1.1 reads the CSV with pandas' type inference, so a text column whose "
-            "values all look like numbers (scene 0001) comes back as numbers without leading "
-            "zeros; read pairs.csv with dtype=str to keep them."
+            "reference sessions/<session_id>/long[ref_index] and gt_srgb[ref_index].  Read "
+            "from pairs.parquet, whose types are kept (scene 0001 stays the text 0001); "
+            "unknown numbers are null."
         ),
         "key": [{"@id": f"{rs}/session_id"}, {"@id": f"{rs}/short_index"}],
         "field": fields,
@@ -405,7 +427,7 @@ def build_croissant(info: ReleaseInfo, *, pairs_csv: str = "pairs.csv") -> dict[
 
 
 def write_croissant(
-    info: ReleaseInfo, path: str | os.PathLike, *, pairs_csv: str = "pairs.csv"
+    info: ReleaseInfo, path: str | os.PathLike, *, pairs_table: str = PAIRS_TABLE
 ) -> Path:
     """Build the Croissant metadata of ``info`` and write it to ``path`` atomically.
 
@@ -414,7 +436,7 @@ def write_croissant(
     pathlib.Path
         The path written.
     """
-    doc = build_croissant(info, pairs_csv=pairs_csv)
+    doc = build_croissant(info, pairs_table=pairs_table)
     path = Path(path)
     atomic_write_json(path, doc)
     log.info("wrote the Croissant metadata %s", path)

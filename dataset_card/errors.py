@@ -49,6 +49,11 @@ class CorruptFile(DatasetError, OSError):
     """A release file that cannot be read: not HDF5, truncated, or a chunk failing its checksum."""
 
 
+class MissingFilter(DatasetError, OSError):
+    """A frame stored with a compression filter this process cannot load (Blosc or Bitshuffle
+    without hdf5plugin): the file is fine, the reader lacks a package."""
+
+
 class MissingFile(DatasetError, FileNotFoundError):
     """A file the release (or its manifest) names is not there."""
 

@@ -10,9 +10,14 @@ reads, for each sequence id listed in ``train_list.txt``/``val_list.txt``/``test
   DRV's own frames were also denoised with VBM4D; these are not (the folder keeps the name
   SMID's loader looks for, and ``EXPORT.md`` says so).
 
-A sequence is the short frames paired with one reference: a static session is one sequence
-named by its session id; a sweep gives one per reference (``<session>-r<k>``).  Sequences with
-fewer than two frames are skipped (SMID draws two frames of a sequence per step).
+A static sequence is the short frames paired with one reference: a static session is one
+sequence named by its session id (``<session>-r<k>`` per reference when it has several).  A
+sweep, and a session without references, is one of SMID's dynamic sequences: every short frame
+in capture order, without ground truth, listed in ``<split>_dynamic_list.txt`` (sweeps) or
+``dynamic_list.txt``.  Sequences with fewer than two frames are skipped (SMID draws two frames
+of a sequence per step); those with fewer than :data:`SMID_MIN_FRAMES` are written with a
+warning, since SMID's test scripts skip them.  An export that would write nothing fails before
+creating anything.
 
 Patches (the HKUST turntable project's training format): for every paired short frame, the
 short mosaic and its reference cut into aligned, non-overlapping ``size`` x ``size`` tiles at
@@ -23,16 +28,18 @@ from __future__ import annotations
 
 import csv
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from capture.fsio import atomic_write, atomic_write_bytes
-from dataset_card.errors import BadRelease
-from dataset_card.reader import half_size, network_input, open_release
+from dataset_card.errors import BadRelease, DatasetError
+from dataset_card.reader import half_size, network_input, open_release, usable_ratio
+from dataset_card.splits import DYNAMIC
 
-__all__ = ["export_patches", "export_smid"]
+__all__ = ["SMID_MIN_FRAMES", "ExportSummary", "export_patches", "export_smid"]
 
 
 def _png16(path: Path, rgb_or_grey: np.ndarray) -> None:
@@ -51,8 +58,36 @@ def _new_dir(dest: Path) -> None:
     dest.mkdir(parents=True)
 
 
-def _sequences(sd) -> list[tuple[str, int, list[int]]]:
-    """SMID's sequence names: the session id, with the reference index when there are several."""
+#: SMID's test scripts skip sequences with fewer frames than this.
+SMID_MIN_FRAMES = 8
+
+
+@dataclass
+class ExportSummary:
+    """What an export wrote and skipped, for the CLI to print and ``EXPORT.md`` to keep."""
+
+    dest: Path
+    written: dict[str, list[str]] = field(default_factory=dict)  # list name -> items
+    frames: int = 0
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """One line per list written, then one per skip and per warning."""
+        out = []
+        for name, items in self.written.items():
+            unit = "patch" if name.endswith("patches") else "sequence"
+            plural = "es" if unit == "patch" else "s"
+            out.append(f"{name}: {len(items)} {unit}{'' if len(items) == 1 else plural}")
+        out.append(f"frames written: {self.frames}")
+        out += [f"skipped: {s}" for s in self.skipped]
+        out += [f"warning: {w}" for w in self.warnings]
+        return out
+
+
+def _static_sequences(sd) -> list[tuple[str, int, list[int]]]:
+    """SMID's static sequences of a static session: the frames paired with each reference,
+    named by the session id (with the reference index when there are several)."""
     seqs = sd.sequences()
     return [
         (sd.session_id if len(seqs) == 1 else f"{sd.session_id}-r{k:02d}", k, idx)
@@ -60,68 +95,178 @@ def _sequences(sd) -> list[tuple[str, int, list[int]]]:
     ]
 
 
-def export_smid(release: str | os.PathLike, dest: str | os.PathLike) -> Path:
-    """Write SMID-compatible folders for every split with references."""
+def _ratio(sd, i: int) -> float:
+    """A frame's exposure ratio; a sweep frame without a pair takes the session's."""
+    r = float(sd.short_frames["exposure_ratio"][i])
+    if np.isfinite(r) and r > 0:
+        return r
+    return usable_ratio(sd.attrs.get("exposure_ratio", float("nan")))
+
+
+def _write_frames(dest: Path, name: str, sd, idx: list[int]) -> None:
+    (dest / "VBM4D_rawRGB" / name).mkdir(parents=True)
+    a = sd.attrs
+    for n, i in enumerate(idx):
+        rgb = network_input(np.asarray(sd.short[i]), a, _ratio(sd, i), layout="rgb")
+        _png16(
+            dest / "VBM4D_rawRGB" / name / f"{n:04d}.png",
+            np.round(np.moveaxis(rgb, 0, -1) * 65535).astype(np.uint16),
+        )
+
+
+def _smid_plan(rel) -> dict[str, list[tuple]]:
+    """Every sequence the export will write, by list file, and what it will skip."""
+    plan: dict[str, list[tuple]] = {}
+    for split in ("train", "val", "test", DYNAMIC):
+        if split not in rel.splits:
+            continue
+        with rel.split(split) as reader:
+            for sid in reader.sessions():
+                sd = reader.session(sid)
+                if sd.kind == "static":
+                    for name, k, idx in _static_sequences(sd):
+                        plan.setdefault(f"{split}_list.txt", []).append(
+                            ("static", split, sid, name, k, idx)
+                        )
+                else:  # a sweep or a session without references: SMID's dynamic videos
+                    idx = list(range(len(sd.short)))
+                    key = "dynamic_list.txt" if split == DYNAMIC else f"{split}_dynamic_list.txt"
+                    plan.setdefault(key, []).append(("dynamic", split, sid, sid, -1, idx))
+    return plan
+
+
+def export_smid(release: str | os.PathLike, dest: str | os.PathLike) -> ExportSummary:
+    """Write SMID-compatible folders: static sessions as static sequences with their ground
+    truth, sweeps and sessions without references as dynamic sequences (frames only).
+
+    Returns
+    -------
+    ExportSummary
+        Sequences written per list file, frames written, sequences skipped (fewer than two
+        frames) and warnings (sequences SMID's test scripts skip: fewer than
+        :data:`SMID_MIN_FRAMES` frames; dynamic frames without an exposure ratio).
+
+    Raises
+    ------
+    DatasetError
+        When nothing would be written (no session has a sequence of two frames or more);
+        nothing is created.
+    """
     rel = open_release(release)
     dest = Path(dest)
-    _new_dir(dest)
-    skipped: list[str] = []
-    for split in ("train", "val", "test"):
-        if split not in rel.splits:
-            (dest / f"{split}_list.txt").write_text("")
-            continue
-        reader = rel.split(split)
-        ids: list[str] = []
-        for sid in reader.sessions():
-            sd = reader.session(sid)
-            a = sd.attrs
-            for name, k, idx in _sequences(sd):
-                if len(idx) < 2:
-                    skipped.append(f"{name} ({len(idx)} frame)")
-                    continue
-                half = half_size(sd.gt_srgb[k])
-                (dest / "long" / name).mkdir(parents=True)
-                _png16(
-                    dest / "long" / name / "half0001_00.png",
-                    np.clip(half + 0.5, 0, 65535).astype(np.uint16),
+    plan = _smid_plan(rel)
+    summary = ExportSummary(dest)
+    keep: dict[str, list[tuple]] = {}
+    for key, seqs in plan.items():
+        for seq in seqs:
+            kind, _, _, name, _, idx = seq
+            if len(idx) < 2:
+                summary.skipped.append(
+                    f"{name} ({kind}, {len(idx)} frame; SMID draws two frames per sequence)"
                 )
-                (dest / "VBM4D_rawRGB" / name).mkdir(parents=True)
-                for n, i in enumerate(idx):
-                    rgb = network_input(
-                        np.asarray(sd.short[i]),
-                        a,
-                        sd.short_frames["exposure_ratio"][i],
-                        layout="rgb",
-                    )
-                    img = np.moveaxis(rgb, 0, -1)
+                continue
+            if len(idx) < SMID_MIN_FRAMES:
+                summary.warnings.append(
+                    f"{name} has {len(idx)} frames; SMID's test scripts skip sequences of "
+                    f"fewer than {SMID_MIN_FRAMES}"
+                )
+            keep.setdefault(key, []).append(seq)
+    if not keep:
+        why = "; ".join(summary.skipped) or "the release has no train, val, test or dynamic split"
+        raise DatasetError(
+            f"nothing to export from {release}: no sequence has two frames or more ({why}); "
+            f"{dest} was not created"
+        )
+    _new_dir(dest)
+    for split in ("train", "val", "test"):  # SMID's loaders open every split list
+        keep.setdefault(f"{split}_list.txt", [])
+    for key, seqs in keep.items():
+        names = []
+        for kind, split, sid, name, k, idx in seqs:
+            with rel.split(split) as reader:
+                sd = reader.session(sid)
+                if kind == "static":
+                    half = half_size(sd.gt_srgb[k])
+                    (dest / "long" / name).mkdir(parents=True)
                     _png16(
-                        dest / "VBM4D_rawRGB" / name / f"{n:04d}.png",
-                        np.round(img * 65535).astype(np.uint16),
+                        dest / "long" / name / "half0001_00.png",
+                        np.clip(half + 0.5, 0, 65535).astype(np.uint16),
                     )
-                ids.append(name)
-        (dest / f"{split}_list.txt").write_text("".join(f"{i}\n" for i in ids))
-        reader.close()
+                elif not np.isfinite(float(sd.attrs.get("exposure_ratio", float("nan")))):
+                    summary.warnings.append(
+                        f"{name}: no exposure ratio recorded (no references); its frames are "
+                        "exported with gain 1"
+                    )
+                _write_frames(dest, name, sd, idx)
+            summary.frames += len(idx)
+            names.append(name)
+        atomic_write_bytes(dest / key, "".join(f"{n}\n" for n in names).encode())
+        summary.written[key] = names
     with atomic_write(dest / "EXPORT.md", "w") as fh:
         fh.write(
             f"# SMID export of {rel.name} {rel.version}\n\n"
             "Input frames are 2x2-binned raw RGB with the exposure-ratio gain, clipped to [0, 1],"
             " stored as 16-bit BGR PNG. They are NOT VBM4D-denoised, unlike DRV's release; the "
             "folder is named VBM4D_rawRGB because that is where SMID's loader looks.\n\n"
-            f"Skipped sequences (fewer than two frames): {', '.join(skipped) or 'none'}\n"
+            "Static sessions are static sequences (`<split>_list.txt`, ground truth in "
+            "`long/<id>/half0001_00.png`). Sweeps (`<split>_dynamic_list.txt`) and sessions "
+            "without references (`dynamic_list.txt`) are dynamic sequences: every short frame "
+            "in capture order, no ground truth.\n\n"
+            + "".join(f"- {line}\n" for line in summary.lines())
         )
-    return dest
+    return summary
 
 
-def export_patches(release: str | os.PathLike, dest: str | os.PathLike, *, size: int = 512) -> Path:
-    """Write aligned dark/bright patch pairs, per split, with ``patches.csv``."""
+def _patch_plan(rel) -> tuple[list[str], int | None]:
+    """The splits with pairs, and the smallest frame side among their sessions."""
+    splits, side = [], None
+    for split in ("train", "val", "test"):
+        if split not in rel.splits:
+            continue
+        with rel.split(split) as reader:
+            for sid in reader.sessions():
+                sd = reader.session(sid)
+                if not sd.pairs():
+                    continue
+                _, h, w = sd.short.shape
+                side = min(h, w) if side is None else min(side, h, w)
+                if split not in splits:
+                    splits.append(split)
+    return splits, side
+
+
+def export_patches(
+    release: str | os.PathLike, dest: str | os.PathLike, *, size: int = 512
+) -> ExportSummary:
+    """Write aligned dark/bright patch pairs, per split, with ``patches.csv``.
+
+    Raises
+    ------
+    BadRelease
+        An odd ``size``, one below 16, or one larger than the frames (the message names the
+        largest size that fits); nothing is created.
+    DatasetError
+        When the release has no pair to cut patches from; nothing is created.
+    """
     if size < 16 or size % 2:
         raise BadRelease(f"expected an even --size of at least 16, found {size}")
     rel = open_release(release)
     dest = Path(dest)
+    splits, side = _patch_plan(rel)
+    if side is None:
+        raise DatasetError(
+            f"nothing to export from {release}: no train, val or test session has a pair "
+            f"(short frame with a reference); {dest} was not created"
+        )
+    if size > side:
+        fits = side // 2 * 2
+        raise BadRelease(
+            f"expected --size at most {fits} (the smallest frames of the release are {side} "
+            f"pixels on their short side), found {size}; no patch would fit. Try --size {fits}"
+        )
     _new_dir(dest)
-    for split in ("train", "val", "test"):
-        if split not in rel.splits:
-            continue
+    summary = ExportSummary(dest)
+    for split in splits:
         reader = rel.split(split)
         base = dest / split
         (base / "dark").mkdir(parents=True)
@@ -172,4 +317,6 @@ def export_patches(release: str | os.PathLike, dest: str | os.PathLike, *, size:
             wr.writeheader()
             wr.writerows(rows)
         reader.close()
-    return dest
+        summary.written[f"{split} patches"] = [r["patch"] for r in rows]
+        summary.frames += len(rows)
+    return summary

@@ -15,8 +15,13 @@ that a training crop decompresses only the tiles it touches.  Files are written 
 temporary names and renamed only when the whole split is done, so an interrupted publish
 leaves no partial file behind.
 
-Plugin filters (Bitshuffle, Blosc) come from hdf5plugin, which is imported here so that
-every file this module opens, or that :func:`open_file` hands out, can be read.
+Plugin filters (Bitshuffle, Blosc) come from hdf5plugin, which is imported here (when it is
+installed) so that every file this module opens, or that :func:`open_file` hands out, can be
+read.  Each file records its codec and what a reader needs in the root attributes ``codec``
+and ``reader_needs``; ``gzip-shuffle`` and ``none`` need h5py alone.  Without hdf5plugin a
+frame stored with a plugin filter cannot be read: :func:`missing_filters` names the filters a
+dataset needs that this process lacks, and the reader turns that into
+:class:`~dataset_card.errors.MissingFilter`, naming hdf5plugin.
 """
 
 from __future__ import annotations
@@ -33,19 +38,32 @@ from types import TracebackType
 from typing import Any
 
 import h5py
-import hdf5plugin
 import numpy as np
 
+try:  # registers Blosc, Bitshuffle, ... with HDF5; gzip and none are read without it
+    import hdf5plugin
+except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
+    hdf5plugin = None
+
 from capture.fsio import PART_SUFFIX, fsync_dir
-from dataset_card.errors import BadRelease, CorruptFile, DatasetError, MissingFile, ReleaseExists
+from dataset_card.errors import (
+    BadRelease,
+    CorruptFile,
+    DatasetError,
+    MissingFile,
+    MissingFilter,
+    ReleaseExists,
+)
 
 __all__ = [
     "CODECS",
+    "CODEC_ALIASES",
     "DEFAULT_BLOSC_THREADS",
     "DEFAULT_CODEC",
     "GT_RECIPE",
     "LONG_FRAMES_DTYPE",
     "MEAN_RECIPE",
+    "READER_NEEDS",
     "ROOT_ATTRS",
     "SCHEMA_VERSION",
     "SESSION_ATTRS",
@@ -53,9 +71,12 @@ __all__ = [
     "WHOLE_FRAME_MAX_PIXELS",
     "SessionWriter",
     "SplitWriter",
+    "canonical_codec",
     "file_summary",
+    "filter_error",
     "fletcher32_matches",
     "frame_chunks",
+    "missing_filters",
     "open_file",
     "shard_name",
     "to_python",
@@ -69,6 +90,17 @@ SCHEMA_VERSION = 1
 
 #: Lossless codecs the writer offers, fastest to slowest on our data except ``none``.
 CODECS: tuple[str, ...] = ("bitshuffle-lz4", "blosc-zstd", "gzip-shuffle", "none")
+
+#: Short names ``--codec`` also accepts.
+CODEC_ALIASES = {"gzip": "gzip-shuffle", "blosc": "blosc-zstd"}
+
+#: What a reader needs for each codec, written as every file's ``reader_needs`` attribute.
+READER_NEEDS = {
+    "bitshuffle-lz4": "h5py and hdf5plugin (import hdf5plugin before opening the file)",
+    "blosc-zstd": "h5py and hdf5plugin (import hdf5plugin before opening the file)",
+    "gzip-shuffle": "h5py only (gzip and shuffle are built into HDF5)",
+    "none": "h5py only (no compression)",
+}
 
 #: Chosen by ``scripts/bench_dataset.py`` on simulated RX100 frames at 1 lux: of the codecs that
 #: package faster than 150 MB/s of raw input on two cores, the one that stores least (2.20x on
@@ -171,20 +203,78 @@ _SHARD_RE = re.compile(r"(?P<split>.+?)(?:-(?P<shard>\d{5})-of-(?P<count>\d{5}))
 _MAX_PROBLEMS_PER_DATASET = 10
 _VERIFY_BLOCK_BYTES = 64 * 2**20
 
+# The registered HDF5 filter ids of hdf5plugin's filters (fixed by The HDF Group's registry),
+# so that files can be described without hdf5plugin installed.
+BSHUF_ID, BLOSC_ID, BLOSC2_ID, LZ4_ID, ZSTD_ID = 32008, 32001, 32026, 32004, 32015
 _FILTER_NAMES = {
     h5py.h5z.FILTER_DEFLATE: "gzip",
     h5py.h5z.FILTER_SHUFFLE: "shuffle",
     h5py.h5z.FILTER_FLETCHER32: "fletcher32",
-    hdf5plugin.BSHUF_ID: "bitshuffle",
-    hdf5plugin.BLOSC_ID: "blosc",
-    hdf5plugin.BLOSC2_ID: "blosc2",
-    hdf5plugin.LZ4_ID: "lz4",
-    hdf5plugin.ZSTD_ID: "zstd",
+    BSHUF_ID: "bitshuffle",
+    BLOSC_ID: "blosc",
+    BLOSC2_ID: "blosc2",
+    LZ4_ID: "lz4",
+    ZSTD_ID: "zstd",
 }
+
+
+def canonical_codec(codec: str) -> str:
+    """The codec name of :data:`CODECS` that ``codec`` (or its alias) names.
+
+    Raises
+    ------
+    BadRelease
+        For a name that is neither a codec nor an alias.
+    """
+    name = CODEC_ALIASES.get(codec, codec)
+    if name not in CODECS:
+        raise BadRelease(
+            f"expected a codec among {', '.join(CODECS)} (or gzip, blosc), found {codec!r}; "
+            f"{DEFAULT_CODEC} is the default, gzip-shuffle is for readers without hdf5plugin "
+            "(see the README's measured figures)"
+        )
+    return name
+
+
+def missing_filters(ds: h5py.Dataset) -> list[str]:
+    """The names of the filters ``ds`` is stored with that this process cannot load."""
+    plist = ds.id.get_create_plist()
+    out = []
+    for i in range(plist.get_nfilters()):
+        code = plist.get_filter(i)[0]
+        if not h5py.h5z.filter_avail(code):
+            out.append(_FILTER_NAMES.get(code, f"filter {code}"))
+    return out
+
+
+def filter_error(ds: h5py.Dataset, where: str) -> MissingFilter | None:
+    """A :class:`MissingFilter` naming hdf5plugin when ``ds`` needs a filter this process
+    lacks, else None."""
+    missing = missing_filters(ds)
+    if not missing:
+        return None
+    codec = ds.file.attrs.get("codec", None)
+    codec = f" (codec {to_python(codec)})" if codec is not None else ""
+    state = (
+        "hdf5plugin is not installed"
+        if hdf5plugin is None
+        else "hdf5plugin is imported but HDF5 did not load these filters"
+    )
+    return MissingFilter(
+        f"cannot read {where}: it is compressed with {', '.join(missing)}{codec}, an HDF5 "
+        f"plugin filter, and {state}.  Install it (`pip install hdf5plugin`) and "
+        "`import hdf5plugin` before opening the file; or publish with `--codec gzip-shuffle`, "
+        "which h5py reads alone"
+    )
 
 
 def _codec_options(codec: str) -> dict[str, Any]:
     """h5py ``create_dataset`` keywords for one of :data:`CODECS`."""
+    if codec in ("bitshuffle-lz4", "blosc-zstd") and hdf5plugin is None:
+        raise DatasetError(
+            f"codec {codec} needs hdf5plugin to write, and it is not installed; `pip install "
+            "hdf5plugin`, or choose --codec gzip-shuffle or none"
+        )
     if codec == "bitshuffle-lz4":
         return dict(hdf5plugin.Bitshuffle(nelems=0, cname="lz4"))
     if codec == "blosc-zstd":
@@ -591,6 +681,7 @@ class SplitWriter:
                 f"expected a split name of letters, digits, underscores and dots (such as "
                 f"'train'), found {split!r}"
             )
+        codec = canonical_codec(codec)
         _codec_options(codec)
         if isinstance(shard_bytes, bool) or not int(shard_bytes) > 0:
             raise BadRelease(f"expected shard_bytes > 0, found {shard_bytes!r}")
@@ -615,6 +706,8 @@ class SplitWriter:
         attrs.setdefault("created", _utc_now())
         attrs["schema_version"] = SCHEMA_VERSION
         attrs["split"] = split
+        attrs["codec"] = codec
+        attrs["reader_needs"] = READER_NEEDS[codec]
         self._root_attrs = {k: _attr_value(k, v) for k, v in attrs.items()}
 
         self.folder = Path(folder)
@@ -941,7 +1034,7 @@ def _codec_of(ds: h5py.Dataset) -> str:
 def _blosc_compressor(plist: h5py.h5p.PropDCID) -> str:
     for i in range(plist.get_nfilters()):
         code, _, values, _ = plist.get_filter(i)
-        if code == hdf5plugin.BLOSC_ID and len(values) > 6:
+        if code == BLOSC_ID and len(values) > 6:
             return {0: "blosclz", 1: "lz4", 2: "lz4hc", 3: "snappy", 4: "zlib", 5: "zstd"}.get(
                 values[6], "?"
             )

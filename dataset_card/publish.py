@@ -36,7 +36,15 @@ from dataset_card.build import build, plan_sessions
 from dataset_card.card import FileInfo, ReleaseInfo, SplitInfo, check_card, write_card
 from dataset_card.croissant import validate_croissant, write_croissant
 from dataset_card.errors import BadRelease, DatasetError, ReleaseExists
-from dataset_card.hdf5 import DEFAULT_CODEC, GT_RECIPE, file_summary, open_file, verify_file
+from dataset_card.hdf5 import (
+    DEFAULT_CODEC,
+    GT_RECIPE,
+    canonical_codec,
+    file_summary,
+    open_file,
+    verify_file,
+)
+from dataset_card.parquet import PAIRS_PARQUET, count_rows
 from dataset_card.reader import MANIFEST
 
 __all__ = [
@@ -359,6 +367,8 @@ def check_release(root: str | os.PathLike, *, chunks: bool = True) -> list[str]:
     scenes: dict[str, str] = {}
     frames: dict[str, tuple[str, str]] = {}
     for split, info in manifest["splits"].items():
+        if info.get("rows"):
+            problems += count_rows(root / info["rows"], info["num_examples"])
         for rel in info["files"]:
             path = root / rel
             if chunks:
@@ -446,6 +456,7 @@ def publish(
             "expected --url and at least one --creator (Croissant and the card need them), "
             f"found url={meta.url!r}, creators={list(meta.creators)!r}"
         )
+    codec = canonical_codec(codec)
     old = read_manifest(previous) if previous else None
     plans = plan_sessions(
         sessions,
@@ -473,9 +484,11 @@ def publish(
             members = [p for p in plans if p.split == split]
             files = [_file_info(tmp, p, split) for p in paths]
             pairs = sum(1 for p in members for s in p.short if s["ref"] >= 0)
+            rows = result.rows.get(split)
             info = SplitInfo(
                 name=split,
                 files=files,
+                rows=_file_info(tmp, rows, split) if rows else None,
                 sessions=[p.session_id for p in members],
                 scenes=sorted({p.scene for p in members}),
                 num_examples=pairs if split != "dynamic" else sum(len(p.short) for p in members),
@@ -486,6 +499,7 @@ def publish(
             splits.append(info)
             manifest_splits[split] = {
                 "files": [f.path for f in files],
+                "rows": info.rows.path if info.rows else None,
                 "sessions": info.sessions,
                 "scenes": info.scenes,
                 "num_examples": info.num_examples,
@@ -508,7 +522,10 @@ def publish(
             sessions=[p.summary() for p in plans],
             codec=codec,
             gt_recipe=GT_RECIPE,
-            extra_files=[_file_info(tmp, result.pairs_csv, None)],
+            extra_files=[
+                _file_info(tmp, tmp / PAIRS_PARQUET, None),
+                _file_info(tmp, result.pairs_csv, None),
+            ],
         )
         write_card(info, tmp / "README.md")
         write_croissant(info, tmp / "croissant.json")
@@ -535,7 +552,8 @@ def publish(
             },
         }
         atomic_write_json(tmp / MANIFEST, manifest)
-        refresh_checksums(tmp, known={f.path: f.sha256 for f in [*info.files, *info.extra_files]})
+        hashed = [*info.files, *info.extra_files, *(sp.rows for sp in splits if sp.rows)]
+        refresh_checksums(tmp, known={f.path: f.sha256 for f in hashed})
         problems = check_release(tmp)
         if problems:
             raise DatasetError(

@@ -33,7 +33,13 @@ import numpy as np
 
 from curate.bayer import check_levels, pack_rggb
 from dataset_card.errors import BadRelease, CorruptFile, DatasetError, MissingFile, UnknownSplit
-from dataset_card.hdf5 import LONG_FRAMES_DTYPE, SHORT_FRAMES_DTYPE, open_file, to_python
+from dataset_card.hdf5 import (
+    LONG_FRAMES_DTYPE,
+    SHORT_FRAMES_DTYPE,
+    filter_error,
+    open_file,
+    to_python,
+)
 
 __all__ = [
     "LazyArray",
@@ -177,6 +183,9 @@ class LazyArray:
         try:
             out = ds[key]
         except OSError as exc:
+            missing = filter_error(ds, f"{self.name} in {self._reader.files[self._file_index]}")
+            if missing is not None:
+                raise missing from None
             raise CorruptFile(
                 f"expected to read {self.name}[{key!r}] from "
                 f"{self._reader.files[self._file_index]}, found {exc}; run `dataset verify` on "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,9 @@ from dataset_card.card import (
     summarize_sessions,
     write_card,
 )
+from dataset_card.croissant import PAIRS_COLUMNS
 from dataset_card.errors import BadRelease
+from dataset_card.parquet import card_features, write_pairs_parquet
 
 PAIRS_HEADER = (
     "split,session_id,scene,file,short_index,ref_index,short_file,short_sha256,long_file,"
@@ -73,10 +76,15 @@ def make_release(root: Path, **overrides) -> ReleaseInfo:
         path = root / "data" / f"{name}.h5"
         path.write_bytes(b"\x89HDF\r\n\x1a\n" + name.encode() * 3)  # a few bytes stand in
         f = FileInfo(f"data/{name}.h5", path.stat().st_size, sha256_file(path), name)
+        (root / "parquet").mkdir(exist_ok=True)
+        table = root / "parquet" / f"{name}.parquet"
+        table.write_bytes(b"PAR1" + name.encode() * 5)  # the card reads only size and sha256
+        rows = FileInfo(f"parquet/{name}.parquet", table.stat().st_size, sha256_file(table), name)
         splits.append(
             SplitInfo(
                 name=name,
                 files=[f],
+                rows=rows,
                 sessions=[s["id"] for s in members],
                 scenes=sorted({s["scene"] for s in members}),
                 num_examples=sum(s["frames_short"] for s in members),
@@ -100,6 +108,8 @@ def make_release(root: Path, **overrides) -> ReleaseInfo:
             )
     pairs = root / "pairs.csv"
     pairs.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with open(pairs, newline="", encoding="utf-8") as fh:
+        table = write_pairs_parquet(csv.DictReader(fh), root / "pairs.parquet", PAIRS_COLUMNS)
     fields = {
         "name": "sublux-mini",
         "version": "1.2.0",
@@ -116,7 +126,10 @@ def make_release(root: Path, **overrides) -> ReleaseInfo:
         "codec": "blosc-zstd5-bitshuffle",
         "gt_recipe": "rawpy postprocess(use_camera_wb=True, half_size=False, "
         "no_auto_bright=True, output_bps=16)",
-        "extra_files": [FileInfo("pairs.csv", pairs.stat().st_size, sha256_file(pairs))],
+        "extra_files": [
+            FileInfo("pairs.parquet", table.stat().st_size, sha256_file(table)),
+            FileInfo("pairs.csv", pairs.stat().st_size, sha256_file(pairs)),
+        ],
     }
     fields.update(overrides)
     return ReleaseInfo(**fields)
@@ -157,19 +170,22 @@ def test_front_matter_is_the_hub_metadata(card_path):
     # 15 pairs (4 + 5 + 3 + 3 short frames with references) -> the smallest bucket.
     assert data["size_categories"] == ["n<1K"]
     configs = {c["config_name"]: c["data_files"] for c in data["configs"]}
+    # The configs name the Parquet row tables only: `datasets` cannot read the HDF5 files.
     assert configs["default"] == [
-        {"split": "train", "path": ["data/train.h5"]},
-        {"split": "val", "path": ["data/val.h5"]},
-        {"split": "test", "path": ["data/test.h5"]},
+        {"split": "train", "path": "parquet/train.parquet"},
+        {"split": "val", "path": "parquet/val.parquet"},
+        {"split": "test", "path": "parquet/test.parquet"},
     ]
-    # Dynamic files hold no references, so they get a config of their own.
-    assert configs["dynamic"] == [{"split": "dynamic", "path": ["data/dynamic.h5"]}]
+    assert [c.get("default") for c in data["configs"]] == [True, None]
+    # Dynamic rows have no references, so they get a config of their own.
+    assert configs["dynamic"] == [{"split": "dynamic", "path": "parquet/dynamic.parquet"}]
     infos = {i["config_name"]: i for i in data["dataset_info"]}
+    assert infos["default"]["features"] == card_features()
     train = infos["default"]["splits"][0]
     assert train["name"] == "train"
     assert train["num_examples"] == 9
-    assert train["num_bytes"] == (card_path.parent / "data/train.h5").stat().st_size
-    dynamic_bytes = (card_path.parent / "data/dynamic.h5").stat().st_size
+    assert train["num_bytes"] == (card_path.parent / "parquet/train.parquet").stat().st_size
+    dynamic_bytes = (card_path.parent / "parquet/dynamic.parquet").stat().st_size
     assert infos["dynamic"]["splits"] == [
         {"name": "dynamic", "num_bytes": dynamic_bytes, "num_examples": 6}
     ]
@@ -286,10 +302,10 @@ def test_check_card_reports_what_is_missing(card_path, mutate, expected, offline
 
 
 def test_check_card_with_files_finds_a_missing_data_file(card_path):
-    (card_path.parent / "data" / "val.h5").unlink()
+    (card_path.parent / "parquet" / "val.parquet").unlink()
     assert check_card(card_path) == []
     problems = check_card(card_path, check_files=True)
-    assert len(problems) == 1 and "data/val.h5" in problems[0]
+    assert len(problems) == 1 and "parquet/val.parquet" in problems[0]
 
 
 def test_check_card_on_a_missing_file_does_not_go_to_the_hub(tmp_path, offline):

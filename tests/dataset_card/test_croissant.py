@@ -106,6 +106,8 @@ def test_dataset_fields_and_distribution(release):
         "data/test.h5",
         "data/dynamic.h5",
         "pairs.csv",
+        "pairs.parquet",
+        *(f"parquet/{name}.parquet" for name in ("train", "val", "test", "dynamic")),
     }
     for name in ("train", "val", "test", "dynamic"):
         o = objects[f"data/{name}.h5"]
@@ -117,6 +119,8 @@ def test_dataset_fields_and_distribution(release):
         assert o["contentSize"] == f"{f.stat().st_size} B"
     assert objects["pairs.csv"]["encodingFormat"] == "text/csv"
     assert objects["pairs.csv"]["sha256"] == sha256_file(root / "pairs.csv")
+    assert objects["pairs.parquet"]["encodingFormat"] == "application/x-parquet"
+    assert objects["parquet/val.parquet"]["sha256"] == sha256_file(root / "parquet/val.parquet")
     for key in RAI_FIELDS:
         assert doc[key], key
     assert "2000" in doc["rai:dataCollection"] and "120–300" in doc["rai:dataCollection"]
@@ -130,7 +134,10 @@ def test_pairs_record_set_has_one_field_per_csv_column(release):
     assert [f["name"] for f in rs["field"]] == list(PAIRS_CSV_COLUMNS)
     for f in rs["field"]:
         assert f["@type"] == "cr:Field"
-        assert f["source"] == {"fileObject": {"@id": "pairs.csv"}, "extract": {"column": f["name"]}}
+        assert f["source"] == {
+            "fileObject": {"@id": "pairs.parquet"},
+            "extract": {"column": f["name"]},
+        }
     types = {f["name"]: f["dataType"] for f in rs["field"]}
     assert types["short_index"] == types["ref_index"] == "sc:Integer"
     assert types["dy"] == types["lux"] == "sc:Float"
@@ -206,9 +213,9 @@ def test_a_serial_key_in_the_metadata_fails(release):
     assert len(problems) == 2, problems
 
 
-def test_build_needs_pairs_csv_among_extra_files(tmp_path):
+def test_build_needs_pairs_table_among_extra_files(tmp_path):
     info = make_release(tmp_path, extra_files=[])
-    with pytest.raises(BadRelease, match=r"pairs\.csv"):
+    with pytest.raises(BadRelease, match=r"pairs\.parquet"):
         build_croissant(info)
     with pytest.raises(BadRelease, match="url"):
         build_croissant(make_release(tmp_path, url=" "))

@@ -95,7 +95,7 @@ class Region:
     def scaled(self, factor: float) -> dict:
         """The region as a JSON-ready dict, its box multiplied by ``factor`` (to sensor px)."""
         return {
-            "box": [int(round(v * factor)) for v in self.box],
+            "box": [round(v * factor) for v in self.box],
             "strength": round(float(self.strength), 2),
             "peak": round(float(self.peak), 2),
             "blocks": int(self.blocks),
@@ -232,9 +232,7 @@ def _changed(res: np.ndarray, var: np.ndarray, threshold: float) -> tuple[np.nda
     return z, mask
 
 
-def regions(
-    z: np.ndarray, mask: np.ndarray, relative: np.ndarray, block: int
-) -> list[Region]:
+def regions(z: np.ndarray, mask: np.ndarray, relative: np.ndarray, block: int) -> list[Region]:
     """Connected regions of ``mask`` (8-connected), strongest first.
 
     Parameters
@@ -248,7 +246,7 @@ def regions(
     block : int
         Block side in image pixels (the boxes are in image pixels).
     """
-    labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    labels, _n = ndimage.label(mask, structure=np.ones((3, 3), bool))
     out = []
     for i, sl in enumerate(ndimage.find_objects(labels), start=1):
         if sl is None:
@@ -258,8 +256,12 @@ def regions(
         peak = float(zs[np.argmax(np.abs(zs))])
         out.append(
             Region(
-                box=(sl[0].start * block, sl[1].start * block, sl[0].stop * block,
-                     sl[1].stop * block),
+                box=(
+                    sl[0].start * block,
+                    sl[1].start * block,
+                    sl[0].stop * block,
+                    sl[1].stop * block,
+                ),
                 strength=float(zs.sum() / math.sqrt(zs.size)),
                 peak=peak,
                 blocks=int(zs.size),

@@ -77,7 +77,7 @@ class MovingObject:
         # from just inside the left edge to just inside the right one
         cx = (w - ow) * (i + 0.5) / m + ow / 2
         y0 = (h - oh) // 2
-        x0 = int(round(cx - ow / 2))
+        x0 = round(cx - ow / 2)
         return y0, x0, y0 + oh, x0 + ow
 
     def apply(self, reflectance: np.ndarray, frame: int) -> tuple[int, int, int, int] | None:
@@ -178,7 +178,9 @@ def from_dict(d: dict) -> SceneObject:
     try:
         return KINDS[kind](**d)
     except TypeError as exc:
-        raise SettingError(f"expected the fields of a simulated {kind}, found {d!r}: {exc}") from None
+        raise SettingError(
+            f"expected the fields of a simulated {kind}, found {d!r}: {exc}"
+        ) from None
 
 
 def _frame_list(text: str) -> list[int]:

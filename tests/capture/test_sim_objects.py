@@ -66,8 +66,19 @@ def test_burst_journals_the_frames_objects_touched(tmp_path):
     args = ["burst", "--camera", "sim", "--sim-size", "64x96", "--iso", "2000"]
     r = runner.invoke(
         app,
-        [*args, "--frames", "6", "--session", str(s), "--scene", "desk"]
-        + ["--sim-object", "object:1-2,brightness=2.5", "--sim-object", "light:4,gain=2"],
+        [
+            *args,
+            "--frames",
+            "6",
+            "--session",
+            str(s),
+            "--scene",
+            "desk",
+            "--sim-object",
+            "object:1-2,brightness=2.5",
+            "--sim-object",
+            "light:4,gain=2",
+        ],
         catch_exceptions=False,
     )
     assert r.exit_code == 0, r.output

@@ -45,6 +45,7 @@ from scipy import ndimage
 from capture.errors import CaptureError, FrameMismatch
 from capture.session import open_session
 from curate import _kernels, intensity, matching, motion, registration
+from curate import review as reviewmod
 from curate.bayer import block_mean, check_levels
 from curate.errors import BadInput, CurateError, MissingMetadata, UnreadableRaw
 from curate.raw import RawFrame, exposure_ratio, open_raw
@@ -548,14 +549,55 @@ def _align_static(dark: list[_Frame], bright: list[_Frame], opts: Options) -> di
     }
 
 
+REVIEW_NOTE = f"the review ({reviewmod.REVIEW_FILE})"
+
+
+def _apply_review(frames: list[_Frame], review: reviewmod.Review) -> None:
+    """The curator's decisions: a rejected frame is dropped (``review``, with the note); a
+    restored one dropped by a rule the curator may overrule (:data:`curate.review.RESTORABLE`)
+    is kept."""
+    for f in frames:
+        d = review.get(f.pass_, f.file)
+        if d is None:
+            continue
+        if d.decision == "reject" and f.reason is None:
+            f.reason = "review"
+            f.detail = f"rejected in review by {d.user or 'unknown'} at {d.time}: {d.reason}"
+            f.drop = {"review": d.note()}
+        elif d.decision == "restore" and f.reason in reviewmod.RESTORABLE:
+            log.info("%s/%s: %s overruled by the review", f.pass_, f.file, f.reason)
+            f.reason, f.detail, f.drop = None, "", {}
+
+
+def _restore_pairs(
+    pairs: list[dict], rejected: list[dict], review: reviewmod.Review
+) -> tuple[list[dict], list[dict]]:
+    """Pairs the curator restored (their dark or bright frame) leave ``rejected``."""
+    back = [
+        p
+        for p in rejected
+        if p.get("reason") in reviewmod.RESTORABLE
+        and (review.restored("dark", p["dark"]) or review.restored("bright", p["bright"]))
+    ]
+    if not back:
+        return pairs, rejected
+    keep = [p for p in rejected if p not in back]
+    for p in back:
+        p["review"] = {"restored": p.pop("reason"), "detail": p.pop("detail", "")}
+    return pairs + back, keep
+
+
 def _onto_dark(ref: _Frame, dy: float, dx: float) -> np.ndarray:
     """A reference's work image moved onto its dark frames (``dy, dx`` in sensor pixels)."""
     return ndimage.shift(ref.work, (-dy / ref.factor, -dx / ref.factor), order=1, mode="nearest")
 
 
-def _static_motion(dark: list[_Frame], result: dict, opts: Options) -> bool:
+def _static_motion(
+    dark: list[_Frame], result: dict, opts: Options, restored: set[str] = frozenset()
+) -> bool:
     """Drop the burst's frames with a region that changed beyond noise (``motion``) against
-    the other frames and the first reference; True when any was dropped."""
+    the other frames and the first reference; True when any was dropped.  Frames the curator
+    ``restored`` are kept (and still serve as the others' comparison)."""
     refs = result.get("references") or []
     reference = None
     if refs:
@@ -568,7 +610,7 @@ def _static_motion(dark: list[_Frame], result: dict, opts: Options) -> bool:
         threshold=opts.motion_threshold,
     )
     for f, region in zip(dark, found, strict=True):
-        if region is None:
+        if region is None or f.file in restored:
             continue
         r = region.scaled(f.factor)
         y0, x0, y1, x1 = r["box"]
@@ -580,7 +622,7 @@ def _static_motion(dark: list[_Frame], result: dict, opts: Options) -> bool:
             f"{opts.motion_threshold:g} per block): something moved or a light changed"
         )
         f.drop = {"region": r}
-    return any(r is not None for r in found)
+    return any(f.reason == "motion" for f in dark)
 
 
 def _sweep_motion(dark: list[_Frame], bright: list[_Frame], pairs: list[dict], opts) -> None:
@@ -789,7 +831,11 @@ def _run(
     progress: Progress | None,
     force: bool,
 ) -> Path:
-    digest = _input_hash([*dark, *bright], {"options": asdict(opts), "kind": kind})
+    review = reviewmod.load(out)
+    digest = _input_hash(
+        [*dark, *bright],
+        {"options": asdict(opts), "kind": kind, "review": review.fingerprint()},
+    )
     if not force and _up_to_date(out, digest):
         log.info("%s is up to date", out / ALIGNMENT_FILE)
         return out / ALIGNMENT_FILE
@@ -802,6 +848,7 @@ def _run(
     _check_consistent(bright, "bright")
     _classify(dark, "dark", opts, video)
     _classify(bright, "bright", opts, video=False)
+    _apply_review([*dark, *bright], review)
     kd = [f for f in dark if f.reason is None]
     kb = [f for f in bright if f.reason is None]
     if not kd or not kb:
@@ -821,7 +868,12 @@ def _run(
     if progress:
         progress("align", 0, 1)
     result = (_align_static if kind == "static" else _align_sweep)(kd, kb, opts)
-    if kind == "static" and opts.motion_threshold is not None and _static_motion(kd, result, opts):
+    restored = {f.file for f in kd if review.restored("dark", f.file)}
+    if (
+        kind == "static"
+        and opts.motion_threshold is not None
+        and _static_motion(kd, result, opts, restored)
+    ):
         kd = [f for f in kd if f.reason is None]
         if not kd:
             raise BadInput(
@@ -836,6 +888,7 @@ def _run(
         f.reason, f.detail = reason, detail
     kb = result.get("bright", kb)
     pairs, rejected, floor = _reject(result["pairs"], opts)
+    pairs, rejected = _restore_pairs(pairs, rejected, review)
     if progress:
         progress("align", 1, 1)
     med_d = float(np.median([f.stats.mean_dn for f in dark if f.stats]))
@@ -865,6 +918,17 @@ def _run(
             f"the burst drifted {result['drift']['max_px']:.2f} px "
             f"(> {opts.max_drift_px}): the camera or the scene moved"
         )
+    warnings.extend(reviewmod.warnings(review, [f"{f.pass_}/{f.file}" for f in [*dark, *bright]]))
+    kept_anyway = [
+        f"{f.pass_}/{f.file} ({f.reason})"
+        for f in [*dark, *bright]
+        if f.reason and f.reason != "review" and review.restored(f.pass_, f.file)
+    ]
+    if kept_anyway:
+        warnings.append(
+            f"{REVIEW_NOTE} asks to restore frame(s) curation cannot vouch for, which stay "
+            f"dropped: {', '.join(kept_anyway[:10])}"
+        )
     data = {
         "source": {**source, "input_sha256": digest},
         "options": asdict(opts),
@@ -893,6 +957,7 @@ def _run(
             "path": result["path"],
         },
         "warnings": warnings,
+        "review": review.summary(),
     }
     return write_alignment(out, data, result["corr"])
 

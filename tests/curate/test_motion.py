@@ -143,3 +143,39 @@ def test_sweep_pairs_carry_a_motion_flag(tmp_path):
     s = sweep_session(tmp_path / "sw")
     a = json.loads(align_session(s).read_text())
     assert a["pairs"] and all(p["motion"] is False for p in a["pairs"])
+
+
+def _png_rgb(path):
+    import cv2
+
+    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def test_the_report_shows_motion_frames_outlined_and_previews_that_average_noise(tmp_path):
+    from curate.report import write_report
+
+    objects = [MovingObject(frames=[2, 3], brightness=3.0)]
+    s = static_session(tmp_path / "s", size=(96, 128), frames=10, refs=1, objects=objects)
+    align_session(s)
+    html = write_report(s / "curation").read_text()
+    assert html.count("dropped: motion") == 2
+    folder = s / "curation" / "report"
+    rows = sorted(folder.glob("pair_*.png"))
+    assert len(rows) == 8 + 2  # the 8 pairs, then the 2 frames dropped for motion
+    green = np.array([40, 255, 40])
+    for path in rows:
+        strip = _png_rgb(path)
+        outlined = np.all(strip == green, axis=2).sum()
+        assert (outlined > 100) == (path in rows[-2:]), path
+    # the dark tile of a pair is averaged to its noise: its pixels vary far less than
+    # single 1 e-/px photosites x the gain would (which fill the whole 0-255 range)
+    dark_tile = _png_rgb(rows[0])[20:190, 6:262].astype(float)
+    assert dark_tile.std() < 40
+    # the difference: within noise it is pale (|z| < 6 maps near white); the moved object
+    # saturates to red
+    diff_moved = _png_rgb(rows[-1])[20:190, 530:786].astype(int)
+    red = (diff_moved[..., 0] > 90) & (diff_moved[..., 2] < 60) & (diff_moved[..., 1] < 60)
+    assert red.mean() > 0.03
+    diff_clean = _png_rgb(rows[0])[20:190, 530:786].astype(int)
+    red_clean = (diff_clean[..., 0] > 90) & (diff_clean[..., 2] < 60) & (diff_clean[..., 1] < 60)
+    assert red_clean.mean() < 0.005

@@ -44,6 +44,7 @@ __all__ = [
     "leave_one_out_median",
     "pair_motion",
     "regions",
+    "scale_models",
 ]
 
 #: Block side in work-image pixels.
@@ -120,9 +121,9 @@ def binned(image: np.ndarray, block: int) -> np.ndarray:
     h, w = image.shape[-2] // block, image.shape[-1] // block
     if h == 0 or w == 0:
         raise ValueError(f"expected an image of at least {block}x{block}, found {image.shape}")
-    t = np.asarray(image[..., : h * block, : w * block], dtype=np.float64)
-    t = t.reshape(*image.shape[:-2], h, block, w, block)
-    return t.sum(axis=(-3, -1))
+    t = np.asarray(image)[..., : h * block, : w * block]  # a view: no copy of the image
+    t = t.reshape(*t.shape[:-2], h, block, w, block)
+    return t.sum(axis=(-1, -3), dtype=np.float64)
 
 
 def leave_one_out_median(stack: np.ndarray) -> np.ndarray:
@@ -202,25 +203,53 @@ SCALES = (1, 2, 4)
 
 
 def _window_sums(values: np.ndarray, k: int) -> np.ndarray:
-    """Sums over every ``k x k`` window of blocks (overlapping): shape (h - k + 1, w - k + 1)."""
-    c = np.zeros((values.shape[0] + 1, values.shape[1] + 1))
-    c[1:, 1:] = values.cumsum(0).cumsum(1)
-    return c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]
+    """Sums over every ``k x k`` window of blocks (overlapping), over the last two axes:
+    shape (..., h - k + 1, w - k + 1)."""
+    if k == 1:
+        return values
+    c = np.zeros((*values.shape[:-2], values.shape[-2] + 1, values.shape[-1] + 1))
+    c[..., 1:, 1:] = values.cumsum(-2).cumsum(-1)
+    return c[..., k:, k:] - c[..., :-k, k:] - c[..., k:, :-k] + c[..., :-k, :-k]
 
 
-def _changed(res: np.ndarray, var: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised change per block, and which blocks changed at any of :data:`SCALES`.
+def _scales(shape: tuple[int, ...]) -> list[int]:
+    return [k for k in SCALES if k <= shape[-2] and k <= shape[-1]]
 
-    A window whose summed change passes ``threshold`` marks its blocks whose own change has
-    the window's sign and is at least 2 sigma (so the region's box does not grow by the
-    noise around it).
+
+def scale_models(signal: np.ndarray, residuals: np.ndarray) -> dict[int, NoiseModel]:
+    """A noise model per window size of :data:`SCALES` (:func:`fit_noise` on window sums).
+
+    Fitted per size rather than summed from the blocks' model: noise shared along a sensor
+    row (row noise) adds up coherently over a wide window, so a larger window is noisier than
+    its blocks' variances summed; each size's own fit measures that.
     """
-    z = res / np.sqrt(var)
+    return {
+        k: fit_noise(_window_sums(signal, k).ravel(), _window_sums(residuals, k))
+        for k in _scales(signal.shape)
+    }
+
+
+def _changed(
+    res: np.ndarray,
+    expected: np.ndarray,
+    models: dict[int, NoiseModel],
+    threshold: float,
+    share: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised change per block, and which blocks changed at any window size.
+
+    ``res`` is one frame's change per block, ``expected`` what the block should hold (the
+    signal the noise depends on); ``share`` scales the models' variances (below 1: against a
+    noiseless reference).  A window whose summed change passes ``threshold`` marks its blocks
+    whose own change has the window's sign and is at least 2 sigma (so the region's box does
+    not grow by the noise around it).
+    """
+    z = res / np.sqrt(share * models[1].variance(expected))
     mask = np.abs(z) > threshold
-    for k in SCALES[1:]:
-        if res.shape[0] < k or res.shape[1] < k:
-            break
-        zk = _window_sums(res, k) / np.sqrt(_window_sums(var, k))
+    for k, model in models.items():
+        if k == 1:
+            continue
+        zk = _window_sums(res, k) / np.sqrt(share * model.variance(_window_sums(expected, k)))
         hit = np.abs(zk) > threshold
         if not hit.any():
             continue
@@ -302,30 +331,30 @@ def burst_motion(
     """
     if len(images) < 3:
         return [None] * len(images)
-    stack = binned(np.stack([np.asarray(i, np.float64) for i in images]), block)
+    stack = np.stack([binned(i, block) for i in images])  # bin first: the images are large
     expected = leave_one_out_median(stack)
     res = stack - expected
     signal = np.median(stack, axis=0)
-    model = fit_noise(signal, res)
-    var_loo = model.variance(expected)
-    ref_res = ref_var = None
+    models = scale_models(signal, res)
+    ref_res = ref = None
+    # a frame against the (noiseless) reference: the frame's own noise only, which is the
+    # leave-one-out residual's less the other frames' median's share
+    ref_share = 1.0 / (1.0 + math.pi / (2.0 * (stack.shape[0] - 1)))
     if reference is not None:
-        ref = binned(np.asarray(reference, np.float64), block)
+        ref = binned(reference, block)
         good = ref > 0
         # the median ratio: a region that differs between burst and reference does not bias it
         scale = float(np.median(signal[good] / ref[good])) if good.any() else 0.0
         if scale > 0:
             ref = ref * scale
             ref_res = stack - ref[None]
-            # a frame against the (noiseless) reference: the frame's own noise only, which is
-            # the leave-one-out variance less the other frames' median's share
-            n = stack.shape[0] - 1
-            ref_var = model.variance(ref)[None] / (1.0 + math.pi / (2.0 * n))
+        else:
+            ref = None
     out: list[Region | None] = []
     for j in range(stack.shape[0]):
-        z, mask = _changed(res[j], var_loo[j], threshold)
+        z, mask = _changed(res[j], expected[j], models, threshold)
         if ref_res is not None:
-            zr, mask_r = _changed(ref_res[j], ref_var[0], threshold)
+            zr, mask_r = _changed(ref_res[j], ref, models, threshold, share=ref_share)
             mask &= mask_r & (np.sign(zr) == np.sign(z))
         if not mask.any():
             out.append(None)
@@ -359,15 +388,14 @@ def pair_motion(
     -------
     Region or None
     """
-    d = binned(np.asarray(dark, np.float64), block)
-    r = binned(np.asarray(reference, np.float64), block)
+    d = binned(dark, block)
+    r = binned(reference, block)
     good = r > 0
     if not good.any() or d.sum() <= 0:
         return None
     r = r * float(np.median(d[good] / r[good]))
     res = d - r
-    model = fit_noise(r, res[None])
-    z, mask = _changed(res, model.variance(r), threshold)
+    z, mask = _changed(res, r, scale_models(r, res[None]), threshold)
     if not mask.any():
         return None
     return regions(z, mask, res / np.maximum(r, 1e-12), block)[0]

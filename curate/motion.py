@@ -15,11 +15,12 @@ from the photon statistics:
   gain in the work image's units) and read noise does not (``b``, set by the levels).  Both
   are fitted on the burst itself (:func:`fit_noise`): the spread of every block's residual,
   robustly (median absolute deviation) in bins of signal, so the few blocks that moved do not
-  inflate it;
+  inflate it.  Windows of 2x2 and 4x4 blocks are tested too, so a faint change spread over a
+  larger area is found, each size with its own fitted model (:func:`scale_models`: noise
+  shared along a sensor row adds up coherently over a wide window);
 - a block counts when its change, in units of that noise, passes ``threshold`` against the
-  burst *and* against the reference (with the same sign); pairs of neighbouring blocks
-  (2x2) are tested too, so a faint change spread over a larger area is found.  Connected
-  blocks form a region; the strongest region is reported with its bounding box and strength.
+  burst *and* against the reference (with the same sign).  Connected blocks form a region;
+  the strongest region is reported with its bounding box and strength.
 
 Everything is a plain function over arrays; nothing reads files.
 """

@@ -297,3 +297,31 @@ def test_the_page_rejects_a_frame_by_keyboard_in_headless_chromium(session, tmp_
     assert by[pass_, name]["reason"] == "review"
     assert "reflection on the lens" in by[pass_, name]["detail"]
     assert name not in {p[pass_] for p in a["pairs"]}
+
+
+def test_folder_mode_results_take_decisions_under_out(curated, tmp_path):
+    from curate.pipeline import align_folders
+
+    out = tmp_path / "out"
+    align_folders(curated / "dark", curated / "bright", out=out, kind="static")
+    r = _invoke("review", out, "--reject", "dark/0006.dng", "--reason", "blurred")
+    assert r.exit_code == 0, r.output
+    assert (out / "review.jsonl").exists()
+    a = json.loads(align_folders(curated / "dark", curated / "bright", out=out, kind="static")
+                   .read_text())  # fmt: skip
+    assert {d["file"]: d["reason"] for d in a["dropped"]}["0006.dng"] == "review"
+
+
+def test_a_pair_rejected_for_its_aligned_correlation_can_be_restored(session):
+    from curate.pipeline import Options
+
+    strict = Options(rel_aligned_corr=0.999)  # most pairs fall below 0.999 x the median
+    a = json.loads(align_session(session, options=strict, force=True).read_text())
+    low = [p for p in a["rejected"] if p["reason"] == "low_aligned_corr"]
+    assert low
+    name = low[0]["dark"]
+    assert _invoke("review", session, "--restore", f"dark/{name}").exit_code == 0
+    b = json.loads(align_session(session, options=strict).read_text())
+    back = {p["dark"]: p for p in b["pairs"]}
+    assert back[name]["review"]["restored"] == "low_aligned_corr"
+    assert name not in {p["dark"] for p in b["rejected"]}

@@ -86,7 +86,10 @@ def sweep_session(
     lux=1.0,
     seed=9,
     dark_mode="continuous",
+    objects=(),
 ) -> Path:
+    """A turntable sweep; ``objects`` as for :func:`static_session` (by shutter number: the
+    dark pass is shot first)."""
     passes, tt = plan.sweep_plan(
         steps=steps,
         step_deg=step_deg,
@@ -101,7 +104,15 @@ def sweep_session(
     )
     with GrblSimulator() as sim, GrblTurntable(sim.port) as table:
         table.home()
-        cam = SimCamera(size=size, seed=seed, lux=lux, fps=20.0, max_wait=0.0, motion=sim.motion)
+        cam = SimCamera(
+            size=size,
+            seed=seed,
+            lux=lux,
+            fps=20.0,
+            max_wait=0.0,
+            motion=sim.motion,
+            objects=objects,
+        )
         w = SessionWriter.create(
             path,
             scene="shelf",

@@ -143,6 +143,17 @@ def test_sweep_pairs_carry_a_motion_flag(tmp_path):
     s = sweep_session(tmp_path / "sw")
     a = json.loads(align_session(s).read_text())
     assert a["pairs"] and all(p["motion"] is False for p in a["pairs"])
+    # a light on in the first 13 shots (the dark pass, less its pre-roll): the pairs whose
+    # dark frame it lit, and only those, are flagged; none is dropped
+    light = Light(frames=range(13), gain=3.0, radius=0.2, at=(0.5, 0.5))
+    m = sweep_session(tmp_path / "lit", objects=[light])
+    lit = {r["path"] for r in open_session(m).records if "sim_objects" in r.get("extra", {})}
+    b = json.loads(align_session(m).read_text())
+    assert len(b["pairs"]) == len(a["pairs"])
+    flagged = {p["dark"] for p in b["pairs"] if p["motion"]}
+    assert flagged and flagged == {p["dark"] for p in b["pairs"] if f"dark/{p['dark']}" in lit}
+    assert not any(f"bright/{p['bright']}" in lit for p in b["pairs"])
+    assert all(p["motion_region"]["strength"] > 0 for p in b["pairs"] if p["motion"])
 
 
 def _png_rgb(path):

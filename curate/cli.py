@@ -14,6 +14,7 @@ from rich.table import Table
 from capture.cliutil import handle_errors
 from capture.errors import BadRequest, CaptureError
 from curate.errors import CurateError
+from curate.motion import DEFAULT_THRESHOLD as DEFAULT_MOTION_THRESHOLD
 from curate.pipeline import Options, align_folders, align_session
 from curate.result import read_alignment
 
@@ -92,9 +93,17 @@ def align(
     allow_incomplete: Annotated[bool, typer.Option(help="Curate an unfinished session.")] = False,
     ratio: RatioOpt = None,
     force: Annotated[bool, typer.Option(help="Recompute even if up to date.")] = False,
+    motion_threshold: Annotated[
+        float,
+        typer.Option(
+            help="Local motion: sigmas of noise beyond which a region changed (0: no check)."
+        ),
+    ] = DEFAULT_MOTION_THRESHOLD,
 ) -> None:
     """Drop bad frames, match dark to bright frames and register each pair."""
-    opts = Options(ratio=ratio)
+    if motion_threshold < 0:
+        raise BadRequest(f"expected --motion-threshold >= 0, found {motion_threshold}")
+    opts = Options(ratio=ratio, motion_threshold=motion_threshold or None)
     with _progress_bar() as bar:
         tasks: dict[str, int] = {}
 

@@ -190,3 +190,20 @@ def test_the_report_shows_motion_frames_outlined_and_previews_that_average_noise
     diff_clean = _png_rgb(rows[0])[20:190, 530:786].astype(int)
     red_clean = (diff_clean[..., 0] > 90) & (diff_clean[..., 2] < 60) & (diff_clean[..., 1] < 60)
     assert red_clean.mean() < 0.005
+
+
+def test_the_cli_threshold_option(tmp_path):
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    s = static_session(tmp_path / "s", size=(96, 128), frames=8, objects=[MovingObject(frames=[3])])
+    runner = CliRunner()
+    r = runner.invoke(app, ["align", str(s), "--motion-threshold", "0"])
+    assert r.exit_code == 0, r.output
+    a = json.loads((s / "curation" / "alignment.json").read_text())
+    assert a["options"]["motion_threshold"] is None and len(a["pairs"]) == 8
+    r = runner.invoke(app, ["align", str(s)])
+    a = json.loads((s / "curation" / "alignment.json").read_text())
+    assert r.exit_code == 0 and "motion: 1" in r.output and len(a["pairs"]) == 7
+    assert runner.invoke(app, ["align", str(s), "--motion-threshold", "-1"]).exit_code == 2

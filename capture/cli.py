@@ -80,6 +80,15 @@ SimSeedOpt = Annotated[
     int | None, typer.Option("--sim-seed", help="Seed of the simulated scene and noise.")
 ]
 SimLuxOpt = Annotated[float, typer.Option("--sim-lux", help="Illuminance of the simulated scene.")]
+SimObjectOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sim-object",
+        help="Something that changes in the simulated scene, by frame: 'object:10-15,"
+        "brightness=2.5' (a person crossing frames 10-15) or 'light:20,gain=2,at=0.2x0.8,"
+        "radius=0.1' (a light on in frame 20); repeatable.",
+    ),
+]
 SessionOpt = Annotated[Path, typer.Option("--session", help="Session directory.")]
 
 
@@ -137,6 +146,7 @@ def _open_camera(
     shutter_count: int = 0,
 ) -> Camera:
     if spec == "sim":
+        from capture.sim import objects as sim_objects
         from capture.sim.camera import SimCamera
 
         assert sim is not None
@@ -146,6 +156,7 @@ def _open_camera(
             lux=sim["lux"],
             shutter_count=shutter_count,
             motion=rig.motion,
+            objects=[sim_objects.from_dict(d) for d in sim.get("objects") or []],
         )
     else:
         from capture.devices.gphoto2_camera import Gphoto2Camera
@@ -262,8 +273,15 @@ def _show_warnings(session) -> None:
         err.print(f"[yellow]warning ({escape(str(code))}):[/] {message}", highlight=False)
 
 
-def _sim_settings(scene: str, size: str, seed: int | None, lux: float) -> dict:
-    return {"size": list(_parse_size(size)), "seed": _sim_seed(scene, seed), "lux": lux}
+def _sim_settings(
+    scene: str, size: str, seed: int | None, lux: float, objects: list[str] | None = None
+) -> dict:
+    out = {"size": list(_parse_size(size)), "seed": _sim_seed(scene, seed), "lux": lux}
+    if objects:
+        from capture.sim.objects import parse_spec
+
+        out["objects"] = [parse_spec(o).to_dict() for o in objects]
+    return out
 
 
 def _check_static_session(
@@ -317,7 +335,10 @@ def _static(
     sim_size: str,
     sim_seed: int | None,
     sim_lux: float,
+    sim_object: list[str] | None = None,
 ) -> None:
+    if sim_object and camera != "sim":
+        raise BadRequest(f"--sim-object needs --camera sim, found --camera {camera}")
     writer = _check_static_session(session, scene, pass_, command)
     with contextlib.ExitStack() as held:
         if writer is not None:
@@ -338,6 +359,7 @@ def _static(
             sim_size=sim_size,
             sim_seed=sim_seed,
             sim_lux=sim_lux,
+            sim_object=sim_object,
         )
 
 
@@ -358,7 +380,13 @@ def _static_run(
     sim_size: str,
     sim_seed: int | None,
     sim_lux: float,
+    sim_object: list[str] | None = None,
 ) -> None:
+    if writer is not None and sim_object:
+        raise BadRequest(
+            f"expected --sim-object on the command that creates the session, found {session} "
+            "already created (its simulation settings are fixed); shoot the burst first"
+        )
     if writer is None:
         check_new_session_dir(session)  # before the camera is opened
         if scene is None:
@@ -369,7 +397,7 @@ def _static_run(
     shutter_count = 0
     if camera == "sim":
         sim = (writer.session.meta["camera"].get("sim") if writer else None) or _sim_settings(
-            scene, sim_size, sim_seed, sim_lux
+            scene, sim_size, sim_seed, sim_lux, sim_object
         )
         if writer:
             shutter_count = _shots_so_far(writer.session)
@@ -410,6 +438,7 @@ def burst(
     sim_size: SimSizeOpt = "3672x5496",
     sim_seed: SimSeedOpt = None,
     sim_lux: SimLuxOpt = 1.0,
+    sim_object: SimObjectOpt = None,
 ) -> None:
     """Shoot the short-exposure (dark) burst of a static scene."""
     _static(
@@ -427,6 +456,7 @@ def burst(
         sim_size=sim_size,
         sim_seed=sim_seed,
         sim_lux=sim_lux,
+        sim_object=sim_object,
     )
 
 

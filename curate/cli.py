@@ -14,6 +14,7 @@ from rich.table import Table
 from capture.cliutil import handle_errors
 from capture.errors import BadRequest, CaptureError
 from curate.errors import CurateError
+from curate.motion import DEFAULT_THRESHOLD as DEFAULT_MOTION_THRESHOLD
 from curate.pipeline import Options, align_folders, align_session
 from curate.result import read_alignment
 
@@ -92,9 +93,17 @@ def align(
     allow_incomplete: Annotated[bool, typer.Option(help="Curate an unfinished session.")] = False,
     ratio: RatioOpt = None,
     force: Annotated[bool, typer.Option(help="Recompute even if up to date.")] = False,
+    motion_threshold: Annotated[
+        float,
+        typer.Option(
+            help="Local motion: sigmas of noise beyond which a region changed (0: no check)."
+        ),
+    ] = DEFAULT_MOTION_THRESHOLD,
 ) -> None:
     """Drop bad frames, match dark to bright frames and register each pair."""
-    opts = Options(ratio=ratio)
+    if motion_threshold < 0:
+        raise BadRequest(f"expected --motion-threshold >= 0, found {motion_threshold}")
+    opts = Options(ratio=ratio, motion_threshold=motion_threshold or None)
     with _progress_bar() as bar:
         tasks: dict[str, int] = {}
 
@@ -194,6 +203,86 @@ def run(
     failed = [r for r in results if not r["ok"]]
     if failed:
         raise typer.Exit(2 if all(r["bad_request"] for r in failed) else 1)
+
+
+def _review_target(arg: Path, out_dir: Path | None):
+    from curate.errors import BadInput
+    from curate.result import ALIGNMENT_FILE, result_dir
+    from curate.review_server import Target
+
+    if (arg / ALIGNMENT_FILE).is_file():  # a result folder (folder mode's --out)
+        return Target(label=str(arg), result=arg, session=None)
+    folder = result_dir(arg, out_dir)
+    if not (folder / ALIGNMENT_FILE).is_file():
+        raise BadInput(
+            f"expected a curation of {arg} ({folder / ALIGNMENT_FILE}), found none; run "
+            f"`curate align {arg}` first (for footage curated with --out, give that folder)"
+        )
+    session = arg if (arg / "session.json").is_file() else None
+    return Target(label=str(arg), result=folder, session=session)
+
+
+@app.command()
+@_handle
+def review(
+    sessions: Annotated[
+        list[Path], typer.Argument(help="Curated sessions, or folder-mode result folders.")
+    ],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="The result folder of one session.")
+    ] = None,
+    reject: Annotated[
+        str | None, typer.Option(help="Reject this frame (PASS/NAME or NAME).")
+    ] = None,
+    restore: Annotated[str | None, typer.Option(help="Restore this frame or pair.")] = None,
+    reason: Annotated[str, typer.Option(help="Why (recorded with the decision).")] = "",
+    browser: Annotated[bool, typer.Option(help="Open the page in a browser.")] = True,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free one).")] = 0,
+) -> None:
+    """Reject or restore frames: a local page, or --reject/--restore for scripts.
+
+    Decisions go to RESULT/review.jsonl and apply at the next `curate align` or `curate run`.
+    """
+    from curate import review as reviewmod
+
+    targets = [_review_target(s, out_dir) for s in sessions]
+    if reject is not None or restore is not None:
+        if len(targets) != 1 or (reject is not None and restore is not None):
+            raise BadRequest(
+                "expected one SESSION and one of --reject FILE or --restore FILE, found "
+                f"{len(targets)} session(s), --reject {reject!r}, --restore {restore!r}"
+            )
+        if reject is not None and not reason.strip():
+            raise BadRequest("expected --reason TEXT with --reject (why the frame is rejected)")
+        t = targets[0]
+        al = read_alignment(t.result)
+        file = reviewmod.resolve_file(al.data, reject if reject is not None else restore)
+        decision = "reject" if reject is not None else "restore"
+        d = reviewmod.append(t.result, file, decision, reason)
+        out.print(
+            f"{decision}: {file} ({d.reason or 'no reason given'}), line {d.line} of "
+            f"{t.result / reviewmod.REVIEW_FILE}; re-run `curate align` to apply it",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    from curate.review_server import ReviewServer
+
+    server = ReviewServer(targets, port=port)
+    out.print(f"review page: {server.url}  (Ctrl-C to stop)", highlight=False, soft_wrap=True)
+    if browser:
+        import webbrowser
+
+        try:
+            webbrowser.get().open(server.url)
+        except webbrowser.Error:
+            err.print("no browser found: open the address above in one", highlight=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()
 
 
 def main() -> None:

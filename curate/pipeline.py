@@ -44,7 +44,8 @@ from scipy import ndimage
 
 from capture.errors import CaptureError, FrameMismatch
 from capture.session import open_session
-from curate import _kernels, intensity, matching, registration
+from curate import _kernels, intensity, matching, motion, registration
+from curate import review as reviewmod
 from curate.bayer import block_mean, check_levels
 from curate.errors import BadInput, CurateError, MissingMetadata, UnreadableRaw
 from curate.raw import RawFrame, exposure_ratio, open_raw
@@ -72,6 +73,10 @@ class Options:
     ``rel_aligned_corr`` reject a pair whose correlation after alignment is below an absolute
     floor or below a fraction of the session's median pair (a relative rule, because a single
     frame below one electron per pixel correlates weakly with anything, even when aligned).
+    ``motion_threshold`` (standard deviations of noise, :mod:`curate.motion`) drops a static
+    burst's frame with a region that changed (``motion``) and flags a sweep's pair
+    (``motion: true``); None turns the check off.  ``motion_block`` is the block side in work
+    pixels.
     """
 
     drop_ratio: float = 0.25
@@ -87,6 +92,8 @@ class Options:
     neighbours: int = 1
     ratio: float | None = None
     workers: int = 2
+    motion_threshold: float | None = motion.DEFAULT_THRESHOLD
+    motion_block: int = motion.DEFAULT_BLOCK
 
 
 @dataclass
@@ -542,6 +549,100 @@ def _align_static(dark: list[_Frame], bright: list[_Frame], opts: Options) -> di
     }
 
 
+REVIEW_NOTE = f"the review ({reviewmod.REVIEW_FILE})"
+
+
+def _apply_review(frames: list[_Frame], review: reviewmod.Review) -> None:
+    """The curator's decisions: a rejected frame is dropped (``review``, with the note); a
+    restored one dropped by a rule the curator may overrule (:data:`curate.review.RESTORABLE`)
+    is kept."""
+    for f in frames:
+        d = review.get(f.pass_, f.file)
+        if d is None:
+            continue
+        if d.decision == "reject" and f.reason is None:
+            f.reason = "review"
+            f.detail = f"rejected in review by {d.user or 'unknown'} at {d.time}: {d.reason}"
+            f.drop = {"review": d.note()}
+        elif d.decision == "restore" and f.reason in reviewmod.RESTORABLE:
+            log.info("%s/%s: %s overruled by the review", f.pass_, f.file, f.reason)
+            f.reason, f.detail, f.drop = None, "", {}
+
+
+def _restore_pairs(
+    pairs: list[dict], rejected: list[dict], review: reviewmod.Review
+) -> tuple[list[dict], list[dict]]:
+    """Pairs the curator restored (their dark or bright frame) leave ``rejected``."""
+    back = [
+        p
+        for p in rejected
+        if p.get("reason") in reviewmod.RESTORABLE
+        and (review.restored("dark", p["dark"]) or review.restored("bright", p["bright"]))
+    ]
+    if not back:
+        return pairs, rejected
+    keep = [p for p in rejected if p not in back]
+    for p in back:
+        p["review"] = {"restored": p.pop("reason"), "detail": p.pop("detail", "")}
+    return pairs + back, keep
+
+
+def _onto_dark(ref: _Frame, dy: float, dx: float) -> np.ndarray:
+    """A reference's work image moved onto its dark frames (``dy, dx`` in sensor pixels)."""
+    return ndimage.shift(ref.work, (-dy / ref.factor, -dx / ref.factor), order=1, mode="nearest")
+
+
+def _static_motion(
+    dark: list[_Frame], result: dict, opts: Options, restored: set[str] = frozenset()
+) -> bool:
+    """Drop the burst's frames with a region that changed beyond noise (``motion``) against
+    the other frames and the first reference; True when any was dropped.  Frames the curator
+    ``restored`` are kept (and still serve as the others' comparison)."""
+    refs = result.get("references") or []
+    reference = None
+    if refs:
+        first = result["bright"][0]
+        reference = _onto_dark(first, refs[0]["dy"], refs[0]["dx"])
+    found = motion.burst_motion(
+        [f.work for f in dark],
+        reference=reference,
+        block=opts.motion_block,
+        threshold=opts.motion_threshold,
+    )
+    for f, region in zip(dark, found, strict=True):
+        if region is None or f.file in restored:
+            continue
+        r = region.scaled(f.factor)
+        y0, x0, y1, x1 = r["box"]
+        f.reason = "motion"
+        f.detail = (
+            f"a region of {r['blocks']} block(s) at x {x0}-{x1}, y {y0}-{y1} (sensor px) "
+            f"{'brighter' if r['strength'] > 0 else 'darker'} by {abs(r['change']):.0%} than "
+            f"the burst and the reference ({abs(r['strength']):.1f} sigma of noise, threshold "
+            f"{opts.motion_threshold:g} per block): something moved or a light changed"
+        )
+        f.drop = {"region": r}
+    return any(f.reason == "motion" for f in dark)
+
+
+def _sweep_motion(dark: list[_Frame], bright: list[_Frame], pairs: list[dict], opts) -> None:
+    """Flag (``motion: true``, ``motion_region``) the sweep pairs whose residual after
+    alignment holds a region beyond noise; they are kept: a sweep's scene changes anyway."""
+    by_d = {f.file: f for f in dark}
+    by_b = {f.file: f for f in bright}
+    for p in pairs:
+        d, b = by_d[p["dark"]], by_b[p["bright"]]
+        region = motion.pair_motion(
+            d.work,
+            _onto_dark(b, p["dy"], p["dx"]),
+            block=opts.motion_block,
+            threshold=opts.motion_threshold,
+        )
+        p["motion"] = region is not None
+        if region is not None:
+            p["motion_region"] = region.scaled(d.factor)
+
+
 def _box_blur_x(image: np.ndarray, length: float) -> np.ndarray:
     """Average over a horizontal segment ``length`` pixels long (fractional ends weighted)."""
     if length <= 1.0:
@@ -730,7 +831,11 @@ def _run(
     progress: Progress | None,
     force: bool,
 ) -> Path:
-    digest = _input_hash([*dark, *bright], {"options": asdict(opts), "kind": kind})
+    review = reviewmod.load(out)
+    digest = _input_hash(
+        [*dark, *bright],
+        {"options": asdict(opts), "kind": kind, "review": review.fingerprint()},
+    )
     if not force and _up_to_date(out, digest):
         log.info("%s is up to date", out / ALIGNMENT_FILE)
         return out / ALIGNMENT_FILE
@@ -743,6 +848,7 @@ def _run(
     _check_consistent(bright, "bright")
     _classify(dark, "dark", opts, video)
     _classify(bright, "bright", opts, video=False)
+    _apply_review([*dark, *bright], review)
     kd = [f for f in dark if f.reason is None]
     kb = [f for f in bright if f.reason is None]
     if not kd or not kb:
@@ -762,10 +868,27 @@ def _run(
     if progress:
         progress("align", 0, 1)
     result = (_align_static if kind == "static" else _align_sweep)(kd, kb, opts)
+    restored = {f.file for f in kd if review.restored("dark", f.file)}
+    if (
+        kind == "static"
+        and opts.motion_threshold is not None
+        and _static_motion(kd, result, opts, restored)
+    ):
+        kd = [f for f in kd if f.reason is None]
+        if not kd:
+            raise BadInput(
+                "expected dark frames without local motion, found every kept dark frame "
+                "changed beyond noise (reason motion in the log); raise --motion-threshold "
+                "or reshoot the burst"
+            )
+        result = _align_static(kd, kb, opts)  # the pairs and the mean without them
+    elif kind == "sweep" and opts.motion_threshold is not None:
+        _sweep_motion(kd, kb, result["pairs"], opts)
     for f, reason, detail in result.get("dropped_refs", []):
         f.reason, f.detail = reason, detail
     kb = result.get("bright", kb)
     pairs, rejected, floor = _reject(result["pairs"], opts)
+    pairs, rejected = _restore_pairs(pairs, rejected, review)
     if progress:
         progress("align", 1, 1)
     med_d = float(np.median([f.stats.mean_dn for f in dark if f.stats]))
@@ -795,6 +918,17 @@ def _run(
             f"the burst drifted {result['drift']['max_px']:.2f} px "
             f"(> {opts.max_drift_px}): the camera or the scene moved"
         )
+    warnings.extend(reviewmod.warnings(review, [f"{f.pass_}/{f.file}" for f in [*dark, *bright]]))
+    kept_anyway = [
+        f"{f.pass_}/{f.file} ({f.reason})"
+        for f in [*dark, *bright]
+        if f.reason and f.reason != "review" and review.restored(f.pass_, f.file)
+    ]
+    if kept_anyway:
+        warnings.append(
+            f"{REVIEW_NOTE} asks to restore frame(s) curation cannot vouch for, which stay "
+            f"dropped: {', '.join(kept_anyway[:10])}"
+        )
     data = {
         "source": {**source, "input_sha256": digest},
         "options": asdict(opts),
@@ -823,6 +957,7 @@ def _run(
             "path": result["path"],
         },
         "warnings": warnings,
+        "review": review.summary(),
     }
     return write_alignment(out, data, result["corr"])
 

@@ -5,7 +5,8 @@
 
     index.html        the page: every figure embedded as a base64 PNG data URI, inline CSS,
                       no scripts and no external URLs, so it can be mailed or archived alone
-    pair_NN.png       contact-sheet rows: dark x gain | bright | |dark shifted - bright|
+    pair_NN.png       contact-sheet rows: dark (averaged to its noise) x gain | bright |
+                      dark - bright in units of noise, motion regions outlined
     intensity.png     mean above black per frame, dropped frames marked
     correlation.png   the correlation matrix with the matching path (or per-frame scores)
     shifts.png        registration shifts and aligned correlation per pair
@@ -61,7 +62,6 @@ REPORT_FILE = "index.html"
 
 TILE_WIDTH = 256
 _GAMMA = 2.2
-_DIFF_MAX = 0.5  # |Δ| of gamma-encoded previews that maps to the top of the colour scale
 _PAIR_PNG = re.compile(r"pair_\d+\.png")
 _DPI = 100
 
@@ -198,12 +198,6 @@ def _placeholder(size: tuple[int, int], text: str) -> np.ndarray:
     return tile
 
 
-def _diff_colours(diff: np.ndarray) -> np.ndarray:
-    from matplotlib import colormaps
-
-    return _to_uint8(colormaps["magma"](np.clip(diff / _DIFF_MAX, 0, 1))[..., :3])
-
-
 def _verified_linear(session: Session, record: FrameRecord) -> tuple[np.ndarray, float]:
     """A session frame read once, checked against its journal record, decoded from those bytes."""
     try:
@@ -243,8 +237,17 @@ class _Frames:
             self._bright_cache[name] = self.load("bright", name)
         return self._bright_cache[name]
 
-    def pair_tiles(self, pair: dict) -> tuple[list[np.ndarray], float | None]:
-        """Three uint8 tiles (dark x gain, bright, |Δ|) and the mean |Δ|, or placeholders."""
+    def pair_tiles(
+        self, pair: dict, box: Sequence[float] | None = None
+    ) -> tuple[list[np.ndarray], float | None]:
+        """Three uint8 tiles (dark, bright, difference) and the mean |Δ|, or placeholders.
+
+        The dark tile is the dark frame x the exposure ratio, shifted onto the bright one and
+        averaged over as many neighbours as its noise needs (:func:`_noise_side`) before the
+        gain; the difference is the signed luminance difference at that scale, in units of
+        its noise (:func:`_difference_tile`).  ``box`` (``y0, x0, y1, x1`` in the dark
+        frame's sensor pixels) is outlined on the dark and difference tiles.
+        """
         bright_lin = dark_lin = None
         try:
             bright_lin, _ = self.bright_frame(pair["bright"])
@@ -260,13 +263,16 @@ class _Frames:
         size = _tile_size(ref.shape) if ref is not None else (TILE_WIDTH, TILE_WIDTH * 2 // 3)
         shown = (TILE_WIDTH, max(1, round(size[1] * TILE_WIDTH / size[0])))
         gain = _number(pair.get("exposure_ratio")) or 1.0
+        dy, dx = _number(pair.get("dy")) or 0.0, _number(pair.get("dx")) or 0.0
         bright_disp = dark_disp = None
         tiles: list[np.ndarray] = []
+        side = 1
         if dark_lin is not None:
-            dy, dx = _number(pair.get("dy")) or 0.0, _number(pair.get("dx")) or 0.0
             if dy or dx:
                 dark_lin = _shift(dark_lin, dy / d_scale, dx / d_scale)
-            dark_disp = _encode_preview(_downscale(dark_lin, size), gain)
+            if bright_lin is not None and bright_lin.shape == dark_lin.shape:
+                side = _noise_side(dark_lin * np.float32(gain), bright_lin, size)
+            dark_disp = _encode_preview(_downscale(_smooth(dark_lin, side), size), gain)
             tiles.append(_enlarge(_to_uint8(dark_disp), shown))
         else:
             tiles.append(_placeholder(shown, f"dark missing: {dark_err}"))
@@ -276,11 +282,97 @@ class _Frames:
         else:
             tiles.append(_placeholder(shown, f"bright missing: {bright_err}"))
         if dark_disp is not None and bright_disp is not None:
+            if bright_lin.shape == dark_lin.shape:
+                tiles.append(
+                    _enlarge(_difference_tile(dark_lin * np.float32(gain), bright_lin, side, size),
+                             shown)
+                )  # fmt: skip
+            else:
+                tiles.append(_placeholder(shown, "no difference image: the sizes differ"))
+            if box is not None:
+                full = dark_lin.shape[1] * d_scale  # sensor pixels across
+                for i in (0, 2):
+                    tiles[i] = _outline(tiles[i], box, tiles[i].shape[1] / full, dy, dx)
             diff = np.abs(dark_disp - bright_disp).mean(axis=2)
-            tiles.append(_enlarge(_diff_colours(diff), shown))
             return tiles, float(diff.mean())
         tiles.append(_placeholder(shown, "no difference image: a frame is missing"))
+        if box is not None and dark_lin is not None:
+            tiles[0] = _outline(tiles[0], box, tiles[0].shape[1] / (dark_lin.shape[1] * d_scale),
+                                dy, dx)  # fmt: skip
         return tiles, None
+
+
+#: A preview pixel of a dark frame averages enough neighbours that its noise is at most
+#: 1/PREVIEW_SNR of the scene's mean (at one electron per pixel: about a dozen pixels a side).
+PREVIEW_SNR = 6.0
+#: The difference tile spans this many standard deviations of its noise each way.
+DIFF_SIGMAS = 6.0
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb.mean(axis=2)
+
+
+def _mad_sigma(values: np.ndarray) -> float:
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return 0.0
+    return 1.4826 * float(np.median(np.abs(v - np.median(v))))
+
+
+def _noise_side(dark_gained: np.ndarray, bright: np.ndarray, size: tuple[int, int]) -> int:
+    """Side of the square of neighbours a dark preview pixel must average so its noise is at
+    most 1/:data:`PREVIEW_SNR` of the mean; the noise is measured, robustly, as the spread of
+    dark (x gain, aligned) minus bright, and the downscale to ``size`` already averages
+    ``width / size[0]`` pixels a side."""
+    sigma = _mad_sigma(_luma(dark_gained) - _luma(bright))
+    mean = float(np.mean(_luma(bright)))
+    if not mean > 0 or not sigma > 0:
+        return 1
+    need = math.ceil(sigma * PREVIEW_SNR / mean)
+    already = max(1, dark_gained.shape[1] // max(1, size[0]))
+    # never coarser than an eighth of the frame's height
+    return int(max(1, min(need, dark_gained.shape[0] // 8))) if need > already else 1
+
+
+def _smooth(rgb: np.ndarray, side: int) -> np.ndarray:
+    """Each pixel's brightness the mean of its ``side x side`` neighbours, its colour that of
+    ``3 side`` a side (before the gain: noise averages, the light is kept)."""
+    if side <= 1:
+        return rgb
+    if rgb.ndim == 2:
+        return cv2.blur(rgb, (side, side), borderType=cv2.BORDER_REFLECT)
+    luma = cv2.blur(_luma(rgb), (side, side), borderType=cv2.BORDER_REFLECT)
+    # colour is noisier than brightness (one channel, not three): average it over 3x the side
+    wide = cv2.blur(rgb, (3 * side, 3 * side), borderType=cv2.BORDER_REFLECT)
+    wide_luma = np.maximum(_luma(wide), np.float32(1e-6))
+    return wide * (np.maximum(luma, 0) / wide_luma)[..., None]
+
+
+def _difference_tile(
+    dark_gained: np.ndarray, bright: np.ndarray, side: int, size: tuple[int, int]
+) -> np.ndarray:
+    """Signed luminance difference (dark x gain - bright), averaged like the dark preview and
+    shown in units of its own noise: grey within noise, red where the dark frame is brighter,
+    blue where darker, saturated at :data:`DIFF_SIGMAS` standard deviations."""
+    from matplotlib import colormaps
+
+    diff = _downscale(_smooth(_luma(dark_gained) - _luma(bright), max(side, 1)), size)
+    sigma = _mad_sigma(diff) or 1.0
+    z = np.clip(diff / (DIFF_SIGMAS * sigma), -1.0, 1.0)
+    return _to_uint8(colormaps["RdBu_r"](0.5 + 0.5 * z)[..., :3])
+
+
+def _outline(
+    tile: np.ndarray, box: Sequence[float], scale: float, dy: float, dx: float
+) -> np.ndarray:
+    """Draw ``box`` (sensor pixels of the dark frame, shifted by ``dy, dx``) on ``tile``."""
+    y0, x0, y1, x1 = (float(v) for v in box)
+    p0 = (int((x0 + dx) * scale), int((y0 + dy) * scale))
+    p1 = (math.ceil((x1 + dx) * scale) - 1, math.ceil((y1 + dy) * scale) - 1)
+    out = np.ascontiguousarray(tile).copy()
+    cv2.rectangle(out, p0, p1, (40, 255, 40), 2)
+    return out
 
 
 def _pair_strip(tiles: list[np.ndarray], labels: list[str]) -> np.ndarray:
@@ -809,6 +901,32 @@ def _session_info(path: Path | None) -> dict[str, Any]:
     }
 
 
+#: Most frames dropped for motion shown in the contact sheet.
+MAX_MOTION_ROWS = 12
+
+
+def _motion_rows(al: Alignment) -> list[dict]:
+    """Pair-like rows for dark frames dropped for ``motion``, against the first reference."""
+    refs = al.references
+    if not refs:
+        return []
+    ratio = next((p.get("exposure_ratio") for p in al.pairs if p.get("exposure_ratio")), None)
+    rows = []
+    for d in al.dropped:
+        if d.get("reason") == "motion" and d.get("pass") == "dark" and d.get("region"):
+            rows.append(
+                {
+                    "dark": d["file"],
+                    "bright": refs[0]["file"],
+                    "dy": refs[0]["dy"],
+                    "dx": refs[0]["dx"],
+                    "exposure_ratio": ratio,
+                    "drop": d,
+                }
+            )
+    return rows[:MAX_MOTION_ROWS]
+
+
 def _chosen(pairs: list[dict], max_pairs: int) -> list[int]:
     if not pairs or max_pairs <= 0:
         return []
@@ -859,7 +977,7 @@ def write_report(
     sess_info = _session_info(sess_path)
     kept = [p for rejected, p in _all_pairs(al) if not rejected]
     shown = _chosen(kept, max_pairs)
-    total, done = len(shown) + 3, 0
+    total, done = len(shown) + len(_motion_rows(al)) + 3, 0
 
     def step() -> None:
         nonlocal done
@@ -873,20 +991,29 @@ def write_report(
     verified = sess_info.get("session") if al.source.get("kind") == "session" else None
     frames = _Frames(dark_base, bright_base, verified)
     sheet = []
-    for k, idx in enumerate(shown, start=1):
-        pair = kept[idx]
-        tiles, mean_diff = frames.pair_tiles(pair)
+    rows = [(kept[idx], None) for idx in shown] + [(m, m["drop"]) for m in _motion_rows(al)]
+    for k, (pair, drop) in enumerate(rows, start=1):
+        region = (drop or {}).get("region") or pair.get("motion_region")
+        tiles, mean_diff = frames.pair_tiles(pair, region["box"] if region else None)
         gain = _number(pair.get("exposure_ratio")) or 1.0
         labels = [
             f"dark {pair['dark']} x{gain:.0f}",
             f"bright {pair['bright']}",
-            f"|dark shifted - bright| (0-{_DIFF_MAX:g})",
+            f"dark - bright (+-{DIFF_SIGMAS:g} sigma)",
         ]
         name = f"pair_{k:02d}.png"
         pngs[name] = _png(_pair_strip(tiles, labels))
         flag = ' · <span class="rej">ambiguous</span>' if pair.get("ambiguous") else ""
+        if region:
+            what = "dropped: motion" if drop else "motion"
+            flag += (
+                f' · <span class="rej">{what}</span> at x {region["box"][1]}-'
+                f"{region['box'][3]}, y {region['box'][0]}-{region['box'][2]} "
+                f"({abs(_number(region.get('strength')) or 0):.1f} σ)"
+            )
+        number = f"#{numbers[id(pair)]}" if id(pair) in numbers else "dropped"
         cap = (
-            f'<span class="no">#{numbers[id(pair)]}</span>bright <b>{_e(pair["bright"])}</b>'
+            f'<span class="no">{number}</span>bright <b>{_e(pair["bright"])}</b>'
             f" ↔ dark <b>{_e(pair['dark'])}</b><br>score {_fmt(pair.get('score'))}, margin "
             f"{_fmt(pair.get('margin'))}{flag}<br>shift dy {_fmt(pair.get('dy'), '+.2f')}, dx "
             f"{_fmt(pair.get('dx'), '+.2f')} px<br>aligned r <b>{_fmt(pair.get('aligned_corr'))}"
@@ -924,12 +1051,15 @@ def write_report(
         "per-pair": "No correlation matrix was saved: match scores per pair instead.",
     }[corr_kind]
     sheet_intro = (
-        f"{len(shown)} of {len(al.pairs)} matched pairs, chosen evenly along the path. Left: "
-        "dark frame × exposure ratio, shifted by (dy, dx) onto the bright frame. Middle: "
-        "bright frame. "
-        f"Right: |dark shifted − bright| per pixel (black 0, yellow ≥ {_DIFF_MAX:g}); edges "
-        "lighting up mean misregistration, a uniform glow is noise. Previews: 2×2 binning, "
-        "camera white balance, gamma 2.2, no colour matrix."
+        f"{len(shown)} of {len(al.pairs)} matched pairs, chosen evenly along the path, then "
+        "the frames dropped for motion (against the first reference). Left: dark frame, each "
+        "pixel averaged with as many neighbours as its noise needs (before the gain), × "
+        "exposure ratio, shifted by (dy, dx) onto the bright frame. Middle: bright frame. "
+        f"Right: dark − bright luminance at that scale, in units of its noise (grey: within "
+        f"noise; red: dark brighter, blue: darker; saturated at ±{DIFF_SIGMAS:g} σ): "
+        "red/blue edge pairs mean misregistration, a red or blue patch something that moved "
+        "(outlined in green where curation found motion). Previews: 2×2 binning, camera "
+        "white balance, gamma 2.2, no colour matrix."
     )
     body = (
         _header(al, sess_info)

@@ -72,6 +72,25 @@ Reasons for a dropped frame (``detail`` says what was found):
   ``options.max_drift_px`` from the median of the largest group of references that agree
   (the first reference wins a tie): the camera was bumped between references.
 - ``unused_reference``: more kept references than kept dark frames.
+- ``motion`` (static bursts, dark frames): a region changed beyond noise against the burst's
+  other frames and the first reference (:mod:`curate.motion`); the entry carries
+  ``"region": {"box": [y0, x0, y1, x1] (sensor px of the dark frame, end exclusive),
+  "strength": sigma (signed: + brighter), "peak": sigma of its strongest block, "blocks": n,
+  "change": mean relative change}``.  ``options.motion_threshold`` (null: not checked) and
+  ``options.motion_block`` are the settings.
+- ``review``: rejected by the curator (``review.jsonl`` beside ``alignment.json``, see
+  :mod:`curate.review`); the entry carries ``"review": {"time", "user", "reason", "line"}``
+  and ``detail`` quotes the note.
+
+Sweeps: every pair has ``"motion": true | false`` (its residual after alignment holds a
+region beyond noise) and, when true, ``"motion_region"`` as above; such pairs are kept.
+
+Review (every result since issue 11): ``"review": {"file": "review.jsonl", "lines": n,
+"rejected": ["dark/0007.dng", ...], "restored": [...], "damaged": ["review.jsonl line 3:
+...", ...]}``: the decisions in force at this run.  A restored frame is kept despite
+``motion`` or the intensity rules; a pair restored from ``low_aligned_corr`` is in ``pairs``
+with ``"review": {"restored": "low_aligned_corr", "detail": ...}``.  Damaged lines and
+decisions on unknown or unvouchable frames are also in ``warnings``.
 """
 
 from __future__ import annotations

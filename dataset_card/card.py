@@ -147,6 +147,9 @@ DROP_REASONS = {
     "corrupt": "decoded values above the white level (a damaged or stripped file)",
     "reference_moved": "a reference registered far from the others (the camera or scene moved)",
     "unused_reference": "a kept reference no frame was paired with",
+    "motion": "a region of the frame changed beyond noise against the rest of its burst and "
+    "the reference (something moved, or a light changed)",
+    "review": "rejected by the curator in `curate review` (their note is in alignment.json)",
 }
 _CORE_REASONS = ("unreadable", "too_dark", "too_bright", "saturated")
 SIMULATED_TAGS = ["synthetic", "simulated"]

@@ -26,6 +26,7 @@ import numpy as np
 from capture.dng import COLOR_MATRIX_D65, encode_dng
 from capture.errors import BadRequest, CameraError, SettingError
 from capture.protocols import Applied, CameraInfo, Exposure, Shot, parse_shutter
+from capture.sim.objects import SceneObject
 from capture.sim.scene import Scene
 from capture.sim.sensor import (
     SENSOR,
@@ -128,6 +129,10 @@ class SimCamera:
         this size.
     sensor : Sensor, optional
         The sensor constants.
+    objects : sequence of MovingObject or Light, optional
+        Changes to the scene in chosen frames (:mod:`capture.sim.objects`), by shutter
+        counter; each shot's ``extra["sim_objects"]`` lists those that touched it, with the
+        box each covered.  An attribute.
     clock : object, optional
         Where time comes from: ``time()`` and ``sleep(seconds)``; default the :mod:`time`
         module.  A :class:`~capture.sim.clock.SimClock` shared with the GRBL simulator (and
@@ -151,6 +156,7 @@ class SimCamera:
         fov_deg: float = 60.0,
         scene: str | Scene = "room",
         sensor: Sensor = SENSOR,
+        objects: Any = (),
         clock: Any = time,
     ) -> None:
         if int(seed) < 0 or int(shutter_count) < 0:
@@ -187,6 +193,7 @@ class SimCamera:
         self.offset = (float(offset[0]), float(offset[1]))
         self.max_wait = float(max_wait)
         self.sensor = sensor
+        self.objects: tuple[SceneObject, ...] = tuple(objects)
         self._shutter_count = int(shutter_count)
         self._settings: dict = {
             "iso": "100",
@@ -304,11 +311,15 @@ class SimCamera:
         velocity_deg_s: float = 0.0,
         exposure_s: float | None = None,
         offset: tuple[float, float] | None = None,
+        frame: int | None = None,
+        touched: list | None = None,
     ) -> np.ndarray:
         """Mean photo-electrons per photosite, without noise: the truth behind a frame.
 
         Uses the current lux, aperture and (unless ``exposure_s`` is given) shutter time, and
-        the camera's :attr:`offset` unless ``offset`` is given.
+        the camera's :attr:`offset` unless ``offset`` is given.  With ``frame`` (a shutter
+        counter number), the :attr:`objects` in that frame are drawn, and each one's
+        ``{"kind", "box"}`` appended to ``touched`` when given.
         """
         t = float(self._settings["shutter_s"]) if exposure_s is None else float(exposure_s)
         reflectance = self.scene.render(
@@ -317,6 +328,11 @@ class SimCamera:
             exposure_s=t,
             offset=self.offset if offset is None else offset,
         )
+        if frame is not None:
+            for obj in self.objects:
+                box = obj.apply(reflectance, frame)
+                if box is not None and touched is not None:
+                    touched.append({"kind": obj.kind, "box": list(box)})
         return photoelectrons(
             reflectance,
             lux=self.lux,
@@ -384,10 +400,15 @@ class SimCamera:
             angle, velocity = 0.0, 0.0
             if self.motion is not None:
                 angle, velocity = (float(v) for v in self.motion(0.5 * (t_start + t_end)))
-            electrons = self.render_electrons(
-                angle_deg=angle, velocity_deg_s=velocity, exposure_s=exposure_s
-            )
             number = self._shutter_count
+            touched: list = []
+            electrons = self.render_electrons(
+                angle_deg=angle,
+                velocity_deg_s=velocity,
+                exposure_s=exposure_s,
+                frame=number,
+                touched=touched,
+            )
             rng = np.random.default_rng([self.seed, number])
             raw = expose(electrons, iso=iso, rng=rng, sensor=self.sensor)
             self._shutter_count += 1
@@ -420,6 +441,8 @@ class SimCamera:
                 "shutter_count": number,
                 "mean_electrons": float(electrons.mean()),
             }
+            if touched:
+                extra["sim_objects"] = touched
             name = f"SIM_{self._shutter_count:04d}.DNG"
             logger.debug("sim frame %s at %.4f°: %s", name, angle, extra)
             yield Shot(name=name, data=data, t_start=t_start, t_end=t_end, extra=extra)

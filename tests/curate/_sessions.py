@@ -25,15 +25,17 @@ def static_session(
     ref_events: dict | None = None,
     ref_offsets: dict | None = None,
     warnings: tuple[tuple[str, str], ...] = (),
+    objects=(),
 ) -> Path:
     """A DRV-style static session; ``offset`` bumps the tripod between burst and reference.
 
     ``events`` maps a dark frame index to a lux for that one frame (lights out, a flash);
     ``ref_events`` likewise for references; ``ref_offsets`` maps a reference index to the
     tripod's offset for that reference and the ones after it (bumped between references);
-    ``warnings`` are journalled as ``(code, message)`` events.
+    ``warnings`` are journalled as ``(code, message)`` events; ``objects`` are the simulated
+    camera's moving objects and lights (:mod:`capture.sim.objects`; dark frame i is shot i).
     """
-    cam = SimCamera(size=size, seed=seed, lux=lux, fps=1e6, max_wait=0.0)
+    cam = SimCamera(size=size, seed=seed, lux=lux, fps=1e6, max_wait=0.0, objects=objects)
     dark = plan.static_pass(frames, 2000, "1/30", None)
     bright = plan.static_pass(refs, 2000, "10", None)
     w = SessionWriter.create(
@@ -84,7 +86,10 @@ def sweep_session(
     lux=1.0,
     seed=9,
     dark_mode="continuous",
+    objects=(),
 ) -> Path:
+    """A turntable sweep; ``objects`` as for :func:`static_session` (by shutter number: the
+    dark pass is shot first)."""
     passes, tt = plan.sweep_plan(
         steps=steps,
         step_deg=step_deg,
@@ -99,7 +104,15 @@ def sweep_session(
     )
     with GrblSimulator() as sim, GrblTurntable(sim.port) as table:
         table.home()
-        cam = SimCamera(size=size, seed=seed, lux=lux, fps=20.0, max_wait=0.0, motion=sim.motion)
+        cam = SimCamera(
+            size=size,
+            seed=seed,
+            lux=lux,
+            fps=20.0,
+            max_wait=0.0,
+            motion=sim.motion,
+            objects=objects,
+        )
         w = SessionWriter.create(
             path,
             scene="shelf",

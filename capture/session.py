@@ -312,6 +312,9 @@ class FrameRecord:
     #: end of the path (a camera that fell behind: it shows the end, not its planned angle).
     #: No motion blur either way.
     turntable_stopped: bool = False
+    #: A frame of an imported video pass: its index in the container.  ``path``, ``sha256``
+    #: and ``size`` are then the video file's (the file is the journalled unit).
+    video_frame: int | None = None
 
     @classmethod
     def from_record(cls, rec: dict) -> FrameRecord:
@@ -332,6 +335,7 @@ class FrameRecord:
             requested=rec.get("requested") or {},
             readback=rb,
             turntable_stopped=bool(rec.get("turntable_stopped", False)),
+            video_frame=None if rec.get("video_frame") is None else int(rec["video_frame"]),
         )
 
 
@@ -452,7 +456,24 @@ class Session:
     @property
     def simulated(self) -> bool:
         """Whether the frames come from the simulated camera, not a real one."""
-        return (self.meta.get("camera") or {}).get("driver") == "sim"
+        cam = self.meta.get("camera") or {}
+        # an imported folder of the simulated camera's DNGs is simulated too
+        return cam.get("driver") == "sim" or bool(cam.get("simulated"))
+
+    @property
+    def imported(self) -> dict | None:
+        """What ``capture import`` recorded in ``session.json`` (``import``), or None for a
+        session sublux shot itself."""
+        return self.meta.get("import")
+
+    def video(self, pass_: str) -> dict | None:
+        """The journalled video of an imported video pass (its ``video`` event: ``path``,
+        ``sha256``, ``size``, ``fps``, ``duration_s``, ``codec``, ``frame_count``, ``width``,
+        ``height``, ``source``), or None for a pass of raw files."""
+        for r in self.records:
+            if r.get("type") == "event" and r.get("what") == "video" and r.get("pass") == pass_:
+                return r
+        return None
 
     @property
     def warnings(self) -> list[dict]:
@@ -535,8 +556,12 @@ class Session:
     def verify(self) -> list[str]:
         """Check every journalled frame against its size and sha256; return the problems."""
         problems = []
+        checked: set[tuple[str, str, int]] = set()  # a video's frames share one file
         for pass_ in self.plan["passes"]:
             for f in self.frames(pass_):
+                if (f.path, f.sha256, f.size) in checked:
+                    continue
+                checked.add((f.path, f.sha256, f.size))
                 p = self.frame_path(f)
                 if not p.is_file():
                     problems.append(f"{f.path}: journalled but missing")
@@ -842,9 +867,15 @@ class SessionWriter:
         turntable: dict | None = None,
         sim: dict | None = None,
         command: str = "create",
+        simulated: bool = False,
+        extra: dict | None = None,
     ) -> SessionWriter:
         """Create a new session directory, whole or not at all; refuses to touch one that
         holds anything.
+
+        ``simulated`` marks frames the simulated camera made that another driver brought in
+        (an import of its DNGs); ``extra`` adds top-level keys to ``session.json``
+        (``import``).
 
         The session is built in a hidden sibling ``.NAME.creating-PID`` (pass folders, empty
         journal, ``session.json``, the lock) and renamed into place, so ``path`` either is a
@@ -871,10 +902,12 @@ class SessionWriter:
                 "port": camera.port,
                 "serial_sha256": serial_hash(camera.serial),
                 "sim": sim,
+                **({"simulated": True} if simulated else {}),
             },
             "plan": plan,
             "turntable": turntable,
             "tool": {"name": "sublux", "version": __version__},
+            **(extra or {}),
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -997,6 +1030,8 @@ class SessionWriter:
         the session, and neither is deleted: both go to ``unjournaled/`` with an event record.
         """
         known = {f.path for p in PASSES for f in self.session.frames(p)}
+        # an imported video is journalled (a ``video`` event) before its frames are
+        known |= {r["path"] for r in self.session.records if r.get("what") == "video"}
         moved = []
         for pass_ in PASSES:
             d = self.path / pass_

@@ -316,6 +316,13 @@ class FrameRecord:
     #: and ``size`` are then the video file's (the file is the journalled unit).
     video_frame: int | None = None
 
+    @property
+    def name(self) -> str:
+        """The frame's name within its pass: its file's name (``0003.dng``), or for a frame of
+        an imported video the video's name and the frame's index (``video.mp4#000003``)."""
+        base = Path(self.path).name
+        return base if self.video_frame is None else f"{base}#{self.video_frame:06d}"
+
     @classmethod
     def from_record(cls, rec: dict) -> FrameRecord:
         rb = rec.get("readback") or {}

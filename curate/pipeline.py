@@ -49,6 +49,7 @@ from curate.bayer import block_mean, check_levels
 from curate.errors import BadInput, CurateError, MissingMetadata, UnreadableRaw
 from curate.raw import RawFrame, exposure_ratio, open_raw
 from curate.result import ALIGNMENT_FILE, read_alignment, result_dir, write_alignment
+from curate.video import verified_copy
 
 __all__ = ["Options", "align_folders", "align_session"]
 
@@ -294,23 +295,17 @@ def _session_video(frames: list[_Frame], opts: Options) -> None:
     """Decode a session's imported video pass into its frames (one ``_Frame`` per journalled
     frame, each with its ``video_frame``).
 
-    The video file is the journalled unit: its bytes are read once and checked against the
-    journal (size and sha256), written to a private temporary file, and OpenCV decodes *that*
-    copy.  Decoding the session's path right after hashing it would leave a window in which
-    the file could be replaced (one file hashed, another decoded); the copy closes it for one
-    extra write of the video.  A video that differs from its record drops every frame.
+    The video file is the journalled unit: decoded from a verified temporary copy
+    (:func:`curate.video.verified_copy`, which says why).  A video that differs from its
+    record drops every frame.
     """
-    import tempfile
-
     try:
         data = frames[0].read() if frames[0].read else frames[0].path.read_bytes()
     except FrameMismatch as exc:
         for f in frames:
             _mismatch(f, exc)
         return
-    with tempfile.TemporaryDirectory(prefix="sublux-video-") as tmp:
-        copy = Path(tmp) / f"video{frames[0].path.suffix.lower()}"
-        copy.write_bytes(data)
+    with verified_copy(data, frames[0].path.suffix) as copy:
         decoded = _video_frames(copy, frames[0].pass_, opts)
     for f in frames:
         if f.video_frame is not None and f.video_frame < len(decoded):

@@ -16,7 +16,10 @@ fewer than two frames are skipped (SMID draws two frames of a sequence per step)
 
 Patches (the HKUST turntable project's training format): for every paired short frame, the
 short mosaic and its reference cut into aligned, non-overlapping ``size`` x ``size`` tiles at
-even offsets, as 16-bit PNGs, with ``patches.csv`` giving the residual sub-pixel shift.
+even offsets, as 16-bit PNGs, with ``patches.csv`` giving the residual sub-pixel shift.  A
+video session's patches (issue 14) are cut from its 8-bit sRGB frames (``short_srgb``,
+``long_srgb``) as 8-bit RGB PNGs; ``patches.csv``'s ``modality`` says which.  SMID's input is
+raw, so the SMID export skips video sessions and says so in ``EXPORT.md``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,14 @@ from dataset_card.errors import BadRelease
 from dataset_card.reader import half_size, network_input, open_release
 
 __all__ = ["export_patches", "export_smid"]
+
+
+def _png8(path: Path, rgb: np.ndarray) -> None:
+    """An 8-bit RGB frame (a video session's) as an 8-bit PNG (BGR on disk, OpenCV's order)."""
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+    if not ok:
+        raise BadRelease(f"expected to encode {path.name} as PNG, OpenCV refused")
+    atomic_write_bytes(path, buf.tobytes())
 
 
 def _png16(path: Path, rgb_or_grey: np.ndarray) -> None:
@@ -75,6 +86,9 @@ def export_smid(release: str | os.PathLike, dest: str | os.PathLike) -> Path:
         for sid in reader.sessions():
             sd = reader.session(sid)
             a = sd.attrs
+            if sd.short is None:  # issue 14: a video session (8-bit sRGB, no raw input)
+                skipped.append(f"{sid} (a video session: SMID's input is raw)")
+                continue
             for name, k, idx in _sequences(sd):
                 if len(idx) < 2:
                     skipped.append(f"{name} ({len(idx)} frame)")
@@ -107,7 +121,8 @@ def export_smid(release: str | os.PathLike, dest: str | os.PathLike) -> Path:
             "Input frames are 2x2-binned raw RGB with the exposure-ratio gain, clipped to [0, 1],"
             " stored as 16-bit BGR PNG. They are NOT VBM4D-denoised, unlike DRV's release; the "
             "folder is named VBM4D_rawRGB because that is where SMID's loader looks.\n\n"
-            f"Skipped sequences (fewer than two frames): {', '.join(skipped) or 'none'}\n"
+            f"Skipped (sequences of fewer than two frames, video sessions): "
+            f"{', '.join(skipped) or 'none'}\n"
         )
     return dest
 
@@ -130,16 +145,20 @@ def export_patches(release: str | os.PathLike, dest: str | os.PathLike, *, size:
         for sid in reader.sessions():
             sd = reader.session(sid)
             frames = sd.short_frames
-            _, h, w = sd.short.shape
+            # issue 14: a video session's patches are its 8-bit sRGB frames
+            video = sd.short is None
+            shorts, longs = (sd.short_srgb, sd.long_srgb) if video else (sd.short, sd.long)
+            write = _png8 if video else _png16
+            h, w = shorts.shape[1:3]
             for k, idx in sd.sequences():
-                long = np.asarray(sd.long[k])  # once per reference, not per short frame
+                long = np.asarray(longs[k])  # once per reference, not per short frame
                 for i in idx:
-                    short = np.asarray(sd.short[i])
+                    short = np.asarray(shorts[i])
                     for y in range(0, h - size + 1, size):
                         for x in range(0, w - size + 1, size):
                             name = f"{sid}_{i:04d}_{y:05d}_{x:05d}.png"
-                            _png16(base / "dark" / name, short[y : y + size, x : x + size])
-                            _png16(base / "bright" / name, long[y : y + size, x : x + size])
+                            write(base / "dark" / name, short[y : y + size, x : x + size])
+                            write(base / "bright" / name, long[y : y + size, x : x + size])
                             rows.append(
                                 {
                                     "patch": name,
@@ -151,6 +170,7 @@ def export_patches(release: str | os.PathLike, dest: str | os.PathLike, *, size:
                                     "dy": float(frames["dy"][i]),
                                     "dx": float(frames["dx"][i]),
                                     "exposure_ratio": float(frames["exposure_ratio"][i]),
+                                    "modality": "video" if video else "raw",
                                 }
                             )
         with atomic_write(base / "patches.csv", "w") as fh:
@@ -166,6 +186,7 @@ def export_patches(release: str | os.PathLike, dest: str | os.PathLike, *, size:
                     "dy",
                     "dx",
                     "exposure_ratio",
+                    "modality",
                 ],
                 lineterminator="\n",
             )

@@ -8,6 +8,11 @@ tables (``short_frames``, ``long_frames``) and the session's attributes; a stati
 K > 1 references also holds their registered mean (``long_mean``, float32) and its rendering
 (``gt_mean_srgb``).
 
+A session imported from video (:mod:`dataset_card.video`) holds its frames as the camera
+rendered them instead: ``short_srgb`` (T, H, W, 3) and ``long_srgb`` (K, H, W, 3), uint8 sRGB
+in RGB order, with the same tables, and ``modality = "video"`` plus the videos' metadata in
+its attributes (``video_dark``, ``video_bright``: JSON).  A group without ``modality`` is raw.
+
 Frames are written one at a time, so a 110-frame 20-megapixel burst never sits in memory.
 Every dataset is chunked with a Fletcher-32 checksum per chunk; frames of up to
 :data:`WHOLE_FRAME_MAX_PIXELS` are one chunk each, larger ones are cut into 256 x 256 tiles so
@@ -305,6 +310,7 @@ class SessionWriter:
         gt_shape: tuple[int, int, int, int] | None,
         gt_recipe: str,
         mean: bool = False,
+        srgb: bool = False,
     ) -> None:
         self.session_id = session_id
         self.short_shape = short_shape
@@ -316,6 +322,26 @@ class SessionWriter:
         self._datasets: dict[str, h5py.Dataset] = {}
         self._written: dict[str, np.ndarray] = {}
         self._tables: set[str] = set()
+        # video sessions (issue 14): 8-bit sRGB frames in short_srgb/long_srgb, no mosaics
+        self._frames_of = dict(_TABLE_FOR)
+        self._dtypes: dict[str, Any] = {}
+        if srgb:
+            self._frames_of = {"short_frames": "short_srgb", "long_frames": "long_srgb"}
+            for name, shape in (("short_srgb", short_shape), ("long_srgb", long_shape)):
+                if shape is None:
+                    continue
+                n, h, w = shape
+                self._datasets[name] = group.create_dataset(
+                    name,
+                    shape=(n, h, w, 3),
+                    dtype=np.uint8,
+                    chunks=(1, min(h, TILE), min(w, TILE), 3),
+                    fletcher32=True,
+                    **opts,
+                )
+                self._dtypes[name] = np.uint8
+                self._written[name] = np.zeros(n, dtype=bool)
+            return
         specs: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = [
             ("short", short_shape, frame_chunks(*short_shape[1:]))
         ]
@@ -355,12 +381,14 @@ class SessionWriter:
     # -- writing ------------------------------------------------------------------------------
 
     def write_short(self, i: int, frame: np.ndarray) -> None:
-        """Write short-exposure frame ``i``: an (H, W) uint16 Bayer mosaic, values untouched."""
-        self._write("short", i, frame)
+        """Write short-exposure frame ``i``: an (H, W) uint16 Bayer mosaic, values untouched
+        (a video session's: an (H, W, 3) uint8 sRGB frame)."""
+        self._write(self._frames_of["short_frames"], i, frame)
 
     def write_long(self, k: int, frame: np.ndarray) -> None:
-        """Write reference frame ``k``: an (H, W) uint16 mosaic cropped like the short frames."""
-        self._write("long", k, frame)
+        """Write reference frame ``k``: an (H, W) uint16 mosaic cropped like the short frames
+        (a video session's: an (H, W, 3) uint8 sRGB frame)."""
+        self._write(self._frames_of["long_frames"], k, frame)
 
     def write_gt(self, k: int, image: np.ndarray) -> None:
         """Write the sRGB rendering of reference ``k``: (H', W', 3) uint16."""
@@ -417,7 +445,7 @@ class SessionWriter:
         if name in self._tables:
             raise BadRelease(f"{self.session_id}: {name} was already written; write it once")
         rows = self._conform(name, table)
-        frames = _TABLE_FOR[name]
+        frames = self._frames_of[name]
         expected = self._datasets[frames].shape[0] if frames in self._datasets else 0
         if len(rows) != expected:
             raise BadRelease(
@@ -497,9 +525,10 @@ class SessionWriter:
                 f"{self.session_id}: expected a {name} index in [0, {count}), found {index}"
             )
         arr = np.asarray(data)
-        if arr.shape != ds.shape[1:] or arr.dtype != np.uint16:
+        want = self._dtypes.get(name, np.uint16)
+        if arr.shape != ds.shape[1:] or arr.dtype != want:
             raise BadRelease(
-                f"{self.session_id}: expected {name}[{index}] as uint16 of shape "
+                f"{self.session_id}: expected {name}[{index}] as {np.dtype(want)} of shape "
                 f"{ds.shape[1:]}, found {arr.dtype} of shape {arr.shape}; crop every frame "
                 "to the session's window and keep the raw values (no black subtraction)"
             )
@@ -518,7 +547,7 @@ class SessionWriter:
                 out.append(f"{name} frames {idx[:8].tolist()}{more}")
         out += [
             t
-            for t, frames in _TABLE_FOR.items()
+            for t, frames in self._frames_of.items()
             if t not in self._tables and (frames in self._datasets or t == "short_frames")
         ]
         return out
@@ -675,6 +704,7 @@ class SplitWriter:
         gt_shape: Sequence[int] | None = None,
         gt_recipe: str = GT_RECIPE,
         mean: bool = False,
+        srgb: bool = False,
     ) -> SessionWriter:
         """Start the group ``/sessions/<session_id>``; returns its :class:`SessionWriter`.
 
@@ -698,6 +728,9 @@ class SplitWriter:
             Also declare ``long_mean`` (H, W) float32 and ``gt_mean_srgb`` (H, W, 3) uint16,
             the references' registered mean and its rendering (needs K >= 2); write them with
             :meth:`SessionWriter.write_mean`.
+        srgb : bool, optional
+            A video session: declare ``short_srgb`` (T, H, W, 3) and ``long_srgb`` (K, H, W, 3)
+            uint8 instead of the mosaics and renderings (``gt_shape`` and ``mean`` unused).
 
         Returns
         -------
@@ -768,6 +801,7 @@ class SplitWriter:
             gt_shape=gt,  # type: ignore[arg-type]
             gt_recipe=gt_recipe,
             mean=mean,
+            srgb=srgb,
         )
         self._ids.add(session_id)
         self._shard_bytes_used += need
@@ -973,9 +1007,10 @@ def file_summary(path: str | os.PathLike) -> dict[str, Any]:
             codec = "none"
             raw = 0
             for sid, g in f["sessions"].items():
-                short = g["short"]
+                video = "short_srgb" in g  # issue 14: a video session's 8-bit frames
+                short = g["short_srgb"] if video else g["short"]
                 codec = _codec_of(short)
-                long = g.get("long")
+                long = g.get("long_srgb" if video else "long")
                 gt = g.get("gt_srgb")
                 refs = g["short_frames"].fields("ref")[()] if "short_frames" in g else []
                 for ds in (short, long, gt, g.get("long_mean"), g.get("gt_mean_srgb")):
@@ -985,6 +1020,7 @@ def file_summary(path: str | os.PathLike) -> dict[str, Any]:
                 sessions[sid] = {
                     "scene": attrs.get("scene", ""),
                     "kind": attrs.get("kind", ""),
+                    "modality": "video" if video else "raw",
                     "short": list(short.shape),
                     "long": list(long.shape) if long is not None else None,
                     "gt_srgb": list(gt.shape) if gt is not None else None,
@@ -1097,6 +1133,8 @@ def _check_session(g: h5py.Group, name: str, sid: str) -> list[str]:
     missing = [k for k in ("scene", *SESSION_ATTRS) if k not in g.attrs]
     if missing:
         problems.append(f"{where}: missing attributes {', '.join(missing)}")
+    if "short_srgb" in g:  # a video session (issue 14)
+        return [*problems, *_check_video_session(g, where)]
     short = g.get("short")
     if not isinstance(short, h5py.Dataset):
         return [*problems, f"{where}: no short dataset"]
@@ -1158,6 +1196,39 @@ def _check_session(g: h5py.Group, name: str, sid: str) -> list[str]:
         problems.append(
             f"{where}: crop {to_python(crop)} does not end in the frames' size {h}, {w}"
         )
+    return problems
+
+
+def _check_video_session(g: h5py.Group, where: str) -> list[str]:
+    """The layout of a video session: short_srgb/long_srgb (N, H, W, 3) uint8 and tables."""
+    problems = []
+    short, long = g["short_srgb"], g.get("long_srgb")
+    counts = {"short_frames": 0, "long_frames": 0}
+    for name, ds, table in (
+        ("short_srgb", short, "short_frames"),
+        ("long_srgb", long, "long_frames"),
+    ):
+        if ds is None:
+            continue
+        if (
+            ds.ndim != 4
+            or ds.dtype != np.uint8
+            or ds.shape[3] != 3
+            or ds.shape[1:3] != short.shape[1:3]
+        ):
+            problems.append(
+                f"{where}/{name}: expected (N, H, W, 3) uint8, found {ds.dtype} {ds.shape}"
+            )
+        counts[table] = ds.shape[0]
+    for table, rows in counts.items():
+        ds = g.get(table)
+        if ds is None:
+            if rows:
+                problems.append(f"{where}: no {table} table")
+        elif ds.shape != (rows,):
+            problems.append(f"{where}/{table}: expected {rows} rows, found {ds.shape}")
+    if to_python(g.attrs.get("modality", "")) != "video":
+        problems.append(f"{where}: short_srgb without modality = 'video'")
     return problems
 
 

@@ -229,3 +229,33 @@ def test_two_videos_are_kept_whole_and_their_frames_addressed_by_index(tmp_path)
     assert (
         json.loads((s / "session.json").read_text())["import"]["passes"]["dark"]["kind"] == "video"
     )
+
+
+def test_sim_camera_records_a_sweep_as_videos_that_import(tmp_path):
+    from capture.sim.video import write_pass_video
+    from tests.curate._sessions import sweep_session
+
+    sw = sweep_session(tmp_path / "sw", size=(128, 192), steps=3, dark_frames=9)
+    n_dark = write_pass_video(sw, "dark", tmp_path / "dark.mp4")
+    n_bright = write_pass_video(sw, "bright", tmp_path / "bright.mp4")
+    assert (n_dark, n_bright) == (9, 3)
+    cap = cv2.VideoCapture(str(tmp_path / "dark.mp4"))
+    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(24.0)
+    means = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        assert bgr.shape == (64, 96, 3)  # 2x2 binned
+        means.append(bgr.mean())
+    cap.release()
+    assert len(means) == 9 and np.median(means) == pytest.approx(30, abs=6)  # the seed's level
+    s = tmp_path / "s"
+    r = invoke(
+        "--session", s, "--scene", "shelf", "--kind", "sweep", "--dark", tmp_path / "dark.mp4",
+        "--bright", tmp_path / "bright.mp4", "--exposure", "1/30", "--bright-exposure", "10",
+        "--iso", "2000",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    sess = open_session(s)
+    assert len(sess.frames("dark")) == 9 and sess.frames("bright")[0].shutter_s == 10

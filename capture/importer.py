@@ -7,8 +7,8 @@ whose exposure time or ISO is unknown (no metadata and no ``--exposure``/``--iso
 :class:`~capture.errors.BadImport` (exit 2), and the session is not created.
 
 Then each file is *copied* (never moved; with ``link=True`` hard-linked, same file system
-only) to ``<pass>/.<name>.part``, fsynced, read back and hashed, compared with the hash of the
-bytes read from the source, renamed into place and journalled with its sha256, size and what
+only) to ``<pass>/.<name>.part``, hashed as it is read, fsynced, read back and compared byte
+for byte with the source, renamed into place and journalled with its sha256, size and what
 its metadata says (exposure, ISO, aperture, time of capture, make and model, the serial only
 as :func:`~capture.session.serial_hash`).  Raw frames are ordered by time of capture, then by
 name.  A video is kept whole (``<pass>/video<ext>``, one file per pass, journalled once as a
@@ -31,7 +31,9 @@ import errno
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -72,6 +74,8 @@ RAW_SUFFIXES = {
 }  # fmt: skip
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv"}
 _CHUNK = 4 << 20
+#: Files copied at once: hashing and file I/O release the GIL, so two overlap on two cores.
+_WORKERS = 2
 #: What the simulated camera writes as its DNGs' Software tag (capture/dng.py).
 _SIM_SOFTWARE = "sublux capture.sim"
 
@@ -430,9 +434,9 @@ def _pass_plan(src: Source) -> dict:
 
 
 def _copy_verified(src: Path, dest: Path, *, link: bool) -> tuple[str, int]:
-    """Copy (or hard-link) ``src`` to ``dest`` through a hidden ``.part``: fsynced, read back
-    and compared with the hash of the bytes read from the source, then renamed.  Returns the
-    sha256 and size of what is now at ``dest``."""
+    """Copy (or hard-link) ``src`` to ``dest`` through a hidden ``.part``: hashed as read,
+    fsynced, read back and compared with the source, then renamed (a hard link is hashed).
+    Returns the sha256 and size of what is now at ``dest``."""
     import hashlib
 
     part = dest.parent / f".{dest.name}.part"
@@ -461,13 +465,23 @@ def _copy_verified(src: Path, dest: Path, *, link: bool) -> tuple[str, int]:
             fo.flush()
             os.fsync(fo.fileno())
         digest = h.hexdigest()
-        back = sha256_file(part, chunk=_CHUNK)
-        if back != digest:
-            raise StorageError(
-                f"{dest}: read back a sha256 of {back}, wrote {digest}: the disk did not keep "
-                f"what was written; the copy was left at {part}. Check the disk (dmesg), then "
-                "run the import again"
-            )
+        # Read back and compare byte for byte with the source, re-read: bytes equal to the
+        # hashed ones have that hash, and comparing costs a fraction of hashing again.  A
+        # source that changed meanwhile fails this too (its journalled hash would be a lie).
+        with open(src, "rb") as fi, open(part, "rb") as fb:
+            at = 0
+            while True:
+                a, b = fi.read(_CHUNK), fb.read(_CHUNK)
+                if a != b:
+                    raise StorageError(
+                        f"{dest}: the copy read back differs from {src.name} from byte {at} on "
+                        "(the disk did not keep what was written, or the source changed while "
+                        f"it was copied); the copy was left at {part}. Check the disk (dmesg) "
+                        "and that nothing writes to the source, then run the import again"
+                    )
+                if not a:
+                    break
+                at += len(a)
     os.rename(part, dest)
     fsync_dir(dest.parent)
     return digest, size
@@ -720,31 +734,52 @@ def _run(writer: SessionWriter, sources: dict[str, Source], *, link, resumed, pr
 
 
 def _import_raws(writer, src: Source, *, link, progress, stop) -> int:
+    """Copy and verify the pass's remaining files on a few threads (hashing and file I/O
+    release the GIL, so copying one file overlaps reading back another), journalling each
+    in index order as soon as it and every file before it are verified."""
     s = writer.session
-    todo = set(s.remaining(src.pass_))
-    n = 0
-    for index, r in enumerate(src.raws):
-        if index not in todo:
-            continue
-        if stop is not None and stop.is_set():
-            break
-        rel = writer.frame_relpath(src.pass_, index, r.name)
-        dest = writer.path / rel
+    remaining = set(s.remaining(src.pass_))
+    todo = [(i, r) for i, r in enumerate(src.raws) if i in remaining]
+    for index, r in todo:
+        dest = writer.path / writer.frame_relpath(src.pass_, index, r.name)
         if dest.exists():
             raise SessionExists(f"{dest} already exists; refusing to overwrite a file")
+
+    def one(item: tuple[int, RawInfo]) -> tuple[int, RawInfo, str, str, int]:
+        index, r = item
+        rel = writer.frame_relpath(src.pass_, index, r.name)
         try:
-            digest, size = _copy_verified(src.path / r.name, dest, link=link)
+            digest, size = _copy_verified(src.path / r.name, writer.path / rel, link=link)
         except CaptureError:
             raise
         except OSError as exc:
             raise StorageError.from_os_error(
                 exc, doing=f"importing {r.name} as {rel}", todo="then run the same import again"
             ) from None
-        crash_point("import:copied")
-        writer.record("frame", **_raw_record(src, r, index, rel, digest, size, link))
-        n += 1
-        if progress:
-            progress(src.pass_, index + 1, src.frames)
+        return index, r, rel, digest, size
+
+    n = 0
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        try:
+            items = iter(todo)
+            while True:
+                while len(pending) < 2 * _WORKERS and not (stop is not None and stop.is_set()):
+                    item = next(items, None)
+                    if item is None:
+                        break
+                    pending.append(pool.submit(one, item))
+                if not pending:
+                    break
+                index, r, rel, digest, size = pending.popleft().result()
+                crash_point("import:copied")
+                writer.record("frame", **_raw_record(src, r, index, rel, digest, size, link))
+                n += 1
+                if progress:
+                    progress(src.pass_, index + 1, src.frames)
+        finally:
+            for f in pending:  # a failure or a stop: let the copies under way finish (their
+                f.cancel()  # files are set aside by the next run), start no more
     return n
 
 

@@ -3,10 +3,10 @@
 The seed's turntable project shot its dark and bright passes as *videos* (24 fps, 8-bit
 sRGB, the camera's own rendering).  To run that path on the simulated rig, this module turns
 the frames of a simulated session's pass into such a video, rendering each raw frame as a
-camera's video pipeline would, simply: 2x2 binning to RGB (half the sensor's size), black
-subtracted, the camera's white balance (AsShotNeutral), one gain for the whole pass (the
-camera's exposure choice: the pass's median frame lands at ``target`` of 255), the sRGB
-curve, 8 bits, then MPEG-4 (``mp4v``) through OpenCV at ``fps``.
+camera's video pipeline would, simply: 2x2 binning to RGB, black subtracted, the camera's white
+balance (AsShotNeutral), one gain for the whole pass (the camera's exposure choice: the pass's
+median frame lands at ``target`` of 255), the sRGB curve, bilinear upsampling back to the
+sensor's size, 8 bits, then MPEG-4 (``mp4v``, which OpenCV's FFmpeg writes here) at ``fps``.
 
 It reads the session through :class:`capture.session.Session` (each frame checked against
 its journal) and the DNGs with tifffile, like :mod:`capture.dng` writes them.
@@ -93,14 +93,15 @@ def write_pass_video(
     level = _linear_of(target if target is not None else DEFAULT_TARGETS[pass_])
     median = float(np.median([float(np.mean(x)) for x in linear]))
     gain = level / max(median, 1e-9)
-    h, w = linear[0].shape[:2]
+    h, w = 2 * linear[0].shape[0], 2 * linear[0].shape[1]  # the sensor's size
     out = Path(out)
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
     if not writer.isOpened():
         raise CaptureError(f"OpenCV cannot write an mp4v video at {out} on this machine")
     try:
         for x in linear:
-            writer.write(np.ascontiguousarray(render_8bit(x, gain)[..., ::-1]))
+            rgb = cv2.resize(render_8bit(x, gain), (w, h), interpolation=cv2.INTER_LINEAR)
+            writer.write(np.ascontiguousarray(rgb[..., ::-1]))
     finally:
         writer.release()
     return len(linear)

@@ -246,7 +246,7 @@ def test_sim_camera_records_a_sweep_as_videos_that_import(tmp_path):
         ok, bgr = cap.read()
         if not ok:
             break
-        assert bgr.shape == (64, 96, 3)  # 2x2 binned
+        assert bgr.shape == (128, 192, 3)  # the sensor's size
         means.append(bgr.mean())
     cap.release()
     assert len(means) == 9 and np.median(means) == pytest.approx(30, abs=6)  # the seed's level

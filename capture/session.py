@@ -50,6 +50,31 @@ Journal records all carry ``type`` and ``t`` (``time.time()``):
 A frame is journalled only after its file is whole on disk under its final name: it is
 downloaded to ``<pass>/.<name>.part``, fsynced, hashed and renamed first.
 
+Imported sessions (``capture import``, :mod:`capture.importer`) use the same format, plus:
+
+- ``session.json``: ``camera.driver`` is ``"import"`` (make, model and the salted serial hash
+  from the files' metadata; ``camera.simulated: true`` when the files are the simulated
+  camera's DNGs); a top-level ``import`` {``passes``: {pass: {``kind``: ``folder`` | ``video``,
+  ``source``: the folder's or video's *name*}}, ``link``}; each planned pass has ``mode``
+  ``imported`` (raw files) or ``video`` and ``source`` {``kind``, ``name``, ``files``: the
+  source file names in frame order} (how a re-run knows which file is which frame);
+- ``frame`` records of raw files: ``camera_name`` is the source file name, ``readback`` what
+  the metadata (or ``--exposure``/``--iso``) says, ``t_start`` the EXIF time of capture (the
+  frame's index where none is recorded), and ``imported`` {``source``, ``capture_time``,
+  ``make``, ``model``, ``serial_sha256``, ``exposure_from``: ``metadata`` | ``given``,
+  ``linked``};
+- a video pass is one file, ``<pass>/video<ext>``, journalled once by an ``event``
+  ``what: "video"`` (``pass``, ``path``, ``sha256``, ``size``, ``source``, ``fps``,
+  ``duration_s``, ``codec`` (FourCC), ``frame_count``, ``width``, ``height``, ``linked``), then
+  one ``frame`` record per frame with ``video_frame`` (its index in the container) and the
+  video's ``path``, ``sha256`` and ``size``; ``t_start`` is seconds from the video's start.
+  :attr:`FrameRecord.name` is then ``video.mp4#000012``;
+- ``event`` ``what: "import_skipped"`` (``pass``, ``file``, ``reason``) for each file of a
+  folder that could not be imported; a warning ``video_with_raw_references`` when the dark pass
+  is a video and the references raw.
+
+No absolute path is journalled: sources are named by their names only.
+
 Reading keeps every valid record and names each damaged line (:class:`DamagedLine`, logged as a
 warning, listed in :attr:`Session.damaged` and shown in :attr:`Session.warnings`).  A torn last
 line without a newline (a kill mid-append) is cut by the next writer and kept in

@@ -613,6 +613,9 @@ def import_(
     aperture: Annotated[str | None, typer.Option(help="f-number where none is recorded.")] = None,
     lighting: Annotated[str, typer.Option(help="Lighting, in words.")] = "",
     lux: Annotated[float | None, typer.Option(help="Measured illuminance.")] = None,
+    simulated: Annotated[
+        bool, typer.Option(help="The footage is the simulated camera's (videos carry no mark).")
+    ] = False,
 ) -> None:
     """Make a session from footage shot by other means: raw folders or videos, copied (never
     moved), verified and journalled. Run it again to finish an interrupted import."""
@@ -650,6 +653,7 @@ def import_(
             aperture=aperture,
             progress=progress,
             stop=stop,
+            simulated=simulated,
         )
     for pass_, name, reason in result.skipped:
         err.print(f"[yellow]skipped {pass_}/{escape(name)}:[/] {escape(reason)}", highlight=False)

@@ -527,6 +527,7 @@ def import_footage(
     aperture: str | None = None,
     progress: Progress | None = None,
     stop: Any = None,
+    simulated: bool = False,
 ) -> ImportResult:
     """Import footage into a new session (or finish an interrupted import of the same).
 
@@ -547,6 +548,9 @@ def import_footage(
         ``progress(pass, done, total)`` after each file.
     stop : threading.Event, optional
         Set to stop after the current file (the import is then resumable).
+    simulated : bool
+        The footage comes from sublux's simulated camera (its videos carry no mark of it; its
+        DNGs do, and are recognised without this).
 
     Returns
     -------
@@ -600,13 +604,22 @@ def import_footage(
     else:
         check_new_session_dir(session)
         writer = _create(
-            session, sources, scene=scene, kind=kind, lighting=lighting, lux=lux, link=link
+            session,
+            sources,
+            scene=scene,
+            kind=kind,
+            lighting=lighting,
+            lux=lux,
+            link=link,
+            simulated=simulated,
         )
     with writer:
         return _run(writer, sources, link=link, resumed=resumed, progress=progress, stop=stop)
 
 
-def _create(session: Path, sources: dict[str, Source], *, scene, kind, lighting, lux, link):
+def _create(
+    session: Path, sources: dict[str, Source], *, scene, kind, lighting, lux, link, simulated
+):
     raws = [r for s in sources.values() for r in s.raws]
     first = raws[0] if raws else None
     camera = CameraInfo(
@@ -632,7 +645,7 @@ def _create(session: Path, sources: dict[str, Source], *, scene, kind, lighting,
         lighting=lighting,
         lux=lux,
         command="import",
-        simulated=bool(raws) and all(r.simulated for r in raws),
+        simulated=simulated or (bool(raws) and all(r.simulated for r in raws)),
         extra=extra,
     )
 

@@ -208,7 +208,7 @@ def test_two_videos_are_kept_whole_and_their_frames_addressed_by_index(tmp_path)
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     sess = open_session(s)
-    assert sess.is_complete
+    assert sess.is_complete and not sess.simulated
     v = sess.video("dark")
     assert v["path"] == "dark/video.mp4" and v["sha256"] == sha(tmp_path / "dark.mp4")
     assert v["frame_count"] == 24 and v["fps"] == pytest.approx(24.0)
@@ -254,8 +254,9 @@ def test_sim_camera_records_a_sweep_as_videos_that_import(tmp_path):
     r = invoke(
         "--session", s, "--scene", "shelf", "--kind", "sweep", "--dark", tmp_path / "dark.mp4",
         "--bright", tmp_path / "bright.mp4", "--exposure", "1/30", "--bright-exposure", "10",
-        "--iso", "2000",
+        "--iso", "2000", "--simulated",
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     sess = open_session(s)
     assert len(sess.frames("dark")) == 9 and sess.frames("bright")[0].shutter_s == 10
+    assert sess.simulated  # said on the command line: a video carries no mark of the simulator

@@ -18,7 +18,8 @@ Patches (the HKUST turntable project's training format): for every paired short 
 short mosaic and its reference cut into aligned, non-overlapping ``size`` x ``size`` tiles at
 even offsets, as 16-bit PNGs, with ``patches.csv`` giving the residual sub-pixel shift.  A
 video session's patches (issue 14) are cut from its 8-bit sRGB frames (``short_srgb``,
-``long_srgb``) as 8-bit RGB PNGs; ``patches.csv``'s ``modality`` says which.  SMID's input is
+``long_srgb``) as 8-bit RGB PNGs (a dark video's raw references: their 16-bit renderings,
+``gt_srgb``); ``patches.csv``'s ``modality`` says which.  SMID's input is
 raw, so the SMID export skips video sessions and says so in ``EXPORT.md``.
 """
 
@@ -148,7 +149,9 @@ def export_patches(release: str | os.PathLike, dest: str | os.PathLike, *, size:
             # issue 14: a video session's patches are its 8-bit sRGB frames
             video = sd.short is None
             shorts, longs = (sd.short_srgb, sd.long_srgb) if video else (sd.short, sd.long)
-            write = _png8 if video else _png16
+            write = write_long = _png8 if video else _png16
+            if video and longs is None:  # a dark video's raw references: their renderings
+                longs, write_long = sd.gt_srgb, _png16
             h, w = shorts.shape[1:3]
             for k, idx in sd.sequences():
                 long = np.asarray(longs[k])  # once per reference, not per short frame
@@ -158,7 +161,7 @@ def export_patches(release: str | os.PathLike, dest: str | os.PathLike, *, size:
                         for x in range(0, w - size + 1, size):
                             name = f"{sid}_{i:04d}_{y:05d}_{x:05d}.png"
                             write(base / "dark" / name, short[y : y + size, x : x + size])
-                            write(base / "bright" / name, long[y : y + size, x : x + size])
+                            write_long(base / "bright" / name, long[y : y + size, x : x + size])
                             rows.append(
                                 {
                                     "patch": name,

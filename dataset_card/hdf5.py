@@ -326,9 +326,23 @@ class SessionWriter:
         self._frames_of = dict(_TABLE_FOR)
         self._dtypes: dict[str, Any] = {}
         if srgb:
-            self._frames_of = {"short_frames": "short_srgb", "long_frames": "long_srgb"}
+            # raw references of a dark video (gt_shape given) stay mosaics with renderings
+            raw_refs = gt_shape is not None
+            long_name = "long" if raw_refs else "long_srgb"
+            self._frames_of = {"short_frames": "short_srgb", "long_frames": long_name}
+            if raw_refs and long_shape is not None:
+                for name, shape, chunks in (
+                    ("long", long_shape, frame_chunks(*long_shape[1:])),
+                    ("gt_srgb", gt_shape, (1, min(gt_shape[1], TILE), min(gt_shape[2], TILE), 3)),
+                ):
+                    self._datasets[name] = group.create_dataset(
+                        name, shape=shape, dtype=np.uint16, chunks=chunks, fletcher32=True, **opts
+                    )
+                    self._written[name] = np.zeros(shape[0], dtype=bool)
+                self._datasets["gt_srgb"].attrs["half_size"] = False
+                self._datasets["gt_srgb"].attrs["recipe"] = gt_recipe
             for name, shape in (("short_srgb", short_shape), ("long_srgb", long_shape)):
-                if shape is None:
+                if shape is None or (name == "long_srgb" and raw_refs):
                     continue
                 n, h, w = shape
                 self._datasets[name] = group.create_dataset(
@@ -391,7 +405,7 @@ class SessionWriter:
         self._write(self._frames_of["long_frames"], k, frame)
 
     def write_gt(self, k: int, image: np.ndarray) -> None:
-        """Write the sRGB rendering of reference ``k``: (H', W', 3) uint16."""
+        """Write the sRGB rendering of reference ``k``: (H', W', 3) uint16 (raw references)."""
         self._write("gt_srgb", k, image)
 
     def write_mean(self, mean: np.ndarray, image: np.ndarray) -> None:
@@ -729,8 +743,9 @@ class SplitWriter:
             the references' registered mean and its rendering (needs K >= 2); write them with
             :meth:`SessionWriter.write_mean`.
         srgb : bool, optional
-            A video session: declare ``short_srgb`` (T, H, W, 3) and ``long_srgb`` (K, H, W, 3)
-            uint8 instead of the mosaics and renderings (``gt_shape`` and ``mean`` unused).
+            A video session: declare ``short_srgb`` (T, H, W, 3) uint8 instead of ``short``,
+            and ``long_srgb`` (K, H, W, 3) uint8 for video references, or, with ``gt_shape``
+            (raw references of a dark video), ``long`` and ``gt_srgb`` as usual.
 
         Returns
         -------
@@ -1010,7 +1025,7 @@ def file_summary(path: str | os.PathLike) -> dict[str, Any]:
                 video = "short_srgb" in g  # issue 14: a video session's 8-bit frames
                 short = g["short_srgb"] if video else g["short"]
                 codec = _codec_of(short)
-                long = g.get("long_srgb" if video else "long")
+                long = g.get("long_srgb" if video and "long_srgb" in g else "long")
                 gt = g.get("gt_srgb")
                 refs = g["short_frames"].fields("ref")[()] if "short_frames" in g else []
                 for ds in (short, long, gt, g.get("long_mean"), g.get("gt_mean_srgb")):
@@ -1204,6 +1219,14 @@ def _check_video_session(g: h5py.Group, where: str) -> list[str]:
     problems = []
     short, long = g["short_srgb"], g.get("long_srgb")
     counts = {"short_frames": 0, "long_frames": 0}
+    raw_long = g.get("long")  # raw references of a dark video
+    if raw_long is not None:
+        if raw_long.ndim != 3 or raw_long.shape[1:] != short.shape[1:3]:
+            problems.append(f"{where}/long: expected (K, H, W) uint16, found {raw_long.shape}")
+        counts["long_frames"] = raw_long.shape[0]
+        gt = g.get("gt_srgb")
+        if gt is None or gt.shape[0] != raw_long.shape[0] or gt.shape[-1] != 3:
+            problems.append(f"{where}/gt_srgb: expected one rendering per raw reference")
     for name, ds, table in (
         ("short_srgb", short, "short_frames"),
         ("long_srgb", long, "long_frames"),

@@ -16,7 +16,12 @@ them, never re-encoded and never passed through a raw pipeline:
   (``source`` name, ``sha256``, ``fps``, ``duration_s``, ``codec``, ``frame_count``,
   ``width``, ``height``).
 
-The ground truth of a pair is its reference itself (``long_srgb[ref]``).  Frames are decoded
+The ground truth of a pair is its reference itself (``long_srgb[ref]``).  A dark video with
+*raw* references (allowed: the import journals a ``video_with_raw_references`` warning, and the
+card says which sessions are video) keeps the references as the raw layout does: ``long``
+(mosaics, at even offsets) and ``gt_srgb`` (their renderings, the ground truth), with the
+references' levels, white balance and colour matrix in the attributes and ``video_bright``
+empty.  Frames are decoded
 from the video's checked bytes (:func:`curate.video.verified_copy`): a video that changed
 after import stops the publish (:class:`~dataset_card.errors.FrameChanged`).
 """
@@ -53,28 +58,37 @@ def geometry(plan: SessionPlan) -> None:
     s = plan.session
     dark = s.video("dark")
     bright = s.video("bright")
-    if plan.long and bright is None:
-        raise BadRelease(
-            f"{s.path}: expected the references of a video session to be a video too, found "
-            "raw references; such a session is journalled and curated, but a release keeps "
-            "one modality per session: import the bright pass as a video, or publish without "
-            "this session"
-        )
     h_s, w_s = int(dark["height"]), int(dark["width"])
+    raw_refs = bool(plan.long) and bright is None
+    levels: dict[str, Any] = {
+        "black_level": [0.0] * 4,
+        "white_level": 255,
+        "cfa": "none",
+        "white_balance": [1.0] * 4,
+        "color_matrix": [math.nan] * 9,
+    }
+    if raw_refs:
+        levels = _raw_levels(plan, (h_s, w_s))
     if bright is not None and (int(bright["height"]), int(bright["width"])) != (h_s, w_s):
         raise BadRelease(
             f"{s.path}: expected dark and bright videos of one size, found {w_s}x{h_s} and "
             f"{bright['width']}x{bright['height']}"
         )
-    # the build's even offsets suit a CFA; sRGB frames take the nearest whole pixel
-    shifts = [
-        (e["offset"][0] + e["residual"][0], e["offset"][1] + e["residual"][1]) for e in plan.long
-    ]
+    # the build's even offsets suit a CFA (raw references keep them); sRGB frames take the
+    # nearest whole pixel
+    shifts = (
+        []
+        if raw_refs
+        else [
+            (e["offset"][0] + e["residual"][0], e["offset"][1] + e["residual"][1])
+            for e in plan.long
+        ]
+    )
     old = [e["offset"] for e in plan.long]
-    for e, (dy, dx) in zip(plan.long, shifts, strict=True):
+    for e, (dy, dx) in zip(plan.long if shifts else [], shifts, strict=True):
         e["offset"] = (round(dy), round(dx))
         e["residual"] = (dy - e["offset"][0], dx - e["offset"][1])
-    for e in plan.short:
+    for e in plan.short if shifts else []:
         if e["ref"] >= 0:
             k = e["ref"]
             e["dy"] += old[k][0] - plan.long[k]["offset"][0]
@@ -99,11 +113,7 @@ def geometry(plan: SessionPlan) -> None:
         return "" if v is None else json.dumps({k: v.get(k) for k in keys})
 
     plan.attrs = {
-        "black_level": [0.0] * 4,
-        "white_level": 255,
-        "cfa": "none",
-        "white_balance": [1.0] * 4,
-        "color_matrix": [math.nan] * 9,
+        **levels,
         "exposure_ratio": float(np.median(ratios)) if ratios else math.nan,
         "iso": num(plan.short[0]["iso"]),
         "short_exposure_s": num(plan.short[0]["exposure_s"]),
@@ -121,6 +131,36 @@ def geometry(plan: SessionPlan) -> None:
         "video_dark": described(dark),
         "video_bright": described(bright),
     }
+
+
+def _raw_levels(plan: SessionPlan, size: tuple[int, int]) -> dict[str, Any]:
+    """The first raw reference's levels, CFA, white balance and colour matrix (a dark video
+    with raw references); its mosaic must have the video's size (curation paired them)."""
+    from curate.errors import CurateError
+    from curate.raw import open_raw
+    from dataset_card.build import read_checked
+
+    first = plan.long[0]
+    data = read_checked(plan.session, first["record"])
+    with open_raw(data, name=str(first["path"])) as raw:
+        shape = raw.mosaic.shape
+        try:
+            matrix = raw.require_color_matrix()
+        except CurateError as exc:
+            raise BadRelease(f"{plan.session.path}: {exc}") from None
+        out = {
+            "black_level": [float(v) for v in raw.black_level],
+            "white_level": int(raw.white_level),
+            "cfa": raw.cfa,
+            "white_balance": [float(v) for v in raw.white_balance],
+            "color_matrix": [float(v) for row in matrix for v in row],
+        }
+    if tuple(shape) != size:
+        raise BadRelease(
+            f"{plan.session.path}: expected raw references of the dark video's size "
+            f"{size[1]}x{size[0]}, found {shape[1]}x{shape[0]}"
+        )
+    return out
 
 
 def _frames(plan: SessionPlan, entries: list[dict], read: Callable) -> dict[int, np.ndarray]:
@@ -155,22 +195,33 @@ def write_session(
     write_tables: Callable[[Any, SessionPlan], None],
 ) -> None:
     """Write a video session's group (``short_srgb``, ``long_srgb``, tables)."""
-    from dataset_card.build import read_checked
+    from dataset_card.build import _long_window, read_checked
 
     y0, x0, h, w = plan.window
     k = len(plan.long)
+    raw_refs = bool(k) and plan.session.video("bright") is None
     g = writer.add_session(
         plan.session_id,
         scene=plan.scene,
         attrs=plan.attrs,
         short_shape=(len(plan.short), h, w),
         long_shape=(k, h, w) if k else None,
+        gt_shape=(k, h, w, 3) if raw_refs else None,
         srgb=True,
     )
     short = _frames(plan, plan.short, read_checked)
     for i in range(len(plan.short)):
         g.write_short(i, np.ascontiguousarray(short.pop(i)[y0 : y0 + h, x0 : x0 + w]))
         tick()
+    if raw_refs:
+        for j, e in enumerate(plan.long):
+            mosaic, rgb = _long_window(plan, e)
+            g.write_long(j, mosaic)
+            g.write_gt(j, rgb)
+            tick()
+        write_tables(g, plan)
+        g.close()
+        return
     long = _frames(plan, plan.long, read_checked)
     for j, e in enumerate(plan.long):
         y, x = y0 + e["offset"][0], x0 + e["offset"][1]

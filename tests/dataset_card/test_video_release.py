@@ -96,3 +96,35 @@ def test_a_video_changed_after_import_stops_the_publish(tmp_path, video_session)
     with pytest.raises(FrameChanged):
         publish([s], tmp_path / "rel", META, fractions=ONE)
     assert not (tmp_path / "rel").exists()
+
+
+def test_dark_video_with_raw_references_is_published_and_stated(tmp_path):
+    import shutil
+
+    from capture.sim.video import write_pass_video
+    from tests.curate._sessions import sweep_session
+
+    sw = sweep_session(tmp_path / "sw", size=(128, 192), steps=3, dark_frames=9)
+    write_pass_video(sw, "dark", tmp_path / "dark.mp4")
+    shutil.copytree(sw / "bright", tmp_path / "card")
+    s = tmp_path / "mixed"
+    result = import_footage(
+        s, dark=tmp_path / "dark.mp4", bright=tmp_path / "card", scene="shelf", kind="sweep",
+        exposure="1/30", iso=2000, simulated=True,
+    )  # fmt: skip
+    assert any("raw" in w for w in result.warnings)
+    align_session(s)
+    rel = publish([s], tmp_path / "rel", META, fractions=ONE)
+    assert check_release(rel) == []
+    reader = open_release(rel).split("train")
+    (sid,) = reader.sessions()
+    v = reader.session(sid)
+    assert v.modality == "video" and v.long_srgb is None
+    assert v.short_srgb.dtype == np.uint8 and v.long.dtype == np.uint16
+    assert v.gt_srgb.shape == (*v.long.shape, 3)
+    i, k = v.pairs()[0]
+    assert np.array_equal(v.ground_truth(i), v.gt_srgb[k])
+    assert v.attrs["video_bright"] == "" and v.attrs["cfa"] == "RGGB"
+    card = (rel / "README.md").read_text()
+    assert "video_with_raw_references" in card and "**Modality:**" in card
+    reader.close()

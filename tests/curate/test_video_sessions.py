@@ -94,3 +94,15 @@ def test_a_changed_video_drops_its_frames(tmp_path):
     (s / "dark" / "video.mp4").write_bytes(bytes(data))
     with pytest.raises(BadInput, match="hash_mismatch"):
         align_session(s)
+
+
+def test_report_shows_the_frames_of_an_imported_video(tmp_path, caplog):
+    from curate.report import write_report
+
+    dark, bright = seed_footage(tmp_path / "f", bright_png=False)
+    s = tmp_path / "s"
+    import_footage(s, dark=dark, bright=bright, scene="tt", kind="sweep", exposure="1/30", iso=1)
+    align_session(s)
+    with caplog.at_level("WARNING", logger="curate.report"):
+        write_report(s, max_pairs=3)
+    assert not [r for r in caplog.records if "not shown" in r.getMessage()]

@@ -593,6 +593,8 @@ def import_footage(
             f"expected the dark and bright raw frames from one camera at one size, found "
             f"{listing}; nothing was written"
         )
+    if link:
+        _check_linkable(sources, session)
     resumed = finish_interrupted_creation(session, "import") or (session / "session.json").exists()
     if resumed:
         writer = SessionWriter(session, command="import")
@@ -615,6 +617,22 @@ def import_footage(
         )
     with writer:
         return _run(writer, sources, link=link, resumed=resumed, progress=progress, stop=stop)
+
+
+def _check_linkable(sources: dict[str, Source], session: Path) -> None:
+    """``--link`` needs the sources on the session's file system: checked before anything is
+    written (a hard link across file systems fails with EXDEV)."""
+    parent = session.parent if not session.exists() else session
+    while not parent.exists():
+        parent = parent.parent
+    dev = parent.stat().st_dev
+    for s in sources.values():
+        if s.path.stat().st_dev != dev:
+            raise BadImport(
+                f"expected the {s.pass_} footage on the session's file system for --link, found "
+                f"{s.path} on another one (hard links cannot cross file systems); drop --link "
+                "to copy instead. Nothing was written."
+            )
 
 
 def _create(

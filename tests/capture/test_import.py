@@ -260,3 +260,17 @@ def test_sim_camera_records_a_sweep_as_videos_that_import(tmp_path):
     sess = open_session(s)
     assert len(sess.frames("dark")) == 9 and sess.frames("bright")[0].shutter_s == 10
     assert sess.simulated  # said on the command line: a video carries no mark of the simulator
+
+
+def test_link_across_file_systems_exits_2_before_writing(tmp_path):
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on a file system of its own")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=shm) as d:
+        shoot(Path(d) / "dark", 2)
+        s = tmp_path / "s"
+        r = invoke("--session", s, "--scene", "x", "--dark", Path(d) / "dark", "--link")
+        assert r.exit_code == 2 and "--link" in r.output and "Nothing was written" in r.output
+        assert not s.exists()

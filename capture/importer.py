@@ -7,8 +7,8 @@ whose exposure time or ISO is unknown (no metadata and no ``--exposure``/``--iso
 :class:`~capture.errors.BadImport` (exit 2), and the session is not created.
 
 Then each file is *copied* (never moved; with ``link=True`` hard-linked, same file system
-only) to ``<pass>/.<name>.part``, hashed as it is read, fsynced, read back and compared byte
-for byte with the source, renamed into place and journalled with its sha256, size and what
+only) to ``<pass>/.<name>.part`` and fsynced, then read back and compared byte for byte with
+the source as the source is hashed, renamed into place and journalled with its sha256, size and what
 its metadata says (exposure, ISO, aperture, time of capture, make and model, the serial only
 as :func:`~capture.session.serial_hash`).  Raw frames are ordered by time of capture, then by
 name.  A video is kept whole (``<pass>/video<ext>``, one file per pass, journalled once as a
@@ -30,6 +30,7 @@ import datetime as _dt
 import errno
 import logging
 import os
+import shutil
 import time
 from collections import deque
 from collections.abc import Callable
@@ -434,8 +435,8 @@ def _pass_plan(src: Source) -> dict:
 
 
 def _copy_verified(src: Path, dest: Path, *, link: bool) -> tuple[str, int]:
-    """Copy (or hard-link) ``src`` to ``dest`` through a hidden ``.part``: hashed as read,
-    fsynced, read back and compared with the source, then renamed (a hard link is hashed).
+    """Copy (or hard-link) ``src`` to ``dest`` through a hidden ``.part``: fsynced, read back
+    and compared with the source as it is hashed, then renamed (a hard link is hashed).
     Returns the sha256 and size of what is now at ``dest``."""
     import hashlib
 
@@ -455,33 +456,33 @@ def _copy_verified(src: Path, dest: Path, *, link: bool) -> tuple[str, int]:
             raise
         digest, size = sha256_file(part), part.stat().st_size
     else:
+        # The kernel copies (sendfile, as cp does), then one pass reads the source and the
+        # copy back, hashing the source's bytes and comparing the copy's with them: bytes
+        # equal to the hashed ones have that hash, and comparing costs a fraction of hashing
+        # twice.  A source that changed while it was copied fails the comparison too.
+        shutil.copyfile(src, part)
+        fd = os.open(part, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         h = hashlib.sha256()
         size = 0
-        with open(src, "rb") as fi, open(part, "wb") as fo:
-            while block := fi.read(_CHUNK):
-                h.update(block)
-                fo.write(block)
-                size += len(block)
-            fo.flush()
-            os.fsync(fo.fileno())
-        digest = h.hexdigest()
-        # Read back and compare byte for byte with the source, re-read: bytes equal to the
-        # hashed ones have that hash, and comparing costs a fraction of hashing again.  A
-        # source that changed meanwhile fails this too (its journalled hash would be a lie).
         with open(src, "rb") as fi, open(part, "rb") as fb:
-            at = 0
             while True:
                 a, b = fi.read(_CHUNK), fb.read(_CHUNK)
                 if a != b:
                     raise StorageError(
-                        f"{dest}: the copy read back differs from {src.name} from byte {at} on "
-                        "(the disk did not keep what was written, or the source changed while "
-                        f"it was copied); the copy was left at {part}. Check the disk (dmesg) "
-                        "and that nothing writes to the source, then run the import again"
+                        f"{dest}: the copy read back differs from {src.name} from byte {size} "
+                        "on (the disk did not keep what was written, or the source changed "
+                        f"while it was copied); the copy was left at {part}. Check the disk "
+                        "(dmesg) and that nothing writes to the source, then run the import again"
                     )
                 if not a:
                     break
-                at += len(a)
+                h.update(a)
+                size += len(a)
+        digest = h.hexdigest()
     os.rename(part, dest)
     fsync_dir(dest.parent)
     return digest, size

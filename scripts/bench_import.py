@@ -1,10 +1,10 @@
 """``capture import`` and the seed's video path: speed as ratios and rates in one run.
 
 import_raw
-    ``capture import`` of a folder of the simulated camera's DNGs (copied, fsynced, read back,
-    hashed, journalled) against copying the same bytes safely (``shutil.copyfile`` then
-    ``fsync`` per file, the least a copy that survives a power cut does), both from the page
-    cache to the same disk.  Target: import at most 1.5x the copy's time.
+    ``capture import`` of a folder of the simulated camera's DNGs (copied, fsynced, read back
+    and compared as the source is hashed, journalled) against copying the same bytes safely
+    (``shutil.copyfile`` then ``fsync`` per file, the least a copy that survives a power cut
+    does), both from the page cache to the same disk.  Target: import at most 1.5x the copy's time.
 video_path
     The whole video path on the seed's kind of footage (a 48-frame dark MP4 at ~30 of 255, its
     12-frame bright MP4): import, curate, publish, export 512x512 patch pairs.  Reports pairs

@@ -719,6 +719,15 @@ def _run(writer: SessionWriter, sources: dict[str, Source], *, link, resumed, pr
         writer.set_aside_strays()
     already = {p: len(s.frames(p)) for p in order}
     writer.start("import", [p for p in order if s.remaining(p)])
+    if not any(r.get("what") == "import" for r in s.records):
+        writer.record(
+            "event",
+            what="import",
+            sources={
+                p: {"kind": src.kind, "name": src.path.name, "files": len(src.names)}
+                for p, src in sources.items()
+            },
+        )
     known = {(r.get("pass"), r.get("file")) for r in s.records if r.get("what") == "import_skipped"}
     skipped = []
     for p in order:

@@ -69,7 +69,8 @@ Imported sessions (``capture import``, :mod:`capture.importer`) use the same for
   one ``frame`` record per frame with ``video_frame`` (its index in the container) and the
   video's ``path``, ``sha256`` and ``size``; ``t_start`` is seconds from the video's start.
   :attr:`FrameRecord.name` is then ``video.mp4#000012``;
-- ``event`` ``what: "import_skipped"`` (``pass``, ``file``, ``reason``) for each file of a
+- ``event`` ``what: "import"`` (first run): ``sources`` {pass: {``kind``, ``name``,
+  ``files``}}; ``event`` ``what: "import_skipped"`` (``pass``, ``file``, ``reason``) for each file of a
   folder that could not be imported; a warning ``video_with_raw_references`` when the dark pass
   is a video and the references raw.
 

@@ -84,6 +84,8 @@ def test_raw_folder_is_copied_verified_journalled_and_ordered_by_capture_time(tm
     recs = [r for r in sess.records if r.get("type") == "frame"]
     assert recs[0]["imported"]["serial_sha256"] == serial_hash("SIM-0001")
     assert recs[0]["imported"]["make"] == "Sony"
+    (said,) = [r for r in sess.records if r.get("what") == "import"]
+    assert said["sources"]["dark"] == {"kind": "folder", "name": "dark", "files": 4}
     skipped = {r["file"]: r["reason"] for r in sess.records if r.get("what") == "import_skipped"}
     assert set(skipped) == {"notes.txt", "zz.dng"} and "truncated" in skipped["zz.dng"]
     text = (s / "journal.jsonl").read_text() + (s / "session.json").read_text()

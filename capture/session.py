@@ -70,9 +70,9 @@ Imported sessions (``capture import``, :mod:`capture.importer`) use the same for
   video's ``path``, ``sha256`` and ``size``; ``t_start`` is seconds from the video's start.
   :attr:`FrameRecord.name` is then ``video.mp4#000012``;
 - ``event`` ``what: "import"`` (first run): ``sources`` {pass: {``kind``, ``name``,
-  ``files``}}; ``event`` ``what: "import_skipped"`` (``pass``, ``file``, ``reason``) for each file of a
-  folder that could not be imported; a warning ``video_with_raw_references`` when the dark pass
-  is a video and the references raw.
+  ``files``}}; ``event`` ``what: "import_skipped"`` (``pass``, ``file``, ``reason``) for each
+  file of a folder that could not be imported; a warning ``video_with_raw_references`` when the
+  dark pass is a video and the references raw.
 
 No absolute path is journalled: sources are named by their names only.
 

@@ -112,9 +112,13 @@ class _Pairs(Dataset):
 
 
 def sequences(reader) -> list[tuple[str, int, list[int]]]:
-    """(session, reference, its short frames) for every reference of every session."""
+    """(session, reference, its short frames) for every reference of every raw session (the
+    baseline's input is a Bayer mosaic: video sessions, 8-bit sRGB, are left out)."""
     return [
-        (sid, k, idx) for sid in reader.sessions() for k, idx in reader.session(sid).sequences()
+        (sid, k, idx)
+        for sid in reader.sessions()
+        if reader.session(sid).short is not None
+        for k, idx in reader.session(sid).sequences()
     ]
 
 

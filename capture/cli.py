@@ -581,6 +581,11 @@ def resume(
 
 def _resume(writer: SessionWriter, session: Path, camera: str | None, turntable: str | None):
     s = writer.session
+    if s.imported is not None and any(s.remaining(p) for p in s.plan["passes"]):
+        raise BadRequest(
+            f"{session} is an interrupted `capture import`: there is no camera to resume; run "
+            "the same `capture import` again to finish it (journalled files are kept)"
+        )
     problems = s.verify()
     if problems:
         raise SessionError(
@@ -610,6 +615,89 @@ def _resume(writer: SessionWriter, session: Path, camera: str | None, turntable:
         planmod.check_disk(session, remaining, cam, s)
         writer.record("event", what="resume", remaining={p: len(s.remaining(p)) for p in todo})
         _run(writer, rig, todo, "resume")
+
+
+@app.command("import")
+@_handle
+def import_(
+    session: SessionOpt,
+    scene: Annotated[str, typer.Option(help="Scene name: the split key.")],
+    dark: Annotated[
+        Path | None, typer.Option(help="Dark pass: a folder of raw files, or a video.")
+    ] = None,
+    bright: Annotated[
+        Path | None, typer.Option(help="Bright pass (references): a raw folder or a video.")
+    ] = None,
+    kind: Annotated[str, typer.Option(help="static or sweep.")] = "static",
+    link: Annotated[
+        bool, typer.Option(help="Hard-link instead of copying (one file system only).")
+    ] = False,
+    exposure: Annotated[
+        str | None,
+        typer.Option(help="Exposure time (e.g. 1/30) where the metadata has none (videos)."),
+    ] = None,
+    bright_exposure: Annotated[
+        str | None, typer.Option(help="The bright pass's, if it differs from --exposure.")
+    ] = None,
+    iso: Annotated[int | None, typer.Option(help="ISO where the metadata has none.")] = None,
+    aperture: Annotated[str | None, typer.Option(help="f-number where none is recorded.")] = None,
+    lighting: Annotated[str, typer.Option(help="Lighting, in words.")] = "",
+    lux: Annotated[float | None, typer.Option(help="Measured illuminance.")] = None,
+    simulated: Annotated[
+        bool, typer.Option(help="The footage is the simulated camera's (videos carry no mark).")
+    ] = False,
+) -> None:
+    """Make a session from footage shot by other means: raw folders or videos, copied (never
+    moved), verified and journalled. Run it again to finish an interrupted import."""
+    from capture.importer import import_footage
+
+    with (
+        _stoppable() as stop,
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err,
+            transient=True,
+        ) as bar,
+    ):
+        tasks: dict[str, Any] = {}
+
+        def progress(pass_: str, done: int, total: int) -> None:
+            if pass_ not in tasks:
+                tasks[pass_] = bar.add_task(f"import {pass_}", total=total)
+            bar.update(tasks[pass_], completed=done)
+
+        result = import_footage(
+            session,
+            dark=dark,
+            bright=bright,
+            scene=scene,
+            kind=kind,
+            lighting=lighting,
+            lux=lux,
+            link=link,
+            exposure=exposure,
+            bright_exposure=bright_exposure,
+            iso=iso,
+            aperture=aperture,
+            progress=progress,
+            stop=stop,
+            simulated=simulated,
+        )
+    for pass_, name, reason in result.skipped:
+        err.print(f"[yellow]skipped {pass_}/{escape(name)}:[/] {escape(reason)}", highlight=False)
+    for w in result.warnings:
+        err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+    parts = ", ".join(
+        f"{result.imported[p]} {p}"
+        + (f" (+{result.already[p]} already)" if result.already[p] else "")
+        for p in result.imported
+    )
+    if stop.is_set():
+        err.print(f"[yellow]stopped[/] after {parts}; run the same command again to finish it")
+        raise typer.Exit(1)
+    out.print(f"[green]imported:[/] {parts} into {session}", highlight=False)
 
 
 @app.command()

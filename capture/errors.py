@@ -24,6 +24,11 @@ class SettingError(BadRequest, ValueError):
     """An ISO, shutter speed, aperture or format the camera does not offer."""
 
 
+class BadImport(BadRequest, ValueError):
+    """Footage ``capture import`` cannot take as asked (no readable raw file, a video OpenCV
+    cannot open, frames of several sizes or cameras, exposure unknown); nothing was written."""
+
+
 class SessionError(CaptureError):
     """A session directory is missing, malformed or not what the command expects."""
 

@@ -50,6 +50,32 @@ Journal records all carry ``type`` and ``t`` (``time.time()``):
 A frame is journalled only after its file is whole on disk under its final name: it is
 downloaded to ``<pass>/.<name>.part``, fsynced, hashed and renamed first.
 
+Imported sessions (``capture import``, :mod:`capture.importer`) use the same format, plus:
+
+- ``session.json``: ``camera.driver`` is ``"import"`` (make, model and the salted serial hash
+  from the files' metadata; ``camera.simulated: true`` when the files are the simulated
+  camera's DNGs); a top-level ``import`` {``passes``: {pass: {``kind``: ``folder`` | ``video``,
+  ``source``: the folder's or video's *name*}}, ``link``}; each planned pass has ``mode``
+  ``imported`` (raw files) or ``video`` and ``source`` {``kind``, ``name``, ``files``: the
+  source file names in frame order} (how a re-run knows which file is which frame);
+- ``frame`` records of raw files: ``camera_name`` is the source file name, ``readback`` what
+  the metadata (or ``--exposure``/``--iso``) says, ``t_start`` the EXIF time of capture (the
+  frame's index where none is recorded), and ``imported`` {``source``, ``capture_time``,
+  ``make``, ``model``, ``serial_sha256``, ``exposure_from``: ``metadata`` | ``given``,
+  ``linked``};
+- a video pass is one file, ``<pass>/video<ext>``, journalled once by an ``event``
+  ``what: "video"`` (``pass``, ``path``, ``sha256``, ``size``, ``source``, ``fps``,
+  ``duration_s``, ``codec`` (FourCC), ``frame_count``, ``width``, ``height``, ``linked``), then
+  one ``frame`` record per frame with ``video_frame`` (its index in the container) and the
+  video's ``path``, ``sha256`` and ``size``; ``t_start`` is seconds from the video's start.
+  :attr:`FrameRecord.name` is then ``video.mp4#000012``;
+- ``event`` ``what: "import"`` (first run): ``sources`` {pass: {``kind``, ``name``,
+  ``files``}}; ``event`` ``what: "import_skipped"`` (``pass``, ``file``, ``reason``) for each
+  file of a folder that could not be imported; a warning ``video_with_raw_references`` when the
+  dark pass is a video and the references raw.
+
+No absolute path is journalled: sources are named by their names only.
+
 Reading keeps every valid record and names each damaged line (:class:`DamagedLine`, logged as a
 warning, listed in :attr:`Session.damaged` and shown in :attr:`Session.warnings`).  A torn last
 line without a newline (a kill mid-append) is cut by the next writer and kept in
@@ -312,6 +338,16 @@ class FrameRecord:
     #: end of the path (a camera that fell behind: it shows the end, not its planned angle).
     #: No motion blur either way.
     turntable_stopped: bool = False
+    #: A frame of an imported video pass: its index in the container.  ``path``, ``sha256``
+    #: and ``size`` are then the video file's (the file is the journalled unit).
+    video_frame: int | None = None
+
+    @property
+    def name(self) -> str:
+        """The frame's name within its pass: its file's name (``0003.dng``), or for a frame of
+        an imported video the video's name and the frame's index (``video.mp4#000003``)."""
+        base = Path(self.path).name
+        return base if self.video_frame is None else f"{base}#{self.video_frame:06d}"
 
     @classmethod
     def from_record(cls, rec: dict) -> FrameRecord:
@@ -332,6 +368,7 @@ class FrameRecord:
             requested=rec.get("requested") or {},
             readback=rb,
             turntable_stopped=bool(rec.get("turntable_stopped", False)),
+            video_frame=None if rec.get("video_frame") is None else int(rec["video_frame"]),
         )
 
 
@@ -452,7 +489,24 @@ class Session:
     @property
     def simulated(self) -> bool:
         """Whether the frames come from the simulated camera, not a real one."""
-        return (self.meta.get("camera") or {}).get("driver") == "sim"
+        cam = self.meta.get("camera") or {}
+        # an imported folder of the simulated camera's DNGs is simulated too
+        return cam.get("driver") == "sim" or bool(cam.get("simulated"))
+
+    @property
+    def imported(self) -> dict | None:
+        """What ``capture import`` recorded in ``session.json`` (``import``), or None for a
+        session sublux shot itself."""
+        return self.meta.get("import")
+
+    def video(self, pass_: str) -> dict | None:
+        """The journalled video of an imported video pass (its ``video`` event: ``path``,
+        ``sha256``, ``size``, ``fps``, ``duration_s``, ``codec``, ``frame_count``, ``width``,
+        ``height``, ``source``), or None for a pass of raw files."""
+        for r in self.records:
+            if r.get("type") == "event" and r.get("what") == "video" and r.get("pass") == pass_:
+                return r
+        return None
 
     @property
     def warnings(self) -> list[dict]:
@@ -535,8 +589,12 @@ class Session:
     def verify(self) -> list[str]:
         """Check every journalled frame against its size and sha256; return the problems."""
         problems = []
+        checked: set[tuple[str, str, int]] = set()  # a video's frames share one file
         for pass_ in self.plan["passes"]:
             for f in self.frames(pass_):
+                if (f.path, f.sha256, f.size) in checked:
+                    continue
+                checked.add((f.path, f.sha256, f.size))
                 p = self.frame_path(f)
                 if not p.is_file():
                     problems.append(f"{f.path}: journalled but missing")
@@ -842,9 +900,15 @@ class SessionWriter:
         turntable: dict | None = None,
         sim: dict | None = None,
         command: str = "create",
+        simulated: bool = False,
+        extra: dict | None = None,
     ) -> SessionWriter:
         """Create a new session directory, whole or not at all; refuses to touch one that
         holds anything.
+
+        ``simulated`` marks frames the simulated camera made that another driver brought in
+        (an import of its DNGs); ``extra`` adds top-level keys to ``session.json``
+        (``import``).
 
         The session is built in a hidden sibling ``.NAME.creating-PID`` (pass folders, empty
         journal, ``session.json``, the lock) and renamed into place, so ``path`` either is a
@@ -871,10 +935,12 @@ class SessionWriter:
                 "port": camera.port,
                 "serial_sha256": serial_hash(camera.serial),
                 "sim": sim,
+                **({"simulated": True} if simulated else {}),
             },
             "plan": plan,
             "turntable": turntable,
             "tool": {"name": "sublux", "version": __version__},
+            **(extra or {}),
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -997,6 +1063,8 @@ class SessionWriter:
         the session, and neither is deleted: both go to ``unjournaled/`` with an event record.
         """
         known = {f.path for p in PASSES for f in self.session.frames(p)}
+        # an imported video is journalled (a ``video`` event) before its frames are
+        known |= {r["path"] for r in self.session.records if r.get("what") == "video"}
         moved = []
         for pass_ in PASSES:
             d = self.path / pass_

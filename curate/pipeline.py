@@ -50,6 +50,7 @@ from curate.bayer import block_mean, check_levels
 from curate.errors import BadInput, CurateError, MissingMetadata, UnreadableRaw
 from curate.raw import RawFrame, exposure_ratio, open_raw
 from curate.result import ALIGNMENT_FILE, read_alignment, result_dir, write_alignment
+from curate.video import verified_copy
 
 __all__ = ["Options", "align_folders", "align_session"]
 
@@ -117,6 +118,8 @@ class _Frame:
     # reads the bytes once, checked against the journal (session frames); None: read the path
     read: Callable[[], bytes] | None = None
     drop: dict = field(default_factory=dict)  # more fields of its ``dropped`` entry
+    eight_bit: bool = False  # an 8-bit sRGB image or video frame: the seed's 20/255 rule
+    video_frame: int | None = None  # index in an imported video (a session's video pass)
 
 
 def _work_factor(shape: tuple[int, int]) -> int:
@@ -241,6 +244,7 @@ def _load_raw(f: _Frame, opts: Options) -> None:
 
 def _grey_work(rgb: np.ndarray, f: _Frame, feature_downsample: int) -> None:
     f.shape = rgb.shape[:2]
+    f.eight_bit = True
     grey = intensity.luma_601(rgb)
     f.stats = intensity.grey_stats(grey)
     down = _work_factor(f.shape) * 2
@@ -294,7 +298,47 @@ def _video_frames(path: Path, pass_: str, opts: Options) -> list[_Frame]:
     return frames
 
 
+def _session_video(frames: list[_Frame], opts: Options) -> None:
+    """Decode a session's imported video pass into its frames (one ``_Frame`` per journalled
+    frame, each with its ``video_frame``).
+
+    The video file is the journalled unit: decoded from a verified temporary copy
+    (:func:`curate.video.verified_copy`, which says why).  A video that differs from its
+    record drops every frame.
+    """
+    try:
+        data = frames[0].read() if frames[0].read else frames[0].path.read_bytes()
+    except FrameMismatch as exc:
+        for f in frames:
+            _mismatch(f, exc)
+        return
+    with verified_copy(data, frames[0].path.suffix) as copy:
+        decoded = _video_frames(copy, frames[0].pass_, opts)
+    for f in frames:
+        if f.video_frame is not None and f.video_frame < len(decoded):
+            d = decoded[f.video_frame]
+            f.shape, f.stats, f.work, f.factor, f.features = (
+                d.shape,
+                d.stats,
+                d.work,
+                d.factor,
+                d.features,
+            )
+            f.eight_bit, f.meta = True, {**d.meta, **f.meta}
+        else:
+            f.error = (
+                f"journalled as frame {f.video_frame} of {f.path.name}, which decodes to "
+                f"{len(decoded)} frames"
+            )
+
+
 def _decode(frames: list[_Frame], opts: Options, progress: Progress | None, step: str) -> None:
+    if frames and frames[0].video_frame is not None:
+        _session_video(frames, opts)
+        if progress:
+            progress(step, len(frames), len(frames))
+        return
+
     def one(f: _Frame) -> None:
         if f.path.suffix.lower() in IMAGE_SUFFIXES:
             _load_image(f, opts)
@@ -351,7 +395,9 @@ def _classify(frames: list[_Frame], kind: str, opts: Options, video: bool) -> No
     if not readable:
         return
     floor = opts.dark_floor_dn if kind == "dark" else opts.bright_floor_dn
-    if video:
+    # 8-bit sRGB frames (a video, PNG frames) get the seed's rule (mean below 20 of 255), never
+    # the raw floors: the bright raw floor of 100 DN would drop good frames at 99 of 255
+    if video or all(f.eight_bit for f in readable):
         floor = intensity.SEED_FLOOR_8BIT if floor is None else floor
     reasons = intensity.classify(
         [f.stats for f in readable],
@@ -388,7 +434,9 @@ def _ratio(dark: _Frame, bright: _Frame, opts: Options) -> float | None:
     if opts.ratio is not None:
         return opts.ratio
     if dark.raw is None or bright.raw is None:
-        return None
+        # an imported video's frames carry the exposure journalled at import (no raw metadata)
+        de, be = dark.meta.get("exposure_s"), bright.meta.get("exposure_s")
+        return round(be / de, 4) if de and be else None
     try:
         return round(exposure_ratio(dark.raw, bright.raw), 4)
     except MissingMetadata:
@@ -847,7 +895,7 @@ def _run(
     _check_consistent(dark, "dark")
     _check_consistent(bright, "bright")
     _classify(dark, "dark", opts, video)
-    _classify(bright, "bright", opts, video=False)
+    _classify(bright, "bright", opts, video=False)  # 8-bit frames are told by eight_bit
     _apply_review([*dark, *bright], review)
     kd = [f for f in dark if f.reason is None]
     kb = [f for f in bright if f.reason is None]
@@ -993,8 +1041,9 @@ def align_session(
     for p in ("dark", "bright"):
         frames[p] = [
             _Frame(
-                file=Path(r.path).name,
+                file=r.name,
                 path=s.frame_path(r),
+                video_frame=r.video_frame,
                 pass_=p,
                 t=r.t_start,
                 angle=r.angle,
@@ -1002,7 +1051,8 @@ def align_session(
                 # turntable standing still (its first, and any after the table stopped)
                 moving=(s.plan.get("passes", {}).get(p, {}).get("mode") == "continuous")
                 and not r.turntable_stopped,
-                meta={"sha256": r.sha256},
+                meta={"sha256": r.sha256}
+                | ({"exposure_s": r.shutter_s, "iso": r.iso} if r.video_frame is not None else {}),
                 read=functools.partial(s.read_frame, r),
             )
             for r in s.frames(p)

@@ -204,6 +204,11 @@ def _verified_linear(session: Session, record: FrameRecord) -> tuple[np.ndarray,
         data = session.read_frame(record)
     except FrameMismatch as exc:
         raise CurateError(f"not shown: {exc}") from None
+    if record.video_frame is not None:  # issue 14: a frame of an imported video
+        from curate.video import verified_copy
+
+        with verified_copy(data, Path(record.path).suffix) as copy:
+            return _video_linear(copy, f"frame_{record.video_frame:06d}")
     return _raw_linear(data, str(session.frame_path(record)))
 
 
@@ -221,7 +226,7 @@ class _Frames:
         if session is not None:
             for pass_ in ("dark", "bright"):
                 for rec in session.frames(pass_):
-                    self._records[pass_, Path(rec.path).name] = rec
+                    self._records[pass_, rec.name] = rec  # video.mp4#000012 for a video's
         self._bright_cache: dict[str, tuple[np.ndarray, float]] = {}
 
     def load(self, pass_: str, name: str) -> tuple[np.ndarray, float]:

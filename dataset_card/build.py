@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +49,7 @@ from capture.session import FrameRecord, Session, open_session
 from curate.errors import CurateError
 from curate.raw import open_raw, render_mosaic, render_srgb
 from curate.result import Alignment, read_alignment
+from dataset_card import video
 from dataset_card.croissant import PAIRS_COLUMNS, PAIRS_CSV_COLUMNS
 from dataset_card.errors import BadRelease, FrameChanged
 from dataset_card.hdf5 import (
@@ -185,6 +187,7 @@ class SessionPlan:
             "rejected": 0 if self.alignment is None else len(self.alignment.rejected),
             "registration": a["registration"],
             "simulated": self.session.simulated,
+            "modality": a.get("modality", "raw"),
             "warnings": [
                 {"code": str(w.get("code", "")), "message": str(w.get("message", ""))}
                 for w in self.session.warnings
@@ -196,7 +199,7 @@ class SessionPlan:
 
 def _frame_meta(session: Session, pass_: str) -> dict[str, dict]:
     return {
-        Path(f.path).name: {
+        f.name: {
             "path": session.frame_path(f),
             "record": f,
             "sha256": f.sha256,
@@ -445,7 +448,8 @@ def plan_sessions(
         assignment = assign_splits(ref_scenes, seed=seed, previous=previous, **extra)
     for p in plans:
         p.split = DYNAMIC if p.kind == DYNAMIC else assignment[p.scene]
-        _geometry(p)
+        # issue 14: a session imported from video keeps its 8-bit frames (dataset_card.video)
+        (video.geometry if video.is_video(p.session) else _geometry)(p)
     return plans
 
 
@@ -534,6 +538,10 @@ def _write_session(
     tick: Callable[[], None],
     rows: RowsWriter | None = None,
 ) -> None:
+    if video.is_video(plan.session):  # issue 14: the 8-bit sRGB layout
+        previews = video.write_session(writer, plan, tick, _write_tables)
+        _add_rows(rows, plan, *previews)
+        return
     _, _, h, w = plan.window
     short_previews: dict[int, bytes] = {}
     gt_previews: dict[int, bytes] = {}
@@ -569,6 +577,35 @@ def _write_session(
     if total is not None:
         mean = (total / k).astype(np.float32)
         g.write_mean(mean, render_mean(mean, plan.attrs))
+    _write_tables(g, plan)
+    g.close()
+    _add_rows(rows, plan, short_previews, gt_previews)
+
+
+def _add_rows(
+    rows: RowsWriter | None,
+    plan: SessionPlan,
+    short_previews: dict[int, bytes],
+    gt_previews: dict[int, bytes],
+) -> None:
+    """The session's examples, with their previews, into the split's Parquet table."""
+    if rows is None:
+        return
+    rows.add(
+        [
+            {
+                **row,
+                "short_preview": short_previews[row["short_index"]],
+                "gt_preview": gt_previews.get(row["ref_index"]),
+            }
+            for row in example_rows(plan, "")
+        ]
+    )
+
+
+def _write_tables(g: Any, plan: SessionPlan) -> None:
+    """``short_frames`` and ``long_frames`` of a session (either layout)."""
+    k = len(plan.long)
     short = np.zeros(len(plan.short), SHORT_FRAMES_DTYPE)
     for i, s in enumerate(plan.short):
         short[i] = (
@@ -599,18 +636,6 @@ def _write_session(
                 *s["residual"],
             )
         g.write_table("long_frames", long)
-    g.close()
-    if rows is not None:
-        rows.add(
-            [
-                {
-                    **row,
-                    "short_preview": short_previews[row["short_index"]],
-                    "gt_preview": gt_previews.get(row["ref_index"]),
-                }
-                for row in example_rows(plan, "")
-            ]
-        )
 
 
 def build(

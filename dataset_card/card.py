@@ -133,6 +133,7 @@ SESSION_KEYS = (
     "warnings",
     "unused_references",
     "mean_reference",
+    "modality",  # issue 14: "raw" or "video"
 )
 
 #: What each reason for a dropped frame means (curation's ``dropped``); others are shown as is.
@@ -286,6 +287,7 @@ class SessionSummary:
     warnings: int = 0
     unused_references: int = 0
     mean_sessions: int = 0
+    video: list[str] = field(default_factory=list)  # issue 14: sessions imported from video
 
     @property
     def all_simulated(self) -> bool:
@@ -359,6 +361,7 @@ def summarize_sessions(sessions: Sequence[Mapping[str, Any]]) -> SessionSummary:
         warnings=sum(len(r["warnings"] or []) for r in rows),
         unused_references=sum(len(r["unused_references"] or []) for r in rows),
         mean_sessions=sum(1 for r in rows if r["mean_reference"]),
+        video=sorted(str(r["id"]) for r in rows if r["modality"] == "video"),
     )
 
 
@@ -543,6 +546,24 @@ def _creators_text(creators: Sequence[Mapping[str, Any]]) -> str:
     return ", ".join(parts)
 
 
+def _modality(s: SessionSummary) -> str:
+    """Which sessions are raw and which video (issue 14); empty for an all-raw release."""
+    if not s.video:
+        return ""
+    return (
+        f"- **Modality:** {s.num_sessions - len(s.video)} raw session(s) (Bayer mosaics: "
+        f"`short`, `long`, `gt_srgb`) and {len(s.video)} video session(s) imported with "
+        "`capture import` ("
+        + ", ".join(f"`{i}`" for i in s.video)
+        + "): their frames are 8-bit sRGB as the camera rendered and encoded them "
+        "(`short_srgb`, `long_srgb`, RGB order; the reference itself is the ground truth), "
+        "with each video's source name, sha256, frame rate, duration and codec in the "
+        "group's `video_dark`/`video_bright` attributes.  Lossy video compression and the "
+        "camera's own rendering make them a different input from raw frames: train and "
+        "report on them separately.\n"
+    )
+
+
 def _provenance(s: SessionSummary) -> str:
     """The card's first line when any session is simulated (empty otherwise)."""
     if s.all_simulated:
@@ -703,7 +724,8 @@ def _composition(info: ReleaseInfo, s: SessionSummary) -> str:
         f"{format_span(s.long_exposure_s, format_shutter)}\n"
         f"- **Exposure ratio (long/short):** {ratio}\n"
         f"- **Illuminance at the scene:** {lux}\n"
-        f"- **Lighting:** {_list(s.lighting)}\n\n"
+        f"- **Lighting:** {_list(s.lighting)}\n"
+        f"{_modality(s)}\n"
         "### Sessions\n\n"
         f"{_session_table(info)}"
     )

@@ -346,6 +346,16 @@ def build_croissant(info: ReleaseInfo, *, pairs_table: str = PAIRS_TABLE) -> dic
             "(dataset_card.parquet.write_pairs_parquet) and list it in ReleaseInfo.extra_files"
         )
     distribution = []
+    # issue 14: say which sessions are video (8-bit sRGB short_srgb/long_srgb), which raw
+    video = sorted(str(r["id"]) for r in info.sessions if r.get("modality") == "video")
+    video_note = (
+        "  Sessions imported from video ("
+        + ", ".join(video)
+        + ") hold 8-bit sRGB frames instead (short_srgb, long_srgb; attribute modality = "
+        "video, the videos' metadata in video_dark/video_bright); every other session is raw."
+        if video
+        else ""
+    )
     for split in info.splits:
         for f in split.files:
             distribution.append(
@@ -353,7 +363,7 @@ def build_croissant(info: ReleaseInfo, *, pairs_table: str = PAIRS_TABLE) -> dic
                     f,
                     f"HDF5 (schema 1) file of the {split.name} split: one group per session "
                     "under /sessions with the short-exposure Bayer frames (short), the "
-                    "references (long, gt_srgb) and per-frame tables.",
+                    "references (long, gt_srgb) and per-frame tables." + video_note,
                 )
             )
     for split in info.splits:
@@ -396,7 +406,8 @@ def build_croissant(info: ReleaseInfo, *, pairs_table: str = PAIRS_TABLE) -> dic
         "description": (
             "One record per short-exposure frame with a matched long-exposure reference.  "
             "Open `file` with h5py; the frame is sessions/<session_id>/short[short_index], its "
-            "reference sessions/<session_id>/long[ref_index] and gt_srgb[ref_index].  Read "
+            "reference sessions/<session_id>/long[ref_index] and gt_srgb[ref_index] (for a "
+            "video session short_srgb[short_index] and long_srgb[ref_index]).  Read "
             "from pairs.parquet, whose types are kept (scene 0001 stays the text 0001); "
             "unknown numbers are null."
         ),

@@ -21,7 +21,11 @@ creating anything.
 
 Patches (the HKUST turntable project's training format): for every paired short frame, the
 short mosaic and its reference cut into aligned, non-overlapping ``size`` x ``size`` tiles at
-even offsets, as 16-bit PNGs, with ``patches.csv`` giving the residual sub-pixel shift.
+even offsets, as 16-bit PNGs, with ``patches.csv`` giving the residual sub-pixel shift.  A
+video session's patches (issue 14) are cut from its 8-bit sRGB frames (``short_srgb``,
+``long_srgb``) as 8-bit RGB PNGs (a dark video's raw references: their 16-bit renderings,
+``gt_srgb``); ``patches.csv``'s ``modality`` says which.  SMID's input is
+raw, so the SMID export skips video sessions and says so in ``EXPORT.md``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,14 @@ from dataset_card.reader import half_size, network_input, open_release, usable_r
 from dataset_card.splits import DYNAMIC
 
 __all__ = ["SMID_MIN_FRAMES", "ExportSummary", "export_patches", "export_smid"]
+
+
+def _png8(path: Path, rgb: np.ndarray) -> None:
+    """An 8-bit RGB frame (a video session's) as an 8-bit PNG (BGR on disk, OpenCV's order)."""
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+    if not ok:
+        raise BadRelease(f"expected to encode {path.name} as PNG, OpenCV refused")
+    atomic_write_bytes(path, buf.tobytes())
 
 
 def _png16(path: Path, rgb_or_grey: np.ndarray) -> None:
@@ -114,16 +126,19 @@ def _write_frames(dest: Path, name: str, sd, idx: list[int]) -> None:
         )
 
 
-def _smid_plan(rel) -> dict[str, list[tuple]]:
-    """Every sequence the export will write, by list file, and what it will skip."""
+def _smid_plan(rel) -> tuple[dict[str, list[tuple]], list[str]]:
+    """Every sequence the export will write, by list file, and the sessions it skips."""
     plan: dict[str, list[tuple]] = {}
+    skipped: list[str] = []
     for split in ("train", "val", "test", DYNAMIC):
         if split not in rel.splits:
             continue
         with rel.split(split) as reader:
             for sid in reader.sessions():
                 sd = reader.session(sid)
-                if sd.kind == "static":
+                if sd.short is None:  # issue 14: a video session (8-bit sRGB, no raw input)
+                    skipped.append(f"{sid} (a video session: SMID's input is raw)")
+                elif sd.kind == "static":
                     for name, k, idx in _static_sequences(sd):
                         plan.setdefault(f"{split}_list.txt", []).append(
                             ("static", split, sid, name, k, idx)
@@ -132,7 +147,7 @@ def _smid_plan(rel) -> dict[str, list[tuple]]:
                     idx = list(range(len(sd.short)))
                     key = "dynamic_list.txt" if split == DYNAMIC else f"{split}_dynamic_list.txt"
                     plan.setdefault(key, []).append(("dynamic", split, sid, sid, -1, idx))
-    return plan
+    return plan, skipped
 
 
 def export_smid(release: str | os.PathLike, dest: str | os.PathLike) -> ExportSummary:
@@ -154,8 +169,9 @@ def export_smid(release: str | os.PathLike, dest: str | os.PathLike) -> ExportSu
     """
     rel = open_release(release)
     dest = Path(dest)
-    plan = _smid_plan(rel)
+    plan, skipped = _smid_plan(rel)
     summary = ExportSummary(dest)
+    summary.skipped.extend(skipped)
     keep: dict[str, list[tuple]] = {}
     for key, seqs in plan.items():
         for seq in seqs:
@@ -275,16 +291,22 @@ def export_patches(
         for sid in reader.sessions():
             sd = reader.session(sid)
             frames = sd.short_frames
-            _, h, w = sd.short.shape
+            # issue 14: a video session's patches are its 8-bit sRGB frames
+            video = sd.short is None
+            shorts, longs = (sd.short_srgb, sd.long_srgb) if video else (sd.short, sd.long)
+            write = write_long = _png8 if video else _png16
+            if video and longs is None:  # a dark video's raw references: their renderings
+                longs, write_long = sd.gt_srgb, _png16
+            h, w = shorts.shape[1:3]
             for k, idx in sd.sequences():
-                long = np.asarray(sd.long[k])  # once per reference, not per short frame
+                long = np.asarray(longs[k])  # once per reference, not per short frame
                 for i in idx:
-                    short = np.asarray(sd.short[i])
+                    short = np.asarray(shorts[i])
                     for y in range(0, h - size + 1, size):
                         for x in range(0, w - size + 1, size):
                             name = f"{sid}_{i:04d}_{y:05d}_{x:05d}.png"
-                            _png16(base / "dark" / name, short[y : y + size, x : x + size])
-                            _png16(base / "bright" / name, long[y : y + size, x : x + size])
+                            write(base / "dark" / name, short[y : y + size, x : x + size])
+                            write_long(base / "bright" / name, long[y : y + size, x : x + size])
                             rows.append(
                                 {
                                     "patch": name,
@@ -296,6 +318,7 @@ def export_patches(
                                     "dy": float(frames["dy"][i]),
                                     "dx": float(frames["dx"][i]),
                                     "exposure_ratio": float(frames["exposure_ratio"][i]),
+                                    "modality": "video" if video else "raw",
                                 }
                             )
         with atomic_write(base / "patches.csv", "w") as fh:
@@ -311,6 +334,7 @@ def export_patches(
                     "dy",
                     "dx",
                     "exposure_ratio",
+                    "modality",
                 ],
                 lineterminator="\n",
             )

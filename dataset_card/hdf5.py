@@ -8,6 +8,11 @@ tables (``short_frames``, ``long_frames``) and the session's attributes; a stati
 K > 1 references also holds their registered mean (``long_mean``, float32) and its rendering
 (``gt_mean_srgb``).
 
+A session imported from video (:mod:`dataset_card.video`) holds its frames as the camera
+rendered them instead: ``short_srgb`` (T, H, W, 3) and ``long_srgb`` (K, H, W, 3), uint8 sRGB
+in RGB order, with the same tables, and ``modality = "video"`` plus the videos' metadata in
+its attributes (``video_dark``, ``video_bright``: JSON).  A group without ``modality`` is raw.
+
 Frames are written one at a time, so a 110-frame 20-megapixel burst never sits in memory.
 Every dataset is chunked with a Fletcher-32 checksum per chunk; frames of up to
 :data:`WHOLE_FRAME_MAX_PIXELS` are one chunk each, larger ones are cut into 256 x 256 tiles so
@@ -395,6 +400,7 @@ class SessionWriter:
         gt_shape: tuple[int, int, int, int] | None,
         gt_recipe: str,
         mean: bool = False,
+        srgb: bool = False,
     ) -> None:
         self.session_id = session_id
         self.short_shape = short_shape
@@ -406,6 +412,40 @@ class SessionWriter:
         self._datasets: dict[str, h5py.Dataset] = {}
         self._written: dict[str, np.ndarray] = {}
         self._tables: set[str] = set()
+        # video sessions (issue 14): 8-bit sRGB frames in short_srgb/long_srgb, no mosaics
+        self._frames_of = dict(_TABLE_FOR)
+        self._dtypes: dict[str, Any] = {}
+        if srgb:
+            # raw references of a dark video (gt_shape given) stay mosaics with renderings
+            raw_refs = gt_shape is not None
+            long_name = "long" if raw_refs else "long_srgb"
+            self._frames_of = {"short_frames": "short_srgb", "long_frames": long_name}
+            if raw_refs and long_shape is not None:
+                for name, shape, chunks in (
+                    ("long", long_shape, frame_chunks(*long_shape[1:])),
+                    ("gt_srgb", gt_shape, (1, min(gt_shape[1], TILE), min(gt_shape[2], TILE), 3)),
+                ):
+                    self._datasets[name] = group.create_dataset(
+                        name, shape=shape, dtype=np.uint16, chunks=chunks, fletcher32=True, **opts
+                    )
+                    self._written[name] = np.zeros(shape[0], dtype=bool)
+                self._datasets["gt_srgb"].attrs["half_size"] = False
+                self._datasets["gt_srgb"].attrs["recipe"] = gt_recipe
+            for name, shape in (("short_srgb", short_shape), ("long_srgb", long_shape)):
+                if shape is None or (name == "long_srgb" and raw_refs):
+                    continue
+                n, h, w = shape
+                self._datasets[name] = group.create_dataset(
+                    name,
+                    shape=(n, h, w, 3),
+                    dtype=np.uint8,
+                    chunks=(1, min(h, TILE), min(w, TILE), 3),
+                    fletcher32=True,
+                    **opts,
+                )
+                self._dtypes[name] = np.uint8
+                self._written[name] = np.zeros(n, dtype=bool)
+            return
         specs: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = [
             ("short", short_shape, frame_chunks(*short_shape[1:]))
         ]
@@ -445,15 +485,17 @@ class SessionWriter:
     # -- writing ------------------------------------------------------------------------------
 
     def write_short(self, i: int, frame: np.ndarray) -> None:
-        """Write short-exposure frame ``i``: an (H, W) uint16 Bayer mosaic, values untouched."""
-        self._write("short", i, frame)
+        """Write short-exposure frame ``i``: an (H, W) uint16 Bayer mosaic, values untouched
+        (a video session's: an (H, W, 3) uint8 sRGB frame)."""
+        self._write(self._frames_of["short_frames"], i, frame)
 
     def write_long(self, k: int, frame: np.ndarray) -> None:
-        """Write reference frame ``k``: an (H, W) uint16 mosaic cropped like the short frames."""
-        self._write("long", k, frame)
+        """Write reference frame ``k``: an (H, W) uint16 mosaic cropped like the short frames
+        (a video session's: an (H, W, 3) uint8 sRGB frame)."""
+        self._write(self._frames_of["long_frames"], k, frame)
 
     def write_gt(self, k: int, image: np.ndarray) -> None:
-        """Write the sRGB rendering of reference ``k``: (H', W', 3) uint16."""
+        """Write the sRGB rendering of reference ``k``: (H', W', 3) uint16 (raw references)."""
         self._write("gt_srgb", k, image)
 
     def write_mean(self, mean: np.ndarray, image: np.ndarray) -> None:
@@ -507,7 +549,7 @@ class SessionWriter:
         if name in self._tables:
             raise BadRelease(f"{self.session_id}: {name} was already written; write it once")
         rows = self._conform(name, table)
-        frames = _TABLE_FOR[name]
+        frames = self._frames_of[name]
         expected = self._datasets[frames].shape[0] if frames in self._datasets else 0
         if len(rows) != expected:
             raise BadRelease(
@@ -587,9 +629,10 @@ class SessionWriter:
                 f"{self.session_id}: expected a {name} index in [0, {count}), found {index}"
             )
         arr = np.asarray(data)
-        if arr.shape != ds.shape[1:] or arr.dtype != np.uint16:
+        want = self._dtypes.get(name, np.uint16)
+        if arr.shape != ds.shape[1:] or arr.dtype != want:
             raise BadRelease(
-                f"{self.session_id}: expected {name}[{index}] as uint16 of shape "
+                f"{self.session_id}: expected {name}[{index}] as {np.dtype(want)} of shape "
                 f"{ds.shape[1:]}, found {arr.dtype} of shape {arr.shape}; crop every frame "
                 "to the session's window and keep the raw values (no black subtraction)"
             )
@@ -608,7 +651,7 @@ class SessionWriter:
                 out.append(f"{name} frames {idx[:8].tolist()}{more}")
         out += [
             t
-            for t, frames in _TABLE_FOR.items()
+            for t, frames in self._frames_of.items()
             if t not in self._tables and (frames in self._datasets or t == "short_frames")
         ]
         return out
@@ -768,6 +811,7 @@ class SplitWriter:
         gt_shape: Sequence[int] | None = None,
         gt_recipe: str = GT_RECIPE,
         mean: bool = False,
+        srgb: bool = False,
     ) -> SessionWriter:
         """Start the group ``/sessions/<session_id>``; returns its :class:`SessionWriter`.
 
@@ -791,6 +835,10 @@ class SplitWriter:
             Also declare ``long_mean`` (H, W) float32 and ``gt_mean_srgb`` (H, W, 3) uint16,
             the references' registered mean and its rendering (needs K >= 2); write them with
             :meth:`SessionWriter.write_mean`.
+        srgb : bool, optional
+            A video session: declare ``short_srgb`` (T, H, W, 3) uint8 instead of ``short``,
+            and ``long_srgb`` (K, H, W, 3) uint8 for video references, or, with ``gt_shape``
+            (raw references of a dark video), ``long`` and ``gt_srgb`` as usual.
 
         Returns
         -------
@@ -861,6 +909,7 @@ class SplitWriter:
             gt_shape=gt,  # type: ignore[arg-type]
             gt_recipe=gt_recipe,
             mean=mean,
+            srgb=srgb,
         )
         self._ids.add(session_id)
         self._shard_bytes_used += need
@@ -1066,9 +1115,10 @@ def file_summary(path: str | os.PathLike) -> dict[str, Any]:
             codec = "none"
             raw = 0
             for sid, g in f["sessions"].items():
-                short = g["short"]
+                video = "short_srgb" in g  # issue 14: a video session's 8-bit frames
+                short = g["short_srgb"] if video else g["short"]
                 codec = _codec_of(short)
-                long = g.get("long")
+                long = g.get("long_srgb" if video and "long_srgb" in g else "long")
                 gt = g.get("gt_srgb")
                 refs = g["short_frames"].fields("ref")[()] if "short_frames" in g else []
                 for ds in (short, long, gt, g.get("long_mean"), g.get("gt_mean_srgb")):
@@ -1078,6 +1128,7 @@ def file_summary(path: str | os.PathLike) -> dict[str, Any]:
                 sessions[sid] = {
                     "scene": attrs.get("scene", ""),
                     "kind": attrs.get("kind", ""),
+                    "modality": "video" if video else "raw",
                     "short": list(short.shape),
                     "long": list(long.shape) if long is not None else None,
                     "gt_srgb": list(gt.shape) if gt is not None else None,
@@ -1190,6 +1241,8 @@ def _check_session(g: h5py.Group, name: str, sid: str) -> list[str]:
     missing = [k for k in ("scene", *SESSION_ATTRS) if k not in g.attrs]
     if missing:
         problems.append(f"{where}: missing attributes {', '.join(missing)}")
+    if "short_srgb" in g:  # a video session (issue 14)
+        return [*problems, *_check_video_session(g, where)]
     short = g.get("short")
     if not isinstance(short, h5py.Dataset):
         return [*problems, f"{where}: no short dataset"]
@@ -1251,6 +1304,47 @@ def _check_session(g: h5py.Group, name: str, sid: str) -> list[str]:
         problems.append(
             f"{where}: crop {to_python(crop)} does not end in the frames' size {h}, {w}"
         )
+    return problems
+
+
+def _check_video_session(g: h5py.Group, where: str) -> list[str]:
+    """The layout of a video session: short_srgb/long_srgb (N, H, W, 3) uint8 and tables."""
+    problems = []
+    short, long = g["short_srgb"], g.get("long_srgb")
+    counts = {"short_frames": 0, "long_frames": 0}
+    raw_long = g.get("long")  # raw references of a dark video
+    if raw_long is not None:
+        if raw_long.ndim != 3 or raw_long.shape[1:] != short.shape[1:3]:
+            problems.append(f"{where}/long: expected (K, H, W) uint16, found {raw_long.shape}")
+        counts["long_frames"] = raw_long.shape[0]
+        gt = g.get("gt_srgb")
+        if gt is None or gt.shape[0] != raw_long.shape[0] or gt.shape[-1] != 3:
+            problems.append(f"{where}/gt_srgb: expected one rendering per raw reference")
+    for name, ds, table in (
+        ("short_srgb", short, "short_frames"),
+        ("long_srgb", long, "long_frames"),
+    ):
+        if ds is None:
+            continue
+        if (
+            ds.ndim != 4
+            or ds.dtype != np.uint8
+            or ds.shape[3] != 3
+            or ds.shape[1:3] != short.shape[1:3]
+        ):
+            problems.append(
+                f"{where}/{name}: expected (N, H, W, 3) uint8, found {ds.dtype} {ds.shape}"
+            )
+        counts[table] = ds.shape[0]
+    for table, rows in counts.items():
+        ds = g.get(table)
+        if ds is None:
+            if rows:
+                problems.append(f"{where}: no {table} table")
+        elif ds.shape != (rows,):
+            problems.append(f"{where}/{table}: expected {rows} rows, found {ds.shape}")
+    if to_python(g.attrs.get("modality", "")) != "video":
+        problems.append(f"{where}: short_srgb without modality = 'video'")
     return problems
 
 

@@ -218,6 +218,9 @@ class SessionData:
     gt_mean_srgb : LazyArray or None
         (H, W, 3) uint16 rendering of ``long_mean``: a ground truth with 1/sqrt(K) of one
         reference's noise.
+    short_srgb, long_srgb : LazyArray or None
+        A video session's frames, (T, H, W, 3) and (K, H, W, 3) uint8 sRGB (``short`` and
+        ``long`` are then None; :attr:`modality` is ``video``).
     """
 
     def __init__(self, reader: SplitReader, file_index: int, session_id: str) -> None:
@@ -226,19 +229,24 @@ class SessionData:
         self.session_id = session_id
         group = reader._group(file_index, session_id)
         arrays: dict[str, LazyArray | None] = {}
-        for name in ("short", "long", "gt_srgb", "long_mean", "gt_mean_srgb"):
+        for name in (
+            "short", "long", "gt_srgb", "long_mean", "gt_mean_srgb", "short_srgb", "long_srgb"
+        ):  # fmt: skip
             ds = group.get(name)
             arrays[name] = (
                 None
                 if ds is None
                 else LazyArray(reader, file_index, ds.name, tuple(ds.shape), ds.dtype)
             )
-        if arrays["short"] is None:
+        if arrays["short"] is None and arrays["short_srgb"] is None:
             raise BadRelease(
                 f"expected /sessions/{session_id}/short in {reader.files[file_index]}, found "
                 "none; the file does not follow the split layout"
             )
-        self.short: LazyArray = arrays["short"]
+        self.short: LazyArray | None = arrays["short"]
+        #: a video session's frames (8-bit sRGB, (N, H, W, 3)); None for a raw session
+        self.short_srgb: LazyArray | None = arrays["short_srgb"]
+        self.long_srgb: LazyArray | None = arrays["long_srgb"]
         self.long: LazyArray | None = arrays["long"]
         self.gt_srgb: LazyArray | None = arrays["gt_srgb"]
         self.long_mean: LazyArray | None = arrays["long_mean"]
@@ -258,6 +266,11 @@ class SessionData:
     def scene(self) -> str:
         """The scene the session shows."""
         return str(self.attrs.get("scene", ""))
+
+    @property
+    def modality(self) -> str:
+        """``raw`` (Bayer mosaics) or ``video`` (8-bit sRGB frames of an imported video)."""
+        return str(self.attrs.get("modality") or "raw")
 
     @property
     def kind(self) -> str:
@@ -310,6 +323,9 @@ class SessionData:
         if kind not in ("pair", "mean"):
             raise BadRelease(f"expected a ground truth kind 'pair' or 'mean', found {kind!r}")
         ref = int(self.short_frames["ref"][i])
+        if ref >= 0 and self.long_srgb is not None:  # a video session: the reference itself
+            window = tuple(window) if isinstance(window, (tuple, list)) else (window,)
+            return self.long_srgb[(ref, *window)]
         if ref < 0 or self.gt_srgb is None:
             raise BadRelease(
                 f"{self.session_id}: short frame {i} has no reference, so no ground truth; "
@@ -335,7 +351,8 @@ class SessionData:
         ]
 
     def __repr__(self) -> str:
-        return f"SessionData({self.session_id!r}, short={self.short.shape})"
+        frames = self.short if self.short is not None else self.short_srgb
+        return f"SessionData({self.session_id!r}, short={frames.shape})"
 
 
 class SplitReader:

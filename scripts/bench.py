@@ -10,6 +10,9 @@ curate
     against bare raw decoding and against the seed method.
 dataset
     ``scripts/bench_dataset.py``: HDF5 codecs (ratio and speed), packaging, random crops.
+import
+    ``scripts/bench_import.py``: ``capture import`` against a safe copy of the same bytes, and
+    the seed's video path (import, curate, publish, patches) in pairs per second.
 baseline
     ``scripts/bench_baseline.py``, with CUDA only: training throughput, data-wait fraction,
     peak memory and the extrapolated time to validate a DRV-sized release (absolute figures).
@@ -91,12 +94,13 @@ def main() -> None:
     ap.add_argument(
         "sections",
         nargs="*",
-        default=["capture", "curate", "dataset"],
-        help="capture, curate, dataset, baseline (default: all but baseline, which needs CUDA)",
+        default=["capture", "curate", "dataset", "import"],
+        help="capture, curate, dataset, import, baseline (default: all but baseline, which "
+        "needs CUDA)",
     )
     ap.add_argument("--quick", action="store_true", help="fewer repeats, smaller frames")
     a = ap.parse_args()
-    known = {"capture", "curate", "dataset", "baseline"}
+    known = {"capture", "curate", "dataset", "import", "baseline"}
     unknown = set(a.sections) - known
     if unknown:
         ap.error(f"unknown section(s) {sorted(unknown)}; choose from {sorted(known)}")
@@ -114,6 +118,10 @@ def main() -> None:
         import bench_dataset
 
         results["dataset"] = bench_dataset.run(quick=a.quick)
+    if "import" in a.sections:
+        import bench_import
+
+        results["import"] = bench_import.run(quick=a.quick)
     if "baseline" in a.sections:
         sys.path.insert(0, str(ROOT))
         import bench_baseline

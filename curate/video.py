@@ -1,0 +1,47 @@
+"""Frames of a journalled video, decoded from the bytes the journal vouches for.
+
+An imported video pass (``capture import``) keeps the video whole; the file is the journalled
+unit.  Its bytes are read once and checked (:meth:`capture.session.Session.read_frame`), then
+written to a private temporary copy that OpenCV decodes.  Decoding the session's own path right
+after hashing it would leave a window in which the file could be replaced (one file hashed,
+another decoded); the copy closes it, for one extra write of the video.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from curate.errors import BadInput
+
+__all__ = ["verified_copy", "video_rgb_frames"]
+
+
+@contextlib.contextmanager
+def verified_copy(data: bytes, suffix: str = ".mp4") -> Iterator[Path]:
+    """A temporary file holding ``data`` (a video's checked bytes), removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="sublux-video-") as tmp:
+        path = Path(tmp) / f"video{suffix.lower()}"
+        path.write_bytes(data)
+        yield path
+
+
+def video_rgb_frames(path: str | Path) -> Iterator[np.ndarray]:
+    """Every frame of a video, in order, as (H, W, 3) uint8 RGB (OpenCV's FFmpeg backend)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    if not cap.isOpened():
+        raise BadInput(f"expected a video OpenCV's FFmpeg backend can open at {path}, found none")
+    try:
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                return
+            yield np.ascontiguousarray(bgr[..., ::-1])
+    finally:
+        cap.release()

@@ -1,0 +1,108 @@
+"""Imported video passes through curation, and the seed's 8-bit rule for 8-bit frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from capture.importer import import_footage
+from curate.errors import BadInput
+from curate.pipeline import align_folders, align_session
+from curate.result import read_alignment
+
+H, W = 64, 96
+
+
+@pytest.fixture(autouse=True)
+def _salt(monkeypatch, tmp_path_factory):
+    monkeypatch.setenv("SUBLUX_SALT", "sublux-tests")
+
+
+def _scene(seed=0):
+    rng = np.random.default_rng(seed)
+    return cv2.GaussianBlur(rng.uniform(0, 255, (H, W + 100, 3)), (0, 0), 2.5)
+
+
+def _frame(big, i, level, rng=None):
+    f = big[:, 2 * i : 2 * i + W] * (level / big.mean())
+    if rng is not None:
+        f = f + rng.normal(0, 3, f.shape)
+    return np.clip(f, 0, 255).astype(np.uint8)
+
+
+def seed_footage(folder: Path, *, bright_png: bool) -> tuple[Path, Path]:
+    """The seed's kind of footage: a 48-frame dark MP4 at mean ~30 of 255 (the scene moves two
+    pixels a frame), and its bright pass (mean 99 of 255) every 4th frame: 12 frames."""
+    folder.mkdir(parents=True, exist_ok=True)
+    big, rng = _scene(), np.random.default_rng(1)
+    fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+    dark = folder / "dark.mp4"
+    w = cv2.VideoWriter(str(dark), fourcc, 24.0, (W, H))
+    for i in range(48):
+        w.write(_frame(big, i, 30, rng))
+    w.release()
+    if bright_png:
+        bright = folder / "bright"
+        bright.mkdir()
+        for j in range(12):
+            cv2.imwrite(str(bright / f"{j:03d}.png"), _frame(big, 4 * j, 99))
+    else:
+        bright = folder / "bright.mp4"
+        w = cv2.VideoWriter(str(bright), fourcc, 24.0, (W, H))
+        for j in range(12):
+            w.write(_frame(big, 4 * j, 99))
+        w.release()
+    return dark, bright
+
+
+def test_bright_8bit_frames_at_99_of_255_are_kept(tmp_path):
+    # the issue's report: the 100 DN floor meant for 14-bit raw dropped these as too_dark
+    dark, bright = seed_footage(tmp_path / "f", bright_png=True)
+    a = read_alignment(align_folders(dark, bright, out=tmp_path / "out").parent)
+    assert [d for d in a.data["dropped"] if d["pass"] == "bright"] == []
+    assert len(a.pairs) == 12
+
+
+def test_imported_video_session_is_curated_like_a_raw_pass(tmp_path):
+    dark, bright = seed_footage(tmp_path / "f", bright_png=False)
+    s = tmp_path / "s"
+    import_footage(
+        s, dark=dark, bright=bright, scene="tt", kind="sweep", exposure="1/30",
+        bright_exposure="1/8", iso=2000,
+    )  # fmt: skip
+    a = read_alignment(align_session(s).parent)
+    assert a.data["dropped"] == []
+    pairs = {p["bright"]: p for p in a.pairs}
+    assert len(pairs) == 12
+    for j in range(12):
+        p = pairs[f"video.mp4#{j:06d}"]
+        assert p["dark"] == f"video.mp4#{4 * j:06d}"
+        # the scene is the same in both (no motion between dark 4j and bright j)
+        assert abs(p["dy"]) < 1.0 and abs(p["dx"]) < 1.0
+        assert p["exposure_ratio"] == pytest.approx(30 / 8, rel=1e-3)
+
+
+def test_a_changed_video_drops_its_frames(tmp_path):
+    dark, bright = seed_footage(tmp_path / "f", bright_png=False)
+    s = tmp_path / "s"
+    import_footage(s, dark=dark, bright=bright, scene="tt", kind="sweep", exposure="1/30", iso=1)
+    data = bytearray((s / "dark" / "video.mp4").read_bytes())
+    data[-10] ^= 0xFF
+    (s / "dark" / "video.mp4").write_bytes(bytes(data))
+    with pytest.raises(BadInput, match="hash_mismatch"):
+        align_session(s)
+
+
+def test_report_shows_the_frames_of_an_imported_video(tmp_path, caplog):
+    from curate.report import write_report
+
+    dark, bright = seed_footage(tmp_path / "f", bright_png=False)
+    s = tmp_path / "s"
+    import_footage(s, dark=dark, bright=bright, scene="tt", kind="sweep", exposure="1/30", iso=1)
+    align_session(s)
+    with caplog.at_level("WARNING", logger="curate.report"):
+        write_report(s, max_pairs=3)
+    assert not [r for r in caplog.records if "not shown" in r.getMessage()]

@@ -244,7 +244,8 @@ def _patch_plan(rel) -> tuple[list[str], int | None]:
                 sd = reader.session(sid)
                 if not sd.pairs():
                     continue
-                _, h, w = sd.short.shape
+                frames = sd.short if sd.short is not None else sd.short_srgb  # raw or video
+                h, w = frames.shape[1:3]
                 side = min(h, w) if side is None else min(side, h, w)
                 if split not in splits:
                     splits.append(split)

@@ -78,7 +78,7 @@ def test_video_session_is_published_as_8bit_srgb_beside_raw(tmp_path, video_sess
     assert "short_srgb" in croissant and v.session_id in croissant
     reader.close()
 
-    out = export_patches(rel, tmp_path / "patches", size=32)
+    out = export_patches(rel, tmp_path / "patches", size=32).dest
     with open(out / "train" / "patches.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     kinds = {r["modality"] for r in rows}

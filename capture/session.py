@@ -31,8 +31,8 @@ Journal records all carry ``type`` and ``t`` (``time.time()``):
   ``camera_name``, ``requested`` {iso, shutter, aperture}, ``readback`` {iso, shutter,
   shutter_s, aperture, bulb, format}, ``angle`` (read back from the controller, or null),
   ``t_start``, ``t_end``; ``turntable_stopped: true`` on a continuous-pass frame shot with
-  the turntable standing still (the first, before it turns, or one shot after it had stopped
-  at the end of the path);
+  the turntable standing still (the first, before it turns, one shot after it had stopped
+  at the end of the path, or one shot stepped by a resume, below);
 - ``event``: ``what`` and free-form details (turntable homed, unjournaled file set aside, ...);
   ``what: "warning"`` marks something that changes what the data means (a plan not kept):
   it carries ``code`` and ``message``, and curation's report and the release's card show it;
@@ -42,7 +42,10 @@ Journal records all carry ``type`` and ``t`` (``time.time()``):
   ``what: "preroll"`` names a pre-roll frame kept in ``preroll/`` (``pass``, ``path``,
   ``sha256``, ``size``, ``angle``, ``t_start``, ``t_end``); ``what: "sweep_pacing"`` says how
   a continuous pass was paced (``planned_fps``, ``preroll_fps``, ``measured_fps``,
-  ``feed_deg_s`` per segment, ``frames_after_stop``);
+  ``feed_deg_s`` per segment, ``frames_after_stop``); ``what: "stepped_refill"`` (``pass``,
+  ``indices``) says a resume shot those frames of a continuous pass stepped, each at its
+  planned angle with the table standing still, because they were missing before the end of
+  the pass (un-vouched by ``capture repair``);
 - ``stop``: ``exit_status`` ``success`` | ``abort`` | ``fail`` and ``reason`` (a stop asked
   for by a signal names it: "stopped by SIGTERM ..." / "stopped by the user (Ctrl-C /
   SIGINT) ...").

@@ -93,6 +93,7 @@ from capture.errors import (
     StorageError,
 )
 from capture.fsio import (
+    PART_SUFFIX,
     append_jsonl,
     atomic_write_bytes,
     atomic_write_json,
@@ -998,15 +999,19 @@ class SessionWriter:
         A process killed between the rename of a frame and its journal record leaves a whole
         but unjournalled file; one killed mid-download leaves a ``.part``.  Neither is a frame of
         the session, and neither is deleted: both go to ``unjournaled/`` with an event record.
+        In ``preroll/`` only ``.part`` files are moved: a whole unjournalled pre-roll file stays
+        where it is (a new pre-roll takes the next free number, never its name).
         """
         known = {f.path for p in PASSES for f in self.session.frames(p)}
         moved = []
-        for pass_ in PASSES:
+        for pass_ in (*PASSES, PREROLL_DIR):
             d = self.path / pass_
             if not d.is_dir():
                 continue
             for f in sorted(d.iterdir()):
                 rel = f"{pass_}/{f.name}"
+                if pass_ == PREROLL_DIR and not f.name.endswith(PART_SUFFIX):
+                    continue
                 if f.is_file() and rel not in known:
                     dest_dir = self.path / UNJOURNALED_DIR
                     dest = dest_dir / f"{int(time.time() * 1000)}-{pass_}-{f.name.lstrip('.')}"

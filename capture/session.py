@@ -88,6 +88,7 @@ from capture.errors import (
     CaptureError,
     FrameMismatch,
     JournalDamaged,
+    NotASession,
     SessionError,
     SessionExists,
     StorageError,
@@ -386,11 +387,11 @@ class Session:
         self.path = Path(path)
         meta_path = self.path / SESSION_FILE
         if not self.path.is_dir():
-            raise SessionError(f"expected a session directory at {self.path}, found nothing there")
+            raise NotASession(f"expected a session directory at {self.path}, found nothing there")
         try:
             self.meta: dict[str, Any] = json.loads(meta_path.read_text())
         except FileNotFoundError:
-            raise SessionError(
+            raise NotASession(
                 f"expected {meta_path}, found none: {self.path} is not a sublux session "
                 "(create one with `capture burst`, `capture reference` or `capture sweep`)"
             ) from None

@@ -83,6 +83,11 @@ class DiskFull(BadRequest, OSError):
     """
 
 
+class NotASession(SessionError, BadRequest):
+    """The path given as a session is no session: nothing there, or no ``session.json``
+    (a bad request, exit 2, as curate and dataset treat it)."""
+
+
 class SessionLocked(SessionError, BadRequest):
     """Another live process is writing to the session; ``holder`` is its lock note
     (``pid``, ``host``, ``command``, ``since``) or None."""

@@ -21,7 +21,6 @@ from capture.errors import (
     CameraError,
     CaptureError,
     DiskFull,
-    SessionError,
     StorageError,
     TurntableError,
 )
@@ -260,26 +259,46 @@ class _Runner:
         _check_count(pass_, got, len(remaining))
         return True
 
-    def _stepped(self, pass_, remaining, angles, exposure, applied) -> bool:
+    def _stepped(self, pass_, remaining, angles, exposure, applied, stopped=False) -> bool:
         settle = float((self.writer.session.meta.get("turntable") or {}).get("settle_s", 0.0))
         for index in remaining:
             angle = self.turntable.move_to(angles[index])
             if settle:
                 time.sleep(settle)
             (shot,) = list(self.camera.shoot(1))
-            self._write(pass_, index, shot, exposure, applied, angle)
+            self._write(pass_, index, shot, exposure, applied, angle, stopped)
             if self.stop.is_set():
                 return False
         return True
 
     def _continuous(self, pass_, remaining, angles, exposure, applied) -> bool:
-        first = remaining[0]
-        if remaining != list(range(first, len(angles))):
-            # Continuous passes are journalled in order, so the rest is always a suffix.
-            raise SessionError(
-                f"expected the missing {pass_} frames to be the end of the pass, found "
-                f"indices {remaining[:5]}...; the journal was edited. Shoot a new session."
+        # A continuous pass is journalled in order, so what is left is normally a suffix; a
+        # `capture repair` that un-vouched a frame mid-pass leaves holes before it. The holes
+        # are shot stepped, each at its planned angle with the table standing still (marked
+        # turntable_stopped, and journalled in a ``stepped_refill`` event), then the suffix
+        # continuously as planned.
+        end = len(angles)
+        k = len(remaining)
+        while k > 0 and remaining[k - 1] == end - (len(remaining) - k) - 1:
+            k -= 1
+        holes, remaining = remaining[:k], remaining[k:]
+        if holes:
+            self.writer.record(
+                "event",
+                what="stepped_refill",
+                **{"pass": pass_},
+                indices=holes,
+                message=(
+                    f"{len(holes)} {pass_} frame(s) missing before the end of the continuous "
+                    "pass (un-vouched by `capture repair`?) shot stepped at their planned "
+                    "angles, the turntable standing still"
+                ),
             )
+            if not self._stepped(pass_, holes, angles, exposure, applied, stopped=True):
+                return False
+            if not remaining:
+                return True
+        first = remaining[0]
         tt = self.turntable
         tt.move_to(angles[first])
         n = len(remaining)

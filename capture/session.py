@@ -31,8 +31,8 @@ Journal records all carry ``type`` and ``t`` (``time.time()``):
   ``camera_name``, ``requested`` {iso, shutter, aperture}, ``readback`` {iso, shutter,
   shutter_s, aperture, bulb, format}, ``angle`` (read back from the controller, or null),
   ``t_start``, ``t_end``; ``turntable_stopped: true`` on a continuous-pass frame shot with
-  the turntable standing still (the first, before it turns, or one shot after it had stopped
-  at the end of the path);
+  the turntable standing still (the first, before it turns, one shot after it had stopped
+  at the end of the path, or one shot stepped by a resume, below);
 - ``event``: ``what`` and free-form details (turntable homed, unjournaled file set aside, ...);
   ``what: "warning"`` marks something that changes what the data means (a plan not kept):
   it carries ``code`` and ``message``, and curation's report and the release's card show it;
@@ -42,7 +42,10 @@ Journal records all carry ``type`` and ``t`` (``time.time()``):
   ``what: "preroll"`` names a pre-roll frame kept in ``preroll/`` (``pass``, ``path``,
   ``sha256``, ``size``, ``angle``, ``t_start``, ``t_end``); ``what: "sweep_pacing"`` says how
   a continuous pass was paced (``planned_fps``, ``preroll_fps``, ``measured_fps``,
-  ``feed_deg_s`` per segment, ``frames_after_stop``);
+  ``feed_deg_s`` per segment, ``frames_after_stop``); ``what: "stepped_refill"`` (``pass``,
+  ``indices``) says a resume shot those frames of a continuous pass stepped, each at its
+  planned angle with the table standing still, because they were missing before the end of
+  the pass (un-vouched by ``capture repair``);
 - ``stop``: ``exit_status`` ``success`` | ``abort`` | ``fail`` and ``reason`` (a stop asked
   for by a signal names it: "stopped by SIGTERM ..." / "stopped by the user (Ctrl-C /
   SIGINT) ...").
@@ -111,11 +114,13 @@ from capture.errors import (
     CaptureError,
     FrameMismatch,
     JournalDamaged,
+    NotASession,
     SessionError,
     SessionExists,
     StorageError,
 )
 from capture.fsio import (
+    PART_SUFFIX,
     append_jsonl,
     atomic_write_bytes,
     atomic_write_json,
@@ -419,11 +424,11 @@ class Session:
         self.path = Path(path)
         meta_path = self.path / SESSION_FILE
         if not self.path.is_dir():
-            raise SessionError(f"expected a session directory at {self.path}, found nothing there")
+            raise NotASession(f"expected a session directory at {self.path}, found nothing there")
         try:
             self.meta: dict[str, Any] = json.loads(meta_path.read_text())
         except FileNotFoundError:
-            raise SessionError(
+            raise NotASession(
                 f"expected {meta_path}, found none: {self.path} is not a sublux session "
                 "(create one with `capture burst`, `capture reference` or `capture sweep`)"
             ) from None
@@ -1061,17 +1066,21 @@ class SessionWriter:
         A process killed between the rename of a frame and its journal record leaves a whole
         but unjournalled file; one killed mid-download leaves a ``.part``.  Neither is a frame of
         the session, and neither is deleted: both go to ``unjournaled/`` with an event record.
+        In ``preroll/`` only ``.part`` files are moved: a whole unjournalled pre-roll file stays
+        where it is (a new pre-roll takes the next free number, never its name).
         """
         known = {f.path for p in PASSES for f in self.session.frames(p)}
         # an imported video is journalled (a ``video`` event) before its frames are
         known |= {r["path"] for r in self.session.records if r.get("what") == "video"}
         moved = []
-        for pass_ in PASSES:
+        for pass_ in (*PASSES, PREROLL_DIR):
             d = self.path / pass_
             if not d.is_dir():
                 continue
             for f in sorted(d.iterdir()):
                 rel = f"{pass_}/{f.name}"
+                if pass_ == PREROLL_DIR and not f.name.endswith(PART_SUFFIX):
+                    continue
                 if f.is_file() and rel not in known:
                     dest_dir = self.path / UNJOURNALED_DIR
                     dest = dest_dir / f"{int(time.time() * 1000)}-{pass_}-{f.name.lstrip('.')}"

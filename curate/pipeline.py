@@ -1032,9 +1032,18 @@ def align_session(
             if last
             else ("no stop record")
         )
+        missing = sum(len(s.remaining(p)) for p in s.plan["passes"])
+        if missing:
+            found += f", {missing} planned frame(s) not journalled"
+        # a damaged journal line hides its record: resume refuses until it is repaired
+        fix = f"finish it with `capture resume {session}`"
+        if s.damaged:
+            lines = ", ".join(str(d.line) for d in s.damaged)
+            found += f", damaged journal line(s) {lines}"
+            fix = f"run `capture repair {session}`, then `capture resume {session}`"
         raise BadInput(
             f"expected a finished session at {session} (a 'success' stop record and every "
-            f"planned frame), found {found}; finish it with `capture resume {session}`, or "
+            f"planned frame), found {found}; {fix}, or "
             "pass --allow-incomplete to curate what is there"
         )
     frames = {}

@@ -37,8 +37,16 @@ _BAYER_TILES = ("RGGB", "BGGR", "GRBG", "GBRG")
 
 #: The SID/SMID ground-truth rendering (``half_size`` is the caller's): camera white balance,
 #: no auto-brightness, 16 bits per channel; everything else is LibRaw's default (AHD
-#: demosaicing, sRGB primaries, BT.709 gamma, highlights clipped).
-_GT_RECIPE = {"use_camera_wb": True, "no_auto_bright": True, "output_bps": 16}
+#: demosaicing, sRGB primaries, BT.709 gamma, highlights clipped) except
+#: ``adjust_maximum_thr=0``: by default LibRaw takes a frame's brightest value as its white
+#: level when it exceeds 3/4 of it, an auto-brightening by one pixel that rendered two
+#: references of one scene 15% apart.  The scale must be a function of the levels alone.
+_GT_RECIPE = {
+    "use_camera_wb": True,
+    "no_auto_bright": True,
+    "output_bps": 16,
+    "adjust_maximum_thr": 0.0,
+}
 
 #: sRGB (D65) → XYZ, LibRaw's ``xyz_rgb``: how LibRaw turns an XYZ → camera matrix into the
 #: camera → sRGB matrix it renders with, and how we turn that back.

@@ -133,7 +133,8 @@ TILE = 256
 #: What ``gt_srgb`` holds, written as its ``recipe`` attribute unless the caller gives another.
 GT_RECIPE = (
     "rawpy postprocess(use_camera_wb=True, half_size=False, no_auto_bright=True, "
-    "output_bps=16) of the long exposure, cropped with that reference's window"
+    "output_bps=16, adjust_maximum_thr=0) of the long exposure, cropped with that reference's "
+    "window"
 )
 
 #: What ``gt_mean_srgb`` holds (its ``recipe`` attribute).

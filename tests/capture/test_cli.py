@@ -126,6 +126,16 @@ def test_refuses_to_touch_existing_sessions(tmp_path):
     assert (s / "journal.jsonl").read_bytes() == journal
 
 
+@pytest.mark.parametrize("command", ["resume", "repair"])
+def test_a_path_that_is_no_session_is_a_bad_request(tmp_path, command):
+    """Exit 2, as `curate` and `dataset` answer the same path, and nothing is written."""
+    (tmp_path / "empty").mkdir()
+    for path, said in [(tmp_path / "nope", "found nothing there"), (tmp_path / "empty", "not a")]:
+        r = invoke(command, path)
+        assert r.exit_code == 2 and said in r.output, r.output
+    assert list(tmp_path.rglob("*")) == [tmp_path / "empty"]
+
+
 def test_new_session_needs_a_scene(tmp_path):
     r = invoke("reference", *SIM, "--session", tmp_path / "s")
     assert r.exit_code == 2 and "--scene" in r.output

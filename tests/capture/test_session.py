@@ -193,6 +193,18 @@ def test_strays_are_set_aside_not_deleted(tmp_path):
     assert len(events) == 2
 
 
+def test_a_part_file_in_preroll_is_set_aside_a_whole_preroll_file_stays(tmp_path):
+    w = _writer(tmp_path)
+    (w.path / "preroll").mkdir()
+    (w.path / "preroll/.dark-0000.dng.abc.part").write_bytes(b"half a pre-roll frame")
+    (w.path / "preroll/dark-0001.dng").write_bytes(b"whole, killed before its record")
+    assert w.set_aside_strays() == ["preroll/.dark-0000.dng.abc.part"]
+    assert [p.read_bytes() for p in (w.path / "unjournaled").iterdir()] == [
+        b"half a pre-roll frame"
+    ]
+    assert [p.name for p in (w.path / "preroll").iterdir()] == ["dark-0001.dng"]
+
+
 def test_not_a_session(tmp_path):
     with pytest.raises(SessionError, match="not a sublux session"):
         open_session(tmp_path)

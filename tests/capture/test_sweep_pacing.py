@@ -419,3 +419,42 @@ def test_resume_never_repeats_a_shutter_count_of_the_preroll(rig):
     names = [rec["camera_name"] for rec in s.records if "camera_name" in rec]
     assert len(names) == 13 + 4 + 2 * planmod.PREROLL_FRAMES
     assert len(set(names)) == len(names)
+
+
+def test_resume_shoots_a_frame_repair_unvouched_mid_pass_stepped_then_the_rest(rig):
+    """`capture repair` un-vouched dark frame 3 of a continuous pass stopped after 8 frames:
+    resume shoots 3 stepped at its planned angle (marked, and journalled as such), then the
+    rest of the pass continuously."""
+    writer, cam, tt = rig(4.0)
+    stop = threading.Event()
+
+    def progress(pass_, done, planned):
+        if done == 8:
+            stop.set()
+
+    assert _run_dark(writer, cam, tt, stop=stop, progress=progress).exit_status == "abort"
+    writer.close()
+    s = open_session(writer.path)
+    f3, f5 = s.frames("dark")[3], s.frames("dark")[5]
+    (writer.path / f3.path).write_bytes((writer.path / f5.path).read_bytes())
+    r = CliRunner().invoke(cli.app, ["repair", str(writer.path)], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert open_session(writer.path).remaining("dark") == [3, *range(8, 13)]
+    r = CliRunner().invoke(
+        cli.app, ["resume", str(writer.path), "--turntable", "sim"], catch_exceptions=False
+    )
+    assert r.exit_code == 0, r.output
+    s = open_session(writer.path)
+    assert s.is_complete and s.verify() == []
+    dark = s.frames("dark")
+    assert [f.index for f in dark] == list(range(13))
+    assert dark[3].sha256 not in (f3.sha256, f5.sha256)
+    # shot standing at its planned angle, and marked so
+    assert dark[3].turntable_stopped
+    assert dark[3].angle == pytest.approx(3 * SPACING, abs=1e-3)
+    (refill,) = [r for r in s.records if r.get("what") == "stepped_refill"]
+    assert refill["pass"] == "dark" and refill["indices"] == [3]
+    # the suffix went on continuously: the table turned under frames 9..12
+    assert [f.index for f in dark[8:] if f.turntable_stopped] == [8]
+    assert np.all(np.diff([f.angle for f in dark[8:]]) > 0)
+    assert dark[-1].angle == pytest.approx(END, abs=SPACING / 2)

@@ -117,6 +117,21 @@ def test_incomplete_sessions_are_refused_unless_allowed(tmp_path):
     assert align_session(s, allow_incomplete=True).exists()
 
 
+def test_a_session_whose_journal_hides_a_frame_names_capture_repair(tmp_path):
+    """A damaged line hid a frame's record: `capture resume` would refuse the journal, so the
+    refusal names `capture repair` first, and the frame missing."""
+    s = static_session(tmp_path / "s", frames=4)
+    lines = (s / "journal.jsonl").read_bytes().split(b"\n")
+    n = next(i for i, line in enumerate(lines) if b'"type":"frame"' in line.replace(b" ", b""))
+    lines[n] = lines[n][:20] + b"\xff" + lines[n][21:]
+    (s / "journal.jsonl").write_bytes(b"\n".join(lines))
+    with pytest.raises(BadInput) as err:
+        align_session(s)
+    msg = str(err.value)
+    assert f"damaged journal line(s) {n + 1}" in msg and "1 planned frame(s)" in msg
+    assert f"run `capture repair {s}`, then `capture resume {s}`" in msg
+
+
 def test_session_without_references(tmp_path):
     from capture import plan
     from capture.protocols import CameraInfo

@@ -211,3 +211,24 @@ def test_release_plan_carries_the_colour_matrix(tmp_path):
         color_matrix=a["color_matrix"],
     )
     np.testing.assert_array_equal(out, render_srgb(ref))
+
+
+def test_the_ground_truth_scale_does_not_depend_on_the_brightest_pixel():
+    """Two references of one scene whose brightest pixels fall either side of 3/4 of the white
+    level render alike: LibRaw's default ``adjust_maximum_thr`` (0.75) would take the second
+    one's maximum as its white level and render it ~15% brighter (seen: the 2 references of
+    ``scripts/demo`` at 21 dB from each other, failing the baseline's gate)."""
+    rng = np.random.default_rng(0)
+    raw = rng.integers(2000, 9000, size=(64, 96)).astype(np.uint16)
+    below, above = raw.copy(), raw.copy()
+    below[10, 10] = 12000  # 0.72 of the range above black
+    above[10, 10] = 14000  # 0.85
+    meta = {
+        "make": "Sony", "model": "DSC-RX100M6", "serial": None, "iso": 2000,
+        "exposure_s": 10.0, "f_number": 2.8, "taken": 0.0, "neutral": [0.5, 1.0, 0.62],
+    }  # fmt: skip
+    a = render_srgb(encode_dng(below, **meta)).astype(float)
+    b = render_srgb(encode_dng(above, **meta)).astype(float)
+    away = np.ones(a.shape[:2], bool)
+    away[4:17, 4:17] = False  # the pixel and its demosaicing neighbourhood
+    assert np.abs(a[away] - b[away]).max() == 0

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DRV = {"sequences": 202, "frames": 110, "pixels": 3672 * 5496}
 NS = (2, 4, 8, 16)
 QUICK_NS = (2, 4, 8)
-SIZE = (256, 384)
+SIZE = (512, 768)  # the demo's frames
 QUICK_SIZE = (128, 192)
 BIG_SIZE = (3672, 5496)
 STATIC_DARK, STATIC_REFS = 20, 2
@@ -105,6 +105,15 @@ def fit_exponent(ns: Sequence[int], seconds: Sequence[float]) -> float:
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     den = sum((x - mx) ** 2 for x in xs)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den
+
+
+def fit_line(ns: Sequence[int], seconds: Sequence[float]) -> tuple[float, float]:
+    """(fixed seconds, seconds per session) of the least-squares line t = a + b N."""
+    mx, my = sum(ns) / len(ns), sum(seconds) / len(seconds)
+    b = sum((x - mx) * (y - my) for x, y in zip(ns, seconds, strict=True)) / sum(
+        (x - mx) ** 2 for x in ns
+    )
+    return my - b * mx, b
 
 
 def scale(
@@ -179,6 +188,12 @@ def scale(
         },
         "growth_exponent": {
             st: round(fit_exponent(ns, [r["seconds"][st] for r in rows]), 3) for st in stages
+        },
+        # k < 1 where a stage's fixed cost (a process start, imports) is still a large part
+        # of its time; the line's two terms say how large
+        "fixed_s_and_s_per_session": {
+            st: [round(v, 3) for v in fit_line(ns, [r["seconds"][st] for r in rows])]
+            for st in stages
         },
         "peak_rss_growth": {
             st: round(rows[-1]["peak_rss_mb"][st] / rows[0]["peak_rss_mb"][st], 3) for st in stages

@@ -14,7 +14,6 @@ from rich.table import Table
 from capture.cliutil import handle_errors
 from capture.errors import BadRequest, CaptureError
 from curate.errors import CurateError
-from curate.pipeline import Options, align_folders, align_session
 from curate.result import read_alignment
 
 app = typer.Typer(
@@ -94,6 +93,9 @@ def align(
     force: Annotated[bool, typer.Option(help="Recompute even if up to date.")] = False,
 ) -> None:
     """Drop bad frames, match dark to bright frames and register each pair."""
+    # imported here: the pipeline (scipy.ndimage, numba) is what `align` needs, not `report`
+    from curate.pipeline import Options, align_folders, align_session
+
     opts = Options(ratio=ratio)
     with _progress_bar() as bar:
         tasks: dict[str, int] = {}

@@ -12,7 +12,9 @@ time ∝ N^k over the Ns (k = 1: linear) and how much the peak memory changed fr
 N to the largest.
 
 Capture is per session (one session's commands do not depend on the others), so the sessions
-are shot once and the capture time for N is that of the first N sessions.  ``--big`` adds a
+are shot once and the capture time for N is that of the first N sessions.  ``load_drift`` is
+the first session's capture repeated at the end over its first time: far from 1, other
+processes' load changed during the run and the exponents carry that change.  ``--big`` adds a
 run at 20 MP (3672 x 5496) of two sessions, for the per-frame figures at full size.
 
 Import this file by path (``scripts/`` is not a package); ``scripts/bench.py scale`` does.
@@ -136,6 +138,13 @@ def scale(
         capture_s.append(t)
         capture_mb.append(mb)
     frames = [frames_of(s) for s in sessions]
+    # A control for a machine whose load changes during the run: session 0 shot again at the
+    # end; its time over the first one's is the drift the other figures carry.
+    say("capture: session 1 again (load drift control)")
+    again = 0.0
+    for cmd in _capture_cmds(work / "again", 0, size):
+        again += run_measured(cmd)[0]
+    shutil.rmtree(work / "again")
     rows = []
     for n in ns:
         chosen = [str(s) for s in sessions[:n]]
@@ -183,6 +192,7 @@ def scale(
         "size": f"{size[0]}x{size[1]}",
         "sessions": "half static (20 dark, 2 references), half sweeps (21 dark, 6 bright)",
         "rows": rows,
+        "load_drift": round(again / capture_s[0], 3),
         "ms_per_frame": {
             st: [round(1000 * r["seconds"][st] / r["frames"], 1) for r in rows] for st in stages
         },

@@ -7,6 +7,7 @@ when ``validate`` runs, so the other commands work without the ``train`` extra.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -50,6 +51,9 @@ def validate(
             "session's references, where it has several)."
         ),
     ] = "pair",
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads for torch (--tiny: 1; else torch's default).")
+    ] = None,
 ) -> None:
     """Train the baseline on train, pick on val, score test, and gate the release."""
     try:
@@ -78,10 +82,12 @@ def validate(
         margin_db=margin,
         checkpoint=str(checkpoint) if checkpoint else None,
         gt=gt,
+        threads=threads,
     )
     if int(os.environ.get("RANK", "0")) == 0:  # once under torchrun
         err.print(f"training {model}{' (tiny)' if tiny else ''} on {release} ...")
-    report = validate_release(release, cfg)
+    with _train_bar(enabled=int(os.environ.get("RANK", "0")) == 0) as progress:
+        report = validate_release(release, cfg, progress=progress)
     if not report:
         return  # not rank 0
     t = Table(title=f"validation of {release.name}")
@@ -113,6 +119,51 @@ def validate(
         f"[green]gate passed:[/] the baseline beats Input+Rawpy on val by "
         f"{g['margin_db']:.2f} dB and its training loss fell"
     )
+
+
+@contextlib.contextmanager
+def _train_bar(enabled: bool = True):
+    """A Rich progress bar on stderr fed by the trainer's progress callback: steps, images/s,
+    the latest training loss, the last val PSNR and the time left."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    bar = Progress(
+        TextColumn("[bold]training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+    if not enabled:
+        yield None
+        return
+    task = bar.add_task("steps", total=None, info="")
+
+    def progress(p) -> None:
+        parts = [f"{p.images_per_s:.1f} img/s"]
+        if p.loss is not None:
+            parts.append(f"loss {p.loss:.4f}")
+        if p.val_psnr is not None:
+            parts.append(f"val {p.val_psnr:.2f} dB")
+        if p.seconds_left is not None:
+            parts.append(f"{_clock(p.seconds_left)} left")
+        bar.update(task, completed=p.step, total=p.total_steps, info=", ".join(parts))
+
+    with bar:
+        yield progress
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}"
 
 
 def main() -> None:

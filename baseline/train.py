@@ -36,7 +36,16 @@ from capture.fsio import atomic_write
 from curate.raw import render_mosaic
 from dataset_card.reader import half_size, open_release, usable_ratio
 
-__all__ = ["Config", "TrainResult", "dump_json", "evaluate", "loss_fell", "resolve_device", "train"]
+__all__ = [
+    "Config",
+    "TrainProgress",
+    "TrainResult",
+    "dump_json",
+    "evaluate",
+    "loss_fell",
+    "resolve_device",
+    "train",
+]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +71,11 @@ class Config:
     eval_frames: int = 30
     checkpoint: str | None = None
     gt: str = "pair"
+    #: CPU threads for torch (None: 1 with ``tiny``, else torch's default).  The tiny model's
+    #: tensors are too small for intra-op threads to pay: on a 2-core machine other processes
+    #: also use, two threads made a 800-step run 20x slower than one (spinning OpenMP threads
+    #: waiting for a core), and on a quiet one they gain nothing measurable.
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if self.model not in ("sid", "smid"):
@@ -72,7 +86,11 @@ class Config:
                 "rendering of each frame's reference, mean that of the mean of a session's "
                 "references"
             )
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"expected --threads 1 or more, found {self.threads}")
         if self.tiny:
+            if self.threads is None:
+                self.threads = 1
             self.crop = min(self.crop, 64)
             self.workers = 0  # a CPU check: worker start-up would cost more than it saves
             self.lr = max(self.lr, 1e-3)
@@ -97,6 +115,24 @@ class TrainResult:
     best_epoch: int = 0
     world_size: int = 1  # processes under torchrun (DistributedDataParallel), else 1
     batch: int = 0  # per process, as trained: the requested batch, or fewer train sequences
+
+
+@dataclass
+class TrainProgress:
+    """What :func:`train` tells its ``progress`` callback after each step and evaluation.
+
+    ``total_steps`` is the run's planned steps where it has a step or epoch limit (None for a
+    time budget alone); ``seconds_left`` the estimated time to the end (None until known).
+    """
+
+    step: int
+    total_steps: int | None
+    epoch: int
+    images_per_s: float
+    loss: float | None
+    val_psnr: float | None
+    seconds: float
+    seconds_left: float | None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -290,11 +326,17 @@ def _vote_device() -> torch.device:
     return torch.device("cpu")
 
 
-def train(release: str | os.PathLike, cfg: Config):
+def train(release: str | os.PathLike, cfg: Config, progress=None):
     """Train on ``train``, evaluating on ``val`` 8 to 20 times a run (and at the end), keeping
-    the best evaluated state; return ``(model, result, device, rank)``."""
+    the best evaluated state; return ``(model, result, device, rank)``.
+
+    ``progress``, if given, is called with a :class:`TrainProgress` after every step and
+    every evaluation (on rank 0 only).
+    """
     rank, world = _distributed()
     device = resolve_device(cfg.device)
+    if device.type == "cpu" and cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
@@ -363,6 +405,34 @@ def train(release: str | os.PathLike, cfg: Config):
     stop = False
     last_eval = time.perf_counter() - t0
     last_eval_step = result.steps
+    planned = min(max_steps, epochs * len(loader)) if max_steps < 10**12 or epochs < 10**9 else None
+    step0, t_run = result.steps, time.perf_counter()
+
+    def report() -> None:
+        if progress is None or rank != 0:
+            return
+        now = time.perf_counter()
+        done = result.steps - step0
+        rate = done / (now - t_run) if now > t_run and done else 0.0
+        left = None
+        if planned is not None and rate:
+            left = (planned - result.steps) / rate
+        if budget < math.inf:
+            over = max(0.0, budget - (now - t0))
+            left = over if left is None else min(left, over)
+        progress(
+            TrainProgress(
+                step=result.steps,
+                total_steps=int(planned) if planned is not None else None,
+                epoch=epoch,
+                images_per_s=rate * loader.batch_size * world,
+                loss=result.losses[-1] if result.losses else None,
+                val_psnr=result.val[-1][1] if result.val else None,
+                seconds=now - t0,
+                seconds_left=left,
+            )
+        )
+
     while epoch < epochs and not stop:
         if sampler is not None:
             sampler.set_epoch(epoch)
@@ -394,6 +464,7 @@ def train(release: str | os.PathLike, cfg: Config):
                 result.losses.extend(_host(pending))
             result.steps += 1
             images += len(batch[0])
+            report()
             if _should_stop(result.steps, max_steps, time.perf_counter() - t0 > budget, world):
                 stop = True
                 break
@@ -417,6 +488,7 @@ def train(release: str | os.PathLike, cfg: Config):
                 best, result.best_epoch = v["psnr"], epoch
                 best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
             result.seconds = time.perf_counter() - t0
+            report()
             if ckpt:
                 _save(
                     ckpt,

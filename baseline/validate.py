@@ -142,10 +142,14 @@ def _gt_line(report: dict) -> str:
     )
 
 
-def validate_release(release: str | os.PathLike, cfg: Config) -> dict:
-    """Train, score and gate; write ``validation/``; return the report."""
+def validate_release(release: str | os.PathLike, cfg: Config, progress=None) -> dict:
+    """Train, score and gate; write ``validation/``; return the report.
+
+    ``progress`` is passed to :func:`baseline.train.train` (a :class:`TrainProgress` after
+    every step and evaluation).
+    """
     release = Path(release)
-    model, result, device, rank = train(release, cfg)
+    model, result, device, rank = train(release, cfg, progress=progress)
     if rank != 0:
         return {}
     val = evaluate(model, release, "val", cfg, device, full=True)

@@ -264,7 +264,9 @@ class _Runner:
         for index in remaining:
             angle = self.turntable.move_to(angles[index])
             if settle:
-                time.sleep(settle)
+                # the simulated camera's clock where it has one (a SimClock in tests), else
+                # the wall clock a real rig settles in
+                getattr(self.camera, "clock", time).sleep(settle)
             (shot,) = list(self.camera.shoot(1))
             self._write(pass_, index, shot, exposure, applied, angle, stopped)
             if self.stop.is_set():

@@ -15,7 +15,6 @@ from capture.cliutil import handle_errors
 from capture.errors import BadRequest, CaptureError
 from curate.errors import CurateError
 from curate.motion import DEFAULT_THRESHOLD as DEFAULT_MOTION_THRESHOLD
-from curate.pipeline import Options, align_folders, align_session
 from curate.result import read_alignment
 
 app = typer.Typer(
@@ -103,6 +102,9 @@ def align(
     """Drop bad frames, match dark to bright frames and register each pair."""
     if motion_threshold < 0:
         raise BadRequest(f"expected --motion-threshold >= 0, found {motion_threshold}")
+    # imported here: the pipeline (scipy.ndimage, numba) is what `align` needs, not `report`
+    from curate.pipeline import Options, align_folders, align_session
+
     opts = Options(ratio=ratio, motion_threshold=motion_threshold or None)
     with _progress_bar() as bar:
         tasks: dict[str, int] = {}

@@ -264,7 +264,8 @@ def verify(release: Annotated[Path, typer.Argument(help="A release folder.")]) -
     """Checksums, every HDF5 chunk (fletcher32), schema, leakage and metadata."""
     from dataset_card.publish import verify_release
 
-    problems = verify_release(release)
+    with _bar() as bar:
+        problems = verify_release(release, progress=_progress(bar))
     if problems:
         for p in problems:
             err.print(f"[red]x[/] {p}", highlight=False, soft_wrap=True)
@@ -332,12 +333,13 @@ def export(
     """Export a release for existing loaders: SMID folders, or aligned patch pairs."""
     from dataset_card import export_smid
 
-    if format_ == "smid":
-        summary = export_smid.export_smid(release, dest)
-    elif format_ == "patches":
-        summary = export_smid.export_patches(release, dest, size=size)
-    else:
+    if format_ not in ("smid", "patches"):
         raise ValueError(f"expected --format smid or patches, found {format_!r}")
+    with err.status(f"exporting {release} as {format_} ..."):  # a sign of life meanwhile
+        if format_ == "smid":
+            summary = export_smid.export_smid(release, dest)
+        else:
+            summary = export_smid.export_patches(release, dest, size=size)
     for line in summary.lines():
         if line.startswith("warning: "):
             err.print(f"[yellow]warning:[/] {line[9:]}", highlight=False, soft_wrap=True)

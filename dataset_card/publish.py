@@ -345,15 +345,24 @@ def refresh_checksums(root: str | os.PathLike, *, known: dict[str, str] | None =
         )
 
 
-def check_release(root: str | os.PathLike, *, chunks: bool = True) -> list[str]:
-    """Every check of a frozen or staged release; returns the problems found."""
+def check_release(
+    root: str | os.PathLike, *, chunks: bool = True, progress: Progress | None = None
+) -> list[str]:
+    """Every check of a frozen or staged release; returns the problems found.
+
+    ``progress(step, done, total)`` is told of each file hashed ("checksums") and each
+    HDF5 file checked ("HDF5 files").
+    """
     root = Path(root)
+    tell = progress or (lambda step, done, total: None)
     problems: list[str] = []
     manifest = read_manifest(root)
     sums = root / SUMS
     digests: dict[str, str] = {}  # each file hashed once, for the Croissant check too
     if sums.exists():
-        for line in sums.read_text().splitlines():
+        lines = sums.read_text().splitlines()
+        for n, line in enumerate(lines):
+            tell("checksums", n, len(lines))
             digest, _, rel = line.partition("  ")
             p = root / rel
             if not p.is_file():
@@ -362,38 +371,42 @@ def check_release(root: str | os.PathLike, *, chunks: bool = True) -> list[str]:
             digests[rel] = sha256_file(p)
             if digests[rel] != digest:
                 problems.append(f"{rel}: sha256 differs from {SUMS}")
+        tell("checksums", len(lines), len(lines))
     else:
         problems.append(f"{SUMS} is missing")
     scenes: dict[str, str] = {}
     frames: dict[str, tuple[str, str]] = {}
-    for split, info in manifest["splits"].items():
+    for info in manifest["splits"].values():
         if info.get("rows"):
             problems += count_rows(root / info["rows"], info["num_examples"])
-        for rel in info["files"]:
-            path = root / rel
-            if chunks:
-                problems += verify_file(path)
-            if not path.exists():
-                continue
-            summary = file_summary(path)
-            for s in summary["sessions"].values():
-                prev = scenes.setdefault(s["scene"], split)
-                if prev != split:
-                    problems.append(f"scene {s['scene']!r} is in both {prev} and {split}")
-            with open_file(path) as h5:
-                for sid in summary["sessions"]:
-                    g = h5["sessions"][sid]
-                    for table in ("short_frames", "long_frames"):
-                        if table not in g:
-                            continue
-                        for sha in g[table]["sha256"]:
-                            sha = sha.decode()
-                            where = frames.setdefault(sha, (split, sid))
-                            if where[0] != split:
-                                problems.append(
-                                    f"frame {sha[:12]}... is in {where[0]} ({where[1]}) and "
-                                    f"{split} ({sid})"
-                                )
+    shards = [(split, rel) for split, info in manifest["splits"].items() for rel in info["files"]]
+    for n, (split, rel) in enumerate(shards):
+        tell("HDF5 files", n, len(shards))
+        path = root / rel
+        if chunks:
+            problems += verify_file(path)
+        if not path.exists():
+            continue
+        summary = file_summary(path)
+        for s in summary["sessions"].values():
+            prev = scenes.setdefault(s["scene"], split)
+            if prev != split:
+                problems.append(f"scene {s['scene']!r} is in both {prev} and {split}")
+        with open_file(path) as h5:
+            for sid in summary["sessions"]:
+                g = h5["sessions"][sid]
+                for table in ("short_frames", "long_frames"):
+                    if table not in g:
+                        continue
+                    for sha in g[table]["sha256"]:
+                        sha = sha.decode()
+                        where = frames.setdefault(sha, (split, sid))
+                        if where[0] != split:
+                            problems.append(
+                                f"frame {sha[:12]}... is in {where[0]} ({where[1]}) and "
+                                f"{split} ({sid})"
+                            )
+    tell("HDF5 files", len(shards), len(shards))
     problems += [f"README.md: {p}" for p in check_card(root / "README.md")]
     problems += [
         f"croissant.json: {p}"
@@ -402,9 +415,9 @@ def check_release(root: str | os.PathLike, *, chunks: bool = True) -> list[str]:
     return problems
 
 
-def verify_release(root: str | os.PathLike) -> list[str]:
+def verify_release(root: str | os.PathLike, *, progress: Progress | None = None) -> list[str]:
     """``dataset verify``: checksums, every chunk (fletcher32), schema, leakage, metadata."""
-    return check_release(root, chunks=True)
+    return check_release(root, chunks=True, progress=progress)
 
 
 def _session_detail(plan) -> dict:

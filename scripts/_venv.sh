@@ -18,10 +18,14 @@ if [ ! -f "$stamp" ] || ! grep -qxF "$want" "$stamp"; then
       # The CPU build of torch, pinned: any other spec pulls gigabytes of CUDA packages.
       # A CUDA machine keeps whatever torch it already has.
       .venv/bin/python -c "import torch" 2>/dev/null \
-        || .venv/bin/python -m pip install -q --disable-pip-version-check "torch==${SUBLUX_TORCH:-2.13.0}" >&2
+        || .venv/bin/python -m pip install --disable-pip-version-check --progress-bar on "torch==${SUBLUX_TORCH:-2.13.0}" >&2
       ;;
   esac
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}" >&2
+  .venv/bin/python -m pip install --disable-pip-version-check --progress-bar on -e ".${extras:+[$extras]}" >&2
+  # Compile curation's numba kernels now, once, into their on-disk cache: otherwise the first
+  # `curate align` after an install pays it (tens of seconds on a 2-core machine).
+  echo "compiling curation's numba kernels (once per install)" >&2
+  .venv/bin/python -m curate.warmup >&2
   echo "$want" > "$stamp"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

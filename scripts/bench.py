@@ -13,6 +13,10 @@ dataset
 import
     ``scripts/bench_import.py``: ``capture import`` against a safe copy of the same bytes, and
     the seed's video path (import, curate, publish, patches) in pairs per second.
+scale
+    ``scripts/bench_scale.py``: capture, curate, publish and verify N = 2, 4, 8, 16 sessions
+    as commands; seconds per frame, peak memory and the growth exponent of each stage
+    (``--big`` adds two sessions at 20 MP).
 baseline
     ``scripts/bench_baseline.py``, with CUDA only: training throughput, data-wait fraction,
     peak memory and the extrapolated time to validate a DRV-sized release (absolute figures).
@@ -95,12 +99,13 @@ def main() -> None:
         "sections",
         nargs="*",
         default=["capture", "curate", "dataset", "import"],
-        help="capture, curate, dataset, import, baseline (default: all but baseline, which "
-        "needs CUDA)",
+        help="capture, curate, dataset, import, scale, baseline (default: all but scale, a few "
+        "minutes on its own, and baseline, which needs CUDA)",
     )
     ap.add_argument("--quick", action="store_true", help="fewer repeats, smaller frames")
+    ap.add_argument("--big", action="store_true", help="scale: also two sessions at 20 MP")
     a = ap.parse_args()
-    known = {"capture", "curate", "dataset", "import", "baseline"}
+    known = {"capture", "curate", "dataset", "import", "scale", "baseline"}
     unknown = set(a.sections) - known
     if unknown:
         ap.error(f"unknown section(s) {sorted(unknown)}; choose from {sorted(known)}")
@@ -122,6 +127,10 @@ def main() -> None:
         import bench_import
 
         results["import"] = bench_import.run(quick=a.quick)
+    if "scale" in a.sections:
+        import bench_scale
+
+        results["scale"] = bench_scale.run(quick=a.quick, big=a.big)
     if "baseline" in a.sections:
         sys.path.insert(0, str(ROOT))
         import bench_baseline

@@ -30,7 +30,14 @@ FRAMES = 6
 
 
 def measure(
-    *, size: tuple[int, int], crop: int, epochs: int, batch: int, device: str, workers: int = 6
+    *,
+    size: tuple[int, int],
+    crop: int,
+    epochs: int,
+    batch: int,
+    device: str,
+    workers: int = 6,
+    threads: int | None = None,
 ) -> dict:
     """Train and evaluate on a simulated release; the figures and the DRV extrapolation."""
     import torch
@@ -47,7 +54,13 @@ def measure(
         ]
         rel = publish(sessions, root / "rel", META)
         cfg = Config(
-            model="sid", epochs=epochs, device=device, crop=crop, batch=batch, workers=workers
+            model="sid",
+            epochs=epochs,
+            device=device,
+            crop=crop,
+            batch=batch,
+            workers=workers,
+            threads=threads,
         )
         model, result, dev, _ = train(rel, cfg)
         t = time.perf_counter()

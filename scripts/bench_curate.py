@@ -965,6 +965,10 @@ def bench_speed(
             "error_px": summarise(score_pairs(pairs, extras, cands)["errors"]),
             "seconds": round(time.perf_counter() - t0, 2),
         }
+    progress("speed: whole commands (fresh processes)")
+    import bench_command
+
+    command = bench_command.whole_commands(path, files, workers=workers, repeats=repeats)
     ours_agg, seed_agg = _aggregate([ours]), _aggregate([seed_scored])
     out = {
         "sensor": f"{size[0]}x{size[1]}",
@@ -987,6 +991,7 @@ def bench_speed(
         "ratio_align_over_read_raw": round(align / read_raw_w, 3),
         "seed_method": {k: v for k, v in seed_out.items() if k != "pairs"},
         "ratio_seed_over_align": round(seed_time / align, 2),
+        "whole_command": command,
         "accuracy_ours": ours_agg,
         "accuracy_seed": seed_agg,
         "seed_ecc_converged": sum(p["ecc_converged"] for p in seed_out["pairs"]),
@@ -1002,6 +1007,14 @@ def bench_speed(
         _check(
             targets, "speed: seed / align", out["ratio_seed_over_align"],
             TARGETS["ratio_seed_over_align"], most=False,
+        )  # fmt: skip
+        _check(
+            targets, "speed: curate align command / (read + sha256 + decode) command",
+            command["ratio_command_over_read_hash_decode_command"], 1.3, most=True,
+        )  # fmt: skip
+        _check(
+            targets, "speed: seed command / curate align command",
+            command["ratio_seed_command_over_command"], 10.0, most=False,
         )  # fmt: skip
     else:
         # Both ratios are targets on 20 MP frames; smaller frames decode in a few ms each,

@@ -379,7 +379,11 @@ def test_tracking_stops_with_an_error_when_the_controller_goes_silent(make_sim, 
     with pytest.raises(TurntableError, match="already"):
         table.track()
     sim.silent = True
-    time.sleep(0.3)  # longer than the timeout: the tracker's next query fails
+    # The tracker's next query times out and its thread ends on its own: wait for that
+    # (the join's limit is a hang guard, not a timing assumption).
+    tracker = table._tracker
+    tracker.join(timeout=60)
+    assert not tracker.is_alive(), "the tracker went on querying a silent controller"
     with pytest.raises(TurntableError, match=r"tracking .* stopped early") as info:
         table.stop_tracking()
     assert isinstance(info.value.__cause__, TurntableTimeout)

@@ -39,7 +39,7 @@ def rig(tmp_path):
     """``make(fps)``: a clocked simulated rig and a new sweep session; closed afterwards."""
     opened = []
 
-    def make(fps, plan_fps=PLAN_FPS, **camera):
+    def make(fps, plan_fps=PLAN_FPS, settle_s=0.0, **camera):
         clock = SimClock()
         sim = GrblSimulator(homing=False, clock=clock)
         sim.start()
@@ -55,7 +55,7 @@ def rig(tmp_path):
             dark_shutter="1/30",
             bright_shutter="1",
             fps=plan_fps,
-            settle_s=0.0,
+            settle_s=settle_s,
             port=sim.port,
         )
         writer = SessionWriter.create(
@@ -258,6 +258,17 @@ def test_a_preroll_file_left_by_a_kill_is_never_overwritten(rig):
 
 def _report(t, angle, state="Run"):
     return TurntableStatus(state=state, angle=angle, t=t)
+
+
+def test_the_stepped_pass_settles_on_the_rigs_clock(rig):
+    """The settle time between a step and its shot passes on the simulated rig's clock (so
+    a test's settling costs no wall-clock time): four steps settling 2 s each."""
+    writer, cam, tt = rig(PLAN_FPS, settle_s=2.0)
+    t0 = cam.clock.time()
+    planmod.run_passes(writer, cam, passes=["bright"], command="sweep", turntable=tt)
+    bright = [r for r in writer.session.records if r.get("pass") == "bright"]
+    assert len(bright) == STEPS
+    assert cam.clock.time() - t0 >= STEPS * 2.0
 
 
 def test_pacer_aims_each_segment_at_the_frame_planned_at_its_end():

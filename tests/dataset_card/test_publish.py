@@ -270,3 +270,19 @@ def test_published_pixels_are_the_sources_windows(sessions, tmp_path):
                 )
                 checked += 1
     assert checked > 20 and len(offsets) > 1, "an offset reference was among them"
+
+
+def test_verify_reports_its_progress(release):
+    """`dataset verify` shows a bar: each file hashed, then each HDF5 file checked."""
+    from dataset_card.publish import verify_release
+
+    seen = []
+    assert verify_release(release, progress=lambda *a: seen.append(a)) == []
+    listed = len((release / "SHA256SUMS").read_text().splitlines())
+    shards = len(list((release / "data").glob("*.h5")))
+    assert [a for a in seen if a[0] == "checksums"] == [
+        ("checksums", n, listed) for n in range(listed + 1)
+    ]
+    assert [a for a in seen if a[0] == "HDF5 files"] == [
+        ("HDF5 files", n, shards) for n in range(shards + 1)
+    ]

@@ -1,0 +1,62 @@
+"""``python -m curate.warmup``: compile curation's numba kernels once, at install time.
+
+The kernels (:mod:`curate._kernels`) are compiled with ``cache=True``: numba writes the
+machine code beside the module (``curate/__pycache__``), or, where that folder is not
+writable, under ``NUMBA_CACHE_DIR`` or the user's cache folder, and every later process
+loads it instead of compiling.  Without this step the first ``curate align`` after an
+install pays the compile (several seconds; ``scripts/bench curate`` measures it as
+``first_run_compile_s``).  ``scripts/_venv.sh`` runs this after installing.
+
+It curates a small simulated static session (a dark burst and a reference) in a temporary
+folder: the same calls, with the same argument types, as any curation.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["warm_up"]
+
+
+def warm_up() -> float:
+    """Compile (or load) every kernel curation uses; return the seconds it took."""
+    from capture import plan
+    from capture.protocols import Exposure
+    from capture.session import SessionWriter
+    from capture.sim.camera import SimCamera
+    from curate.pipeline import align_session
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="sublux-warmup-") as tmp:
+        path = Path(tmp) / "s"
+        cam = SimCamera(size=(96, 128), seed=1, fps=1e6, max_wait=0.0)
+        passes = {
+            "dark": plan.static_pass(4, 2000, "1/30", None),
+            "bright": plan.static_pass(1, 2000, "10", None),
+        }
+        w = SessionWriter.create(
+            path, scene="warmup", kind="static", camera=cam.info,
+            plan={"passes": passes, "order": ["dark", "bright"]},
+        )  # fmt: skip
+        for pass_, n, shutter in (("dark", 4, "1/30"), ("bright", 1, "10")):
+            exposure = Exposure(iso=2000, shutter=shutter)
+            applied = cam.apply(exposure)
+            for i, shot in enumerate(cam.shoot(n)):
+                w.write_frame(pass_, i, shot, requested=exposure, applied=applied, angle=None)
+        w.stop("success", "warm-up session")
+        w.close()
+        align_session(path)
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    seconds = warm_up()
+    print(f"curation's numba kernels compiled or loaded from their cache in {seconds:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

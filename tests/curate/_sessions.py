@@ -9,6 +9,7 @@ from capture.devices.grbl import GrblTurntable
 from capture.protocols import Exposure
 from capture.session import SessionWriter
 from capture.sim.camera import SimCamera
+from capture.sim.clock import SimClock
 from capture.sim.grbl_server import GrblSimulator
 
 
@@ -102,14 +103,19 @@ def sweep_session(
         dark_mode=dark_mode,
         port="sim",
     )
-    with GrblSimulator() as sim, GrblTurntable(sim.port) as table:
-        table.home()
+    # the rig runs on a simulated clock, so the frames' angles do not depend on machine load
+    clock = SimClock()
+    with (
+        GrblSimulator(homing=False, clock=clock) as sim,
+        GrblTurntable(sim.port, clock=clock) as table,
+    ):
         cam = SimCamera(
             size=size,
             seed=seed,
             lux=lux,
             fps=20.0,
-            max_wait=0.0,
+            clock=clock,
+            max_wait=0.05,
             motion=sim.motion,
             objects=objects,
         )

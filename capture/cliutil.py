@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from capture.errors import os_error_message
 
@@ -65,16 +66,20 @@ def handle_errors(
             try:
                 return fn(*args, **kwargs)
             except bad as exc:
-                console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+                console.print(
+                    f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+                )
                 raise typer.Exit(2) from None
             except fail as exc:
-                console.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
+                console.print(
+                    f"[bold red]failed:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+                )
                 raise typer.Exit(1) from None
             except OSError as exc:
                 if not os_errors:
                     raise
                 console.print(
-                    f"[bold red]failed:[/] {os_error_message(exc)}",
+                    f"[bold red]failed:[/] {escape(os_error_message(exc))}",
                     highlight=False,
                     soft_wrap=True,
                 )

@@ -48,7 +48,7 @@ def train_available() -> bool:
 def _validate_needs_train(
     args: Annotated[list[str] | None, typer.Argument(help="The options `validate` takes.")] = None,
 ) -> None:
-    """Train a baseline and gate the release on it (needs the train extra: sublux[train])."""
+    """Train a baseline and gate the release on it (needs the train extra, torch)."""
     from rich.markup import escape
 
     from baseline.cli import INSTALL_HINT  # no torch import: that happens in validate()

@@ -1,8 +1,10 @@
-"""The ``dataset`` command with the trainer's ``validate`` added.
+"""The trainer's command, ``validate``: the ``dataset`` command shows it (``sublux.cli``).
 
 ``dataset_card`` sits below ``baseline`` in the import chain, so it cannot know about the
-trainer; this module takes its Typer app and adds ``dataset validate``.  torch is imported only
-when ``validate`` runs, so the other commands work without the ``train`` extra.
+trainer; this module holds ``validate`` in a Typer app of its own, and the command layer
+(:mod:`sublux.cli`) adds that app to ``dataset`` when the ``train`` extra is installed.
+torch is imported only when ``validate`` runs.  ``python -m baseline.cli validate`` (what
+``torchrun -m baseline.cli`` starts on each rank) runs it alone.
 """
 
 from __future__ import annotations
@@ -16,10 +18,33 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dataset_card.cli import app as dataset_app
-from dataset_card.cli import err, handle, out
+from baseline.errors import BadRequest, BaselineError
+from capture.cliutil import handle_errors
+from dataset_card.cli import BAD_REQUESTS, FAILURES, err, out
 
-app = dataset_app
+app = typer.Typer(
+    help="Train a known baseline on a release and gate the release on it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+#: The dataset command's mapping plus the trainer's own errors (capture/cliutil.py).
+handle = handle_errors(
+    bad=(BadRequest, *BAD_REQUESTS), fail=(BaselineError, *FAILURES), console=err, os_errors=True
+)
+
+#: How to get ``validate`` where torch is missing.
+INSTALL_HINT = (
+    "install the train extra (pip install torch==2.13.0 'sublux[train]', or your CUDA build "
+    "of torch)"
+)
+
+
+@app.callback()
+def _group() -> None:
+    """Train a known baseline on a release and gate the release on it."""
+    # A callback keeps ``validate`` a named subcommand in this one-command app.
 
 
 @app.command()
@@ -59,9 +84,8 @@ def validate(
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise ValueError(
-            "expected torch for `dataset validate`, found none; install the train extra "
-            "(pip install torch==2.13.0 'sublux[train]', or your CUDA build of torch)"
+        raise BadRequest(
+            f"expected torch for `dataset validate`, found none; {INSTALL_HINT}"
         ) from None
     from baseline.train import Config
     from baseline.validate import validate_release

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from baseline.errors import BadRequest
+from dataset_card.errors import UnknownSplit
 from dataset_card.reader import (
     SplitReader,
     half_size,
@@ -49,7 +51,9 @@ __all__ = [
 def split_reader(release: str | os.PathLike, split: str) -> SplitReader:
     rel = open_release(release)
     if split not in rel.splits:
-        raise KeyError(split)
+        raise UnknownSplit(
+            f"expected a {split} split in {release}, found {', '.join(rel.splits) or 'none'}"
+        )
     return rel.split(split)
 
 
@@ -87,14 +91,14 @@ class _Pairs(Dataset):
         gt: str = "pair",
     ):
         if gt not in GROUND_TRUTHS:
-            raise ValueError(f"expected --gt {' or '.join(GROUND_TRUTHS)}, found {gt!r}")
+            raise BadRequest(f"expected --gt {' or '.join(GROUND_TRUTHS)}, found {gt!r}")
         self.gt = gt
         self.crop = int(crop)
         self.augment = augment
         self.reader = split_reader(release, split)
         self.items = sequences(self.reader)
         if not self.items:
-            raise ValueError(
+            raise BadRequest(
                 f"expected paired frames in the {split} split of {release}, found none; the "
                 "trainer needs short frames with references"
             )

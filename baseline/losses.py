@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baseline.errors import BadArgument, BadRequest
+
 __all__ = [
     "VGG19Features",
     "VGGWeightsError",
@@ -49,7 +51,7 @@ _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class VGGWeightsError(ValueError):
+class VGGWeightsError(BadRequest):
     """A VGG19 weights file that cannot be read or is not in torchvision's ``vgg19`` layout."""
 
 
@@ -59,7 +61,7 @@ class VGGWeightsMissing(VGGWeightsError, FileNotFoundError):
 
 def _check_pair(pred: torch.Tensor, target: torch.Tensor) -> None:
     if pred.shape != target.shape:
-        raise ValueError(
+        raise BadArgument(
             f"expected prediction and target of one shape, found {tuple(pred.shape)} and "
             f"{tuple(target.shape)}; crop the target to the network's output (no broadcasting)"
         )
@@ -116,7 +118,7 @@ class VGG19Features(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Features of RGB ``x`` in [0, 1]: ``[conv1_2, conv2_2, conv3_2, conv4_2]`` after ReLU."""
         if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(
+            raise BadArgument(
                 f"VGG19Features expected an (N, 3, H, W) RGB tensor in [0, 1], found shape "
                 f"{tuple(x.shape)}"
             )

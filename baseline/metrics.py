@@ -22,6 +22,8 @@ from itertools import pairwise
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from baseline.errors import BadArgument
+
 __all__ = ["DRV_TABLE1", "DRV_TABLE2", "psnr", "ssim", "tmae", "tpsnr", "tssim"]
 
 #: DRV Table 1, static test videos: method -> (PSNR dB, SSIM).
@@ -46,10 +48,10 @@ _K1, _K2 = 0.01, 0.03
 
 
 def _pair(a: np.ndarray, b: np.ndarray, channel_axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """Both images as (H, W, C) arrays of the working float type, or a ValueError."""
+    """Both images as (H, W, C) arrays of the working float type, or a BadArgument."""
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
-        raise ValueError(
+        raise BadArgument(
             f"expected two images of one shape, found {a.shape} and {b.shape}; crop or resize "
             "the output to the ground truth first"
         )
@@ -58,7 +60,7 @@ def _pair(a: np.ndarray, b: np.ndarray, channel_axis: int) -> tuple[np.ndarray, 
     elif a.ndim == 3:
         a, b = np.moveaxis(a, channel_axis, -1), np.moveaxis(b, channel_axis, -1)
     else:
-        raise ValueError(
+        raise BadArgument(
             f"expected an (H, W) or (H, W, C) image (or (C, H, W) with channel_axis=0), found "
             f"shape {a.shape}; score a batch one image at a time"
         )
@@ -121,7 +123,7 @@ def ssim(a: np.ndarray, b: np.ndarray, *, data_range: float = 1.0, channel_axis:
     a, b = _pair(a, b, channel_axis)
     h, w, _ = a.shape
     if h < _WIN or w < _WIN:
-        raise ValueError(
+        raise BadArgument(
             f"expected images of at least {_WIN}x{_WIN} pixels for SSIM's window, found {h}x{w}; "
             "check the channel_axis for (C, H, W) inputs"
         )
@@ -143,7 +145,7 @@ def ssim(a: np.ndarray, b: np.ndarray, *, data_range: float = 1.0, channel_axis:
 def _frames(frames: Sequence[np.ndarray] | np.ndarray) -> list[np.ndarray]:
     seq = list(frames)
     if len(seq) < 2:
-        raise ValueError(
+        raise BadArgument(
             f"expected at least two frames for a temporal metric, found {len(seq)}; pass the "
             "outputs of consecutive input frames of one sequence"
         )

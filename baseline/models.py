@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baseline.errors import BadArgument, BadRequest
+
 __all__ = ["ResUNet", "SIDUNet", "build_model"]
 
 _LEVELS = 5  # encoder levels; widths w, 2w, 4w, 8w, 16w
@@ -71,7 +73,7 @@ class _UNet(nn.Module):
     def __init__(self, *, in_channels: int, width: int, head_channels: int, norm: bool):
         super().__init__()
         if width < 1 or in_channels < 1 or head_channels < 1:
-            raise ValueError(
+            raise BadArgument(
                 f"expected positive in_channels, width and out channels, found {in_channels}, "
                 f"{width}, {head_channels}; use e.g. width=32 (the papers) or width=8 (tiny)"
             )
@@ -96,7 +98,7 @@ class _UNet(nn.Module):
 
     def _check(self, x: torch.Tensor) -> None:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
+            raise BadArgument(
                 f"{type(self).__name__} expected an (N, {self.in_channels}, H, W) tensor, found "
                 f"shape {tuple(x.shape)}; batch single images with x[None] and put channels first"
             )
@@ -150,7 +152,7 @@ class SIDUNet(_UNet):
 
     def __init__(self, *, in_channels: int = 4, width: int = 32, out_channels: int = 12):
         if out_channels % 4:
-            raise ValueError(
+            raise BadArgument(
                 f"expected out_channels divisible by 4 (pixel_shuffle(2) folds 4 into space), "
                 f"found {out_channels}; use 12 for 3-channel sRGB"
             )
@@ -195,7 +197,7 @@ class ResUNet(_UNet):
         self, *, in_channels: int = 3, width: int = 32, out_channels: int = 3, res_blocks: int = 16
     ):
         if res_blocks < 0:
-            raise ValueError(f"expected res_blocks >= 0, found {res_blocks}; the paper uses 16")
+            raise BadArgument(f"expected res_blocks >= 0, found {res_blocks}; the paper uses 16")
         super().__init__(
             in_channels=in_channels, width=width, head_channels=out_channels, norm=True
         )
@@ -239,4 +241,4 @@ def build_model(
         return SIDUNet(width=width)
     if name == "smid":
         return ResUNet(width=width, res_blocks=2 if tiny else 16)
-    raise ValueError(f'expected model name "sid" or "smid", found {name!r}')
+    raise BadRequest(f'expected model name "sid" or "smid", found {name!r}')

@@ -30,6 +30,7 @@ from baseline.data import (
     sequences,
     split_reader,
 )
+from baseline.errors import BadRequest
 from baseline.losses import VGG19Features, l1, smid_loss
 from baseline.models import build_model
 from capture.fsio import atomic_write
@@ -79,9 +80,9 @@ class Config:
 
     def __post_init__(self) -> None:
         if self.model not in ("sid", "smid"):
-            raise ValueError(f"expected --model sid or smid, found {self.model!r}")
+            raise BadRequest(f"expected --model sid or smid, found {self.model!r}")
         if self.gt not in GROUND_TRUTHS:
-            raise ValueError(
+            raise BadRequest(
                 f"expected --gt {' or '.join(GROUND_TRUTHS)}, found {self.gt!r}: pair is the "
                 "rendering of each frame's reference, mean that of the mean of a session's "
                 "references"
@@ -139,13 +140,13 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
+        raise BadRequest(
             "expected a CUDA device for --device cuda, found none (torch "
             f"{torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); use --device cpu "
             "(with --tiny for a quick check) or run on a machine with a GPU"
         )
     if name not in ("cpu", "cuda"):
-        raise ValueError(f"expected --device cpu, cuda or auto, found {name!r}")
+        raise BadRequest(f"expected --device cpu, cuda or auto, found {name!r}")
     return torch.device(name)
 
 
@@ -185,7 +186,7 @@ def _naive(sd, i: int, model: str) -> np.ndarray:
     """DRV's Input+Rawpy: the short frame times the exposure ratio, rendered like the GT."""
     a = sd.attrs
     if "color_matrix" not in a:
-        raise ValueError(
+        raise BadRequest(
             f"expected a color_matrix attribute on session {sd.session_id}, found none: the "
             "release was published by an older sublux; publish it again to validate it"
         )
@@ -343,7 +344,7 @@ def train(release: str | os.PathLike, cfg: Config, progress=None):
     rel = open_release(release)
     for need in ("train", "val"):
         if need not in rel.splits:
-            raise ValueError(
+            raise BadRequest(
                 f"expected a {need} split in {release}, found {', '.join(rel.splits) or 'none'};"
                 " the trainer trains on train and picks on val (publish with more scenes or "
                 "other --fractions)"

@@ -1,16 +1,34 @@
-"""What every sublux command shares: turning exceptions into messages and exit codes."""
+"""What every sublux command shares: turning exceptions into messages and exit codes.
+
+The policy (ARCHITECTURE.md, "Exceptions"): a command maps *sublux's* exceptions to a message
+and an exit code (2: a bad request, 1: a failure) and an :class:`OSError` to one line naming
+its path (exit 1).  Anything else (a bare ``ValueError``, ``KeyError``, ``TypeError`` ...) is a
+bug: it is not caught here, so it reaches the user with its traceback and exit code 1.
+"""
 
 from __future__ import annotations
 
+import builtins
 import functools
 from collections.abc import Callable
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from capture.errors import os_error_message
 
 __all__ = ["handle_errors"]
+
+
+def _no_builtins(name: str, classes: tuple[type[BaseException], ...]) -> None:
+    for cls in classes:
+        if getattr(builtins, cls.__name__, None) is cls:
+            raise TypeError(
+                f"expected sublux exception classes in {name}=, found the builtin "
+                f"{cls.__name__}: a builtin exception is a bug and must keep its traceback "
+                "(map OSError with os_errors=True)"
+            )
 
 
 def handle_errors(
@@ -23,9 +41,24 @@ def handle_errors(
     """A decorator: ``bad`` exceptions exit 2 (a bad request), ``fail`` exit 1, on stderr,
     with the message and without a traceback.
 
-    With ``os_errors``, any other :class:`OSError` (a full disk, a read-only file system, no
-    permission) also exits 1 with one line naming the path, what happened and what to do.
+    Parameters
+    ----------
+    bad, fail : tuple of exception classes
+        sublux's own exception classes (a package base such as ``CaptureError`` or one of
+        its subclasses).  ``bad`` is checked first.  A builtin class (``ValueError``,
+        ``OSError`` ...) is refused with :class:`TypeError`: catching one would report a bug
+        as the user's mistake.
+    console : rich.console.Console
+        Where the message goes (stderr).
+    os_errors : bool
+        Any other :class:`OSError` (a full disk, a read-only file system, no permission, a
+        missing file) also exits 1, with one line naming the path, what happened and what to
+        do.
+
+    Any other exception passes through untouched: Python prints its traceback and exits 1.
     """
+    _no_builtins("bad", bad)
+    _no_builtins("fail", fail)
 
     def decorate(fn):
         @functools.wraps(fn)
@@ -33,16 +66,20 @@ def handle_errors(
             try:
                 return fn(*args, **kwargs)
             except bad as exc:
-                console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+                console.print(
+                    f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+                )
                 raise typer.Exit(2) from None
             except fail as exc:
-                console.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
+                console.print(
+                    f"[bold red]failed:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+                )
                 raise typer.Exit(1) from None
             except OSError as exc:
                 if not os_errors:
                     raise
                 console.print(
-                    f"[bold red]failed:[/] {os_error_message(exc)}",
+                    f"[bold red]failed:[/] {escape(os_error_message(exc))}",
                     highlight=False,
                     soft_wrap=True,
                 )

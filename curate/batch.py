@@ -16,6 +16,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
 
+from capture.errors import BadRequest, CaptureError
+from curate.errors import BadInput, CurateError
 from curate.pipeline import Options, align_session
 from curate.report import write_report
 from curate.result import read_alignment
@@ -31,7 +33,12 @@ def curate_one(
     report: bool = True,
     force: bool = False,
 ) -> dict:
-    """Align one session (and write its report); return a summary, errors included."""
+    """Align one session (and write its report); return a summary, errors included.
+
+    A failure is ``ok: False`` with ``error`` (one line), ``bad_request`` (a sublux bad
+    request: the user's to fix), ``bug`` (not a sublux error nor an OSError: ours to fix) and
+    ``traceback``.
+    """
     try:
         path = align_session(
             session, options=options, allow_incomplete=allow_incomplete, force=force
@@ -53,8 +60,10 @@ def curate_one(
             "session": session,
             "ok": False,
             "error": f"{type(exc).__name__}: {exc}",
-            "bad_request": isinstance(exc, ValueError),
-            "traceback": traceback.format_exc(limit=3),
+            # sublux's bad requests only: a builtin exception is a bug, never the user's
+            "bad_request": isinstance(exc, (BadInput, BadRequest)),
+            "bug": not isinstance(exc, (CurateError, CaptureError, OSError)),
+            "traceback": traceback.format_exc(),
         }
 
 

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from capture.cliutil import handle_errors
 from capture.errors import BadRequest, CaptureError
-from curate.errors import CurateError
+from curate.errors import BadInput, CurateError
 from curate.motion import DEFAULT_THRESHOLD as DEFAULT_MOTION_THRESHOLD
 from curate.result import read_alignment
 
@@ -27,8 +27,10 @@ out = Console()
 err = Console(stderr=True)
 
 
+#: sublux's bad requests exit 2, its other errors and OSError (one line naming the path) 1;
+#: a builtin exception is a bug and keeps its traceback (capture/cliutil.py).
 _handle = handle_errors(
-    bad=(ValueError, BadRequest), fail=(CurateError, CaptureError, OSError), console=err
+    bad=(BadInput, BadRequest), fail=(CurateError, CaptureError), console=err, os_errors=True
 )
 
 
@@ -202,13 +204,14 @@ def run(
             )
         else:
             err.print(f"[red]{r['session']}:[/] {r['error']}", highlight=False, soft_wrap=True)
+            if r.get("bug"):  # not sublux's error: a bug, shown with its traceback
+                err.print(r["traceback"], highlight=False, markup=False, soft_wrap=True)
     failed = [r for r in results if not r["ok"]]
     if failed:
         raise typer.Exit(2 if all(r["bad_request"] for r in failed) else 1)
 
 
 def _review_target(arg: Path, out_dir: Path | None):
-    from curate.errors import BadInput
     from curate.result import ALIGNMENT_FILE, result_dir
     from curate.review_server import Target
 

@@ -14,10 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from capture.cliutil import handle_errors
-from capture.errors import CaptureError
+from capture.errors import BadRequest, CaptureError
 from capture.fsio import atomic_write_json
-from curate.errors import CurateError
-from dataset_card.errors import DatasetError
+from curate.errors import BadInput, CurateError
+from dataset_card.errors import BadRelease, DatasetError
 
 app = typer.Typer(
     help="Package curated sessions into versioned, verifiable releases.",
@@ -30,11 +30,12 @@ err = Console(stderr=True)
 STAGING = "staging.json"
 
 
-#: The ``dataset`` command's error handling, also for commands other packages add to ``app``
-#: (``baseline.cli`` adds ``validate``): ValueError exits 2, sublux's errors and OSError 1.
-handle = handle_errors(
-    bad=(ValueError,), fail=(DatasetError, CurateError, CaptureError, OSError), console=err
-)
+#: The ``dataset`` command's error handling: sublux's bad requests exit 2, its other errors
+#: and OSError (one line naming the path) 1; a builtin exception is a bug and keeps its
+#: traceback (capture/cliutil.py).
+BAD_REQUESTS = (BadRelease, BadInput, BadRequest)
+FAILURES = (DatasetError, CurateError, CaptureError)
+handle = handle_errors(bad=BAD_REQUESTS, fail=FAILURES, console=err, os_errors=True)
 
 
 def _stoppable(fn):
@@ -65,12 +66,36 @@ def _say(line: str) -> None:
 def _size(text: str) -> int:
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*", text.lower())
     if not m:
-        raise ValueError(f"expected a size such as 4GB or 500MB, found {text!r}")
+        raise BadRelease(f"expected a size such as 4GB or 500MB, found {text!r}")
     return int(float(m.group(1)) * 1000 ** " kmgt".index(m.group(2) or " "))
+
+
+def _read_staging(folder: Path) -> dict:
+    """The staging folder's record of what it was built from (written by ``build``)."""
+    path = folder / STAGING
+    text = path.read_text()  # a missing file: an OSError naming it (exit 1)
+    try:
+        st = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError: a damaged file, not a bug
+        raise BadRelease(
+            f"expected {path} as `dataset build` writes it, found invalid JSON ({exc}); "
+            "build the staging folder again"
+        ) from None
+    missing = [
+        k for k in ("sessions", "seed", "fractions") if not isinstance(st, dict) or k not in st
+    ]
+    if missing:
+        raise BadRelease(
+            f"expected {path} to hold sessions, seed and fractions, found no "
+            f"{', '.join(missing)}; build the staging folder again"
+        )
+    return st
 
 
 def _creator(text: str) -> dict:
     m = re.fullmatch(r"\s*(.+?)\s*(?:<([^>]+)>)?\s*", text)
+    if m is None:
+        raise BadRelease(f"expected --creator 'Name <email or url>', found {text!r}")
     name, contact = m.group(1), m.group(2)
     c = {"name": name}
     if contact:
@@ -135,7 +160,7 @@ def build(
     from dataset_card.splits import parse_fractions
 
     if out_dir.exists():
-        raise ValueError(f"{out_dir} already exists; choose a new staging folder")
+        raise BadRelease(f"{out_dir} already exists; choose a new staging folder")
     canonical_codec(codec)
     plans = plan_sessions(
         sessions, seed=seed, fractions=parse_fractions(fractions), split_lists=split_lists
@@ -207,20 +232,20 @@ def publish(
     from dataset_card.splits import parse_fractions
 
     if not (name and version and out_dir):
-        raise ValueError("expected --name, --version and --out")
+        raise BadRelease("expected --name, --version and --out")
     if staging is not None:
         if sessions or split_lists:
-            raise ValueError(
+            raise BadRelease(
                 "give either SESSION... (with --split-lists) or --from STAGING, not both; a "
                 "staging folder publishes the sessions and splits it was built with"
             )
-        st = json.loads((staging / STAGING).read_text())
+        st = _read_staging(staging)
         sessions = [Path(s) for s in st["sessions"]]
         seed, fractions = st["seed"], st["fractions"]
         codec = codec or st.get("codec", "")
         split_lists = Path(st["split_lists"]) if st.get("split_lists") else None
     if not sessions:
-        raise ValueError("expected SESSION... or --from STAGING, found neither")
+        raise BadRelease("expected SESSION... or --from STAGING, found neither")
     meta = ReleaseMeta(
         name=name,
         version=version,
@@ -334,7 +359,7 @@ def export(
     from dataset_card import export_smid
 
     if format_ not in ("smid", "patches"):
-        raise ValueError(f"expected --format smid or patches, found {format_!r}")
+        raise BadRelease(f"expected --format smid or patches, found {format_!r}")
     with err.status(f"exporting {release} as {format_} ..."):  # a sign of life meanwhile
         if format_ == "smid":
             summary = export_smid.export_smid(release, dest)

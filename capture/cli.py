@@ -343,84 +343,45 @@ def _static(
     with contextlib.ExitStack() as held:
         if writer is not None:
             held.callback(writer.close)
-        _static_run(
-            writer,
-            pass_,
-            command=command,
-            session=session,
-            scene=scene,
-            iso=iso,
-            shutter=shutter,
-            aperture=aperture,
-            frames=frames,
-            camera=camera,
-            lighting=lighting,
-            lux=lux,
-            sim_size=sim_size,
-            sim_seed=sim_seed,
-            sim_lux=sim_lux,
-            sim_object=sim_object,
-        )
-
-
-def _static_run(
-    writer: SessionWriter | None,
-    pass_: str,
-    *,
-    command: str,
-    session: Path,
-    scene: str | None,
-    iso: int | None,
-    shutter: str,
-    aperture: str | None,
-    frames: int,
-    camera: str,
-    lighting: str,
-    lux: float | None,
-    sim_size: str,
-    sim_seed: int | None,
-    sim_lux: float,
-    sim_object: list[str] | None = None,
-) -> None:
-    if writer is not None and sim_object:
-        raise BadRequest(
-            f"expected --sim-object on the command that creates the session, found {session} "
-            "already created (its simulation settings are fixed); shoot the burst first"
-        )
-    if writer is None:
-        check_new_session_dir(session)  # before the camera is opened
-        if scene is None:
-            raise BadRequest(f"{session} is a new session: expected --scene NAME, found none")
-    scene = scene or writer.session.scene
-    spec = planmod.static_pass(frames, iso, shutter, aperture)
-    sim = None
-    shutter_count = 0
-    if camera == "sim":
-        sim = (writer.session.meta["camera"].get("sim") if writer else None) or _sim_settings(
-            scene, sim_size, sim_seed, sim_lux, sim_object
-        )
-        if writer:
-            shutter_count = _shots_so_far(writer.session)
-    with _Rig() as rig:
-        cam = _open_camera(rig, camera, sim=sim, shutter_count=shutter_count)
-        planmod.validate_exposures(cam, {pass_: spec})
-        planmod.check_disk(session, frames, cam, writer.session if writer else None)
-        if writer is None:
-            writer = SessionWriter.create(
-                session,
-                scene=scene,
-                kind="static",
-                camera=cam.info,
-                plan={"passes": {pass_: spec}, "order": [pass_]},
-                lighting=lighting,
-                lux=lux,
-                sim=sim,
-                command=command,
+        if writer is not None and sim_object:
+            raise BadRequest(
+                f"expected --sim-object on the command that creates the session, found {session} "
+                "already created (its simulation settings are fixed); shoot the burst first"
             )
-            rig.callback(writer.close)
-        else:
-            writer.update_plan({pass_: spec})
-        _run(writer, rig, [pass_], command)
+        if writer is None:
+            check_new_session_dir(session)  # before the camera is opened
+            if scene is None:
+                raise BadRequest(f"{session} is a new session: expected --scene NAME, found none")
+        scene = scene or writer.session.scene
+        spec = planmod.static_pass(frames, iso, shutter, aperture)
+        sim = None
+        shutter_count = 0
+        if camera == "sim":
+            sim = (writer.session.meta["camera"].get("sim") if writer else None) or _sim_settings(
+                scene, sim_size, sim_seed, sim_lux, sim_object
+            )
+            if writer:
+                shutter_count = _shots_so_far(writer.session)
+        with _Rig() as rig:
+            cam = _open_camera(rig, camera, sim=sim, shutter_count=shutter_count)
+            planmod.validate_exposures(cam, {pass_: spec})
+            planmod.check_disk(session, frames, cam, writer.session if writer else None)
+            if writer is None:
+                writer = SessionWriter.create(
+                    session,
+                    scene=scene,
+                    kind="static",
+                    camera=cam.info,
+                    plan={"passes": {pass_: spec}, "order": [pass_]},
+                    lighting=lighting,
+                    lux=lux,
+                    sim=sim,
+                    command=command,
+                )
+                rig.callback(writer.close)
+            else:
+                writer.update_plan({pass_: spec})
+            _run(writer, rig, [pass_], command)
 
 
 @app.command()

@@ -546,6 +546,15 @@ def _creators_text(creators: Sequence[Mapping[str, Any]]) -> str:
     return ", ".join(parts)
 
 
+def _frames_kind(s: SessionSummary) -> str:
+    """What the short frames are, for the card's first sentence."""
+    if not s.video:
+        return "RAW Bayer frames"
+    if len(s.video) == s.num_sessions:
+        return "8-bit sRGB video frames"
+    return f"frames (RAW Bayer mosaics; 8-bit sRGB video in {len(s.video)} session(s))"
+
+
 def _modality(s: SessionSummary) -> str:
     """Which sessions are raw and which video (issue 14); empty for an all-raw release."""
     if not s.video:
@@ -1132,7 +1141,7 @@ def build_card(info: ReleaseInfo) -> DatasetCard:
     )
     summary = (
         f"{(info.description or '').strip()}  Version {info.version}: {info.num_pairs} pairs of "
-        f"short-exposure RAW Bayer frames and long-exposure references from "
+        f"short-exposure {_frames_kind(s)} and long-exposure references from "
         f"{s.num_sessions} sessions of {s.scenes} scenes, in HDF5."
     )
     return DatasetCard.from_template(

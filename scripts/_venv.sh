@@ -25,7 +25,7 @@ if [ ! -f "$stamp" ] || ! grep -qxF "$want" "$stamp"; then
   # Compile curation's numba kernels now, once, into their on-disk cache: otherwise the first
   # `curate align` after an install pays it (tens of seconds on a 2-core machine).
   echo "compiling curation's numba kernels (once per install)" >&2
-  .venv/bin/python -m curate.warmup >&2
+  .venv/bin/python -m sublux.warmup >&2
   echo "$want" > "$stamp"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

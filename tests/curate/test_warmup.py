@@ -1,4 +1,4 @@
-"""`python -m curate.warmup` (run by scripts/_venv.sh after installing) leaves every kernel
+"""`python -m sublux.warmup` (run by scripts/_venv.sh after installing) leaves every kernel
 compiled in numba's cache, so the first `curate align` after an install compiles nothing."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def test_warmup_caches_every_kernel(tmp_path):
     cache = tmp_path / "numba"
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
     run = subprocess.run(
-        [sys.executable, "-m", "curate.warmup"], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "sublux.warmup"], capture_output=True, text=True, env=env
     )
     assert run.returncode == 0, run.stderr
     assert "numba kernels compiled" in run.stdout

@@ -1,4 +1,4 @@
-"""``python -m curate.warmup``: compile curation's numba kernels once, at install time.
+"""``python -m sublux.warmup``: compile curation's numba kernels once, at install time.
 
 The kernels (:mod:`curate._kernels`) are compiled with ``cache=True``: numba writes the
 machine code beside the module (``curate/__pycache__``), or, where that folder is not

@@ -131,7 +131,7 @@ def bench_video_path(tmp: Path, *, quick: bool) -> dict:
     rel = publish([s], tmp / "rel", meta, fractions={"train": 1.0, "val": 0.0, "test": 0.0})
     stages["publish_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    out = export_patches(rel, tmp / "patches", size=size)
+    out = export_patches(rel, tmp / "patches", size=size).dest
     stages["export_s"] = time.perf_counter() - t
     total = time.perf_counter() - t0
     rows = (out / "train" / "patches.csv").read_text().splitlines()[1:]

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from capture.errors import CaptureError, FrameMismatch, StorageError
+from capture.errors import FrameMismatch, storage_errors
 from capture.fsio import atomic_write_bytes, crash_point, fsync_dir
 from capture.lock import SessionLock
 from capture.session import (
@@ -103,15 +103,9 @@ def repair_session(path: str | os.PathLike, *, command: str = "repair") -> Repai
         it whole.
     """
     path = Path(path)
-    try:
+    with storage_errors("repairing the session", "the original journal is kept"):
         finish_interrupted_creation(path, command)
         return _repair(path, command)
-    except CaptureError:
-        raise
-    except OSError as exc:
-        raise StorageError.from_os_error(
-            exc, doing="repairing the session", todo="the original journal is kept"
-        ) from None
 
 
 def _repair(path: Path, command: str) -> RepairReport:

@@ -118,6 +118,7 @@ from capture.errors import (
     SessionError,
     SessionExists,
     StorageError,
+    storage_errors,
 )
 from capture.fsio import (
     PART_SUFFIX,
@@ -814,14 +815,8 @@ class SessionWriter:
         if _lock is None:
             if not (path / SESSION_FILE).is_file():
                 Session(path)  # raises what is wrong: no folder, not a session
-            try:
+            with storage_errors(f"locking the session for `capture {command}`"):
                 _lock = SessionLock.acquire(path, command)
-            except CaptureError:
-                raise
-            except OSError as exc:
-                raise StorageError.from_os_error(
-                    exc, doing=f"locking the session for `capture {command}`"
-                ) from None
         self._lock = _lock
         try:
             self.session = Session(path)

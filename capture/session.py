@@ -111,7 +111,6 @@ from typing import Any
 
 from capture import __version__
 from capture.errors import (
-    CaptureError,
     FrameMismatch,
     JournalDamaged,
     NotASession,
@@ -850,7 +849,7 @@ class SessionWriter:
                 damaged=bad,
             )
         path = self.path / JOURNAL_FILE
-        try:
+        with storage_errors("tidying the journal's end"):
             if journal.torn:
                 # Safe to cut: appends are one write of a whole line, and we hold the lock,
                 # so a trailing fragment is what an append that died left; no reader ever took
@@ -874,10 +873,6 @@ class SessionWriter:
                     fh.flush()
                     os.fsync(fh.fileno())
                 journal.unterminated = False
-        except CaptureError:
-            raise
-        except OSError as exc:
-            raise StorageError.from_os_error(exc, doing="tidying the journal's end") from None
 
     def _storage_error(self, exc: OSError, doing: str) -> StorageError:
         return StorageError.from_os_error(
@@ -942,7 +937,7 @@ class SessionWriter:
             "tool": {"name": "sublux", "version": __version__},
             **(extra or {}),
         }
-        try:
+        with storage_errors(f"creating the session {path}", "nothing was shot"):
             path.parent.mkdir(parents=True, exist_ok=True)
             cleared = _clear_stale_creations(path)
             tmp = path.parent / f".{path.name}{CREATING}{os.getpid()}"
@@ -983,12 +978,6 @@ class SessionWriter:
                         _clear_skeleton(tmp)
                         tmp.rmdir()
                 raise
-        except CaptureError:
-            raise
-        except OSError as exc:
-            raise StorageError.from_os_error(
-                exc, doing=f"creating the session {path}", todo="nothing was shot"
-            ) from None
         writer = cls(path, command=command, _lock=lock)
         if skeleton or cleared:
             writer.record(

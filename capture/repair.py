@@ -42,6 +42,7 @@ from capture.session import (
     finish_interrupted_creation,
     load_journal,
     read_frame_bytes,
+    unjournaled_path,
 )
 
 __all__ = ["RepairReport", "repair_session"]
@@ -80,12 +81,9 @@ def _utc_stamp() -> str:
 
 def _set_aside(root: Path, rel: str) -> str:
     """Move ``root/rel`` into ``unjournaled/`` (never deleted); return where it went."""
-    src = root / rel
-    dest_dir = root / UNJOURNALED_DIR
-    dest_dir.mkdir(exist_ok=True)
     pass_, _, name = rel.partition("/")
-    dest = dest_dir / f"{int(time.time() * 1000)}-repair-{pass_}-{name.lstrip('.')}"
-    os.replace(src, dest)
+    dest = unjournaled_path(root, f"repair-{pass_}-{name.lstrip('.')}")
+    os.replace(root / rel, dest)
     return dest.relative_to(root).as_posix()
 
 

@@ -192,6 +192,22 @@ def serial_hash(serial: str | None) -> str | None:
     return hashlib.sha256(_salt() + b"\0" + serial.encode()).hexdigest()
 
 
+def unjournaled_path(root: Path, label: str) -> Path:
+    """Where to keep bytes that are no frame of the session (never deleted): a new name in
+    ``root/unjournaled/`` (made if missing), stamped with the time so nothing is overwritten.
+
+    Parameters
+    ----------
+    root : Path
+        The session's folder.
+    label : str
+        What the bytes are, for the name (leading dots dropped, so the file is not hidden).
+    """
+    dest_dir = root / UNJOURNALED_DIR
+    dest_dir.mkdir(exist_ok=True)
+    return dest_dir / f"{int(time.time() * 1000)}-{label.lstrip('.')}"
+
+
 @dataclass(frozen=True)
 class DamagedLine:
     """A journal line that is not a JSON record: where it is and what is there."""
@@ -855,9 +871,7 @@ class SessionWriter:
                 # so a trailing fragment is what an append that died left; no reader ever took
                 # it for a record.  Its bytes are kept in unjournaled/ with an event record.
                 tail = cut_torn_tail(path)
-                dest_dir = self.path / UNJOURNALED_DIR
-                dest_dir.mkdir(exist_ok=True)
-                dest = dest_dir / f"{int(time.time() * 1000)}-journal-torn-line.jsonl"
+                dest = unjournaled_path(self.path, "journal-torn-line.jsonl")
                 atomic_write_bytes(dest, tail)
                 journal.damaged.remove(journal.torn)
                 self.record(
@@ -1066,10 +1080,8 @@ class SessionWriter:
                 if pass_ == PREROLL_DIR and not f.name.endswith(PART_SUFFIX):
                     continue
                 if f.is_file() and rel not in known:
-                    dest_dir = self.path / UNJOURNALED_DIR
-                    dest = dest_dir / f"{int(time.time() * 1000)}-{pass_}-{f.name.lstrip('.')}"
                     try:
-                        dest_dir.mkdir(exist_ok=True)
+                        dest = unjournaled_path(self.path, f"{pass_}-{f.name.lstrip('.')}")
                         os.replace(f, dest)
                     except OSError as exc:
                         raise self._storage_error(exc, f"setting aside {rel}") from None

@@ -8,8 +8,10 @@ to exit code 2 and every other :class:`CaptureError` to exit code 1.
 
 from __future__ import annotations
 
+import contextlib
 import errno as _errno
 import os
+from collections.abc import Iterator
 
 
 class CaptureError(Exception):
@@ -134,6 +136,26 @@ class StorageError(CaptureError, OSError):
             errno=exc.errno,
             filename=None if exc.filename is None else os.fsdecode(exc.filename),
         )
+
+
+@contextlib.contextmanager
+def storage_errors(doing: str = "", todo: str = "") -> Iterator[None]:
+    """Turn an :class:`OSError` raised in the block into a :class:`StorageError`.
+
+    A :class:`CaptureError` passes unchanged, even one that is also an ``OSError``
+    (:class:`DiskFull`, :class:`SessionExists`): it already says what to do.
+
+    Parameters
+    ----------
+    doing, todo : str
+        As for :meth:`StorageError.from_os_error`.
+    """
+    try:
+        yield
+    except CaptureError:
+        raise
+    except OSError as exc:
+        raise StorageError.from_os_error(exc, doing=doing, todo=todo) from None
 
 
 class Interrupted(KeyboardInterrupt):

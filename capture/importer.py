@@ -42,7 +42,7 @@ from typing import Any
 
 import tifffile
 
-from capture.errors import BadImport, CaptureError, SessionExists, StorageError
+from capture.errors import BadImport, CaptureError, SessionExists, StorageError, storage_errors
 from capture.fsio import crash_point, fsync_dir, sha256_file
 from capture.protocols import CameraInfo, format_shutter, parse_shutter
 from capture.session import (
@@ -789,14 +789,8 @@ def _import_raws(writer, src: Source, *, link, progress, stop) -> int:
     def one(item: tuple[int, RawInfo]) -> tuple[int, RawInfo, str, str, int]:
         index, r = item
         rel = writer.frame_relpath(src.pass_, index, r.name)
-        try:
+        with storage_errors(f"importing {r.name} as {rel}", "then run the same import again"):
             digest, size = _copy_verified(src.path / r.name, writer.path / rel, link=link)
-        except CaptureError:
-            raise
-        except OSError as exc:
-            raise StorageError.from_os_error(
-                exc, doing=f"importing {r.name} as {rel}", todo="then run the same import again"
-            ) from None
         return index, r, rel, digest, size
 
     n = 0
@@ -833,14 +827,8 @@ def _import_video(writer, src: Source, *, link, progress, stop) -> int:
     rec = s.video(src.pass_)
     if rec is None:
         dest = writer.path / rel
-        try:
+        with storage_errors(f"importing {v.name} as {rel}", "then run the same import again"):
             digest, size = _copy_verified(src.path, dest, link=link)
-        except CaptureError:
-            raise
-        except OSError as exc:
-            raise StorageError.from_os_error(
-                exc, doing=f"importing {v.name} as {rel}", todo="then run the same import again"
-            ) from None
         crash_point("import:copied")
         rec = writer.record(
             "event",

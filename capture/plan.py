@@ -388,28 +388,35 @@ class _Runner:
             frames_after_stop=len(late),
         )
         rate = f"{measured:.1f}" if measured else "an unknown number of"
+        # What both warnings open with and carry: the plan against what the camera did.
+        said = (
+            f"the {pass_} pass did not keep its plan: the camera shot {rate} frames/s "
+            f"(planned {pacer.planned_fps:g}, {_fmt(preroll)} in the pre-roll)"
+        )
+        facts = {
+            "pass": pass_,
+            "planned_fps": pacer.planned_fps,
+            "preroll_fps": _round(preroll),
+            "measured_fps": _round(measured),
+            "frames": n,
+        }
         if complete:
-            self._check_reach(pass_, pacer, n, rate, preroll, measured)
+            self._check_reach(pass_, pacer, n, said, facts)
         if not [i for i in late if i != pacer.last]:
             return  # none, or only the last frame: standing at the end is where it is planned
         self.writer.warn(
             "sweep_behind_plan",
-            f"the {pass_} pass did not keep its plan: the camera shot {rate} frames/s "
-            f"(planned {pacer.planned_fps:g}, {_fmt(preroll)} in the pre-roll) and fell behind "
-            f"the turntable, which reached the end of the path with {len(late)} of {n} frames "
-            f"still to shoot; {pass_} frames {late[0]}..{late[-1]} were shot standing still at "
-            f"{pacer.angles[-1]:g}° (marked turntable_stopped). Check what slows the camera "
-            "(card speed, a full buffer, the USB link) or shoot with --dark-mode step.",
-            **{"pass": pass_},
-            planned_fps=pacer.planned_fps,
-            preroll_fps=_round(preroll),
-            measured_fps=_round(measured),
-            frames=n,
+            f"{said} and fell behind the turntable, which reached the end of the path with "
+            f"{len(late)} of {n} frames still to shoot; {pass_} frames {late[0]}..{late[-1]} "
+            f"were shot standing still at {pacer.angles[-1]:g}° (marked turntable_stopped). "
+            "Check what slows the camera (card speed, a full buffer, the USB link) or shoot with "
+            "--dark-mode step.",
+            **facts,
             frames_after_stop=len(late),
             first_after_stop=late[0],
         )
 
-    def _check_reach(self, pass_, pacer, n, rate, preroll, measured) -> None:
+    def _check_reach(self, pass_, pacer, n, said, facts) -> None:
         """Warn when the last frame fell short of the path's end by more than a frame's step
         (a camera faster than the turntable may follow)."""
         last = self.writer.session.frames(pass_)[-1]
@@ -420,17 +427,11 @@ class _Runner:
             return
         self.writer.warn(
             "sweep_short_of_path",
-            f"the {pass_} pass did not keep its plan: the camera shot {rate} frames/s "
-            f"(planned {pacer.planned_fps:g}, {_fmt(preroll)} in the pre-roll), faster than "
-            f"the turntable may follow ({pacer.feed_max:.3g} deg/s at most), and its last frame "
-            f"was shot at {last.angle:g}°, {short:.2f}° short of the end of the path at "
-            f"{end:g}°: the frames are spaced closer than planned. Plan a --fps nearer what "
-            "the camera does.",
-            **{"pass": pass_},
-            planned_fps=pacer.planned_fps,
-            preroll_fps=_round(preroll),
-            measured_fps=_round(measured),
-            frames=n,
+            f"{said}, faster than the turntable may follow ({pacer.feed_max:.3g} deg/s at most), "
+            f"and its last frame was shot at {last.angle:g}°, {short:.2f}° short of the end of "
+            f"the path at {end:g}°: the frames are spaced closer than planned. Plan a --fps "
+            "nearer what the camera does.",
+            **facts,
             last_angle=last.angle,
             end_angle=end,
         )

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from capture.errors import CaptureError, FrameMismatch, StorageError
+from capture.errors import FrameMismatch, storage_errors
 from capture.fsio import atomic_write_bytes, crash_point, fsync_dir
 from capture.lock import SessionLock
 from capture.session import (
@@ -42,6 +42,7 @@ from capture.session import (
     finish_interrupted_creation,
     load_journal,
     read_frame_bytes,
+    unjournaled_path,
 )
 
 __all__ = ["RepairReport", "repair_session"]
@@ -80,12 +81,9 @@ def _utc_stamp() -> str:
 
 def _set_aside(root: Path, rel: str) -> str:
     """Move ``root/rel`` into ``unjournaled/`` (never deleted); return where it went."""
-    src = root / rel
-    dest_dir = root / UNJOURNALED_DIR
-    dest_dir.mkdir(exist_ok=True)
     pass_, _, name = rel.partition("/")
-    dest = dest_dir / f"{int(time.time() * 1000)}-repair-{pass_}-{name.lstrip('.')}"
-    os.replace(src, dest)
+    dest = unjournaled_path(root, f"repair-{pass_}-{name.lstrip('.')}")
+    os.replace(root / rel, dest)
     return dest.relative_to(root).as_posix()
 
 
@@ -103,15 +101,9 @@ def repair_session(path: str | os.PathLike, *, command: str = "repair") -> Repai
         it whole.
     """
     path = Path(path)
-    try:
+    with storage_errors("repairing the session", "the original journal is kept"):
         finish_interrupted_creation(path, command)
         return _repair(path, command)
-    except CaptureError:
-        raise
-    except OSError as exc:
-        raise StorageError.from_os_error(
-            exc, doing="repairing the session", todo="the original journal is kept"
-        ) from None
 
 
 def _repair(path: Path, command: str) -> RepairReport:

@@ -111,13 +111,13 @@ from typing import Any
 
 from capture import __version__
 from capture.errors import (
-    CaptureError,
     FrameMismatch,
     JournalDamaged,
     NotASession,
     SessionError,
     SessionExists,
     StorageError,
+    storage_errors,
 )
 from capture.fsio import (
     PART_SUFFIX,
@@ -190,6 +190,22 @@ def serial_hash(serial: str | None) -> str | None:
     if not serial:
         return None
     return hashlib.sha256(_salt() + b"\0" + serial.encode()).hexdigest()
+
+
+def unjournaled_path(root: Path, label: str) -> Path:
+    """Where to keep bytes that are no frame of the session (never deleted): a new name in
+    ``root/unjournaled/`` (made if missing), stamped with the time so nothing is overwritten.
+
+    Parameters
+    ----------
+    root : Path
+        The session's folder.
+    label : str
+        What the bytes are, for the name (leading dots dropped, so the file is not hidden).
+    """
+    dest_dir = root / UNJOURNALED_DIR
+    dest_dir.mkdir(exist_ok=True)
+    return dest_dir / f"{int(time.time() * 1000)}-{label.lstrip('.')}"
 
 
 @dataclass(frozen=True)
@@ -814,14 +830,8 @@ class SessionWriter:
         if _lock is None:
             if not (path / SESSION_FILE).is_file():
                 Session(path)  # raises what is wrong: no folder, not a session
-            try:
+            with storage_errors(f"locking the session for `capture {command}`"):
                 _lock = SessionLock.acquire(path, command)
-            except CaptureError:
-                raise
-            except OSError as exc:
-                raise StorageError.from_os_error(
-                    exc, doing=f"locking the session for `capture {command}`"
-                ) from None
         self._lock = _lock
         try:
             self.session = Session(path)
@@ -855,15 +865,13 @@ class SessionWriter:
                 damaged=bad,
             )
         path = self.path / JOURNAL_FILE
-        try:
+        with storage_errors("tidying the journal's end"):
             if journal.torn:
                 # Safe to cut: appends are one write of a whole line, and we hold the lock,
                 # so a trailing fragment is what an append that died left; no reader ever took
                 # it for a record.  Its bytes are kept in unjournaled/ with an event record.
                 tail = cut_torn_tail(path)
-                dest_dir = self.path / UNJOURNALED_DIR
-                dest_dir.mkdir(exist_ok=True)
-                dest = dest_dir / f"{int(time.time() * 1000)}-journal-torn-line.jsonl"
+                dest = unjournaled_path(self.path, "journal-torn-line.jsonl")
                 atomic_write_bytes(dest, tail)
                 journal.damaged.remove(journal.torn)
                 self.record(
@@ -879,10 +887,6 @@ class SessionWriter:
                     fh.flush()
                     os.fsync(fh.fileno())
                 journal.unterminated = False
-        except CaptureError:
-            raise
-        except OSError as exc:
-            raise StorageError.from_os_error(exc, doing="tidying the journal's end") from None
 
     def _storage_error(self, exc: OSError, doing: str) -> StorageError:
         return StorageError.from_os_error(
@@ -947,7 +951,7 @@ class SessionWriter:
             "tool": {"name": "sublux", "version": __version__},
             **(extra or {}),
         }
-        try:
+        with storage_errors(f"creating the session {path}", "nothing was shot"):
             path.parent.mkdir(parents=True, exist_ok=True)
             cleared = _clear_stale_creations(path)
             tmp = path.parent / f".{path.name}{CREATING}{os.getpid()}"
@@ -988,12 +992,6 @@ class SessionWriter:
                         _clear_skeleton(tmp)
                         tmp.rmdir()
                 raise
-        except CaptureError:
-            raise
-        except OSError as exc:
-            raise StorageError.from_os_error(
-                exc, doing=f"creating the session {path}", todo="nothing was shot"
-            ) from None
         writer = cls(path, command=command, _lock=lock)
         if skeleton or cleared:
             writer.record(
@@ -1082,10 +1080,8 @@ class SessionWriter:
                 if pass_ == PREROLL_DIR and not f.name.endswith(PART_SUFFIX):
                     continue
                 if f.is_file() and rel not in known:
-                    dest_dir = self.path / UNJOURNALED_DIR
-                    dest = dest_dir / f"{int(time.time() * 1000)}-{pass_}-{f.name.lstrip('.')}"
                     try:
-                        dest_dir.mkdir(exist_ok=True)
+                        dest = unjournaled_path(self.path, f"{pass_}-{f.name.lstrip('.')}")
                         os.replace(f, dest)
                     except OSError as exc:
                         raise self._storage_error(exc, f"setting aside {rel}") from None

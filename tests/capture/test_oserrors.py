@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from capture import fsio, plan
 from capture.cli import _stoppable, app
-from capture.errors import StorageError, os_error_message
+from capture.errors import DiskFull, StorageError, os_error_message, storage_errors
 from capture.session import open_session
 
 runner = CliRunner()
@@ -236,3 +236,17 @@ def test_the_stop_record_names_the_signal(tmp_path, sig, reason):
     assert result.exit_status == "abort" and shot == [1, 2]
     last = open_session(tmp_path / "s").last_stop
     assert last["exit_status"] == "abort" and last["reason"].startswith(reason)
+
+
+def test_storage_errors_wraps_os_errors_and_passes_capture_errors(tmp_path):
+    target = tmp_path / "frame.dng"
+    with pytest.raises(StorageError) as info, storage_errors("writing the frame", "then resume"):
+        raise PermissionError(errno.EACCES, "Permission denied", str(target))
+    assert info.value.errno == errno.EACCES
+    assert info.value.filename == str(target)
+    assert str(target) in str(info.value) and "then resume" in str(info.value)
+    # A capture error that is also an OSError already says what to do: it passes unchanged.
+    full = DiskFull("too little free disk")
+    with pytest.raises(DiskFull) as passed, storage_errors("writing the frame"):
+        raise full
+    assert passed.value is full

@@ -19,11 +19,17 @@ def invoke(*args):
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
-def _burst(session: Path, frames: int = 6):
+def _burst(session: Path, frames: int = 6, plan: int | None = None):
+    """Shoot ``frames`` dark frames; with ``plan``, the session then plans that many (the
+    frames past ``frames`` are left to shoot)."""
     r = invoke(
         "burst", *SIM, "--iso", "2000", "--frames", frames, "--session", session, "--scene", "desk"
     )
     assert r.exit_code == 0, r.output
+    if plan is not None:
+        meta = json.loads((session / "session.json").read_text())
+        meta["plan"]["passes"]["dark"]["frames"] = plan
+        (session / "session.json").write_text(json.dumps(meta))
     return open_session(session)
 
 
@@ -101,10 +107,7 @@ def test_one_bad_byte_mid_journal(tmp_path, caplog):
 
 def test_a_torn_last_line_ending_with_a_newline_needs_repair(tmp_path):
     session = tmp_path / "s"
-    _burst(session, frames=3)
-    meta = json.loads((session / "session.json").read_text())
-    meta["plan"]["passes"]["dark"]["frames"] = 5
-    (session / "session.json").write_text(json.dumps(meta))
+    _burst(session, frames=3, plan=5)
     with open(session / "journal.jsonl", "ab") as fh:
         fh.write(b'{"type":"frame","pass":"da\n')  # torn, yet newline-terminated
     before = (session / "journal.jsonl").read_bytes()
@@ -121,10 +124,7 @@ def test_a_torn_last_line_ending_with_a_newline_needs_repair(tmp_path):
 
 def test_a_torn_last_line_without_newline_is_cut_by_the_next_writer(tmp_path):
     session = tmp_path / "s"
-    _burst(session, frames=3)
-    meta = json.loads((session / "session.json").read_text())
-    meta["plan"]["passes"]["dark"]["frames"] = 4
-    (session / "session.json").write_text(json.dumps(meta))
+    _burst(session, frames=3, plan=4)
     with open(session / "journal.jsonl", "ab") as fh:
         fh.write(b'{"type":"frame","pass":"da')
     assert [d.torn for d in open_session(session).damaged] == [True]
@@ -135,10 +135,7 @@ def test_a_torn_last_line_without_newline_is_cut_by_the_next_writer(tmp_path):
 
 def test_a_record_whose_newline_was_lost_is_ended_not_glued_onto(tmp_path):
     session = tmp_path / "s"
-    _burst(session, frames=2)
-    meta = json.loads((session / "session.json").read_text())
-    meta["plan"]["passes"]["dark"]["frames"] = 3
-    (session / "session.json").write_text(json.dumps(meta))
+    _burst(session, frames=2, plan=3)
     data = (session / "journal.jsonl").read_bytes()
     (session / "journal.jsonl").write_bytes(data[:-1])  # a whole record, no newline
     assert invoke("resume", session).exit_code == 0

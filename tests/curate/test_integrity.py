@@ -12,28 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from capture.session import open_session
 from curate import _kernels, pipeline
 from curate.bayer import check_levels
 from curate.errors import BadInput, MissingMetadata
 from curate.pipeline import align_folders, align_session, impossible_range
 from curate.raw import open_raw, read_raw, render_mosaic, render_srgb
 from curate.result import read_alignment
-from tests.curate._sessions import static_session
+from tests.curate._sessions import static_session, true_shift
 
 DATA = Path(__file__).parents[1] / "data" / "raw"
 TRUNCATED = sorted(p for p in (DATA / "truncated").iterdir() if p.suffix != ".md")
-
-
-def _truth(session, pair):
-    recs = {
-        (r["pass"], r["path"].split("/")[-1]): r["extra"]
-        for r in open_session(session).records
-        if r.get("type") == "frame"
-    }
-    d = recs[("dark", pair["dark"])]["shift_px"]
-    b = recs[("bright", pair["bright"])]["shift_px"]
-    return b[0] - d[0], b[1] - d[1]
 
 
 def _sha(path: Path) -> str:
@@ -121,7 +109,7 @@ def test_every_kept_reference_is_paired_and_recorded(tmp_path):
     for j, p in enumerate(a.pairs):
         assert p["bright"] == f"{j % 3:04d}.dng"
         assert (p["dy"], p["dx"]) == (by_file[p["bright"]]["dy"], by_file[p["bright"]]["dx"])
-        assert (p["dy"], p["dx"]) == pytest.approx(_truth(s, p), abs=0.15)
+        assert (p["dy"], p["dx"]) == pytest.approx(true_shift(s, p), abs=0.15)
     for r in refs:
         assert r["aligned_corr"] > 0.5 and r["t"] is not None
     assert [b for b, _ in a.data["correlation"]["path"]] == [j % 3 for j in range(7)]

@@ -24,6 +24,16 @@ DATA = Path(__file__).parents[1] / "data" / "raw"
 TRUNCATED = sorted(p for p in (DATA / "truncated").iterdir() if p.suffix != ".md")
 
 
+def _curate_with(tmp_path: Path, extra: Path, name: str, frames: int):
+    """Curate a static session's dark frames as a folder with ``extra`` added as ``name``."""
+    s = static_session(tmp_path / "s", frames=frames)
+    dark = tmp_path / "dark"
+    shutil.copytree(s / "dark", dark)
+    shutil.copy(extra, dark / name)
+    out = align_folders(dark, s / "bright", out=tmp_path / "r", kind="static")
+    return read_alignment(out.parent)
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -171,11 +181,7 @@ def test_stripped_dng_decodes_to_garbage_and_is_dropped_as_corrupt(tmp_path):
         levels, white = check_levels(raw.black_level, raw.white_level)
     low, high = impossible_range(levels, white)
     assert np.count_nonzero((mosaic < low) | (mosaic > high)) > mosaic.size // 100
-    s = static_session(tmp_path / "s", frames=4)
-    dark = tmp_path / "dark"
-    shutil.copytree(s / "dark", dark)
-    shutil.copy(DATA / "stripped.dng", dark / "0002b.dng")
-    a = read_alignment(align_folders(dark, s / "bright", out=tmp_path / "r", kind="static").parent)
+    a = _curate_with(tmp_path, DATA / "stripped.dng", "0002b.dng", frames=4)
     (drop,) = a.dropped
     assert (drop["file"], drop["reason"]) == ("0002b.dng", "corrupt")
     assert "outside" in drop["detail"]
@@ -197,11 +203,7 @@ def test_real_and_simulated_mosaics_are_not_corrupt(tmp_path):
 
 
 def test_a_linear_dng_is_named_as_such(tmp_path):
-    s = static_session(tmp_path / "s", frames=3)
-    dark = tmp_path / "dark"
-    shutil.copytree(s / "dark", dark)
-    shutil.copy(DATA / "linear.dng", dark / "linear.dng")
-    a = read_alignment(align_folders(dark, s / "bright", out=tmp_path / "r", kind="static").parent)
+    a = _curate_with(tmp_path, DATA / "linear.dng", "linear.dng", frames=3)
     (drop,) = a.dropped
     assert drop["reason"] == "unreadable"
     assert "not a Bayer mosaic: a linear/demosaiced DNG" in drop["detail"]
@@ -239,11 +241,7 @@ def test_frames_without_a_colour_matrix_are_curated(tmp_path):
 
 @pytest.mark.parametrize("path", TRUNCATED, ids=[p.name for p in TRUNCATED])
 def test_real_truncated_camera_files_are_dropped_as_unreadable(tmp_path, path):
-    s = static_session(tmp_path / "s", frames=3)
-    dark = tmp_path / "dark"
-    shutil.copytree(s / "dark", dark)
-    shutil.copy(path, dark / path.name)
-    a = read_alignment(align_folders(dark, s / "bright", out=tmp_path / "r", kind="static").parent)
+    a = _curate_with(tmp_path, path, path.name, frames=3)
     (drop,) = a.dropped
     assert (drop["file"], drop["reason"]) == (path.name, "unreadable")
     assert path.name in drop["detail"] and "LibRaw" in drop["detail"]

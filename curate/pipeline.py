@@ -843,18 +843,21 @@ def _align_sweep(dark: list[_Frame], bright: list[_Frame], opts: Options) -> dic
 
 def _input_hash(frames: Sequence[_Frame], extra: dict) -> str:
     h = hashlib.sha256(json.dumps(extra, sort_keys=True, default=str).encode())
+    stats: dict[Path, str] = {}
     for f in frames:
         # the journal's sha256; for footage without a journal, size and modification time
         # (frames of one camera mode often share a size, so size alone misses a re-shoot)
         # A session frame's journal sha256 does not change when its file is replaced, so its
         # size and times count too: ctime moves on any write or rename and cannot be set back
         # (``cp -p`` keeps mtime), so a replaced frame is curated, and checked, again.
-        try:
-            st = f.path.stat()
-            stat = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
-        except FileNotFoundError:
-            stat = "missing"
-        stamp = f"{f.meta.get('sha256', '')}:{stat}"
+        # A video pass's frames share one file: stat it once, not once per frame.
+        if f.path not in stats:
+            try:
+                st = f.path.stat()
+                stats[f.path] = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+            except FileNotFoundError:
+                stats[f.path] = "missing"
+        stamp = f"{f.meta.get('sha256', '')}:{stats[f.path]}"
         h.update(f"{f.pass_}/{f.file}:{stamp}".encode())
     return h.hexdigest()
 

@@ -26,6 +26,7 @@ denoising, no auto-brightness, so a dim reference looks dim.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
 import logging
@@ -52,6 +53,7 @@ from curate.errors import CurateError
 from curate.pipeline import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from curate.raw import open_raw
 from curate.result import Alignment, read_alignment
+from curate.video import verified_copy
 
 __all__ = ["REPORT_DIR", "REPORT_FILE", "write_report"]
 
@@ -204,11 +206,6 @@ def _verified_linear(session: Session, record: FrameRecord) -> tuple[np.ndarray,
         data = session.read_frame(record)
     except FrameMismatch as exc:
         raise CurateError(f"not shown: {exc}") from None
-    if record.video_frame is not None:  # issue 14: a frame of an imported video
-        from curate.video import verified_copy
-
-        with verified_copy(data, Path(record.path).suffix) as copy:
-            return _video_linear(copy, f"frame_{record.video_frame:06d}")
     return _raw_linear(data, str(session.frame_path(record)))
 
 
@@ -228,10 +225,32 @@ class _Frames:
                 for rec in session.frames(pass_):
                     self._records[pass_, rec.name] = rec  # video.mp4#000012 for a video's
         self._bright_cache: dict[str, tuple[np.ndarray, float]] = {}
+        # an imported video's verified copy, made once for all its frames shown (issue 14):
+        # reading, hashing and copying the whole video per frame would repeat for every tile
+        self._videos = contextlib.ExitStack()
+        self._video_copies: dict[str, Path] = {}
+
+    def close(self) -> None:
+        """Remove the verified copies of videos."""
+        self._videos.close()
+        self._video_copies.clear()
+
+    def _video_copy(self, record: FrameRecord) -> Path:
+        if record.path not in self._video_copies:
+            try:
+                data = self.session.read_frame(record)
+            except FrameMismatch as exc:
+                raise CurateError(f"not shown: {exc}") from None
+            self._video_copies[record.path] = self._videos.enter_context(
+                verified_copy(data, Path(record.path).suffix)
+            )
+        return self._video_copies[record.path]
 
     def load(self, pass_: str, name: str) -> tuple[np.ndarray, float]:
         rec = self._records.get((pass_, name))
         if rec is not None and self.session is not None:
+            if rec.video_frame is not None:
+                return _video_linear(self._video_copy(rec), f"frame_{rec.video_frame:06d}")
             return _verified_linear(self.session, rec)
         return _load_linear(self.dark if pass_ == "dark" else self.bright, name)
 
@@ -1027,6 +1046,7 @@ def write_report(
         )
         sheet.append(f'<div class="pair"><div class=cap>{cap}</div>{_img(pngs[name], name)}</div>')
         step()
+    frames.close()
     intensity = _intensity_figure(al, video_dark)
     if intensity is not None:
         pngs["intensity.png"] = intensity

@@ -193,6 +193,8 @@ def append(
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
             data = b"\n" + data
+        # the new line's number, counted under the lock (another curator may append after it)
+        lines = os.pread(fd, size, 0).count(b"\n") + data.count(b"\n")
         start, done = size, 0
         try:
             while done < len(data):
@@ -203,7 +205,6 @@ def append(
             raise
     finally:
         os.close(fd)
-    lines = path.read_bytes().count(b"\n")
     return Decision(line=lines, **rec)
 
 

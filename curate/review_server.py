@@ -287,6 +287,7 @@ class ReviewServer:
             region = item.get("region") or pair.get("motion_region")
             tiles, _ = frames.pair_tiles(pair, region["box"] if region else None)
             png = report._png(report._pair_strip(tiles, ["dark", "bright", "dark - bright"]))
+        frames.close()
         self._previews[key] = png
         return png
 

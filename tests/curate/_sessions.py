@@ -7,7 +7,7 @@ from pathlib import Path
 from capture import plan
 from capture.devices.grbl import GrblTurntable
 from capture.protocols import Exposure
-from capture.session import SessionWriter
+from capture.session import SessionWriter, open_session
 from capture.sim.camera import SimCamera
 from capture.sim.clock import SimClock
 from capture.sim.grbl_server import GrblSimulator
@@ -130,3 +130,16 @@ def sweep_session(
         result = plan.run_passes(w, cam, passes=["dark", "bright"], command="test", turntable=table)
         assert result.exit_status == "success"
     return path
+
+
+def true_shift(session: Path, pair: dict) -> tuple[float, float]:
+    """The simulated shift (dy, dx) from a pair's dark frame to its bright one, from the
+    journal's ground truth (``extra.shift_px``)."""
+    recs = {
+        (r["pass"], r["path"].split("/")[-1]): r["extra"]
+        for r in open_session(session).records
+        if r.get("type") == "frame"
+    }
+    d = recs[("dark", pair["dark"])]["shift_px"]
+    b = recs[("bright", pair["bright"])]["shift_px"]
+    return b[0] - d[0], b[1] - d[1]

@@ -12,28 +12,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from capture.session import open_session
 from curate import _kernels, pipeline
 from curate.bayer import check_levels
 from curate.errors import BadInput, MissingMetadata
 from curate.pipeline import align_folders, align_session, impossible_range
 from curate.raw import open_raw, read_raw, render_mosaic, render_srgb
 from curate.result import read_alignment
-from tests.curate._sessions import static_session
+from tests.curate._sessions import static_session, true_shift
 
 DATA = Path(__file__).parents[1] / "data" / "raw"
 TRUNCATED = sorted(p for p in (DATA / "truncated").iterdir() if p.suffix != ".md")
 
 
-def _truth(session, pair):
-    recs = {
-        (r["pass"], r["path"].split("/")[-1]): r["extra"]
-        for r in open_session(session).records
-        if r.get("type") == "frame"
-    }
-    d = recs[("dark", pair["dark"])]["shift_px"]
-    b = recs[("bright", pair["bright"])]["shift_px"]
-    return b[0] - d[0], b[1] - d[1]
+def _curate_with(tmp_path: Path, extra: Path, name: str, frames: int):
+    """Curate a static session's dark frames as a folder with ``extra`` added as ``name``."""
+    s = static_session(tmp_path / "s", frames=frames)
+    dark = tmp_path / "dark"
+    shutil.copytree(s / "dark", dark)
+    shutil.copy(extra, dark / name)
+    out = align_folders(dark, s / "bright", out=tmp_path / "r", kind="static")
+    return read_alignment(out.parent)
 
 
 def _sha(path: Path) -> str:
@@ -121,7 +119,7 @@ def test_every_kept_reference_is_paired_and_recorded(tmp_path):
     for j, p in enumerate(a.pairs):
         assert p["bright"] == f"{j % 3:04d}.dng"
         assert (p["dy"], p["dx"]) == (by_file[p["bright"]]["dy"], by_file[p["bright"]]["dx"])
-        assert (p["dy"], p["dx"]) == pytest.approx(_truth(s, p), abs=0.15)
+        assert (p["dy"], p["dx"]) == pytest.approx(true_shift(s, p), abs=0.15)
     for r in refs:
         assert r["aligned_corr"] > 0.5 and r["t"] is not None
     assert [b for b, _ in a.data["correlation"]["path"]] == [j % 3 for j in range(7)]
@@ -183,11 +181,7 @@ def test_stripped_dng_decodes_to_garbage_and_is_dropped_as_corrupt(tmp_path):
         levels, white = check_levels(raw.black_level, raw.white_level)
     low, high = impossible_range(levels, white)
     assert np.count_nonzero((mosaic < low) | (mosaic > high)) > mosaic.size // 100
-    s = static_session(tmp_path / "s", frames=4)
-    dark = tmp_path / "dark"
-    shutil.copytree(s / "dark", dark)
-    shutil.copy(DATA / "stripped.dng", dark / "0002b.dng")
-    a = read_alignment(align_folders(dark, s / "bright", out=tmp_path / "r", kind="static").parent)
+    a = _curate_with(tmp_path, DATA / "stripped.dng", "0002b.dng", frames=4)
     (drop,) = a.dropped
     assert (drop["file"], drop["reason"]) == ("0002b.dng", "corrupt")
     assert "outside" in drop["detail"]
@@ -209,11 +203,7 @@ def test_real_and_simulated_mosaics_are_not_corrupt(tmp_path):
 
 
 def test_a_linear_dng_is_named_as_such(tmp_path):
-    s = static_session(tmp_path / "s", frames=3)
-    dark = tmp_path / "dark"
-    shutil.copytree(s / "dark", dark)
-    shutil.copy(DATA / "linear.dng", dark / "linear.dng")
-    a = read_alignment(align_folders(dark, s / "bright", out=tmp_path / "r", kind="static").parent)
+    a = _curate_with(tmp_path, DATA / "linear.dng", "linear.dng", frames=3)
     (drop,) = a.dropped
     assert drop["reason"] == "unreadable"
     assert "not a Bayer mosaic: a linear/demosaiced DNG" in drop["detail"]
@@ -251,11 +241,7 @@ def test_frames_without_a_colour_matrix_are_curated(tmp_path):
 
 @pytest.mark.parametrize("path", TRUNCATED, ids=[p.name for p in TRUNCATED])
 def test_real_truncated_camera_files_are_dropped_as_unreadable(tmp_path, path):
-    s = static_session(tmp_path / "s", frames=3)
-    dark = tmp_path / "dark"
-    shutil.copytree(s / "dark", dark)
-    shutil.copy(path, dark / path.name)
-    a = read_alignment(align_folders(dark, s / "bright", out=tmp_path / "r", kind="static").parent)
+    a = _curate_with(tmp_path, path, path.name, frames=3)
     (drop,) = a.dropped
     assert (drop["file"], drop["reason"]) == (path.name, "unreadable")
     assert path.name in drop["detail"] and "LibRaw" in drop["detail"]

@@ -15,20 +15,9 @@ from curate.cli import app
 from curate.errors import BadInput
 from curate.pipeline import align_folders, align_session
 from curate.result import read_alignment
-from tests.curate._sessions import static_session, sweep_session
+from tests.curate._sessions import static_session, sweep_session, true_shift
 
 runner = CliRunner()
-
-
-def _truth(session, pair):
-    recs = {
-        (r["pass"], r["path"].split("/")[-1]): r["extra"]
-        for r in open_session(session).records
-        if r.get("type") == "frame"
-    }
-    d = recs[("dark", pair["dark"])]["shift_px"]
-    b = recs[("bright", pair["bright"])]["shift_px"]
-    return b[0] - d[0], b[1] - d[1]
 
 
 def _digest(folder):
@@ -47,7 +36,7 @@ def test_static_session_registers_the_burst_to_its_reference(tmp_path, offset):
     assert len(a.pairs) == 12 and not a.dropped and not a.rejected
     assert {p["bright"] for p in a.pairs} == {"0000.dng"}
     for p in a.pairs:
-        dy, dx = _truth(s, p)
+        dy, dx = true_shift(s, p)
         assert (p["dy"], p["dx"]) == pytest.approx((dy, dx), abs=0.15)
         assert p["exposure_ratio"] == pytest.approx(300)
     assert a.data["drift"]["max_px"] < 0.5
@@ -70,7 +59,7 @@ def test_sweep_matches_the_nearest_dark_frame_of_the_path(tmp_path):
         )
         nearest = min(dark_true, key=lambda f: abs(dark_true[f] - b_angle))
         assert p["dark"] == nearest
-        dy, dx = _truth(s, p)
+        dy, dx = true_shift(s, p)
         # At 1 lux these 192x288 frames register within 0.8 px, depending on the noise
         # drawn (0.66 px for this scene's first pair after a sweep's two pre-roll frames
         # move the noise on; main's capture failed 0.5 px for 2 of 8 noise draws too).

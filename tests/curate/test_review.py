@@ -325,3 +325,14 @@ def test_a_pair_rejected_for_its_aligned_correlation_can_be_restored(session):
     back = {p["dark"]: p for p in b["pairs"]}
     assert back[name]["review"]["restored"] == "low_aligned_corr"
     assert name not in {p["dark"] for p in b["rejected"]}
+
+
+def test_append_returns_the_line_number_of_the_new_decision(tmp_path):
+    from curate import review as rv
+
+    assert rv.append(tmp_path, "dark/0000.dng", "reject", "blur").line == 1
+    assert rv.append(tmp_path, "dark/0001.dng", "reject", "blur").line == 2
+    with open(tmp_path / rv.REVIEW_FILE, "ab") as fh:
+        fh.write(b'{"torn')  # a torn last line: the next decision goes on a line of its own
+    assert rv.append(tmp_path, "dark/0002.dng", "restore").line == 4
+    assert len((tmp_path / rv.REVIEW_FILE).read_bytes().splitlines()) == 4

@@ -106,3 +106,25 @@ def test_report_shows_the_frames_of_an_imported_video(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="curate.report"):
         write_report(s, max_pairs=3)
     assert not [r for r in caplog.records if "not shown" in r.getMessage()]
+
+
+def test_report_reads_and_copies_a_video_once(tmp_path, monkeypatch):
+    # every tile of a video session is a frame of one journalled video: it is read, checked
+    # and copied once for the report, not once per tile
+    from capture.session import Session
+    from curate import report
+
+    dark, bright = seed_footage(tmp_path / "f", bright_png=False)
+    s = tmp_path / "s"
+    import_footage(s, dark=dark, bright=bright, scene="tt", kind="sweep", exposure="1/30", iso=1)
+    align_session(s)
+    reads: list[str] = []
+    real = Session.read_frame
+
+    def counting(self, record):
+        reads.append(record.path)
+        return real(self, record)
+
+    monkeypatch.setattr(Session, "read_frame", counting)
+    report.write_report(s, max_pairs=3)
+    assert reads and len(reads) == len(set(reads)), reads

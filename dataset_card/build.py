@@ -240,14 +240,12 @@ def read_checked(session: Session, record: FrameRecord) -> bytes:
             if curated
             else "restore the file from a backup, or leave the session out, then publish again"
         )
-        raise FrameChanged(
+        raise FrameChanged.from_mismatch(
             f"{where}: expected {expected} as journalled at capture, found {found}; the file "
             f"changed after capture, so its pixels are not the frame the journal (and the "
             f"release) would name. Nothing was published; {fix}",
+            exc,
             path=str(where),
-            problem=exc.problem,
-            expected=exc.expected,
-            found=exc.found,
         ) from None
 
 

@@ -528,6 +528,23 @@ def _short_and_preview(plan: SessionPlan, entry: dict) -> tuple[np.ndarray, byte
     return frame, preview_short(frame, plan.attrs, entry["exposure_ratio"])
 
 
+def start_group(writer: SplitWriter, plan: SessionPlan, *, gt: bool, **options: Any) -> Any:
+    """Start the session's HDF5 group, shaped by its plan (either layout): ``short`` (T, H, W),
+    ``long`` (K, H, W) when it keeps references and ``gt_srgb`` (K, H, W, 3) when ``gt`` too;
+    ``options`` go to :meth:`SplitWriter.add_session` (``mean``, ``srgb``)."""
+    _, _, h, w = plan.window
+    k = len(plan.long)
+    return writer.add_session(
+        plan.session_id,
+        scene=plan.scene,
+        attrs=plan.attrs,
+        short_shape=(len(plan.short), h, w),
+        long_shape=(k, h, w) if k else None,
+        gt_shape=(k, h, w, 3) if k and gt else None,
+        **options,
+    )
+
+
 def _write_session(
     writer: SplitWriter,
     plan: SessionPlan,
@@ -544,15 +561,7 @@ def _write_session(
     short_previews: dict[int, bytes] = {}
     gt_previews: dict[int, bytes] = {}
     k = len(plan.long)
-    g = writer.add_session(
-        plan.session_id,
-        scene=plan.scene,
-        attrs=plan.attrs,
-        short_shape=(len(plan.short), h, w),
-        long_shape=(k, h, w) if k else None,
-        gt_shape=(k, h, w, 3) if k else None,
-        mean=plan.mean_reference,
-    )
+    g = start_group(writer, plan, gt=True, mean=plan.mean_reference)
 
     for i, (frame, preview) in enumerate(
         _in_order(pool, lambda e: _short_and_preview(plan, e), plan.short, ahead)

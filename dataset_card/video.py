@@ -196,21 +196,13 @@ def write_session(
 ) -> tuple[dict[int, bytes], dict[int, bytes]]:
     """Write a video session's group (``short_srgb``, ``long_srgb``, tables); returns the
     previews of its examples (short index -> JPEG) and of its references (index -> JPEG)."""
-    from dataset_card.build import _is_example, _long_window, read_checked
+    from dataset_card.build import _is_example, _long_window, read_checked, start_group
     from dataset_card.parquet import preview_ground_truth, preview_size
 
     y0, x0, h, w = plan.window
     k = len(plan.long)
     raw_refs = bool(k) and plan.session.video("bright") is None
-    g = writer.add_session(
-        plan.session_id,
-        scene=plan.scene,
-        attrs=plan.attrs,
-        short_shape=(len(plan.short), h, w),
-        long_shape=(k, h, w) if k else None,
-        gt_shape=(k, h, w, 3) if raw_refs else None,
-        srgb=True,
-    )
+    g = start_group(writer, plan, gt=raw_refs, srgb=True)
     size = preview_size(h, w)
     short_previews: dict[int, bytes] = {}
     gt_previews: dict[int, bytes] = {}

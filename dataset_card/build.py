@@ -554,7 +554,7 @@ def _write_session(
     rows: RowsWriter | None = None,
 ) -> None:
     if video.is_video(plan.session):  # issue 14: the 8-bit sRGB layout
-        previews = video.write_session(writer, plan, tick, _write_tables)
+        previews = video.write_session(writer, plan, tick)
         _add_rows(rows, plan, *previews)
         return
     _, _, h, w = plan.window

@@ -572,12 +572,13 @@ def _write_session(
         tick()
 
     total = np.zeros((h, w), np.float64) if plan.mean_reference else None
+    size = preview_size(h, w)
     for j, (mosaic, rgb) in enumerate(
         _in_order(pool, lambda e: _long_window(plan, e), plan.long, ahead)
     ):
         g.write_long(j, mosaic)
         g.write_gt(j, rgb)
-        gt_previews[j] = preview_ground_truth(rgb, preview_size(h, w))
+        gt_previews[j] = preview_ground_truth(rgb, size)
         if total is not None:
             total += mosaic
         tick()

@@ -240,14 +240,12 @@ def read_checked(session: Session, record: FrameRecord) -> bytes:
             if curated
             else "restore the file from a backup, or leave the session out, then publish again"
         )
-        raise FrameChanged(
+        raise FrameChanged.from_mismatch(
             f"{where}: expected {expected} as journalled at capture, found {found}; the file "
             f"changed after capture, so its pixels are not the frame the journal (and the "
             f"release) would name. Nothing was published; {fix}",
+            exc,
             path=str(where),
-            problem=exc.problem,
-            expected=exc.expected,
-            found=exc.found,
         ) from None
 
 
@@ -530,6 +528,23 @@ def _short_and_preview(plan: SessionPlan, entry: dict) -> tuple[np.ndarray, byte
     return frame, preview_short(frame, plan.attrs, entry["exposure_ratio"])
 
 
+def start_group(writer: SplitWriter, plan: SessionPlan, *, gt: bool, **options: Any) -> Any:
+    """Start the session's HDF5 group, shaped by its plan (either layout): ``short`` (T, H, W),
+    ``long`` (K, H, W) when it keeps references and ``gt_srgb`` (K, H, W, 3) when ``gt`` too;
+    ``options`` go to :meth:`SplitWriter.add_session` (``mean``, ``srgb``)."""
+    _, _, h, w = plan.window
+    k = len(plan.long)
+    return writer.add_session(
+        plan.session_id,
+        scene=plan.scene,
+        attrs=plan.attrs,
+        short_shape=(len(plan.short), h, w),
+        long_shape=(k, h, w) if k else None,
+        gt_shape=(k, h, w, 3) if k and gt else None,
+        **options,
+    )
+
+
 def _write_session(
     writer: SplitWriter,
     plan: SessionPlan,
@@ -539,22 +554,14 @@ def _write_session(
     rows: RowsWriter | None = None,
 ) -> None:
     if video.is_video(plan.session):  # issue 14: the 8-bit sRGB layout
-        previews = video.write_session(writer, plan, tick, _write_tables)
+        previews = video.write_session(writer, plan, tick)
         _add_rows(rows, plan, *previews)
         return
     _, _, h, w = plan.window
     short_previews: dict[int, bytes] = {}
     gt_previews: dict[int, bytes] = {}
     k = len(plan.long)
-    g = writer.add_session(
-        plan.session_id,
-        scene=plan.scene,
-        attrs=plan.attrs,
-        short_shape=(len(plan.short), h, w),
-        long_shape=(k, h, w) if k else None,
-        gt_shape=(k, h, w, 3) if k else None,
-        mean=plan.mean_reference,
-    )
+    g = start_group(writer, plan, gt=True, mean=plan.mean_reference)
 
     for i, (frame, preview) in enumerate(
         _in_order(pool, lambda e: _short_and_preview(plan, e), plan.short, ahead)
@@ -565,12 +572,13 @@ def _write_session(
         tick()
 
     total = np.zeros((h, w), np.float64) if plan.mean_reference else None
+    size = preview_size(h, w)
     for j, (mosaic, rgb) in enumerate(
         _in_order(pool, lambda e: _long_window(plan, e), plan.long, ahead)
     ):
         g.write_long(j, mosaic)
         g.write_gt(j, rgb)
-        gt_previews[j] = preview_ground_truth(rgb, preview_size(h, w))
+        gt_previews[j] = preview_ground_truth(rgb, size)
         if total is not None:
             total += mosaic
         tick()

@@ -9,6 +9,8 @@ every other :class:`DatasetError` to exit code 1.
 
 from __future__ import annotations
 
+from capture.errors import FrameMismatch
+
 __all__ = [
     "BadRelease",
     "CorruptFile",
@@ -43,6 +45,19 @@ class FrameChanged(BadRelease):
         self.problem = problem
         self.expected = expected
         self.found = found
+
+    @classmethod
+    def from_mismatch(cls, message: str, mismatch: FrameMismatch, *, path: str) -> FrameChanged:
+        """The release's error for capture's :class:`~capture.errors.FrameMismatch`, keeping
+        its problem, expected and found values; ``path`` is the file's full path (capture's
+        is relative to the session)."""
+        return cls(
+            message,
+            path=path,
+            problem=mismatch.problem,
+            expected=mismatch.expected,
+            found=mismatch.found,
+        )
 
 
 class CorruptFile(DatasetError, OSError):

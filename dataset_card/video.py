@@ -163,7 +163,7 @@ def _raw_levels(plan: SessionPlan, size: tuple[int, int]) -> dict[str, Any]:
     return out
 
 
-def _frames(plan: SessionPlan, entries: list[dict], read: Callable) -> dict[int, np.ndarray]:
+def _frames(plan: SessionPlan, entries: list[dict]) -> dict[int, np.ndarray]:
     """Decode the wanted frames of one video (the entries' records), from its checked bytes;
     returns {entry index: frame}, streaming (only the wanted frames are kept)."""
     if not entries:
@@ -171,7 +171,9 @@ def _frames(plan: SessionPlan, entries: list[dict], read: Callable) -> dict[int,
     wanted: dict[int, list[int]] = {}
     for i, e in enumerate(entries):
         wanted.setdefault(e["record"].video_frame, []).append(i)
-    data = read(plan.session, entries[0]["record"])
+    from dataset_card.build import read_checked  # build imports this module
+
+    data = read_checked(plan.session, entries[0]["record"])
     out: dict[int, np.ndarray] = {}
     with verified_copy(data, entries[0]["path"].suffix) as path:
         for n, rgb in enumerate(video_rgb_frames(path)):
@@ -192,25 +194,16 @@ def write_session(
     writer: SplitWriter,
     plan: SessionPlan,
     tick: Callable[[], None],
-    write_tables: Callable[[Any, SessionPlan], None],
 ) -> tuple[dict[int, bytes], dict[int, bytes]]:
     """Write a video session's group (``short_srgb``, ``long_srgb``, tables); returns the
     previews of its examples (short index -> JPEG) and of its references (index -> JPEG)."""
-    from dataset_card.build import _is_example, _long_window, read_checked
+    from dataset_card.build import _is_example, _long_window, _write_tables, start_group
     from dataset_card.parquet import preview_ground_truth, preview_size
 
     y0, x0, h, w = plan.window
     k = len(plan.long)
     raw_refs = bool(k) and plan.session.video("bright") is None
-    g = writer.add_session(
-        plan.session_id,
-        scene=plan.scene,
-        attrs=plan.attrs,
-        short_shape=(len(plan.short), h, w),
-        long_shape=(k, h, w) if k else None,
-        gt_shape=(k, h, w, 3) if raw_refs else None,
-        srgb=True,
-    )
+    g = start_group(writer, plan, gt=raw_refs, srgb=True)
     size = preview_size(h, w)
     short_previews: dict[int, bytes] = {}
     gt_previews: dict[int, bytes] = {}
@@ -218,7 +211,7 @@ def write_session(
     def preview8(rgb8: np.ndarray) -> bytes:  # the 8-bit frame as the 16-bit previews take it
         return preview_ground_truth(rgb8.astype(np.uint16) * 257, size)
 
-    short = _frames(plan, plan.short, read_checked)
+    short = _frames(plan, plan.short)
     for i, e in enumerate(plan.short):
         frame = np.ascontiguousarray(short.pop(i)[y0 : y0 + h, x0 : x0 + w])
         g.write_short(i, frame)
@@ -233,13 +226,13 @@ def write_session(
             gt_previews[j] = preview_ground_truth(rgb, size)
             tick()
     else:
-        long = _frames(plan, plan.long, read_checked)
+        long = _frames(plan, plan.long)
         for j, e in enumerate(plan.long):
             y, x = y0 + e["offset"][0], x0 + e["offset"][1]
             frame = np.ascontiguousarray(long.pop(j)[y : y + h, x : x + w])
             g.write_long(j, frame)
             gt_previews[j] = preview8(frame)
             tick()
-    write_tables(g, plan)
+    _write_tables(g, plan)
     g.close()
     return short_previews, gt_previews

@@ -33,15 +33,13 @@ def warm_up() -> float:
     with tempfile.TemporaryDirectory(prefix="sublux-warmup-") as tmp:
         path = Path(tmp) / "s"
         cam = SimCamera(size=(96, 128), seed=1, fps=1e6, max_wait=0.0)
-        passes = {
-            "dark": plan.static_pass(4, 2000, "1/30", None),
-            "bright": plan.static_pass(1, 2000, "10", None),
-        }
+        shots = (("dark", 4, "1/30"), ("bright", 1, "10"))  # pass, frames, shutter
+        passes = {p: plan.static_pass(n, 2000, shutter, None) for p, n, shutter in shots}
         w = SessionWriter.create(
             path, scene="warmup", kind="static", camera=cam.info,
             plan={"passes": passes, "order": ["dark", "bright"]},
         )  # fmt: skip
-        for pass_, n, shutter in (("dark", 4, "1/30"), ("bright", 1, "10")):
+        for pass_, n, shutter in shots:
             exposure = Exposure(iso=2000, shutter=shutter)
             applied = cam.apply(exposure)
             for i, shot in enumerate(cam.shoot(n)):

@@ -19,8 +19,8 @@ import typer
 from rich.table import Table
 
 from baseline.errors import BadRequest, BaselineError
-from capture.cliutil import handle_errors
 from dataset_card.cli import BAD_REQUESTS, FAILURES, err, out
+from sublux_common.cliutil import handle_errors
 
 app = typer.Typer(
     help="Train a known baseline on a release and gate the release on it.",
@@ -29,7 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-#: The dataset command's mapping plus the trainer's own errors (capture/cliutil.py).
+#: The dataset command's mapping plus the trainer's own errors (sublux_common/cliutil.py).
 handle = handle_errors(
     bad=(BadRequest, *BAD_REQUESTS), fail=(BaselineError, *FAILURES), console=err, os_errors=True
 )

@@ -33,9 +33,9 @@ from baseline.data import (
 from baseline.errors import BadRequest
 from baseline.losses import VGG19Features, l1, smid_loss
 from baseline.models import build_model
-from capture.fsio import atomic_write
 from curate.raw import render_mosaic
 from dataset_card.reader import half_size, open_release, usable_ratio
+from sublux_common.fsio import atomic_write
 
 __all__ = [
     "Config",

@@ -21,10 +21,10 @@ from matplotlib.figure import Figure
 
 from baseline import metrics as M
 from baseline.train import Config, dump_json, evaluate, loss_fell, train
-from capture.fsio import atomic_write
 from dataset_card.card import add_results_section
 from dataset_card.publish import refresh_checksums
 from dataset_card.reader import open_release
+from sublux_common.fsio import atomic_write
 
 __all__ = ["validate_release"]
 

@@ -1,3 +1,5 @@
 """Capture: tethered RAW bursts and turntable sweeps into resumable sessions."""
 
-__version__ = "0.1.0"
+from sublux_common import __version__
+
+__all__ = ["__version__"]

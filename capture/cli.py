@@ -31,7 +31,6 @@ from rich.table import Table
 from rich.text import Text
 
 from capture import plan as planmod
-from capture.cliutil import handle_errors
 from capture.errors import (
     BadRequest,
     CaptureError,
@@ -47,6 +46,7 @@ from capture.session import (
     check_new_session_dir,
     finish_interrupted_creation,
 )
+from sublux_common.cliutil import handle_errors
 
 app = typer.Typer(
     help="Tethered low-light RAW capture: bursts, references and turntable sweeps.",

@@ -9,9 +9,10 @@ to exit code 2 and every other :class:`CaptureError` to exit code 1.
 from __future__ import annotations
 
 import contextlib
-import errno as _errno
 import os
 from collections.abc import Iterator
+
+from sublux_common.oserrors import os_error_message
 
 
 class CaptureError(Exception):
@@ -160,45 +161,3 @@ def storage_errors(doing: str = "", todo: str = "") -> Iterator[None]:
 
 class Interrupted(KeyboardInterrupt):
     """A second Ctrl-C or SIGTERM interrupted a run mid-frame; the message names the signal."""
-
-
-#: What an errno means for the user, and what to do about it.
-_OS_ADVICE = {
-    _errno.ENOSPC: ("the disk is full", "free some space or move the session to a larger disk"),
-    _errno.EDQUOT: ("the disk quota is used up", "free some space or ask for a larger quota"),
-    _errno.EROFS: (
-        "the file system is read-only",
-        "remount it read-write, or copy the session to a writable disk",
-    ),
-    _errno.EACCES: (
-        "permission denied",
-        "check the owner and permissions of the folder (ls -ld), or choose another path",
-    ),
-    _errno.EPERM: (
-        "operation not permitted",
-        "check the owner and permissions of the folder (ls -ld), or choose another path",
-    ),
-    _errno.EIO: (
-        "an input/output error (a failing disk, card or cable?)",
-        "check the disk (dmesg) and copy what is there to a healthy one",
-    ),
-    _errno.EFBIG: ("the file is too large for the file system", "use another file system"),
-}
-
-
-def os_error_message(exc: OSError, *, doing: str = "", todo: str = "") -> str:
-    """One line for an OS error: the path, what happened and what to do.
-
-    >>> os_error_message(OSError(28, "No space left on device", "/data/s/dark/0003.dng"))
-    '/data/s/dark/0003.dng: the disk is full (No space left on device); free some space or move the session to a larger disk'
-    """  # noqa: E501
-    what, advice = _OS_ADVICE.get(exc.errno, (None, None))
-    strerror = exc.strerror or str(exc)
-    what = f"{what} ({strerror})" if what else strerror
-    path = exc.filename
-    head = os.fsdecode(path) if path is not None else "(no path given)"
-    if exc.filename2 is not None:
-        head += f" -> {os.fsdecode(exc.filename2)}"
-    parts = [f"{head}: {what}" + (f" while {doing}" if doing else "")]
-    parts += [a for a in (advice, todo) if a]
-    return "; ".join(parts)

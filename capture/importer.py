@@ -33,7 +33,6 @@ import os
 import shutil
 import time
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -43,7 +42,6 @@ from typing import Any
 import tifffile
 
 from capture.errors import BadImport, CaptureError, SessionExists, StorageError, storage_errors
-from capture.fsio import crash_point, fsync_dir, sha256_file
 from capture.protocols import CameraInfo, format_shutter, parse_shutter
 from capture.session import (
     PASSES,
@@ -53,6 +51,9 @@ from capture.session import (
     finish_interrupted_creation,
     serial_hash,
 )
+from sublux_common.fsio import crash_point, fsync_dir
+from sublux_common.hashing import sha256_file
+from sublux_common.progress import OnProgress
 
 __all__ = [
     "RAW_SUFFIXES",
@@ -79,8 +80,6 @@ _CHUNK = 4 << 20
 _WORKERS = 2
 #: What the simulated camera writes as its DNGs' Software tag (capture/dng.py).
 _SIM_SOFTWARE = "sublux capture.sim"
-
-Progress = Callable[[str, int, int], None]
 
 
 class _Unreadable(Exception):
@@ -526,7 +525,7 @@ def import_footage(
     bright_exposure: str | None = None,
     iso: int | None = None,
     aperture: str | None = None,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
     stop: Any = None,
     simulated: bool = False,
 ) -> ImportResult:

@@ -12,7 +12,6 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,11 +26,11 @@ from capture.errors import (
 from capture.motion import SweepPacer, interpolate_angle
 from capture.protocols import Applied, Camera, Exposure, Turntable
 from capture.session import PASSES, Session, SessionWriter
+from sublux_common.progress import OnProgress
 
 __all__ = [
     "DEFAULT_FRAME_BYTES",
     "PREROLL_FRAMES",
-    "ProgressFn",
     "RunResult",
     "check_disk",
     "pass_exposure",
@@ -53,7 +52,6 @@ DEFAULT_FRAME_BYTES = 64 * 1024 * 1024
 #: first frame is the only one planned at the start angle).
 PREROLL_FRAMES = 2
 
-ProgressFn = Callable[[str, int, int], None]
 """``progress(pass_name, frames_done, frames_planned)``, called once per journalled frame."""
 
 
@@ -195,7 +193,7 @@ class _Runner:
         camera: Camera,
         turntable: Turntable | None,
         stop: threading.Event,
-        progress: ProgressFn | None,
+        progress: OnProgress | None,
     ):
         self.writer = writer
         self.camera = camera
@@ -468,7 +466,7 @@ def run_passes(
     command: str,
     turntable: Turntable | None = None,
     stop: threading.Event | None = None,
-    progress: ProgressFn | None = None,
+    progress: OnProgress | None = None,
 ) -> RunResult:
     """Shoot what is left of ``passes``, journalling a start and a stop record.
 

@@ -55,8 +55,20 @@ def parse_shutter(text: str | float) -> Fraction:
     return value
 
 
-def format_shutter(seconds: Fraction | float) -> str:
-    """Format an exposure time as cameras list it: ``1/30``; ``0.5`` becomes ``1/2``."""
+def format_shutter(seconds: Fraction | float, *, unit: bool = False) -> str:
+    """Format an exposure time as cameras list it: ``1/30``; ``0.5`` becomes ``1/2``.
+
+    With ``unit=True``, as people read it in a card or a report: ``1/30 s`` below a second
+    (a time within 2% of ``1/n`` is written ``1/n``, as cameras round their nominal
+    speeds), else ``4 s`` or ``0.3 s``.
+    """
+    if unit:
+        s = float(seconds)
+        if 0 < s < 1:
+            inv = 1 / s
+            if abs(inv - round(inv)) < 0.02 * inv:
+                return f"1/{round(inv)} s"
+        return f"{s:g} s"
     value = Fraction(seconds).limit_denominator(1_000_000)
     if value >= 1:
         return str(int(value)) if value.denominator == 1 else f"{float(value):g}"

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from capture.errors import FrameMismatch, storage_errors
-from capture.fsio import atomic_write_bytes, crash_point, fsync_dir
 from capture.lock import SessionLock
 from capture.session import (
     JOURNAL_FILE,
@@ -44,6 +43,7 @@ from capture.session import (
     read_frame_bytes,
     unjournaled_path,
 )
+from sublux_common.fsio import atomic_write_bytes, crash_point, fsync_dir
 
 __all__ = ["RepairReport", "repair_session"]
 

@@ -109,7 +109,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from capture import __version__
 from capture.errors import (
     FrameMismatch,
     JournalDamaged,
@@ -119,7 +118,10 @@ from capture.errors import (
     StorageError,
     storage_errors,
 )
-from capture.fsio import (
+from capture.lock import LOCK_FILE, SessionLock
+from capture.protocols import Applied, CameraInfo, Exposure, Shot
+from sublux_common import __version__
+from sublux_common.fsio import (
     PART_SUFFIX,
     append_jsonl,
     atomic_write_bytes,
@@ -127,11 +129,8 @@ from capture.fsio import (
     crash_point,
     cut_torn_tail,
     fsync_dir,
-    sha256_bytes,
-    sha256_file,
 )
-from capture.lock import LOCK_FILE, SessionLock
-from capture.protocols import Applied, CameraInfo, Exposure, Shot
+from sublux_common.hashing import sha256_bytes, sha256_file
 
 __all__ = [
     "PASSES",

@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from capture.cliutil import handle_errors
 from capture.errors import BadRequest, CaptureError
 from curate.errors import BadInput, CurateError
 from curate.motion import DEFAULT_THRESHOLD as DEFAULT_MOTION_THRESHOLD
 from curate.result import read_alignment
+from sublux_common.cliutil import handle_errors
 
 app = typer.Typer(
     help="Curate captured sessions into aligned dark/bright pairs.",
@@ -28,7 +28,7 @@ err = Console(stderr=True)
 
 
 #: sublux's bad requests exit 2, its other errors and OSError (one line naming the path) 1;
-#: a builtin exception is a bug and keeps its traceback (capture/cliutil.py).
+#: a builtin exception is a bug and keeps its traceback (sublux_common/cliutil.py).
 _handle = handle_errors(
     bad=(BadInput, BadRequest), fail=(CurateError, CaptureError), console=err, os_errors=True
 )

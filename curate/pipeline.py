@@ -51,13 +51,11 @@ from curate.errors import BadInput, CurateError, MissingMetadata, UnreadableRaw
 from curate.raw import RawFrame, exposure_ratio, open_raw
 from curate.result import ALIGNMENT_FILE, read_alignment, result_dir, write_alignment
 from curate.video import verified_copy
+from sublux_common.progress import OnProgress
 
 __all__ = ["Options", "align_folders", "align_session"]
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str, int, int], None]
-"""``progress(step, done, total)``."""
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
@@ -332,7 +330,7 @@ def _session_video(frames: list[_Frame], opts: Options) -> None:
             )
 
 
-def _decode(frames: list[_Frame], opts: Options, progress: Progress | None, step: str) -> None:
+def _decode(frames: list[_Frame], opts: Options, progress: OnProgress | None, step: str) -> None:
     if frames and frames[0].video_frame is not None:
         _session_video(frames, opts)
         if progress:
@@ -879,7 +877,7 @@ def _run(
     opts: Options,
     kind: str,
     video: bool,
-    progress: Progress | None,
+    progress: OnProgress | None,
     force: bool,
 ) -> Path:
     review = reviewmod.load(out)
@@ -1020,7 +1018,7 @@ def align_session(
     options: Options | None = None,
     allow_incomplete: bool = False,
     force: bool = False,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
 ) -> Path:
     """Curate a captured session; returns the path of the ``alignment.json`` written."""
     opts = options or Options()
@@ -1115,7 +1113,7 @@ def align_folders(
     kind: str = "sweep",
     options: Options | None = None,
     force: bool = False,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
 ) -> Path:
     """Curate footage shot by other means: frames in file-name order, or a dark video."""
     opts = options or Options()

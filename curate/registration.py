@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -45,6 +45,7 @@ from scipy import ndimage
 from curate import _kernels
 from curate.bayer import bin_luminance
 from curate.errors import BadInput
+from sublux_common.progress import OnProgress
 
 __all__ = [
     "Drift",
@@ -528,7 +529,7 @@ def register_many(
     cfa: str = "RGGB",
     downsample: int = 1,
     max_shift: float | None = None,
-    progress: Callable[[int, int | None], None] | None = None,
+    progress: OnProgress | None = None,
 ) -> list[Registration]:
     """Register many dark frames onto one reference (a DRV static scene's whole burst).
 
@@ -544,8 +545,9 @@ def register_many(
     black, white, cfa, downsample, max_shift
         As for :func:`register_pair`.
     progress : callable, optional
-        Called as ``progress(done, total)`` after each frame; ``total`` is None when
-        ``dark_mosaics`` has no length.
+        Called as ``progress("register", done, total)`` after each frame (see
+        :data:`sublux_common.progress.OnProgress`); ``total`` is 0 when ``dark_mosaics`` has
+        no length.
 
     Returns
     -------
@@ -561,12 +563,12 @@ def register_many(
     if reference is not None:
         reference_binned = bin_luminance(reference, **levels)
     binned = np.asarray(reference_binned, dtype=np.float32)
-    total = len(dark_mosaics) if hasattr(dark_mosaics, "__len__") else None
+    total = len(dark_mosaics) if hasattr(dark_mosaics, "__len__") else 0
     results: list[Registration] = []
     for done, mosaic in enumerate(dark_mosaics, start=1):
         results.append(_register_binned(mosaic, binned, levels=levels, max_shift=max_shift))
         if progress is not None:
-            progress(done, total)
+            progress("register", done, total)
     return results
 
 

@@ -35,7 +35,7 @@ import os
 import re
 import textwrap
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,6 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from capture.errors import FrameMismatch, SessionError
-from capture.fsio import atomic_write_bytes
 from capture.session import FrameRecord, Session, open_session
 from curate.bayer import pack_rggb
 from curate.errors import CurateError
@@ -54,6 +53,8 @@ from curate.pipeline import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from curate.raw import open_raw
 from curate.result import Alignment, read_alignment
 from curate.video import verified_copy
+from sublux_common.fsio import atomic_write_bytes
+from sublux_common.progress import OnProgress
 
 __all__ = ["REPORT_DIR", "REPORT_FILE", "write_report"]
 
@@ -66,9 +67,6 @@ TILE_WIDTH = 256
 _GAMMA = 2.2
 _PAIR_PNG = re.compile(r"pair_\d+\.png")
 _DPI = 100
-
-ProgressFn = Callable[[int, int], None]
-
 
 # -- where the frames are -------------------------------------------------------------------
 
@@ -963,7 +961,7 @@ def write_report(
     *,
     session: str | os.PathLike | None = None,
     max_pairs: int = 12,
-    progress: ProgressFn | None = None,
+    progress: OnProgress | None = None,
 ) -> Path:
     """Write the visual curation report for a curation result.
 
@@ -979,7 +977,8 @@ def write_report(
         Most pairs shown in the contact sheet, chosen evenly along the matched pairs.  Only
         those frames are decoded.
     progress : callable, optional
-        Called as ``progress(done, total)`` after each contact-sheet pair and each figure.
+        Called as ``progress("report", done, total)`` after each contact-sheet pair and each
+        figure (:data:`sublux_common.progress.OnProgress`).
 
     Returns
     -------
@@ -1007,7 +1006,7 @@ def write_report(
         nonlocal done
         done += 1
         if progress is not None:
-            progress(done, total)
+            progress("report", done, total)
 
     pngs: dict[str, bytes] = {}
     numbers = {id(p): n for n, (_, p) in enumerate(_all_pairs(al), start=1)}

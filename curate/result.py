@@ -104,8 +104,8 @@ from typing import Any
 
 import numpy as np
 
-from capture.fsio import atomic_write, atomic_write_json
 from curate.errors import CurateError
+from sublux_common.fsio import atomic_write, atomic_write_json
 
 __all__ = [
     "ALIGNMENT_FILE",
@@ -173,7 +173,7 @@ def write_alignment(
     """Write ``alignment.json`` (and the correlation matrix) atomically into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    from capture import __version__
+    from sublux_common import __version__
 
     data = {
         "schema": SCHEMA_VERSION,

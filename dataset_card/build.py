@@ -44,7 +44,6 @@ from typing import Any
 import numpy as np
 
 from capture.errors import CaptureError, FrameMismatch
-from capture.fsio import atomic_write
 from capture.session import FrameRecord, Session, open_session
 from curate.errors import CurateError
 from curate.raw import open_raw, render_mosaic, render_srgb
@@ -68,6 +67,8 @@ from dataset_card.parquet import (
     write_pairs_parquet,
 )
 from dataset_card.splits import DYNAMIC, SPLITS, assign_splits, read_split_lists
+from sublux_common.fsio import atomic_write
+from sublux_common.progress import OnProgress
 
 __all__ = [
     "BuildResult",
@@ -81,7 +82,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]
 #: ``long_frames`` adds where each reference's window sits relative to the short window, and
 #: the reference's own shift left after that even offset (``dy``, ``dx``, at most a pixel).
 LONG_DTYPE = np.dtype(
@@ -657,7 +657,7 @@ def build(
     codec: str = DEFAULT_CODEC,
     shard_bytes: int = 4 * 10**9,
     workers: int = 2,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
 ) -> BuildResult:
     """Write ``data/<split>*.h5``, ``parquet/<split>.parquet`` (the rows of
     :func:`example_rows`, with previews), ``pairs.csv`` and ``pairs.parquet`` under ``out``."""

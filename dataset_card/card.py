@@ -30,9 +30,10 @@ from typing import Any
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from capture.fsio import atomic_write
+from capture.protocols import format_shutter
 from dataset_card.errors import BadRelease
 from dataset_card.parquet import PARQUET_DIR, PREVIEW_SIDE, card_features
+from sublux_common.fsio import atomic_write
 
 __all__ = [
     "PLACEHOLDERS",
@@ -49,8 +50,8 @@ __all__ = [
     "check_release_info",
     "default_citation",
     "find_sensitive",
-    "format_shutter",
     "format_span",
+    "shutter_text",
     "size_category",
     "summarize_sessions",
     "write_card",
@@ -444,15 +445,9 @@ def _bytes(n: int) -> str:
     return f"{n} B"  # pragma: no cover - the loop always returns
 
 
-def format_shutter(seconds: float | None) -> str:
-    """An exposure time as photographers write it: ``1/30 s`` below a second, else ``4 s``."""
-    if seconds is None:
-        return "–"
-    if 0 < seconds < 1:
-        inv = 1 / seconds
-        if abs(inv - round(inv)) < 0.02 * inv:
-            return f"1/{round(inv)} s"
-    return f"{seconds:g} s"
+def shutter_text(seconds: float | None) -> str:
+    """An exposure time for a reader (``1/30 s``, ``4 s``), or "–" when not recorded."""
+    return "–" if seconds is None else format_shutter(seconds, unit=True)
 
 
 def format_span(rng: tuple[float, float] | None, fmt=lambda v: f"{v:g}", unit: str = "") -> str:
@@ -676,8 +671,8 @@ def _session_table(info: ReleaseInfo) -> str:
                 camera,
                 "simulated" if r["simulated"] else "captured",
                 _value(r["iso"]),
-                format_shutter(_number(r["short_exposure_s"])),
-                format_shutter(_number(r["long_exposure_s"])),
+                shutter_text(_number(r["short_exposure_s"])),
+                shutter_text(_number(r["long_exposure_s"])),
                 _value(r["exposure_ratio"], lambda x: f"{x:.0f}"),
                 _value(r["lux"]),
                 r["frames_short"],
@@ -728,9 +723,9 @@ def _composition(info: ReleaseInfo, s: SessionSummary) -> str:
         "— motion without references, for qualitative and temporal evaluation.\n"
         f"- **Cameras:** {cameras}\n"
         f"- **ISO:** {format_span(s.iso, lambda v: f'{v:.0f}')}\n"
-        f"- **Short exposures:** {format_span(s.short_exposure_s, format_shutter)}; "
+        f"- **Short exposures:** {format_span(s.short_exposure_s, shutter_text)}; "
         "**long exposures:** "
-        f"{format_span(s.long_exposure_s, format_shutter)}\n"
+        f"{format_span(s.long_exposure_s, shutter_text)}\n"
         f"- **Exposure ratio (long/short):** {ratio}\n"
         f"- **Illuminance at the scene:** {lux}\n"
         f"- **Lighting:** {_list(s.lighting)}\n"

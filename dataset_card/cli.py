@@ -13,11 +13,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from capture.cliutil import handle_errors
 from capture.errors import BadRequest, CaptureError
-from capture.fsio import atomic_write_json
 from curate.errors import BadInput, CurateError
 from dataset_card.errors import BadRelease, DatasetError
+from sublux_common.cliutil import handle_errors
+from sublux_common.fsio import atomic_write_json
 
 app = typer.Typer(
     help="Package curated sessions into versioned, verifiable releases.",
@@ -32,7 +32,7 @@ STAGING = "staging.json"
 
 #: The ``dataset`` command's error handling: sublux's bad requests exit 2, its other errors
 #: and OSError (one line naming the path) 1; a builtin exception is a bug and keeps its
-#: traceback (capture/cliutil.py).
+#: traceback (sublux_common/cliutil.py).
 BAD_REQUESTS = (BadRelease, BadInput, BadRequest)
 FAILURES = (DatasetError, CurateError, CaptureError)
 handle = handle_errors(bad=BAD_REQUESTS, fail=FAILURES, console=err, os_errors=True)
@@ -152,12 +152,12 @@ def build(
     codec: CodecOpt = "blosc-zstd",
 ) -> None:
     """Build the HDF5 splits into a staging folder, to inspect before publishing."""
-    from capture import __version__
     from dataset_card.build import build as build_data
     from dataset_card.build import plan_sessions
     from dataset_card.hdf5 import canonical_codec
     from dataset_card.publish import partial_folder
     from dataset_card.splits import parse_fractions
+    from sublux_common import __version__
 
     if out_dir.exists():
         raise BadRelease(f"{out_dir} already exists; choose a new staging folder")

@@ -28,18 +28,19 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from capture.fsio import atomic_write_json, sha256_file
 from dataset_card.card import (
     FileInfo,
     ReleaseInfo,
     check_release_info,
     default_citation,
     find_sensitive,
-    format_shutter,
     format_span,
+    shutter_text,
     summarize_sessions,
 )
 from dataset_card.errors import BadRelease
+from sublux_common.fsio import atomic_write_json
+from sublux_common.hashing import sha256_file
 
 __all__ = [
     "CROISSANT_VERSION",
@@ -218,8 +219,8 @@ def _rai(info: ReleaseInfo) -> dict[str, Any]:
             "sha256 and the camera settings read back.  "
             f"{s.num_sessions} sessions of {s.scenes} scenes; cameras: {cameras}; ISO "
             f"{format_span(s.iso)}; short exposures "
-            f"{format_span(s.short_exposure_s, fmt=format_shutter)}; long exposures "
-            f"{format_span(s.long_exposure_s, fmt=format_shutter)}; exposure ratios "
+            f"{format_span(s.short_exposure_s, fmt=shutter_text)}; long exposures "
+            f"{format_span(s.long_exposure_s, fmt=shutter_text)}; exposure ratios "
             f"{format_span(s.exposure_ratio)}; illuminance {format_span(s.lux, unit=' lux')}."
         ),
         "rai:dataCollectionType": collection_type,

@@ -38,10 +38,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from capture.fsio import atomic_write, atomic_write_bytes
 from dataset_card.errors import BadRelease, DatasetError
 from dataset_card.reader import half_size, network_input, open_release, usable_ratio
 from dataset_card.splits import DYNAMIC
+from sublux_common.fsio import atomic_write, atomic_write_bytes
 
 __all__ = ["SMID_MIN_FRAMES", "ExportSummary", "export_patches", "export_smid"]
 

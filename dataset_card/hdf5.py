@@ -50,7 +50,6 @@ try:  # registers Blosc, Bitshuffle, ... with HDF5; gzip and none are read witho
 except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
     hdf5plugin = None
 
-from capture.fsio import PART_SUFFIX, fsync_dir
 from dataset_card.errors import (
     BadRelease,
     CorruptFile,
@@ -59,6 +58,7 @@ from dataset_card.errors import (
     MissingFilter,
     ReleaseExists,
 )
+from sublux_common.fsio import PART_SUFFIX, fsync_dir
 
 __all__ = [
     "CODECS",

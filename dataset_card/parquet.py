@@ -33,10 +33,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from capture.fsio import fsync_dir
 from curate.errors import CurateError
 from curate.raw import render_mosaic
 from dataset_card.errors import BadRelease
+from sublux_common.fsio import fsync_dir
 
 __all__ = [
     "PAIRS_PARQUET",

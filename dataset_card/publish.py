@@ -30,8 +30,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from capture import __version__
-from capture.fsio import atomic_write, atomic_write_json, fsync_dir, sha256_file
 from dataset_card.build import build, plan_sessions
 from dataset_card.card import FileInfo, ReleaseInfo, SplitInfo, check_card, write_card
 from dataset_card.croissant import validate_croissant, write_croissant
@@ -46,6 +44,10 @@ from dataset_card.hdf5 import (
 )
 from dataset_card.parquet import PAIRS_PARQUET, count_rows
 from dataset_card.reader import MANIFEST
+from sublux_common import __version__
+from sublux_common.fsio import atomic_write, atomic_write_json, fsync_dir
+from sublux_common.hashing import sha256_file
+from sublux_common.progress import OnProgress
 
 __all__ = [
     "MANIFEST",
@@ -62,7 +64,6 @@ __all__ = [
 
 SUMS = "SHA256SUMS"
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
-Progress = Callable[[str, int, int], None]
 Say = Callable[[str], None]
 PARTIAL_INFO = ".partial.json"
 _PARTIAL_RE = re.compile(r"^\.(?P<name>.+)\.partial-(?P<pid>\d+)$")
@@ -346,7 +347,7 @@ def refresh_checksums(root: str | os.PathLike, *, known: dict[str, str] | None =
 
 
 def check_release(
-    root: str | os.PathLike, *, chunks: bool = True, progress: Progress | None = None
+    root: str | os.PathLike, *, chunks: bool = True, progress: OnProgress | None = None
 ) -> list[str]:
     """Every check of a frozen or staged release; returns the problems found.
 
@@ -415,7 +416,7 @@ def check_release(
     return problems
 
 
-def verify_release(root: str | os.PathLike, *, progress: Progress | None = None) -> list[str]:
+def verify_release(root: str | os.PathLike, *, progress: OnProgress | None = None) -> list[str]:
     """``dataset verify``: checksums, every chunk (fletcher32), schema, leakage, metadata."""
     return check_release(root, chunks=True, progress=progress)
 
@@ -447,7 +448,7 @@ def publish(
     split_lists: str | os.PathLike | None = None,
     codec: str = DEFAULT_CODEC,
     shard_bytes: int = 4 * 10**9,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
     say: Say | None = None,
 ) -> Path:
     """Build, describe, validate and freeze a release at ``out``; returns ``out``.

@@ -62,7 +62,6 @@ if str(ROOT) not in sys.path:
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _benchlib, beside this script
 from _benchlib import bench_main, report_misses  # noqa: E402
 
-from capture.fsio import sha256_file  # noqa: E402
 from capture.protocols import Exposure  # noqa: E402
 from capture.session import FrameRecord, read_frame_bytes  # noqa: E402
 from capture.sim.camera import SimCamera  # noqa: E402
@@ -77,6 +76,7 @@ from dataset_card.hdf5 import (  # noqa: E402
     open_file,
 )
 from dataset_card.parquet import preview_short  # noqa: E402
+from sublux_common.hashing import sha256_file  # noqa: E402
 
 log = logging.getLogger("bench_dataset")
 

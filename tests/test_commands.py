@@ -106,9 +106,9 @@ def _contract(name_start: str) -> dict:
     raise AssertionError(f"no import-linter contract named {name_start!r}...")
 
 
-def test_the_layers_contract_has_the_command_layer_on_top():
+def test_the_layers_contract_has_the_command_layer_on_top_and_the_shared_layer_below():
     layers = _contract("One way down")["layers"]
-    assert layers == ["sublux", "baseline", "dataset_card", "curate", "capture"]
+    assert layers == ["sublux", "baseline", "dataset_card", "curate", "capture", "sublux_common"]
 
 
 def test_the_simulator_contract_names_every_capture_module_but_the_simulators():
@@ -119,5 +119,14 @@ def test_the_simulator_contract_names_every_capture_module_but_the_simulators():
     assert modules - {"capture.sim"} == {
         m for m in contract["source_modules"] if m.startswith("capture")
     }
-    assert {"curate", "dataset_card", "baseline"} <= set(contract["source_modules"])
+    assert {"curate", "dataset_card", "baseline", "sublux_common"} <= set(
+        contract["source_modules"]
+    )
     assert contract["forbidden_modules"] == ["capture.sim"]
+
+
+def test_the_project_has_one_version_in_the_shared_layer():
+    import sublux_common
+
+    assert sublux_common.__version__ == PYPROJECT["project"]["version"]
+    assert capture.__version__ is sublux_common.__version__

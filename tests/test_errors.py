@@ -13,8 +13,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from capture.cliutil import handle_errors
 from capture.errors import BadRequest, CaptureError
+from sublux_common.cliutil import handle_errors
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

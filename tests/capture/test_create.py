@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from capture.cli import app
 from capture.errors import SessionError, SessionExists
-from capture.fsio import CRASH_ENV
 from capture.protocols import CameraInfo
 from capture.session import SessionWriter, check_new_session_dir, open_session
+from sublux_common.fsio import CRASH_ENV
 
 runner = CliRunner()
 SIM = ["--camera", "sim", "--sim-size", "48x64"]

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from capture.fsio import CRASH_ENV
 from capture.session import open_session
+from sublux_common.fsio import CRASH_ENV
 
 pytestmark = pytest.mark.slow
 

@@ -16,10 +16,10 @@ import pytest
 from typer.testing import CliRunner
 
 from capture.cli import app
-from capture.fsio import CRASH_ENV
 from capture.protocols import Exposure
 from capture.session import open_session, serial_hash
 from capture.sim.camera import SimCamera
+from sublux_common.fsio import CRASH_ENV
 
 runner = CliRunner()
 DNG = Path(__file__).parents[1] / "data" / "raw" / "colorchart.dng"

@@ -16,10 +16,12 @@ import threading
 import pytest
 from typer.testing import CliRunner
 
-from capture import fsio, plan
+from capture import plan
 from capture.cli import _stoppable, app
-from capture.errors import DiskFull, StorageError, os_error_message, storage_errors
+from capture.errors import DiskFull, StorageError, storage_errors
 from capture.session import open_session
+from sublux_common import fsio
+from sublux_common.oserrors import os_error_message
 
 runner = CliRunner()
 SIM = ["--camera", "sim", "--sim-size", "48x64"]

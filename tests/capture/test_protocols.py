@@ -37,3 +37,11 @@ def test_parse_shutter_rejects(text):
 def test_format_shutter(seconds, text):
     assert format_shutter(seconds) == text
     assert parse_shutter(format_shutter(seconds)) == Fraction(seconds)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(1 / 30, "1/30 s"), (0.0334, "1/30 s"), (0.3, "0.3 s"), (4, "4 s"), (2.5, "2.5 s")],
+)
+def test_format_shutter_with_unit_is_what_a_card_prints(seconds, text):
+    assert format_shutter(seconds, unit=True) == text

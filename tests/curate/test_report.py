@@ -281,7 +281,7 @@ def test_contact_sheet_chooses_pairs_evenly_and_clears_stale_rows(tmp_path, sess
     html_path = write_report(result)
     assert (html_path.parent / "pair_04.png").exists()
     steps = []
-    html_path = write_report(result, max_pairs=2, progress=lambda d, t: steps.append((d, t)))
+    html_path = write_report(result, max_pairs=2, progress=lambda s, d, t: steps.append((d, t)))
     pairs = sorted(read_alignment(result).pairs, key=lambda p: (p["bright"], p["dark"]))
     captions = _captions(html_path)
     assert [name for _, name in captions] == ["pair_01.png", "pair_02.png"]

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from huggingface_hub import DatasetCard
 
-from capture.fsio import sha256_bytes, sha256_file
 from dataset_card.card import (
     REQUIRED_SECTIONS,
     FileInfo,
@@ -26,6 +25,7 @@ from dataset_card.card import (
 from dataset_card.croissant import PAIRS_COLUMNS
 from dataset_card.errors import BadRelease
 from dataset_card.parquet import card_features, write_pairs_parquet
+from sublux_common.hashing import sha256_bytes, sha256_file
 
 PAIRS_HEADER = (
     "split,session_id,scene,file,short_index,ref_index,short_file,short_sha256,long_file,"

@@ -247,7 +247,7 @@ def test_croissant_keeps_numeric_looking_session_ids(tmp_path, offline):
         r["session_id"] = "00" + r["session_id"][-2:]
         r["scene"] = "0" + r["session_id"]
     write_pairs_parquet(rows, root / "pairs.parquet", PAIRS_COLUMNS)
-    from capture.fsio import sha256_file
+    from sublux_common.hashing import sha256_file
 
     for f in info.extra_files:
         f.size, f.sha256 = (root / f.path).stat().st_size, sha256_file(root / f.path)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from capture.fsio import sha256_file
 from dataset_card.croissant import (
     CROISSANT_VERSION,
     PAIRS_CSV_COLUMNS,
@@ -19,6 +18,7 @@ from dataset_card.croissant import (
     write_croissant,
 )
 from dataset_card.errors import BadRelease
+from sublux_common.hashing import sha256_file
 from tests.dataset_card.test_card import make_release
 
 RAI_FIELDS = (

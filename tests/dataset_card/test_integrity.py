@@ -19,7 +19,6 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from capture.fsio import sha256_file
 from capture.session import open_session
 from curate.pipeline import align_session
 from curate.raw import read_raw, render_srgb
@@ -36,6 +35,7 @@ from dataset_card.publish import (
     remove_stale_partials,
 )
 from dataset_card.reader import open_release
+from sublux_common.hashing import sha256_file
 from tests._release import META, SHIFTS, WARNING, curated_scene, multi_reference_scene
 from tests.curate._sessions import static_session
 from tests.dataset_card.test_hdf5 import session_attrs

@@ -8,7 +8,6 @@ file or the new one, never half of one.  Journals are append-only and fsynced pe
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import signal
@@ -25,8 +24,6 @@ __all__ = [
     "atomic_write_json",
     "crash_point",
     "fsync_dir",
-    "sha256_bytes",
-    "sha256_file",
 ]
 
 PART_SUFFIX = ".part"
@@ -168,17 +165,3 @@ def cut_torn_tail(path: str | os.PathLike) -> bytes:
         fh.flush()
         os.fsync(fh.fileno())
     return tail
-
-
-def sha256_bytes(data: bytes) -> str:
-    """Hex sha256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()

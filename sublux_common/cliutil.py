@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from capture.errors import os_error_message
+from sublux_common.oserrors import os_error_message
 
 __all__ = ["handle_errors"]
 

@@ -21,7 +21,8 @@ interrupted is finished by running the same command again (like ``capture resume
 journalled is verified and kept, files no record vouches for are set aside, the rest copied.
 
 Only metadata is read here (tifffile for the TIFF-based raw formats: DNG, NEF, ARW, CR2, PEF,
-ORF, RW2...; OpenCV for videos).  Decoding the mosaic is curation's job (rawpy lives there).
+ORF, RW2..., and for the TIFF structures inside CR3 and RAF files, :mod:`capture.rawmeta`;
+OpenCV for videos).  Decoding the mosaic is curation's job (rawpy lives there).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import tifffile
 
 from capture.errors import BadImport, CaptureError, SessionExists, StorageError, storage_errors
 from capture.protocols import CameraInfo, format_shutter, parse_shutter
+from capture.rawmeta import container_exif
 from capture.session import (
     PASSES,
     FrameRecord,
@@ -223,9 +225,10 @@ def probe_raw(path: Path) -> RawInfo:
     """Read a raw file's metadata (not its image); raises ``_Unreadable`` with the reason.
 
     TIFF-based formats are parsed (the largest CFA image's size, and that its data lies
-    inside the file: a truncated copy is caught here); CR3, RAF and the other non-TIFF
-    formats are recognised by their signature, with no metadata read (the command line gives
-    the exposure).
+    inside the file: a truncated copy is caught here); CR3 and RAF are recognised by their
+    signature and their EXIF is read from the TIFF structures they carry (make, model,
+    serial, ISO, exposure, aperture, time; not the image size); other non-TIFF formats get
+    no metadata (the command line gives the exposure).
     """
     suffix = path.suffix.lower()
     if suffix not in RAW_SUFFIXES:
@@ -241,7 +244,7 @@ def probe_raw(path: Path) -> RawInfo:
     if head[:2] not in (b"II", b"MM"):
         signatures = {".cr3": head[4:8] == b"ftyp", ".raf": head.startswith(b"FUJIFILM")}
         if signatures.get(suffix):
-            return RawInfo(path.name, size, None, None, "", "", None, None, None, None, None)
+            return _container_info(path, size)
         raise _Unreadable(f"not a {suffix[1:].upper()} file (it starts with {head[:8]!r})")
     quiet = logging.getLogger("tifffile")
     level = quiet.level
@@ -287,6 +290,35 @@ def probe_raw(path: Path) -> RawInfo:
         aperture=f"{f_number:g}" if f_number else None,
         taken=_taken(exif),
         simulated=_text(tags.get("Software")) == _SIM_SOFTWARE,
+    )
+
+
+def _container_info(path: Path, size: int) -> RawInfo:
+    """A CR3's or RAF's metadata from the TIFF structures inside it (:mod:`capture.rawmeta`);
+    the image size is not read (the frames' sizes are checked when curation decodes them)."""
+    try:
+        found = container_exif(path)
+    except OSError as exc:
+        raise _Unreadable(f"cannot be read ({exc.strerror or exc})") from None
+    ifd0, exif = found or ({}, {})
+    serial = _text(exif.get("BodySerialNumber")) or _text(ifd0.get("CameraSerialNumber")) or None
+    iso = exif.get("ISOSpeedRatings")
+    if isinstance(iso, tuple):
+        iso = iso[0] if iso else None
+    f_number = _rational(exif.get("FNumber"))
+    exposure = _rational(exif.get("ExposureTime"))
+    return RawInfo(
+        name=path.name,
+        size=size,
+        width=None,
+        height=None,
+        make=_text(ifd0.get("Make")),
+        model=_text(ifd0.get("Model")),
+        serial=serial,
+        iso=int(iso) if iso else None,
+        exposure_s=exposure if exposure else None,
+        aperture=f"{f_number:g}" if f_number else None,
+        taken=_taken(exif),
     )
 
 

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dataset_card.build import BuildResult, build, plan_sessions
+from dataset_card.build import BuildResult, SessionPlan, build, plan_sessions
 from dataset_card.card import FileInfo, ReleaseInfo, SplitInfo, check_card, write_card
 from dataset_card.croissant import validate_croissant, write_croissant
 from dataset_card.errors import BadRelease, DatasetError, ReleaseExists
@@ -469,7 +469,7 @@ class _PublishPlan:
     meta: ReleaseMeta
     codec: str
     old: dict | None  # the previous release's manifest, with ``previous``
-    plans: list  # build.SessionPlan, one per session, with its split
+    plans: list[SessionPlan]  # one per session, with its split
     created: str
 
 
@@ -586,7 +586,7 @@ def _write_metadata(info: ReleaseInfo, tmp: Path) -> None:
     write_croissant(info, tmp / "croissant.json")
 
 
-def _session_detail(plan) -> dict:
+def _session_detail(plan: SessionPlan) -> dict:
     """A session's entry in ``manifest.json``: where it is, and what changes its meaning."""
     summary = plan.summary()
     return {

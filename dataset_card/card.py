@@ -4,7 +4,9 @@ The card is built with huggingface_hub's card API: the front matter is a
 :class:`huggingface_hub.DatasetCardData` (license, task, tags, size bucket, one ``configs`` entry
 per kind of split naming each split's Parquet row table, ``dataset_info`` with the features and
 the examples and bytes of those tables) and
-the prose comes from this module's Jinja template through :meth:`DatasetCard.from_template`.  The
+the prose comes from the Jinja2 templates in ``dataset_card/templates/card/`` (``card.md.j2``
+and one template per section), rendered by :func:`render_card`; this module gathers the
+numbers and table rows they print and checks a written card.  The
 prose answers the questions of *Datasheets for Datasets* (Gebru et al., 2021): motivation,
 composition, collection, preprocessing, uses, distribution, maintenance, with the numbers
 computed from the per-session summaries the packager hands over in a :class:`ReleaseInfo`.
@@ -23,7 +25,7 @@ import os
 import re
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from capture.protocols import format_shutter
 from dataset_card.errors import BadRelease
 from dataset_card.parquet import PARQUET_DIR, PREVIEW_SIDE, card_features
+from dataset_card.templating import render
 from sublux_common.fsio import atomic_write
 
 __all__ = [
@@ -51,6 +54,7 @@ __all__ = [
     "default_citation",
     "find_sensitive",
     "format_span",
+    "render_card",
     "shutter_text",
     "size_category",
     "summarize_sessions",
@@ -425,17 +429,6 @@ def check_release_info(info: ReleaseInfo) -> None:
 # -- formatting -----------------------------------------------------------------------------
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("\n", " ").replace("|", "\\|").strip() or "–"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def _bytes(n: int) -> str:
     size = float(n)
     for unit in ("B", "KB", "MB", "GB", "TB"):
@@ -458,6 +451,13 @@ def format_span(rng: tuple[float, float] | None, fmt=lambda v: f"{v:g}", unit: s
     return f"{lo}{unit}" if lo == hi else f"{lo}–{hi}{unit}"
 
 
+def _span(
+    rng: tuple[float, float] | None, how: str | Callable[[float], str] = "g", unit: str = ""
+) -> str:
+    """:func:`format_span` for templates: ``how`` is a format spec (``".0f"``) or a function."""
+    return format_span(rng, how if callable(how) else (lambda v: format(v, how)), unit)
+
+
 def _value(v: Any, fmt=lambda x: f"{x:g}") -> str:
     n = _number(v)
     return "–" if n is None else fmt(n)
@@ -471,63 +471,9 @@ def _list(items: Sequence[str], limit: int = 12) -> str:
     return shown if len(items) <= limit else f"{shown} and {len(items) - limit} more"
 
 
-# -- the card -------------------------------------------------------------------------------
+# -- the card: the numbers and table rows here, the prose in templates/card/*.md.j2 ----------
 
-_TEMPLATE = """---
-{{ card_data }}
----
-
-# {{ pretty_name }}
-
-{{ provenance }}{{ summary }}
-
-- **Version:** {{ version }} (created {{ created }} with sublux {{ tool_version }})
-- **License:** {{ license }}
-- **Homepage / repository:** {{ url }}
-- **Curated by:** {{ creators }}
-
-## Motivation
-
-{{ motivation }}
-
-## Composition
-
-{{ composition }}
-
-## Collection process
-
-{{ collection }}
-
-## Preprocessing and curation
-
-{{ preprocessing }}
-
-## Uses
-
-{{ uses }}
-
-## Personal and sensitive information
-
-{{ personal }}
-
-## Bias, risks and limitations
-
-{{ limitations }}
-
-## Distribution
-
-{{ distribution }}
-
-## Maintenance
-
-{{ maintenance }}
-
-## Citation
-
-```bibtex
-{{ citation }}
-```
-"""
+CARD_TEMPLATE = "card/card.md.j2"
 
 
 def _creators_text(creators: Sequence[Mapping[str, Any]]) -> str:
@@ -541,89 +487,10 @@ def _creators_text(creators: Sequence[Mapping[str, Any]]) -> str:
     return ", ".join(parts)
 
 
-def _frames_kind(s: SessionSummary) -> str:
-    """What the short frames are, for the card's first sentence."""
-    if not s.video:
-        return "RAW Bayer frames"
-    if len(s.video) == s.num_sessions:
-        return "8-bit sRGB video frames"
-    return f"frames (RAW Bayer mosaics; 8-bit sRGB video in {len(s.video)} session(s))"
-
-
-def _modality(s: SessionSummary) -> str:
-    """Which sessions are raw and which video (issue 14); empty for an all-raw release."""
-    if not s.video:
-        return ""
-    return (
-        f"- **Modality:** {s.num_sessions - len(s.video)} raw session(s) (Bayer mosaics: "
-        f"`short`, `long`, `gt_srgb`) and {len(s.video)} video session(s) imported with "
-        "`capture import` ("
-        + ", ".join(f"`{i}`" for i in s.video)
-        + "): their frames are 8-bit sRGB as the camera rendered and encoded them "
-        "(`short_srgb`, `long_srgb`, RGB order; the reference itself is the ground truth), "
-        "with each video's source name, sha256, frame rate, duration and codec in the "
-        "group's `video_dark`/`video_bright` attributes.  Lossy video compression and the "
-        "camera's own rendering make them a different input from raw frames: train and "
-        "report on them separately.\n"
-    )
-
-
-def _provenance(s: SessionSummary) -> str:
-    """The card's first line when any session is simulated (empty otherwise)."""
-    if s.all_simulated:
-        return (
-            "> **Simulated data.** Every frame of this release comes from sublux's simulated "
-            "camera (`--camera sim`: a physical noise model of a sensor, not a real one). It "
-            "exercises the tooling; it is not a low-light dataset to train or benchmark "
-            "models on.\n\n"
-        )
-    if s.simulated:
-        return (
-            f"> **Partly simulated.** {len(s.simulated)} of {s.num_sessions} sessions come "
-            "from sublux's simulated camera, not a real one: "
-            + ", ".join(f"`{i}`" for i in s.simulated)
-            + ".  Leave them out for any claim about real sensors.\n\n"
-        )
-    return ""
-
-
-def _realness(s: SessionSummary) -> str:
-    if s.all_simulated:
-        return (
-            "so real captures are what such a dataset needs; the pairs of *this* release, "
-            "however, are simulated (sublux's simulated camera), made to test the tools, not "
-            "to stand in for real low-light frames.  The "
-        )
-    if s.simulated:
-        return (
-            f"so the pairs of the {s.num_sessions - len(s.simulated)} real sessions are real "
-            f"captures; the {len(s.simulated)} simulated session(s) (listed in the first "
-            "lines and under Composition) are not.  The "
-        )
-    return "so the pairs here are real captures.  The "
-
-
-def _motivation(info: ReleaseInfo) -> str:
-    s = summarize_sessions(info.sessions)
-    return (
-        f"{(info.description or '').strip()}\n\n"
-        "The dataset exists to train and evaluate denoising and enhancement of *video* shot "
-        "near 1 lux, in the style of DRV (Chen et al., *Seeing Motion in the Dark*, ICCV 2019): "
-        "short-exposure RAW bursts whose single frames have a signal-to-noise ratio below 0 dB, "
-        "paired with long-exposure references of the same scene.  Models trained on synthetic "
-        "Poisson-Gaussian noise are a poor stand-in for such frames (DRV measured a signal-to-"
-        "noise ratio of -3.24 dB on its real frames against 18.59 dB for the synthetic model), "
-        f"{_realness(s)}"
-        "release also answers what users of DRV, SID, SDSD and ELD ask for: checksums for every "
-        "file, machine-readable splits (the `configs` above, `manifest.json` and the Croissant "
-        "`pairs` record set), the capture metadata inside the files rather than in file names, "
-        "and versioned releases with a changelog.\n\n"
-        f"It was created by {_creators_text(info.creators)}."
-    )
-
-
-def _split_table(info: ReleaseInfo) -> str:
-    rows = [
+def _split_rows(info: ReleaseInfo) -> list[tuple]:
+    """One row per split: name, what an example is, sessions, scenes, examples, frames, files,
+    size."""
+    return [
         (
             s.name,
             "pairs" if s.paired else "frames (no reference)",
@@ -637,29 +504,16 @@ def _split_table(info: ReleaseInfo) -> str:
         )
         for s in info.splits
     ]
-    return _table(
-        (
-            "split",
-            "examples are",
-            "sessions",
-            "scenes",
-            "examples",
-            "short frames",
-            "long frames",
-            "files",
-            "size",
-        ),
-        rows,
-    )
 
 
-def _session_table(info: ReleaseInfo) -> str:
-    rows = []
+def _session_rows(info: ReleaseInfo) -> list[tuple]:
+    """One row per session, in split order then by id."""
     order = {sp.name: i for i, sp in enumerate(info.splits)}
     rows_in = sorted(
         (_clean(s) for s in info.sessions),
         key=lambda r: (order.get(r["split"], len(order)), str(r["split"]), str(r["id"])),
     )
+    rows = []
     for r in rows_in:
         camera = " ".join(str(r[k]) for k in ("camera_make", "camera_model") if r[k])
         rows.append(
@@ -679,122 +533,32 @@ def _session_table(info: ReleaseInfo) -> str:
                 r["frames_long"],
             )
         )
-    return _table(
-        (
-            "session",
-            "scene",
-            "split",
-            "kind",
-            "camera",
-            "frames are",
-            "ISO",
-            "short",
-            "long",
-            "ratio",
-            "lux",
-            "short frames",
-            "long frames",
-        ),
-        rows,
-    )
+    return rows
 
 
-def _composition(info: ReleaseInfo, s: SessionSummary) -> str:
-    kinds = ", ".join(f"{n} {k}" for k, n in s.kinds.items()) or "none"
-    cameras = ", ".join(f"{cam} ({n} sessions)" for cam, n in s.cameras.items()) or "none"
-    ratio = format_span(s.exposure_ratio, lambda v: f"{v:.0f}")
-    if s.exposure_ratio_median is not None:
-        ratio += f" (median {s.exposure_ratio_median:.0f})"
-    lux = format_span(s.lux, unit=" lux")
-    if s.lux_unknown:
-        lux += f"; not metered for {s.lux_unknown} of {s.num_sessions} sessions"
-    return (
-        f"{s.num_sessions} sessions of {s.scenes} scenes ({kinds}); {info.num_pairs} "
-        f"short/long pairs; {s.frames_short} short-exposure and {s.frames_long} long-exposure "
-        "frames kept.  An *example* is one short-exposure Bayer frame with its matched "
-        "reference (a row of `pairs.csv`); in a split without references it is one short "
-        "frame.  Splits are disjoint by scene: every session of a scene, under any lighting, "
-        "is in the same split.\n\n"
-        f"{_split_table(info)}\n\n"
-        "- **Session kinds:** `static` — a tripod burst (about 110 frames) and long "
-        "exposure(s) of a still scene, every kept short frame paired with the reference; "
-        "`sweep` — a motorised turntable repeats one path, once dark (short exposures) and "
-        "once bright (long exposures at each step), frames matched along the path; `dynamic` "
-        "— motion without references, for qualitative and temporal evaluation.\n"
-        f"- **Cameras:** {cameras}\n"
-        f"- **ISO:** {format_span(s.iso, lambda v: f'{v:.0f}')}\n"
-        f"- **Short exposures:** {format_span(s.short_exposure_s, shutter_text)}; "
-        "**long exposures:** "
-        f"{format_span(s.long_exposure_s, shutter_text)}\n"
-        f"- **Exposure ratio (long/short):** {ratio}\n"
-        f"- **Illuminance at the scene:** {lux}\n"
-        f"- **Lighting:** {_list(s.lighting)}\n"
-        f"{_modality(s)}\n"
-        "### Sessions\n\n"
-        f"{_session_table(info)}"
-    )
-
-
-def _warnings(info: ReleaseInfo) -> str:
-    rows = [
+def _warning_rows(info: ReleaseInfo) -> list[tuple]:
+    """One row per warning journalled at capture: session, code, message."""
+    return [
         (f"`{r['id']}`", f"`{w.get('code', '')}`", w.get("message", ""))
         for r in (_clean(x) for x in info.sessions)
         for w in r["warnings"] or []
     ]
-    if not rows:
-        return "No session journalled a warning."
+
+
+def _unused_text(unused: Sequence[Mapping[str, Any]]) -> str:
     return (
-        "Warnings journalled at capture (the plan was not kept, or something else changes what "
-        "the frames mean); read them before using these sessions:\n\n"
-        + _table(("session", "code", "message"), rows)
+        "; ".join(
+            f"`{u.get('file', '')}` (`{u.get('reason', '')}`"
+            + (f": {u['detail']}" if u.get("detail") else "")
+            + ")"
+            for u in unused
+        )
+        or "none"
     )
 
 
-def _collection(info: ReleaseInfo, s: SessionSummary) -> str:
-    if s.all_simulated:
-        how = (
-            f"Every frame was made by sublux's simulated camera (`capture --camera sim`, tool "
-            f"version {info.tool_version}): a physical model of a Bayer sensor (photon shot "
-            "noise, read noise, black level, quantisation) looking at a synthetic scene, "
-            "written as DNG files and journalled exactly as a real capture would be; the "
-            "turntable of sweeps is the GRBL simulator.  Nothing was photographed.  The "
-            "protocol simulated is the real one.  "
-        )
-    else:
-        how = (
-            f"Every frame was captured tethered with sublux (`capture` command, tool version "
-            f"{info.tool_version}) through libgphoto2, as the camera's RAW files"
-            + (
-                f", except those of the {len(s.simulated)} simulated session(s) ("
-                + ", ".join(f"`{i}`" for i in s.simulated)
-                + "), made by sublux's simulated camera"
-                if s.simulated
-                else ""
-            )
-            + ".  "
-        )
-    return (
-        f"{how}Static scenes "
-        "were shot from a tripod: a short-"
-        "exposure burst, then the long-exposure reference(s) with the same ISO and the "
-        "shutter lengthened by the exposure ratio.  Moving scenes were shot on a motorised "
-        "turntable driven by a GRBL controller, which repeats one path twice, once with short "
-        "exposures and once with long ones, and records the angle of each frame.  ISO, shutter "
-        "and aperture were set on the camera, and the values read back are journalled with "
-        "every frame.\n\n"
-        "Each session keeps an append-only journal (`journal.jsonl`) in which a frame is "
-        "recorded, with its sha256 and the settings read back from the camera, only once its "
-        "file is whole on disk; the packager reads each frame once and checks its size and "
-        "sha256 against that record before writing it (a frame that changed stops the "
-        "publish), and the sha256 of every source RAW file travels into the release "
-        "(`short_frames` / `long_frames` tables, and `short_sha256` in `pairs.csv`), so any "
-        "frame can be traced to the capture.  Lighting and, where a meter was used, the "
-        f"illuminance were noted per session ({_list(s.lighting, 6)}).\n\n"
-        f"{_warnings(info)}"
-    )
-
-
-def _drop_table(info: ReleaseInfo) -> str:
+def _drop_rows(info: ReleaseInfo) -> list[tuple]:
+    """One row per session that lost a frame, a pair or a reference at curation."""
     rows = []
     for r in (_clean(x) for x in info.sessions):
         dropped = r["dropped"] or {}
@@ -806,294 +570,21 @@ def _drop_table(info: ReleaseInfo) -> str:
                 f"`{r['id']}`",
                 ", ".join(f"{n} `{k}`" for k, n in sorted(dropped.items())) or "none",
                 r["rejected"] or 0,
-                "; ".join(
-                    f"`{u.get('file', '')}` (`{u.get('reason', '')}`"
-                    + (f": {u['detail']}" if u.get("detail") else "")
-                    + ")"
-                    for u in unused
-                )
-                or "none",
+                _unused_text(unused),
             )
         )
-    if not rows:
-        return "No session lost a frame, a pair or a reference at curation."
-    return "Per session:\n\n" + _table(
-        ("session", "dropped frames", "rejected pairs", "references not used"), rows
-    )
+    return rows
 
 
-def _preprocessing(info: ReleaseInfo, s: SessionSummary) -> str:
-    dropped = (
-        ", ".join(f"{n} `{reason}`" for reason, n in s.dropped.items()) if s.dropped else "none"
-    )
-    total = sum(s.dropped.values())
-    methods = "; ".join(f"`{m}`" for m in s.registration) or "not recorded"
-    recipe = (info.gt_recipe or "").strip() or "not rendered in this release"
-    reasons = "; ".join(
-        f"`{k}`: {DROP_REASONS[k]}" for k in DROP_REASONS if k in s.dropped or k in _CORE_REASONS
-    )
-    others = [k for k in s.dropped if k not in DROP_REASONS]
-    if others:
-        reasons += "; " + ", ".join(f"`{k}`" for k in others) + ": see the curation report"
-    mean = (
-        f"- **Mean ground truth (`long_mean`, `gt_mean_srgb`):** {s.mean_sessions} static "
-        "session(s) have more than one reference; for them the release also holds the mean of "
-        "the K reference windows (float32) and its sRGB rendering, a cleaner target whose "
-        "noise is about 1/sqrt(K) of one reference's (as SIDD builds its ground truth).  Each "
-        "reference keeps its own residual shift (`long_frames` `dy`, `dx`, under a pixel), so "
-        "the mean is registered to within a pixel.\n"
-        if s.mean_sessions
-        else "- **Mean ground truth:** no session has more than one reference, so there is no "
-        "`long_mean` / `gt_mean_srgb`; `gt_srgb` is the only ground truth.\n"
-    )
-    return (
-        "Curation (`curate align`) decodes every frame once, drops unusable frames, matches "
-        "short frames to references and registers each pair; the packager then crops and "
-        "writes the pairs.\n\n"
-        f"- **Dropped frames:** {total} in all ({dropped}).  {reasons}.\n"
-        f"- **Rejected pairs:** {s.rejected} matched pairs whose correlation after alignment "
-        "was too low were left out.\n"
-        f"- **References not used:** {s.unused_references} (listed per session below, with "
-        "the reason).  Every kept reference of a static session is in the release: with K of "
-        "them, kept short frame j is paired with reference j mod K (`short_frames` `ref`).\n"
-        f"- **Registration:** translation only, estimated on binned luminance ({methods}).  "
-        "Static bursts are averaged before registering to the reference, which divides the "
-        "noise by the square root of the burst length.\n"
-        "- **Untouched values:** `short` and `long` hold the Bayer mosaic exactly as the RAW "
-        "decoder reports it: no black-level subtraction, no white balance, no gain, no "
-        "demosaicing, no denoising, no clipping.  The only change is a spatial crop to the "
-        "region common to the aligned pair(s), at even offsets so that the colour-filter "
-        "phase stays `RGGB`.  The black and white levels, white balance and the crop window "
-        "are stored as attributes, so a model applies its own normalisation.  The shift left "
-        "after the even crop (at most one pixel per axis) is stored per short frame as "
-        "`dy`, `dx`.\n"
-        f"- **Ground-truth sRGB (`gt_srgb`):** {recipe}.\n"
-        f"{mean}"
-        "- **No annotation:** there are no human labels; the reference of a short frame is "
-        "its long exposure.\n\n"
-        f"{_drop_table(info)}"
-    )
-
-
-TORCH_SNIPPET = """\
-import torch
-from dataset_card.reader import open_release, pairs
-
-RELEASE = "."  # the release folder, where this README is
-
-
-class Pairs(torch.utils.data.Dataset):
-    \"\"\"(short, long, ground truth, exposure ratio) for every pair of one split.\"\"\"
-
-    def __init__(self, release, split="train"):
-        self.split = open_release(release).split(split)  # opens its files lazily, per worker
-        self.index = list(pairs(self.split))  # (session_id, short_index, ref_index)
-
-    def __len__(self):
-        return len(self.index)
-
-    def __getitem__(self, n):
-        sid, i, k = self.index[n]
-        sd = self.split.session(sid)
-        short = torch.from_numpy(sd.short[i].astype("float32"))  # raw Bayer, black included
-        long = torch.from_numpy(sd.long[k].astype("float32"))
-        gt = torch.from_numpy(sd.ground_truth(i, kind="mean").astype("float32") / 65535)
-        ratio = float(sd.short_frames["exposure_ratio"][i])
-        return short, long, gt, ratio
-
-
-train = Pairs(RELEASE, "train")
-loader = torch.utils.data.DataLoader(train, batch_size=1, shuffle=True, num_workers=2)
-short, long, gt, ratio = next(iter(loader))
-print(len(train), tuple(short.shape), tuple(gt.shape), float(ratio))
-"""
-
-
-def _uses(info: ReleaseInfo) -> str:
-    return (
-        "### Direct use\n\n"
-        "- Training and evaluating single-image RAW denoising and low-light enhancement "
-        "(SID-style: packed Bayer in, sRGB or linear RGB out).\n"
-        "- Burst and video denoising (DRV/SMID-style), with the static bursts for training "
-        "and the `dynamic` sessions for temporal consistency.\n"
-        "- Studying sensor noise at very low photon counts (the values are untouched).\n\n"
-        "DRV's protocol evaluates the 5th frame of each static test sequence with PSNR and "
-        "SSIM against `gt_srgb`; where a static session has several references, "
-        "`gt_mean_srgb` (their mean) is the less noisy target.  Say which one you used.\n\n"
-        "### Loading\n\n"
-        "With Hugging Face `datasets` (nothing else to install): one row per pair, with the "
-        "frames' file names, sha256, exposure ratio, shift, score and two small previews "
-        f"(at most {PREVIEW_SIDE} px: the dark frame times its exposure ratio, and the ground "
-        "truth).  The rows say where the full-resolution frames are in the HDF5 files "
-        "(`file`, `session_id`, `short_index`, `ref_index`).\n\n"
-        "```python\n"
-        "from datasets import load_dataset\n\n"
-        'rows = load_dataset("RELEASE_FOLDER_OR_HUB_ID")  # the default config\n'
-        'row = rows["train"][0]\n'
-        'row["scene"], row["exposure_ratio"], row["short_preview"]  # a PIL image\n'
-        "```\n\n"
-        "For training, read the frames from HDF5.  A PyTorch dataset of (short, long, ground "
-        "truth, exposure ratio) with sublux's reader (`pip install sublux torch`; h5py and "
-        "hdf5plugin come with it), run from the release folder:\n\n"
-        f"```python\n{TORCH_SNIPPET}```\n\n"
-        "`short` and `long` are the raw Bayer mosaics (black level included; `sd.attrs` holds "
-        "`black_level`, `white_level` and `cfa`, and `dataset_card.reader.network_input` "
-        "applies SID's packing and gain); `gt` is sRGB in [0, 1], the mean of the session's "
-        'references where it has several (`kind="pair"` for the pair\'s own).\n\n'
-        "### Out-of-scope use\n\n"
-        "- Recognising, tracking or identifying people or places: the scenes are staged "
-        "still lifes and were not collected for that.\n"
-        "- Treating `gt_srgb` as a photometric truth: it is one rendering of a long exposure "
-        "(camera white balance, no auto-brightness).\n"
-        "- Claims about cameras not in the release: noise statistics are sensor- and ISO-"
-        "specific."
-    )
-
-
-def _personal() -> str:
-    return (
-        "The capture protocol (a tripod or a turntable in front of the camera) is meant for "
-        "arranged scenes, not for recording people.  Camera serial numbers and GPS positions "
-        "are not in the release: the packager copies only a "
-        "fixed list of capture settings (make, model, ISO, shutter, levels, white balance) "
-        "from the RAW files and session files, and the release check refuses any metadata "
-        "that looks like a serial number or a position.  Frame file names are the capture "
-        "order (`0000.dng`, ...), not timestamps or user names."
-    )
-
-
-def _limitations(info: ReleaseInfo, s: SessionSummary) -> str:
-    cameras = ", ".join(s.cameras) or "the camera(s) listed above"
-    sim = (
-        f"- **Simulated frames:** {len(s.simulated)} of {s.num_sessions} sessions come from a "
-        "simulated camera; their noise is a model's (shot, read and quantisation noise), "
-        "without the fixed-pattern noise, hot pixels, optics and flicker of a real sensor, so "
-        "results on them say nothing about real low-light images.\n"
-        if s.simulated
-        else ""
-    )
-    return (
-        f"{sim}- **Few sensors:** every frame comes from {cameras}; noise models learned here may "
-        "not transfer to other sensors or ISO settings.\n"
-        "- **Scenes limited by the rig:** still scenes in front of a tripod and objects on a "
-        "turntable; the motion in sweeps is the turntable's rotation, not free camera or "
-        "subject motion.  See the lighting list above for the light sources covered.\n"
-        "- **References are not noise-free:** a long exposure at the same ISO still carries "
-        "shot and read noise, and any scene motion or flicker during it blurs the reference "
-        "(`gt_mean_srgb`, where there is one, divides that noise by sqrt(K)).\n"
-        "- **Residual misalignment:** pairs are registered by translation only; the residual "
-        "shift is recorded (`dy`, `dx`) but rotation or parallax is not corrected.\n"
-        "- **Illuminance:** lux values are as noted at capture where a meter was used (meters "
-        "are imprecise near 1 lux) and missing (NaN) otherwise.\n\n"
-        "**Recommendations:** report results per split as released, never re-split by "
-        "frame (scenes would leak across splits); state the release version; check the "
-        "checksums before training."
-    )
-
-
-def _distribution(info: ReleaseInfo) -> str:
+def _file_rows(info: ReleaseInfo) -> list[tuple]:
+    """One row per file the card lists: path, split, size, sha256."""
     rows = [(f"`{f.path}`", f.split or "–", _bytes(f.size), f"`{f.sha256}`") for f in info.files]
     rows += [(f"`{f.path}`", "–", _bytes(f.size), f"`{f.sha256}`") for f in info.extra_files]
-    codec = (info.codec or "").strip() or "not recorded"
-    return (
-        f"Released at {info.url} under the `{info.license}` license.  Files (sizes and "
-        "sha256):\n\n"
-        f"{_table(('file', 'split', 'size', 'sha256'), rows)}\n\n"
-        f"`{PARQUET_DIR}/<split>.parquet` are the rows the `configs` above name (what "
-        "`datasets.load_dataset` and the Hub's viewer show): one row per example with small "
-        "JPEG previews.  `pairs.parquet` and `pairs.csv` list the pairs (the same rows, "
-        "without previews).  Alongside: `croissant.json` (Croissant 1.1 metadata with the "
-        "Responsible-AI fields; its `pairs` record set reads `pairs.parquet`, so every field "
-        "keeps its type), `manifest.json` (splits, sessions, scenes, counts, file sizes and "
-        "hashes), `SHA256SUMS` and, from the second release on, `CHANGELOG.md`.\n\n"
-        "**Verify** the download before use, from the release folder:\n\n"
-        "```bash\nsha256sum -c SHA256SUMS\n```\n\n"
-        "**HDF5 layout (schema 1).** One file per split (or shards `train-00000-of-00002.h5`, "
-        "...); root attributes `dataset_name`, `version`, `schema_version`, `tool_version`, "
-        "`created`, `split`, `shard`, `num_shards`, `codec`, `reader_needs`.  One group per "
-        "session at `/sessions/<session_id>` with attribute `scene` and:\n\n"
-        "- `short` (T, H, W) uint16: kept short-exposure Bayer frames, untouched values;\n"
-        "- `long` (K, H, W) uint16: the reference(s), cropped to the same size (absent for "
-        "dynamic sessions);\n"
-        "- `gt_srgb` (K, H, W, 3) uint16: each reference rendered to sRGB;\n"
-        "- `long_mean` (H, W) float32 and `gt_mean_srgb` (H, W, 3) uint16, only in static "
-        "sessions with K > 1 references: the mean of the K reference windows and its sRGB "
-        "rendering, a ground truth with 1/sqrt(K) of one reference's noise;\n"
-        "- `short_frames`, `long_frames`: per-frame tables (`file`, `sha256`, `exposure_s`, "
-        "`iso`, `t`, `angle`; short frames also `ref` (index into `long`, -1 if unpaired), "
-        "`score`, `dy`, `dx`, `exposure_ratio`; references also `offset_y`, `offset_x` (their "
-        "window's even offset from the short window) and `dy`, `dx` (their own shift left "
-        "after it)).  A point at (y, x) of a cropped short frame is at (y + dy, x + dx) of "
-        "its cropped reference;\n"
-        "- group attributes `black_level`, `white_level`, `cfa`, `white_balance`, "
-        "`exposure_ratio`, `iso`, `short_exposure_s`, `long_exposure_s`, `camera_make`, "
-        "`camera_model`, `lighting`, `lux`, `kind`, `registration`, `crop`.\n\n"
-        f"Every dataset carries a fletcher32 checksum; compression: {codec}.  The root "
-        "attributes `codec` and `reader_needs` say what a reader needs: "
-        + (
-            "h5py alone reads this release.\n\n```python\nimport h5py\n\n"
-            if codec in ("gzip-shuffle", "none")
-            else "Blosc and Bitshuffle are HDF5 plugin filters, registered by `import "
-            "hdf5plugin` before h5py reads a frame (without it, attributes and tables read "
-            "but frames fail; sublux's reader then names hdf5plugin).\n\n"
-            "```python\n"
-            "import h5py, hdf5plugin  # hdf5plugin registers the compression filters\n\n"
-        )
-        + f'with h5py.File("{(info.files[0].path if info.files else "data/train.h5")}") as f:\n'
-        '    for sid, g in f["sessions"].items():\n'
-        '        short = g["short"][0]  # first kept short frame, raw Bayer values\n'
-        '        table = g["short_frames"][:]\n'
-        '        if "long" in g and table["ref"][0] >= 0:\n'
-        '            long = g["long"][table["ref"][0]]\n'
-        '            gt = g["gt_mean_srgb"][()] if "gt_mean_srgb" in g else '
-        'g["gt_srgb"][table["ref"][0]]\n'
-        "```\n\n"
-        "sublux's `dataset_card.reader` module reads these files as well (see Uses).  The "
-        "Hugging Face `configs` above name the Parquet row tables, not the HDF5 files: the "
-        "`datasets` HDF5 builder reads a file as columns rather than a group per session."
-    )
+    return rows
 
 
-def _maintenance(info: ReleaseInfo) -> str:
-    return (
-        f"This is version {info.version}.  Versions follow semantic versioning: a *major* "
-        "version changes the HDF5 schema, removes sessions or moves scenes between splits; a "
-        "*minor* version adds sessions (existing scenes keep their split, so results on an "
-        "older test split stay comparable); a *patch* fixes metadata or documentation without "
-        "changing any frame.  Each release after the first ships a `CHANGELOG.md` listing the "
-        "sessions added, removed or changed since the previous one, and every release carries "
-        "its own `SHA256SUMS` so a silent re-release cannot go unnoticed.  Errors and "
-        f"questions: open an issue at {info.url}.  A published version is never changed in "
-        "place: a fix is a new version."
-    )
-
-
-def build_card(info: ReleaseInfo) -> DatasetCard:
-    """Build the Hugging Face dataset card of a release.
-
-    Parameters
-    ----------
-    info
-        The release, as filled by the packager.
-
-    Returns
-    -------
-    huggingface_hub.DatasetCard
-        Front matter from :class:`huggingface_hub.DatasetCardData` (license, pretty name,
-        ``image-to-image`` task, tags, size bucket from the pair count, ``no-annotation``,
-        ``original``, ``configs`` with each split's Parquet row table (:attr:`SplitInfo.rows`;
-        the HDF5 files are not configs, the `datasets` HDF5 builder cannot read them),
-        ``dataset_info`` with the rows' features and each split's examples and bytes) and the
-        datasheet prose.  Splits with references go in the ``default`` config; splits without
-        (``dynamic``) in a ``dynamic`` config.
-
-    Raises
-    ------
-    BadRelease
-        When the release has no url, no named creator, no name or no split.
-    """
-    check_release_info(info)
-    s = summarize_sessions(info.sessions)
+def _card_data(info: ReleaseInfo, s: SessionSummary) -> DatasetCardData:
+    """The front matter: Hub metadata, one config per kind of split naming the Parquet rows."""
     groups: dict[str, list[SplitInfo]] = {}
     for split in info.splits:
         groups.setdefault(DEFAULT_CONFIG if split.paired else DYNAMIC_CONFIG, []).append(split)
@@ -1123,7 +614,7 @@ def build_card(info: ReleaseInfo) -> DatasetCard:
         for name, splits in groups.items()
     ]
     n = info.num_pairs or sum(sp.num_examples for sp in info.splits)
-    card_data = DatasetCardData(
+    return DatasetCardData(
         license=info.license,
         pretty_name=info.name,
         task_categories=list(TASK_CATEGORIES),
@@ -1134,34 +625,69 @@ def build_card(info: ReleaseInfo) -> DatasetCard:
         configs=configs,
         dataset_info=dataset_info,
     )
-    summary = (
-        f"{(info.description or '').strip()}  Version {info.version}: {info.num_pairs} pairs of "
-        f"short-exposure {_frames_kind(s)} and long-exposure references from "
-        f"{s.num_sessions} sessions of {s.scenes} scenes, in HDF5."
-    )
-    return DatasetCard.from_template(
-        card_data,
-        template_str=_TEMPLATE,
-        pretty_name=info.name,
-        provenance=_provenance(s),
-        summary=summary,
-        version=info.version,
-        created=info.created,
-        tool_version=info.tool_version,
-        license=info.license,
-        url=info.url,
+
+
+def render_card(info: ReleaseInfo) -> str:
+    """The card's text (front matter and Markdown) as the template renders it.
+
+    :func:`build_card` parses this into a :class:`huggingface_hub.DatasetCard`, whose ``str``
+    is what :func:`write_card` writes.
+
+    Raises
+    ------
+    BadRelease
+        When the release has no url, no named creator, no name or no split.
+    """
+    check_release_info(info)
+    s = summarize_sessions(info.sessions)
+    return render(
+        CARD_TEMPLATE,
+        card_data=_card_data(info, s).to_yaml(),
+        info=info,
+        s=s,
         creators=_creators_text(info.creators),
-        motivation=_motivation(info),
-        composition=_composition(info, s),
-        collection=_collection(info, s),
-        preprocessing=_preprocessing(info, s),
-        uses=_uses(info),
-        personal=_personal(),
-        limitations=_limitations(info, s),
-        distribution=_distribution(info),
-        maintenance=_maintenance(info),
         citation=default_citation(info),
+        codec=(info.codec or "").strip() or "not recorded",
+        split_rows=_split_rows(info),
+        session_rows=_session_rows(info),
+        warning_rows=_warning_rows(info),
+        drop_rows=_drop_rows(info),
+        file_rows=_file_rows(info),
+        drop_reasons=DROP_REASONS,
+        core_reasons=_CORE_REASONS,
+        parquet_dir=PARQUET_DIR,
+        preview_side=PREVIEW_SIDE,
+        span=_span,
+        shutter_text=shutter_text,
+        list_text=_list,
     )
+
+
+def build_card(info: ReleaseInfo) -> DatasetCard:
+    """Build the Hugging Face dataset card of a release.
+
+    Parameters
+    ----------
+    info
+        The release, as filled by the packager.
+
+    Returns
+    -------
+    huggingface_hub.DatasetCard
+        Front matter from :class:`huggingface_hub.DatasetCardData` (license, pretty name,
+        ``image-to-image`` task, tags, size bucket from the pair count, ``no-annotation``,
+        ``original``, ``configs`` with each split's Parquet row table (:attr:`SplitInfo.rows`;
+        the HDF5 files are not configs, the `datasets` HDF5 builder cannot read them),
+        ``dataset_info`` with the rows' features and each split's examples and bytes) and the
+        datasheet prose of ``dataset_card/templates/card/``.  Splits with references go in
+        the ``default`` config; splits without (``dynamic``) in a ``dynamic`` config.
+
+    Raises
+    ------
+    BadRelease
+        When the release has no url, no named creator, no name or no split.
+    """
+    return DatasetCard(render_card(info))
 
 
 def write_card(info: ReleaseInfo, path: str | os.PathLike) -> Path:

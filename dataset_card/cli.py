@@ -18,6 +18,7 @@ from curate.errors import BadInput, CurateError
 from dataset_card.errors import BadRelease, DatasetError
 from sublux_common.cliutil import handle_errors
 from sublux_common.fsio import atomic_write_json
+from sublux_common.progress import OnProgress
 
 app = typer.Typer(
     help="Package curated sessions into versioned, verifiable releases.",
@@ -113,7 +114,8 @@ def _bar() -> Progress:
     )
 
 
-def _progress(bar: Progress):
+def _progress(bar: Progress) -> OnProgress:
+    """One Rich task per step named in the calls (``package``, ``hashing``, ``checksums``...)."""
     tasks: dict[str, int] = {}
 
     def progress(step: str, done: int, total: int) -> None:

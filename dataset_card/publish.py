@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dataset_card.build import build, plan_sessions
+from dataset_card.build import BuildResult, SessionPlan, build, plan_sessions
 from dataset_card.card import FileInfo, ReleaseInfo, SplitInfo, check_card, write_card
 from dataset_card.croissant import validate_croissant, write_croissant
 from dataset_card.errors import BadRelease, DatasetError, ReleaseExists
@@ -173,6 +173,40 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+def _mark_partial(tmp: Path, out: Path) -> None:
+    """Create the partial folder ``tmp`` with its ``.partial.json`` (pid, host, start, out), by
+    which a later publish knows whether its process still runs."""
+    tmp.mkdir()
+    atomic_write_json(
+        tmp / PARTIAL_INFO,
+        {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "out": str(out),
+        },
+    )
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished partial folder to ``out`` in one step, never over an existing one.
+
+    Raises
+    ------
+    ReleaseExists
+        When ``out`` appeared while the release was being built.
+    """
+    (tmp / PARTIAL_INFO).unlink()
+    if out.exists():
+        raise ReleaseExists(
+            f"{out} appeared while it was being built; nothing was overwritten and "
+            "the new build was discarded. Choose a new --out"
+        )
+    fsync_dir(tmp)
+    os.rename(tmp, out)
+    fsync_dir(out.parent)
+
+
 @contextlib.contextmanager
 def partial_folder(out: str | os.PathLike, *, say: Say | None = None) -> Iterator[Path]:
     """A hidden folder beside ``out`` to build into; renamed to ``out`` when the block ends
@@ -194,26 +228,9 @@ def partial_folder(out: str | os.PathLike, *, say: Say | None = None) -> Iterato
         shutil.rmtree(tmp)
     with _cleanup_on_signals():
         try:
-            tmp.mkdir()
-            atomic_write_json(
-                tmp / PARTIAL_INFO,
-                {
-                    "pid": os.getpid(),
-                    "host": socket.gethostname(),
-                    "started": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "out": str(out),
-                },
-            )
+            _mark_partial(tmp, out)
             yield tmp
-            (tmp / PARTIAL_INFO).unlink()
-            if out.exists():
-                raise ReleaseExists(
-                    f"{out} appeared while it was being built; nothing was overwritten and "
-                    "the new build was discarded. Choose a new --out"
-                )
-            fsync_dir(tmp)
-            os.rename(tmp, out)
-            fsync_dir(out.parent)
+            _move_into_place(tmp, out)
         except BaseException:
             with _signals_held():  # a second Ctrl-C or SIGTERM must not cut the cleanup short
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -320,18 +337,28 @@ def _file_info(root: Path, path: Path, split: str | None) -> FileInfo:
     )
 
 
-def refresh_checksums(root: str | os.PathLike, *, known: dict[str, str] | None = None) -> None:
+def refresh_checksums(
+    root: str | os.PathLike,
+    *,
+    known: dict[str, str] | None = None,
+    progress: OnProgress | None = None,
+) -> None:
     """Rewrite the manifest's file list and ``SHA256SUMS`` for what is in ``root`` now.
 
     Every file is hashed once (``known`` maps relative paths to digests already computed, such
     as the HDF5 files' in the card); only ``manifest.json`` is hashed after it is rewritten.
+    ``progress(step, done, total)`` is told of each file listed ("SHA256SUMS").
     """
     root = Path(root)
     known = known or {}
+    tell = progress or (lambda step, done, total: None)
     manifest = read_manifest(root)
     entries = []
     skip = (SUMS, MANIFEST, PARTIAL_INFO)
-    for p in sorted(p for p in root.rglob("*") if p.is_file() and p.name not in skip):
+    paths = sorted(p for p in root.rglob("*") if p.is_file() and p.name not in skip)
+    total = len(paths) + 1  # and manifest.json
+    for n, p in enumerate(paths):
+        tell("SHA256SUMS", n, total)
         rel = p.relative_to(root).as_posix()
         entries.append(
             {"path": rel, "size": p.stat().st_size, "sha256": known.get(rel) or sha256_file(p)}
@@ -344,6 +371,7 @@ def refresh_checksums(root: str | os.PathLike, *, known: dict[str, str] | None =
         fh.writelines(
             f"{e['sha256']}  {e['path']}\n" for e in sorted(entries, key=lambda e: e["path"])
         )
+    tell("SHA256SUMS", total, total)
 
 
 def check_release(
@@ -351,8 +379,9 @@ def check_release(
 ) -> list[str]:
     """Every check of a frozen or staged release; returns the problems found.
 
-    ``progress(step, done, total)`` is told of each file hashed ("checksums") and each
-    HDF5 file checked ("HDF5 files").
+    ``progress(step, done, total)`` is told of each file hashed ("checksums"), each
+    HDF5 file checked ("HDF5 files") and then the card and the Croissant metadata checked
+    ("metadata", 2 in all).
     """
     root = Path(root)
     tell = progress or (lambda step, done, total: None)
@@ -408,11 +437,14 @@ def check_release(
                                 f"{split} ({sid})"
                             )
     tell("HDF5 files", len(shards), len(shards))
+    tell("metadata", 0, 2)
     problems += [f"README.md: {p}" for p in check_card(root / "README.md")]
+    tell("metadata", 1, 2)
     problems += [
         f"croissant.json: {p}"
         for p in validate_croissant(root / "croissant.json", check_files=True, digests=digests)
     ]
+    tell("metadata", 2, 2)
     return problems
 
 
@@ -421,44 +453,39 @@ def verify_release(root: str | os.PathLike, *, progress: OnProgress | None = Non
     return check_release(root, chunks=True, progress=progress)
 
 
-def _session_detail(plan) -> dict:
-    """A session's entry in ``manifest.json``: where it is, and what changes its meaning."""
-    summary = plan.summary()
-    return {
-        "scene": plan.scene,
-        "split": plan.split,
-        "kind": plan.kind,
-        "simulated": summary["simulated"],
-        "warnings": summary["warnings"],
-        "dropped": summary["dropped"],
-        "references": len(plan.long),
-        "unused_references": summary["unused_references"],
-        "mean_reference": summary["mean_reference"],
-    }
+# -- publish, phase by phase ------------------------------------------------------------------
+#
+# _plan (checks, the previous release, the split plan) -> partial_folder (a hidden folder beside
+# `out`) -> _build_data (HDF5 splits, Parquet rows, pairs) -> _describe (hash the data files
+# into a ReleaseInfo) -> _write_metadata (card, Croissant) -> _manifest / _write_changelog ->
+# _write_checksums (manifest.json, SHA256SUMS) -> _verify -> partial_folder renames it to `out`.
 
 
-def publish(
+@dataclass(frozen=True)
+class _PublishPlan:
+    """What :func:`publish` decided before writing anything."""
+
+    out: Path
+    meta: ReleaseMeta
+    codec: str
+    old: dict | None  # the previous release's manifest, with ``previous``
+    plans: list[SessionPlan]  # one per session, with its split
+    created: str
+
+
+def _plan(
     sessions: Sequence[str | os.PathLike],
-    out: str | os.PathLike,
+    out: Path,
     meta: ReleaseMeta,
     *,
-    previous: str | os.PathLike | None = None,
-    seed: int = 0,
-    fractions: dict[str, float] | None = None,
-    split_lists: str | os.PathLike | None = None,
-    codec: str = DEFAULT_CODEC,
-    shard_bytes: int = 4 * 10**9,
-    progress: OnProgress | None = None,
-    say: Say | None = None,
-) -> Path:
-    """Build, describe, validate and freeze a release at ``out``; returns ``out``.
-
-    Built in :func:`partial_folder` (nothing is left behind by a failure, Ctrl-C or SIGTERM;
-    partials of killed publishes in the same parent are removed and reported through
-    ``say``).  Every frame is checked against its journal record as it is read: a frame that
-    changed raises :class:`~dataset_card.errors.FrameChanged` and nothing is published.
-    """
-    out = Path(out)
+    previous: str | os.PathLike | None,
+    seed: int,
+    fractions: dict[str, float] | None,
+    split_lists: str | os.PathLike | None,
+    codec: str,
+) -> _PublishPlan:
+    """Phase 1: refuse an existing ``out``, a bad version or missing url/creators; read the
+    previous release; plan every session's split.  Nothing is written."""
     if out.exists():
         raise BadRelease(
             f"{out} already exists; a release is never overwritten. Choose a new --out "
@@ -480,29 +507,52 @@ def publish(
         previous=_scene_splits(old) if old else None,
     )
     created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with partial_folder(out, say=say) as tmp:
-        result = build(
-            plans,
-            tmp,
-            name=meta.name,
-            version=meta.version,
-            created=created,
-            tool_version=__version__,
-            codec=codec,
-            shard_bytes=shard_bytes,
-            progress=progress,
-        )
-        splits = []
-        manifest_splits = {}
-        for split, paths in result.files.items():
-            members = [p for p in plans if p.split == split]
-            files = [_file_info(tmp, p, split) for p in paths]
-            pairs = sum(1 for p in members for s in p.short if s["ref"] >= 0)
-            rows = result.rows.get(split)
-            info = SplitInfo(
+    return _PublishPlan(out=out, meta=meta, codec=codec, old=old, plans=plans, created=created)
+
+
+def _build_data(
+    plan: _PublishPlan, tmp: Path, *, shard_bytes: int, progress: OnProgress | None
+) -> BuildResult:
+    """Phase 2: the HDF5 splits, Parquet row tables and pairs files, in the partial folder
+    (progress step "package", one per frame)."""
+    return build(
+        plan.plans,
+        tmp,
+        name=plan.meta.name,
+        version=plan.meta.version,
+        created=plan.created,
+        tool_version=__version__,
+        codec=plan.codec,
+        shard_bytes=shard_bytes,
+        progress=progress,
+    )
+
+
+def _describe(
+    plan: _PublishPlan, tmp: Path, result: BuildResult, *, progress: OnProgress | None
+) -> ReleaseInfo:
+    """Phase 3: hash every data file once (progress step "hashing") and gather what the card,
+    Croissant and manifest say about the release."""
+    tell = progress or (lambda step, done, total: None)
+    to_hash = [(path, split) for split, paths in result.files.items() for path in paths]
+    to_hash += [(path, split) for split, path in result.rows.items() if path]
+    to_hash += [(tmp / PAIRS_PARQUET, None), (result.pairs_csv, None)]
+    hashed: dict[Path, FileInfo] = {}
+    for n, (path, split) in enumerate(to_hash):
+        tell("hashing", n, len(to_hash))
+        hashed[path] = _file_info(tmp, path, split)
+    tell("hashing", len(to_hash), len(to_hash))
+    splits = []
+    for split, paths in result.files.items():
+        members = [p for p in plan.plans if p.split == split]
+        files = [hashed[p] for p in paths]
+        pairs = sum(1 for p in members for s in p.short if s["ref"] >= 0)
+        rows = result.rows.get(split)
+        splits.append(
+            SplitInfo(
                 name=split,
                 files=files,
-                rows=_file_info(tmp, rows, split) if rows else None,
+                rows=hashed[rows] if rows else None,
                 sessions=[p.session_id for p in members],
                 scenes=sorted({p.scene for p in members}),
                 num_examples=pairs if split != "dynamic" else sum(len(p.short) for p in members),
@@ -510,71 +560,157 @@ def publish(
                 num_short_frames=sum(len(p.short) for p in members),
                 num_long_frames=sum(len(p.long) for p in members),
             )
-            splits.append(info)
-            manifest_splits[split] = {
-                "files": [f.path for f in files],
-                "rows": info.rows.path if info.rows else None,
-                "sessions": info.sessions,
-                "scenes": info.scenes,
-                "num_examples": info.num_examples,
-                "num_bytes": info.num_bytes,
-                "num_short_frames": info.num_short_frames,
-                "num_long_frames": info.num_long_frames,
-            }
-        sessions_detail = {p.session_id: _session_detail(p) for p in plans}
-        info = ReleaseInfo(
-            name=meta.name,
-            version=meta.version,
-            description=meta.description,
-            license=meta.license,
-            creators=list(meta.creators),
-            url=meta.url,
-            citation=meta.citation,
-            created=created,
-            tool_version=__version__,
-            splits=splits,
-            sessions=[p.summary() for p in plans],
-            codec=codec,
-            gt_recipe=GT_RECIPE,
-            extra_files=[
-                _file_info(tmp, tmp / PAIRS_PARQUET, None),
-                _file_info(tmp, result.pairs_csv, None),
-            ],
         )
-        write_card(info, tmp / "README.md")
-        write_croissant(info, tmp / "croissant.json")
-        if old is not None:
-            changes = _changes(old, {"splits": manifest_splits, "sessions": sessions_detail})
-            bump = _check_semver(old, meta.version, changes)
-            with atomic_write(tmp / "CHANGELOG.md", "w") as fh:
-                fh.write(_changelog(old, meta, changes, bump))
-        manifest = {
-            "name": meta.name,
-            "version": meta.version,
-            "schema": 1,
-            "tool_version": __version__,
-            "created": created,
-            "codec": codec,
-            "splits": manifest_splits,
-            "sessions": sessions_detail,
-            "counts": {
-                "sessions": len(plans),
-                "scenes": len({p.scene for p in plans}),
-                "pairs": sum(
-                    s["num_examples"] for k, s in manifest_splits.items() if k != "dynamic"
-                ),
-            },
+    meta = plan.meta
+    return ReleaseInfo(
+        name=meta.name,
+        version=meta.version,
+        description=meta.description,
+        license=meta.license,
+        creators=list(meta.creators),
+        url=meta.url,
+        citation=meta.citation,
+        created=plan.created,
+        tool_version=__version__,
+        splits=splits,
+        sessions=[p.summary() for p in plan.plans],
+        codec=plan.codec,
+        gt_recipe=GT_RECIPE,
+        extra_files=[hashed[tmp / PAIRS_PARQUET], hashed[result.pairs_csv]],
+    )
+
+
+def _write_metadata(info: ReleaseInfo, tmp: Path) -> None:
+    """Phase 4: the dataset card (``README.md``) and the Croissant metadata."""
+    write_card(info, tmp / "README.md")
+    write_croissant(info, tmp / "croissant.json")
+
+
+def _session_detail(plan: SessionPlan) -> dict:
+    """A session's entry in ``manifest.json``: where it is, and what changes its meaning."""
+    summary = plan.summary()
+    return {
+        "scene": plan.scene,
+        "split": plan.split,
+        "kind": plan.kind,
+        "simulated": summary["simulated"],
+        "warnings": summary["warnings"],
+        "dropped": summary["dropped"],
+        "references": len(plan.long),
+        "unused_references": summary["unused_references"],
+        "mean_reference": summary["mean_reference"],
+    }
+
+
+def _manifest(plan: _PublishPlan, info: ReleaseInfo) -> dict:
+    """``manifest.json`` of the release (its ``files`` come later, with the checksums)."""
+    manifest_splits = {
+        sp.name: {
+            "files": [f.path for f in sp.files],
+            "rows": sp.rows.path if sp.rows else None,
+            "sessions": sp.sessions,
+            "scenes": sp.scenes,
+            "num_examples": sp.num_examples,
+            "num_bytes": sp.num_bytes,
+            "num_short_frames": sp.num_short_frames,
+            "num_long_frames": sp.num_long_frames,
         }
-        atomic_write_json(tmp / MANIFEST, manifest)
-        hashed = [*info.files, *info.extra_files, *(sp.rows for sp in splits if sp.rows)]
-        refresh_checksums(tmp, known={f.path: f.sha256 for f in hashed})
-        problems = check_release(tmp)
-        if problems:
-            raise DatasetError(
-                f"the release failed validation with {len(problems)} problem(s), nothing was "
-                "published: " + "; ".join(problems[:8])
-            )
-    return out
+        for sp in info.splits
+    }
+    return {
+        "name": plan.meta.name,
+        "version": plan.meta.version,
+        "schema": 1,
+        "tool_version": __version__,
+        "created": plan.created,
+        "codec": plan.codec,
+        "splits": manifest_splits,
+        "sessions": {p.session_id: _session_detail(p) for p in plan.plans},
+        "counts": {
+            "sessions": len(plan.plans),
+            "scenes": len({p.scene for p in plan.plans}),
+            "pairs": sum(s["num_examples"] for k, s in manifest_splits.items() if k != "dynamic"),
+        },
+    }
+
+
+def _write_changelog(plan: _PublishPlan, manifest: dict, tmp: Path) -> None:
+    """Phase 5 (with a previous release): check the version bump against the changes of split
+    membership and write ``CHANGELOG.md``."""
+    if plan.old is None:
+        return
+    changes = _changes(plan.old, manifest)
+    bump = _check_semver(plan.old, plan.meta.version, changes)
+    with atomic_write(tmp / "CHANGELOG.md", "w") as fh:
+        fh.write(_changelog(plan.old, plan.meta, changes, bump))
+
+
+def _write_checksums(
+    tmp: Path, manifest: dict, info: ReleaseInfo, *, progress: OnProgress | None
+) -> None:
+    """Phase 6: ``manifest.json`` with every file, and ``SHA256SUMS`` (the data files are not
+    hashed again; progress step "SHA256SUMS")."""
+    atomic_write_json(tmp / MANIFEST, manifest)
+    hashed = [*info.files, *info.extra_files, *(sp.rows for sp in info.splits if sp.rows)]
+    refresh_checksums(tmp, known={f.path: f.sha256 for f in hashed}, progress=progress)
+
+
+def _verify(tmp: Path, *, progress: OnProgress | None) -> None:
+    """Phase 7: every check of :func:`check_release` on the partial folder; any problem stops
+    the publish (progress steps "checksums", "HDF5 files", "metadata")."""
+    problems = check_release(tmp, progress=progress)
+    if problems:
+        raise DatasetError(
+            f"the release failed validation with {len(problems)} problem(s), nothing was "
+            "published: " + "; ".join(problems[:8])
+        )
+
+
+def publish(
+    sessions: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    meta: ReleaseMeta,
+    *,
+    previous: str | os.PathLike | None = None,
+    seed: int = 0,
+    fractions: dict[str, float] | None = None,
+    split_lists: str | os.PathLike | None = None,
+    codec: str = DEFAULT_CODEC,
+    shard_bytes: int = 4 * 10**9,
+    progress: OnProgress | None = None,
+    say: Say | None = None,
+) -> Path:
+    """Build, describe, validate and freeze a release at ``out``; returns ``out``.
+
+    Built in :func:`partial_folder` (nothing is left behind by a failure, Ctrl-C or SIGTERM;
+    partials of killed publishes in the same parent are removed and reported through
+    ``say``), which renames it to ``out`` once every check has passed.  Every frame is checked
+    against its journal record as it is read: a frame that changed raises
+    :class:`~dataset_card.errors.FrameChanged` and nothing is published.
+
+    ``progress(step, done, total)`` is told of each frame packaged ("package"), each data file
+    hashed ("hashing"), each file added to ``SHA256SUMS`` ("SHA256SUMS") and the checks of
+    :func:`check_release` ("checksums", "HDF5 files", "metadata").
+    """
+    plan = _plan(
+        sessions,
+        Path(out),
+        meta,
+        previous=previous,
+        seed=seed,
+        fractions=fractions,
+        split_lists=split_lists,
+        codec=codec,
+    )
+    with partial_folder(plan.out, say=say) as tmp:
+        result = _build_data(plan, tmp, shard_bytes=shard_bytes, progress=progress)
+        info = _describe(plan, tmp, result, progress=progress)
+        _write_metadata(info, tmp)
+        manifest = _manifest(plan, info)
+        _write_changelog(plan, manifest, tmp)
+        _write_checksums(tmp, manifest, info, progress=progress)
+        _verify(tmp, progress=progress)
+    return plan.out
 
 
 def push(release: str | os.PathLike, target: str, *, dry_run: bool = False) -> dict:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
+import jinja2
 import pytest
 from huggingface_hub import DatasetCard
 
+from dataset_card import templating
 from dataset_card.card import (
+    CARD_TEMPLATE,
     REQUIRED_SECTIONS,
     FileInfo,
     ReleaseInfo,
@@ -18,6 +22,7 @@ from dataset_card.card import (
     check_card,
     default_citation,
     find_sensitive,
+    render_card,
     size_category,
     summarize_sessions,
     write_card,
@@ -382,3 +387,106 @@ def test_results_section_is_appended_when_there_is_no_citation(tmp_path):
     assert path.read_text(encoding="utf-8").endswith(
         "## Uses\n\nSome.\n\n## Baseline results\n\n| a |\n|---|\n| 1 |\n\n"
     )
+
+
+# -- the templates (dataset_card/templates/card) ----------------------------------------------
+
+
+def test_card_text_fragments_are_as_before(card_path):
+    """A few exact lines of the fixture's card, as the string-literal card.py wrote them before
+    the prose moved into templates (the whole text was compared byte for byte then)."""
+    text = card_path.read_text(encoding="utf-8")
+    body = text[text.index("\n---\n", 4) + 5 :]
+    assert body.startswith(
+        "\n# sublux-mini\n\nA tiny DRV-style release for tests.  Version 1.2.0: 15 pairs of "
+        "short-exposure RAW Bayer frames and long-exposure references from 5 sessions of 5 "
+        "scenes, in HDF5.\n\n- **Version:** 1.2.0 (created 2026-11-21T21:00:00Z with sublux "
+        "0.1.0)\n- **License:** cc-by-4.0\n- **Homepage / repository:** "
+        "https://example.org/sublux-mini\n- **Curated by:** [Ada Lovelace]"
+        "(mailto:ada@example.org), [Night Lab](https://example.org/lab)\n\n## Motivation\n\n"
+        "A tiny DRV-style release for tests.\n\nThe dataset exists"
+    )
+    assert (
+        "\n- **Lighting:** candle, warm LED at 2 m\n\n### Sessions\n\n| session | scene | split |"
+        in body
+    )
+    assert (
+        "| `s0000` | desk | train | static | Sony DSC-RX100M6 | captured | 2000 | 1/30 s | 10 s "
+        "| 300 | 0.8 | 4 | 1 |\n" in body
+    )
+    assert "\n\nNo session journalled a warning.\n\n## Preprocessing and curation\n\n" in body
+    assert (
+        "- **Dropped frames:** 5 in all (1 `too_bright`, 3 `too_dark`, 1 `unreadable`).  " in body
+    )
+    assert "\n```python\nimport torch\nfrom dataset_card.reader import" in body
+    assert "print(len(train), tuple(short.shape), tuple(gt.shape), float(ratio))\n```\n\n" in body
+    assert "import h5py, hdf5plugin  # hdf5plugin registers the compression filters\n\n" in body
+    assert body.endswith(
+        "## Citation\n\n```bibtex\n" + default_citation(make_release_info()) + "\n```"
+    )
+
+
+def make_release_info() -> ReleaseInfo:
+    """The fixture's metadata without its files (what the citation reads)."""
+    return ReleaseInfo(
+        name="sublux-mini",
+        version="1.2.0",
+        description="",
+        url="https://example.org/sublux-mini",
+        creators=[{"name": "Ada Lovelace"}, {"name": "Night Lab"}],
+        created="2026-11-21T21:00:00Z",
+        tool_version="0.1.0",
+        splits=[],
+        sessions=[],
+    )
+
+
+def test_user_text_is_escaped_in_table_cells_only_and_never_as_html(tmp_path):
+    """Markdown, not HTML: a `|` or newline in a table cell is escaped as the card always did;
+    `&`, `<` and quotes reach the card as written; a `{{ ... }}` in user text is not run."""
+    root = tmp_path / "r"
+    root.mkdir()
+    info = make_release(root, name="Night & <Day> 'one'", description="Say {{ 1 + 1 }}.")
+    info.sessions[0]["scene"] = "desk | lamp\nleft"
+    info.sessions[0]["warnings"] = [{"code": "plan", "message": "ISO | changed"}]
+    info.sessions[2]["lighting"] = "LED | 2 m"
+    text = str(build_card(info))
+    assert "# Night & <Day> 'one'\n" in text and "&amp;" not in text and "&lt;" not in text
+    assert "| `s0000` | desk \\| lamp left | train |" in text
+    assert "| `s0000` | `plan` | ISO \\| changed |" in text
+    assert "- **Lighting:** LED | 2 m, candle, warm LED at 2 m\n" in text  # prose: as written
+    assert "Say {{ 1 + 1 }}." in text and "Say 2." not in text
+
+
+def test_render_card_is_the_text_build_card_parses(release):
+    _, info = release
+    assert render_card(info) == str(build_card(info))
+
+
+def test_templates_autoescape_html_only():
+    """HTML/XML templates are autoescaped; the card's Markdown templates are not."""
+    env = templating.environment()
+    assert env.autoescape("report/report.html.j2") and env.autoescape("x.xml")
+    assert not env.autoescape(CARD_TEMPLATE) and not env.autoescape("card/torch_example.py.j2")
+    assert env.from_string("{{ x }}").render(x="<b>") == "<b>"
+    assert templating.md_cell("a|b\nc") == "a\\|b c" and templating.md_cell(None) == "–"
+
+
+def test_a_missing_template_name_is_an_error_not_blank_text(release):
+    _, info = release
+    with pytest.raises(jinja2.UndefinedError, match="'s' is undefined"):
+        templating.render(CARD_TEMPLATE, card_data="", info=info)
+
+
+def test_every_template_ships_in_the_wheel():
+    """pyproject's package-data globs cover every file under dataset_card/templates."""
+    root = Path(__file__).resolve().parents[2]
+    pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    table = pyproject.split("[tool.setuptools.package-data]\n", 1)[1].split("\n[", 1)[0]
+    line = re.search(r"^dataset_card = \[(.*)\]$", table, re.M)
+    globs = re.findall(r'"([^"]+)"', line.group(1))
+    package = root / "dataset_card"
+    shipped = {p for g in globs for p in package.glob(g)}
+    templates = {p for p in (package / templating.TEMPLATES).rglob("*") if p.is_file()}
+    assert templates and templates <= shipped
+    assert '    "jinja2>=3",\n' in pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]

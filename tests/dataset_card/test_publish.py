@@ -38,9 +38,17 @@ def sessions(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def release(sessions, tmp_path_factory):
+def published(sessions, tmp_path_factory):
+    """The release, and the progress calls its publish made."""
     dest = tmp_path_factory.mktemp("rel") / "v1"
-    return publish(sessions, dest, META, shard_bytes=60_000)
+    calls = []
+    path = publish(sessions, dest, META, shard_bytes=60_000, progress=lambda *a: calls.append(a))
+    return path, calls
+
+
+@pytest.fixture(scope="module")
+def release(published):
+    return published[0]
 
 
 def test_release_layout_and_checksums(release):
@@ -286,3 +294,23 @@ def test_verify_reports_its_progress(release):
     assert [a for a in seen if a[0] == "HDF5 files"] == [
         ("HDF5 files", n, shards) for n in range(shards + 1)
     ]
+
+
+def test_publish_reports_every_long_phase(published):
+    """`dataset publish` counts each phase on its bar: frames packaged, data files hashed, the
+    SHA256SUMS list, then the checks (every file, every HDF5 file, card and Croissant)."""
+    release, calls = published
+    steps = list(dict.fromkeys(step for step, _, _ in calls))
+    assert steps == ["package", "hashing", "SHA256SUMS", "checksums", "HDF5 files", "metadata"]
+    m = read_manifest(release)
+    shards = sum(len(s["files"]) for s in m["splits"].values())
+    tables = sum(1 for s in m["splits"].values() if s["rows"])
+    listed = len((release / "SHA256SUMS").read_text().splitlines())
+    frames = sum(s["num_short_frames"] + s["num_long_frames"] for s in m["splits"].values())
+    totals = {"package": frames, "hashing": shards + tables + 2, "SHA256SUMS": listed}
+    totals |= {"checksums": listed, "HDF5 files": shards, "metadata": 2}
+    for step, total in totals.items():
+        seen = [(done, t) for s, done, t in calls if s == step]
+        assert {t for _, t in seen} == {total}, step
+        assert [done for done, _ in seen] == sorted(done for done, _ in seen), step
+        assert seen[-1] == (total, total), step

@@ -154,8 +154,8 @@ def build(
     """Build the HDF5 splits into a staging folder, to inspect before publishing."""
     from dataset_card.build import build as build_data
     from dataset_card.build import plan_sessions
-    from dataset_card.hdf5 import canonical_codec
     from dataset_card.publish import partial_folder
+    from dataset_card.schema import canonical_codec
     from dataset_card.splits import parse_fractions
     from sublux_common import __version__
 
@@ -226,9 +226,9 @@ def publish(
     codec: CodecOpt = "",
 ) -> None:
     """Build, describe, validate and freeze a release (and optionally push it)."""
-    from dataset_card.hdf5 import DEFAULT_CODEC
     from dataset_card.publish import ReleaseMeta, push
     from dataset_card.publish import publish as do_publish
+    from dataset_card.schema import DEFAULT_CODEC
     from dataset_card.splits import parse_fractions
 
     if not (name and version and out_dir):

@@ -34,16 +34,11 @@ from dataset_card.build import build, plan_sessions
 from dataset_card.card import FileInfo, ReleaseInfo, SplitInfo, check_card, write_card
 from dataset_card.croissant import validate_croissant, write_croissant
 from dataset_card.errors import BadRelease, DatasetError, ReleaseExists
-from dataset_card.hdf5 import (
-    DEFAULT_CODEC,
-    GT_RECIPE,
-    canonical_codec,
-    file_summary,
-    open_file,
-    verify_file,
-)
+from dataset_card.h5io import open_file
+from dataset_card.h5verify import file_summary, verify_file
 from dataset_card.parquet import PAIRS_PARQUET, count_rows
 from dataset_card.reader import MANIFEST
+from dataset_card.schema import DEFAULT_CODEC, GT_RECIPE, canonical_codec
 from sublux_common import __version__
 from sublux_common.fsio import atomic_write, atomic_write_json, fsync_dir
 from sublux_common.hashing import sha256_file

@@ -33,13 +33,8 @@ import numpy as np
 
 from curate.bayer import check_levels, pack_rggb
 from dataset_card.errors import BadRelease, CorruptFile, DatasetError, MissingFile, UnknownSplit
-from dataset_card.hdf5 import (
-    LONG_FRAMES_DTYPE,
-    SHORT_FRAMES_DTYPE,
-    filter_error,
-    open_file,
-    to_python,
-)
+from dataset_card.h5io import filter_error, open_file, to_python
+from dataset_card.schema import LONG_FRAMES_DTYPE, SHORT_FRAMES_DTYPE
 
 __all__ = [
     "LazyArray",

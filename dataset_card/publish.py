@@ -36,9 +36,9 @@ from dataset_card.croissant import validate_croissant, write_croissant
 from dataset_card.errors import BadRelease, DatasetError, ReleaseExists
 from dataset_card.h5io import open_file
 from dataset_card.h5verify import file_summary, verify_file
+from dataset_card.manifest import MANIFEST, Counts, Manifest, SessionEntry, SplitEntry
 from dataset_card.parquet import PAIRS_PARQUET, count_rows
-from dataset_card.reader import MANIFEST
-from dataset_card.schema import DEFAULT_CODEC, GT_RECIPE, canonical_codec
+from dataset_card.schema import DEFAULT_CODEC, GT_RECIPE, SCHEMA_VERSION, canonical_codec
 from sublux_common import __version__
 from sublux_common.fsio import atomic_write, atomic_write_json, fsync_dir
 from sublux_common.hashing import sha256_file
@@ -352,7 +352,7 @@ def check_release(
     root = Path(root)
     tell = progress or (lambda step, done, total: None)
     problems: list[str] = []
-    manifest = read_manifest(root)
+    manifest = Manifest.from_json(read_manifest(root), where=str(root / MANIFEST))
     sums = root / SUMS
     digests: dict[str, str] = {}  # each file hashed once, for the Croissant check too
     if sums.exists():
@@ -372,10 +372,10 @@ def check_release(
         problems.append(f"{SUMS} is missing")
     scenes: dict[str, str] = {}
     frames: dict[str, tuple[str, str]] = {}
-    for info in manifest["splits"].values():
-        if info.get("rows"):
-            problems += count_rows(root / info["rows"], info["num_examples"])
-    shards = [(split, rel) for split, info in manifest["splits"].items() for rel in info["files"]]
+    for info in manifest.splits.values():
+        if info.rows:
+            problems += count_rows(root / info.rows, info.num_examples)
+    shards = [(split, rel) for split, info in manifest.splits.items() for rel in info.files]
     for n, (split, rel) in enumerate(shards):
         tell("HDF5 files", n, len(shards))
         path = root / rel
@@ -416,20 +416,23 @@ def verify_release(root: str | os.PathLike, *, progress: OnProgress | None = Non
     return check_release(root, chunks=True, progress=progress)
 
 
-def _session_detail(plan) -> dict:
+def _session_detail(plan) -> SessionEntry:
     """A session's entry in ``manifest.json``: where it is, and what changes its meaning."""
     summary = plan.summary()
-    return {
-        "scene": plan.scene,
-        "split": plan.split,
-        "kind": plan.kind,
-        "simulated": summary["simulated"],
-        "warnings": summary["warnings"],
-        "dropped": summary["dropped"],
-        "references": len(plan.long),
-        "unused_references": summary["unused_references"],
-        "mean_reference": summary["mean_reference"],
-    }
+    return SessionEntry.from_json(
+        {
+            "scene": plan.scene,
+            "split": plan.split,
+            "kind": plan.kind,
+            "simulated": summary["simulated"],
+            "warnings": summary["warnings"],
+            "dropped": summary["dropped"],
+            "references": len(plan.long),
+            "unused_references": summary["unused_references"],
+            "mean_reference": summary["mean_reference"],
+        },
+        f"session {plan.session_id}",
+    )
 
 
 def publish(
@@ -506,16 +509,16 @@ def publish(
                 num_long_frames=sum(len(p.long) for p in members),
             )
             splits.append(info)
-            manifest_splits[split] = {
-                "files": [f.path for f in files],
-                "rows": info.rows.path if info.rows else None,
-                "sessions": info.sessions,
-                "scenes": info.scenes,
-                "num_examples": info.num_examples,
-                "num_bytes": info.num_bytes,
-                "num_short_frames": info.num_short_frames,
-                "num_long_frames": info.num_long_frames,
-            }
+            manifest_splits[split] = SplitEntry(
+                files=tuple(f.path for f in files),
+                rows=info.rows.path if info.rows else None,
+                sessions=tuple(info.sessions),
+                scenes=tuple(info.scenes),
+                num_examples=info.num_examples,
+                num_bytes=info.num_bytes,
+                num_short_frames=info.num_short_frames,
+                num_long_frames=info.num_long_frames,
+            )
         sessions_detail = {p.session_id: _session_detail(p) for p in plans}
         info = ReleaseInfo(
             name=meta.name,
@@ -538,29 +541,27 @@ def publish(
         )
         write_card(info, tmp / "README.md")
         write_croissant(info, tmp / "croissant.json")
+        manifest = Manifest(
+            name=meta.name,
+            version=meta.version,
+            schema=SCHEMA_VERSION,
+            tool_version=__version__,
+            created=created,
+            codec=codec,
+            splits=manifest_splits,
+            sessions=sessions_detail,
+            counts=Counts(
+                sessions=len(plans),
+                scenes=len({p.scene for p in plans}),
+                pairs=sum(s.num_examples for k, s in manifest_splits.items() if k != "dynamic"),
+            ),
+        )
         if old is not None:
-            changes = _changes(old, {"splits": manifest_splits, "sessions": sessions_detail})
+            changes = _changes(old, manifest.to_json())
             bump = _check_semver(old, meta.version, changes)
             with atomic_write(tmp / "CHANGELOG.md", "w") as fh:
                 fh.write(_changelog(old, meta, changes, bump))
-        manifest = {
-            "name": meta.name,
-            "version": meta.version,
-            "schema": 1,
-            "tool_version": __version__,
-            "created": created,
-            "codec": codec,
-            "splits": manifest_splits,
-            "sessions": sessions_detail,
-            "counts": {
-                "sessions": len(plans),
-                "scenes": len({p.scene for p in plans}),
-                "pairs": sum(
-                    s["num_examples"] for k, s in manifest_splits.items() if k != "dynamic"
-                ),
-            },
-        }
-        atomic_write_json(tmp / MANIFEST, manifest)
+        atomic_write_json(tmp / MANIFEST, manifest.to_json())
         hashed = [*info.files, *info.extra_files, *(sp.rows for sp in splits if sp.rows)]
         refresh_checksums(tmp, known={f.path: f.sha256 for f in hashed})
         problems = check_release(tmp)

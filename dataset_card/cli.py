@@ -274,10 +274,10 @@ def verify(release: Annotated[Path, typer.Argument(help="A release folder.")]) -
 
 
 def _info(release: Path) -> None:
-    from dataset_card.manifest import Manifest
+    from dataset_card.manifest import MANIFEST, Manifest
     from dataset_card.publish import read_manifest
 
-    m = Manifest.from_json(read_manifest(release), where=str(release))
+    m = Manifest.from_json(read_manifest(release), where=str(release / MANIFEST))
     t = Table(title=f"{m.name} {m.version} (created {m.created}, codec {m.codec})")
     for col in ("split", "sessions", "scenes", "pairs / frames", "short", "long", "MB", "files"):
         t.add_column(col)
@@ -297,10 +297,10 @@ def _info(release: Path) -> None:
 
 def _notes(release: Path) -> None:
     """What changes the data's meaning, in a line each (the card has the details)."""
-    from dataset_card.manifest import Manifest
+    from dataset_card.manifest import MANIFEST, Manifest
     from dataset_card.publish import read_manifest
 
-    sessions = Manifest.from_json(read_manifest(release), where=str(release)).sessions
+    sessions = Manifest.from_json(read_manifest(release), where=str(release / MANIFEST)).sessions
     sim = [sid for sid, s in sessions.items() if s.simulated]
     if sim:
         out.print(

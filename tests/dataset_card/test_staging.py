@@ -92,3 +92,15 @@ def test_a_value_of_the_wrong_type_is_named(tmp_path, key, value, what):
     (tmp_path / STAGING).write_text(json.dumps(obj))
     with pytest.raises(BadRelease, match=rf"{key} to be {re.escape(what)}"):
         read_staging(tmp_path)
+
+
+def test_publish_from_a_folder_without_staging_json_exits_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from dataset_card.cli import app
+
+    args = ["publish", "--name", "n", "--version", "1.0.0", "--out", str(tmp_path / "rel")]
+    r = CliRunner().invoke(app, [*args, "--from", str(tmp_path)])
+    assert r.exit_code == 2, r.output
+    assert "found no staging.json" in r.output and "dataset build" in r.output
+    assert not (tmp_path / "rel").exists()

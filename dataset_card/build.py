@@ -2,7 +2,7 @@
 
 Reads sessions only through :mod:`capture.session` and curation only through
 :mod:`curate.result`; raw files are decoded by :mod:`curate.raw`.  Writes ``data/*.h5`` through
-:mod:`dataset_card.hdf5`, ``pairs.csv`` and ``pairs.parquet`` (one row per paired short frame),
+:mod:`dataset_card.h5writer`, ``pairs.csv`` and ``pairs.parquet`` (one row per paired short frame),
 and each split's Parquet row table with small previews (:mod:`dataset_card.parquet`), all from
 :func:`example_rows`.
 
@@ -51,13 +51,8 @@ from curate.result import Alignment, read_alignment
 from dataset_card import video
 from dataset_card.croissant import PAIRS_COLUMNS, PAIRS_CSV_COLUMNS
 from dataset_card.errors import BadRelease, FrameChanged
-from dataset_card.hdf5 import (
-    DEFAULT_CODEC,
-    LONG_FRAMES_DTYPE,
-    SHORT_FRAMES_DTYPE,
-    SplitWriter,
-    file_summary,
-)
+from dataset_card.h5verify import file_summary
+from dataset_card.h5writer import SplitWriter
 from dataset_card.parquet import (
     PAIRS_PARQUET,
     RowsWriter,
@@ -65,6 +60,12 @@ from dataset_card.parquet import (
     preview_short,
     preview_size,
     write_pairs_parquet,
+)
+from dataset_card.schema import (
+    DEFAULT_CODEC,
+    REFERENCE_FRAMES_DTYPE,
+    LongFrameRow,
+    ShortFrameRow,
 )
 from dataset_card.splits import DYNAMIC, SPLITS, assign_splits, read_split_lists
 from sublux_common.fsio import atomic_write
@@ -83,16 +84,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: ``long_frames`` adds where each reference's window sits relative to the short window, and
-#: the reference's own shift left after that even offset (``dy``, ``dx``, at most a pixel).
-LONG_DTYPE = np.dtype(
-    [
-        *LONG_FRAMES_DTYPE.descr,
-        ("offset_y", "i4"),
-        ("offset_x", "i4"),
-        ("dy", "f4"),
-        ("dx", "f4"),
-    ]
-)
+#: the reference's own shift left after that even offset (``dy``, ``dx``, at most a pixel):
+#: the fields of :class:`~dataset_card.schema.LongFrameRow`.
+LONG_DTYPE = REFERENCE_FRAMES_DTYPE
 
 
 def _even(v: float) -> int:
@@ -613,37 +607,43 @@ def _add_rows(
 
 def _write_tables(g: Any, plan: SessionPlan) -> None:
     """``short_frames`` and ``long_frames`` of a session (either layout)."""
-    k = len(plan.long)
-    short = np.zeros(len(plan.short), SHORT_FRAMES_DTYPE)
-    for i, s in enumerate(plan.short):
-        short[i] = (
-            s["file"].encode(),
-            s["sha256"].encode(),
-            _num(s["exposure_s"]),
-            _num(s["iso"]),
-            _num(s["t"]),
-            _num(s["angle"]),
-            s["ref"],
-            _num(s["score"]),
-            _num(s["dy"]),
-            _num(s["dx"]),
-            _num(s["exposure_ratio"]),
-        )
-    g.write_table("short_frames", short)
-    if k:
-        long = np.zeros(k, LONG_DTYPE)
-        for j, s in enumerate(plan.long):
-            long[j] = (
-                s["file"].encode(),
-                s["sha256"].encode(),
-                _num(s["exposure_s"]),
-                _num(s["iso"]),
-                _num(s["t"]),
-                _num(s["angle"]),
-                *s["offset"],
-                *s["residual"],
-            )
-        g.write_table("long_frames", long)
+    g.write_table("short_frames", ShortFrameRow.table(_short_row(s) for s in plan.short))
+    if plan.long:
+        g.write_table("long_frames", LongFrameRow.table(_long_row(s) for s in plan.long))
+
+
+def _short_row(entry: dict) -> ShortFrameRow:
+    """A kept short frame's plan entry as its ``short_frames`` row."""
+    return ShortFrameRow(
+        file=entry["file"],
+        sha256=entry["sha256"],
+        exposure_s=_num(entry["exposure_s"]),
+        iso=_num(entry["iso"]),
+        t=_num(entry["t"]),
+        angle=_num(entry["angle"]),
+        ref=entry["ref"],
+        score=_num(entry["score"]),
+        dy=_num(entry["dy"]),
+        dx=_num(entry["dx"]),
+        exposure_ratio=_num(entry["exposure_ratio"]),
+    )
+
+
+def _long_row(entry: dict) -> LongFrameRow:
+    """A reference's plan entry as its ``long_frames`` row."""
+    (oy, ox), (dy, dx) = entry["offset"], entry["residual"]
+    return LongFrameRow(
+        file=entry["file"],
+        sha256=entry["sha256"],
+        exposure_s=_num(entry["exposure_s"]),
+        iso=_num(entry["iso"]),
+        t=_num(entry["t"]),
+        angle=_num(entry["angle"]),
+        offset_y=oy,
+        offset_x=ox,
+        dy=dy,
+        dx=dx,
+    )
 
 
 def build(

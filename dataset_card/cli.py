@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
@@ -17,7 +16,6 @@ from capture.errors import BadRequest, CaptureError
 from curate.errors import BadInput, CurateError
 from dataset_card.errors import BadRelease, DatasetError
 from sublux_common.cliutil import handle_errors
-from sublux_common.fsio import atomic_write_json
 from sublux_common.progress import OnProgress
 
 app = typer.Typer(
@@ -28,7 +26,6 @@ app = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True)
-STAGING = "staging.json"
 
 
 #: The ``dataset`` command's error handling: sublux's bad requests exit 2, its other errors
@@ -69,28 +66,6 @@ def _size(text: str) -> int:
     if not m:
         raise BadRelease(f"expected a size such as 4GB or 500MB, found {text!r}")
     return int(float(m.group(1)) * 1000 ** " kmgt".index(m.group(2) or " "))
-
-
-def _read_staging(folder: Path) -> dict:
-    """The staging folder's record of what it was built from (written by ``build``)."""
-    path = folder / STAGING
-    text = path.read_text()  # a missing file: an OSError naming it (exit 1)
-    try:
-        st = json.loads(text)
-    except ValueError as exc:  # JSONDecodeError: a damaged file, not a bug
-        raise BadRelease(
-            f"expected {path} as `dataset build` writes it, found invalid JSON ({exc}); "
-            "build the staging folder again"
-        ) from None
-    missing = [
-        k for k in ("sessions", "seed", "fractions") if not isinstance(st, dict) or k not in st
-    ]
-    if missing:
-        raise BadRelease(
-            f"expected {path} to hold sessions, seed and fractions, found no "
-            f"{', '.join(missing)}; build the staging folder again"
-        )
-    return st
 
 
 def _creator(text: str) -> dict:
@@ -156,9 +131,10 @@ def build(
     """Build the HDF5 splits into a staging folder, to inspect before publishing."""
     from dataset_card.build import build as build_data
     from dataset_card.build import plan_sessions
-    from dataset_card.hdf5 import canonical_codec
     from dataset_card.publish import partial_folder
+    from dataset_card.schema import canonical_codec
     from dataset_card.splits import parse_fractions
+    from dataset_card.staging import Staging, write_staging
     from sublux_common import __version__
 
     if out_dir.exists():
@@ -179,17 +155,14 @@ def build(
             shard_bytes=_size(shard_size),
             progress=_progress(bar),
         )
-        atomic_write_json(
-            tmp / STAGING,
-            {
-                "sessions": [str(p.session.path.resolve()) for p in plans],
-                "splits": {p.scene: p.split for p in plans if p.split != "dynamic"},
-                "seed": seed,
-                "fractions": fractions,
-                "split_lists": str(split_lists.resolve()) if split_lists else None,
-                "codec": canonical_codec(codec),
-            },
+        staged = Staging.of(
+            plans,
+            seed=seed,
+            fractions=fractions,
+            split_lists=split_lists,
+            codec=canonical_codec(codec),
         )
+        write_staging(tmp, staged)
     t = Table(title=f"staged in {out_dir}")
     for col in ("split", "sessions", "scenes", "files"):
         t.add_column(col)
@@ -228,10 +201,11 @@ def publish(
     codec: CodecOpt = "",
 ) -> None:
     """Build, describe, validate and freeze a release (and optionally push it)."""
-    from dataset_card.hdf5 import DEFAULT_CODEC
     from dataset_card.publish import ReleaseMeta, push
     from dataset_card.publish import publish as do_publish
+    from dataset_card.schema import DEFAULT_CODEC
     from dataset_card.splits import parse_fractions
+    from dataset_card.staging import read_staging
 
     if not (name and version and out_dir):
         raise BadRelease("expected --name, --version and --out")
@@ -241,11 +215,11 @@ def publish(
                 "give either SESSION... (with --split-lists) or --from STAGING, not both; a "
                 "staging folder publishes the sessions and splits it was built with"
             )
-        st = _read_staging(staging)
-        sessions = [Path(s) for s in st["sessions"]]
-        seed, fractions = st["seed"], st["fractions"]
-        codec = codec or st.get("codec", "")
-        split_lists = Path(st["split_lists"]) if st.get("split_lists") else None
+        st = read_staging(staging)
+        sessions = st.session_paths()
+        seed, fractions = st.seed, st.fractions
+        codec = codec or st.codec
+        split_lists = st.split_lists_path()
     if not sessions:
         raise BadRelease("expected SESSION... or --from STAGING, found neither")
     meta = ReleaseMeta(
@@ -302,32 +276,34 @@ def verify(release: Annotated[Path, typer.Argument(help="A release folder.")]) -
 
 
 def _info(release: Path) -> None:
+    from dataset_card.manifest import MANIFEST, Manifest
     from dataset_card.publish import read_manifest
 
-    m = read_manifest(release)
-    t = Table(title=f"{m['name']} {m['version']} (created {m['created']}, codec {m['codec']})")
+    m = Manifest.from_json(read_manifest(release), where=str(release / MANIFEST))
+    t = Table(title=f"{m.name} {m.version} (created {m.created}, codec {m.codec})")
     for col in ("split", "sessions", "scenes", "pairs / frames", "short", "long", "MB", "files"):
         t.add_column(col)
-    for split, s in m["splits"].items():
+    for split, s in m.splits.items():
         t.add_row(
             split,
-            str(len(s["sessions"])),
-            str(len(s["scenes"])),
-            str(s["num_examples"]),
-            str(s["num_short_frames"]),
-            str(s["num_long_frames"]),
-            f"{s['num_bytes'] / 1e6:.1f}",
-            ", ".join(Path(f).name for f in s["files"]),
+            str(len(s.sessions)),
+            str(len(s.scenes)),
+            str(s.num_examples),
+            str(s.num_short_frames),
+            str(s.num_long_frames),
+            f"{s.num_bytes / 1e6:.1f}",
+            ", ".join(Path(f).name for f in s.files),
         )
     out.print(t)
 
 
 def _notes(release: Path) -> None:
     """What changes the data's meaning, in a line each (the card has the details)."""
+    from dataset_card.manifest import MANIFEST, Manifest
     from dataset_card.publish import read_manifest
 
-    sessions = read_manifest(release).get("sessions", {})
-    sim = [sid for sid, s in sessions.items() if s.get("simulated")]
+    sessions = Manifest.from_json(read_manifest(release), where=str(release / MANIFEST)).sessions
+    sim = [sid for sid, s in sessions.items() if s.simulated]
     if sim:
         out.print(
             f"[yellow]note:[/] {len(sim)} of {len(sessions)} sessions are simulated "
@@ -335,10 +311,8 @@ def _notes(release: Path) -> None:
             highlight=False,
         )
     for sid, s in sessions.items():
-        for w in s.get("warnings") or []:
-            out.print(
-                f"[yellow]warning[/] {sid}: {w.get('code')}: {w.get('message')}", highlight=False
-            )
+        for w in s.warnings:
+            out.print(f"[yellow]warning[/] {sid}: {w.code}: {w.message}", highlight=False)
 
 
 @app.command()

@@ -34,16 +34,11 @@ from dataset_card.build import BuildResult, SessionPlan, build, plan_sessions
 from dataset_card.card import FileInfo, ReleaseInfo, SplitInfo, check_card, write_card
 from dataset_card.croissant import validate_croissant, write_croissant
 from dataset_card.errors import BadRelease, DatasetError, ReleaseExists
-from dataset_card.hdf5 import (
-    DEFAULT_CODEC,
-    GT_RECIPE,
-    canonical_codec,
-    file_summary,
-    open_file,
-    verify_file,
-)
+from dataset_card.h5io import open_file
+from dataset_card.h5verify import file_summary, verify_file
+from dataset_card.manifest import MANIFEST, Counts, Manifest, SessionEntry, SplitEntry
 from dataset_card.parquet import PAIRS_PARQUET, count_rows
-from dataset_card.reader import MANIFEST
+from dataset_card.schema import DEFAULT_CODEC, GT_RECIPE, SCHEMA_VERSION, canonical_codec
 from sublux_common import __version__
 from sublux_common.fsio import atomic_write, atomic_write_json, fsync_dir
 from sublux_common.hashing import sha256_file
@@ -386,7 +381,7 @@ def check_release(
     root = Path(root)
     tell = progress or (lambda step, done, total: None)
     problems: list[str] = []
-    manifest = read_manifest(root)
+    manifest = Manifest.from_json(read_manifest(root), where=str(root / MANIFEST))
     sums = root / SUMS
     digests: dict[str, str] = {}  # each file hashed once, for the Croissant check too
     if sums.exists():
@@ -406,10 +401,10 @@ def check_release(
         problems.append(f"{SUMS} is missing")
     scenes: dict[str, str] = {}
     frames: dict[str, tuple[str, str]] = {}
-    for info in manifest["splits"].values():
-        if info.get("rows"):
-            problems += count_rows(root / info["rows"], info["num_examples"])
-    shards = [(split, rel) for split, info in manifest["splits"].items() for rel in info["files"]]
+    for info in manifest.splits.values():
+        if info.rows:
+            problems += count_rows(root / info.rows, info.num_examples)
+    shards = [(split, rel) for split, info in manifest.splits.items() for rel in info.files]
     for n, (split, rel) in enumerate(shards):
         tell("HDF5 files", n, len(shards))
         path = root / rel
@@ -586,71 +581,74 @@ def _write_metadata(info: ReleaseInfo, tmp: Path) -> None:
     write_croissant(info, tmp / "croissant.json")
 
 
-def _session_detail(plan: SessionPlan) -> dict:
+def _session_detail(plan: SessionPlan) -> SessionEntry:
     """A session's entry in ``manifest.json``: where it is, and what changes its meaning."""
     summary = plan.summary()
-    return {
-        "scene": plan.scene,
-        "split": plan.split,
-        "kind": plan.kind,
-        "simulated": summary["simulated"],
-        "warnings": summary["warnings"],
-        "dropped": summary["dropped"],
-        "references": len(plan.long),
-        "unused_references": summary["unused_references"],
-        "mean_reference": summary["mean_reference"],
-    }
+    return SessionEntry.from_json(
+        {
+            "scene": plan.scene,
+            "split": plan.split,
+            "kind": plan.kind,
+            "simulated": summary["simulated"],
+            "warnings": summary["warnings"],
+            "dropped": summary["dropped"],
+            "references": len(plan.long),
+            "unused_references": summary["unused_references"],
+            "mean_reference": summary["mean_reference"],
+        },
+        f"session {plan.session_id}",
+    )
 
 
-def _manifest(plan: _PublishPlan, info: ReleaseInfo) -> dict:
+def _manifest(plan: _PublishPlan, info: ReleaseInfo) -> Manifest:
     """``manifest.json`` of the release (its ``files`` come later, with the checksums)."""
     manifest_splits = {
-        sp.name: {
-            "files": [f.path for f in sp.files],
-            "rows": sp.rows.path if sp.rows else None,
-            "sessions": sp.sessions,
-            "scenes": sp.scenes,
-            "num_examples": sp.num_examples,
-            "num_bytes": sp.num_bytes,
-            "num_short_frames": sp.num_short_frames,
-            "num_long_frames": sp.num_long_frames,
-        }
+        sp.name: SplitEntry(
+            files=tuple(f.path for f in sp.files),
+            rows=sp.rows.path if sp.rows else None,
+            sessions=tuple(sp.sessions),
+            scenes=tuple(sp.scenes),
+            num_examples=sp.num_examples,
+            num_bytes=sp.num_bytes,
+            num_short_frames=sp.num_short_frames,
+            num_long_frames=sp.num_long_frames,
+        )
         for sp in info.splits
     }
-    return {
-        "name": plan.meta.name,
-        "version": plan.meta.version,
-        "schema": 1,
-        "tool_version": __version__,
-        "created": plan.created,
-        "codec": plan.codec,
-        "splits": manifest_splits,
-        "sessions": {p.session_id: _session_detail(p) for p in plan.plans},
-        "counts": {
-            "sessions": len(plan.plans),
-            "scenes": len({p.scene for p in plan.plans}),
-            "pairs": sum(s["num_examples"] for k, s in manifest_splits.items() if k != "dynamic"),
-        },
-    }
+    return Manifest(
+        name=plan.meta.name,
+        version=plan.meta.version,
+        schema=SCHEMA_VERSION,
+        tool_version=__version__,
+        created=plan.created,
+        codec=plan.codec,
+        splits=manifest_splits,
+        sessions={p.session_id: _session_detail(p) for p in plan.plans},
+        counts=Counts(
+            sessions=len(plan.plans),
+            scenes=len({p.scene for p in plan.plans}),
+            pairs=sum(s.num_examples for k, s in manifest_splits.items() if k != "dynamic"),
+        ),
+    )
 
 
-def _write_changelog(plan: _PublishPlan, manifest: dict, tmp: Path) -> None:
+def _write_changelog(plan: _PublishPlan, manifest: Manifest, tmp: Path) -> None:
     """Phase 5 (with a previous release): check the version bump against the changes of split
     membership and write ``CHANGELOG.md``."""
     if plan.old is None:
         return
-    changes = _changes(plan.old, manifest)
+    changes = _changes(plan.old, manifest.to_json())
     bump = _check_semver(plan.old, plan.meta.version, changes)
     with atomic_write(tmp / "CHANGELOG.md", "w") as fh:
         fh.write(_changelog(plan.old, plan.meta, changes, bump))
 
 
 def _write_checksums(
-    tmp: Path, manifest: dict, info: ReleaseInfo, *, progress: OnProgress | None
+    tmp: Path, manifest: Manifest, info: ReleaseInfo, *, progress: OnProgress | None
 ) -> None:
     """Phase 6: ``manifest.json`` with every file, and ``SHA256SUMS`` (the data files are not
     hashed again; progress step "SHA256SUMS")."""
-    atomic_write_json(tmp / MANIFEST, manifest)
+    atomic_write_json(tmp / MANIFEST, manifest.to_json())
     hashed = [*info.files, *info.extra_files, *(sp.rows for sp in info.splits if sp.rows)]
     refresh_checksums(tmp, known={f.path: f.sha256 for f in hashed}, progress=progress)
 

@@ -22,7 +22,6 @@ gain with clipping.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -32,14 +31,11 @@ from typing import Any
 import numpy as np
 
 from curate.bayer import check_levels, pack_rggb
-from dataset_card.errors import BadRelease, CorruptFile, DatasetError, MissingFile, UnknownSplit
-from dataset_card.hdf5 import (
-    LONG_FRAMES_DTYPE,
-    SHORT_FRAMES_DTYPE,
-    filter_error,
-    open_file,
-    to_python,
-)
+from dataset_card.errors import BadRelease, CorruptFile, DatasetError, UnknownSplit
+from dataset_card.h5io import filter_error, open_file, to_python
+from dataset_card.manifest import MANIFEST as MANIFEST
+from dataset_card.manifest import Manifest
+from dataset_card.schema import LONG_FRAMES_DTYPE, SHORT_FRAMES_DTYPE
 
 __all__ = [
     "LazyArray",
@@ -61,42 +57,47 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
-
-
 # -- releases ---------------------------------------------------------------------------------
 
 
 class Release:
-    """A release folder, described by its ``manifest.json``; see :func:`open_release`."""
+    """A release folder, described by its ``manifest.json``; see :func:`open_release`.
 
-    def __init__(self, folder: str | os.PathLike, manifest: dict[str, Any]) -> None:
+    Attributes
+    ----------
+    folder : pathlib.Path
+        The release folder.
+    manifest : Manifest
+        Its manifest, as a typed record (:class:`dataset_card.manifest.Manifest`).
+    """
+
+    def __init__(self, folder: str | os.PathLike, manifest: Manifest) -> None:
         self.folder = Path(folder)
         self.manifest = manifest
 
     @property
     def name(self) -> str:
         """The dataset's name."""
-        return str(self.manifest.get("name", ""))
+        return self.manifest.name
 
     @property
     def version(self) -> str:
         """The release's version."""
-        return str(self.manifest.get("version", ""))
+        return self.manifest.version
 
     @property
     def splits(self) -> list[str]:
         """Split names, in the manifest's order."""
-        return list(self.manifest.get("splits", {}))
+        return list(self.manifest.splits)
 
     def files(self, name: str) -> list[Path]:
         """The HDF5 files of split ``name``."""
-        if name not in self.manifest.get("splits", {}):
+        if name not in self.manifest.splits:
             raise UnknownSplit(
                 f"expected a split of {self.name} {self.version} ({', '.join(self.splits)}), "
                 f"found {name!r}"
             )
-        return [self.folder / rel for rel in self.manifest["splits"][name].get("files", [])]
+        return [self.folder / rel for rel in self.manifest.splits[name].files]
 
     def split(self, name: str) -> SplitReader:
         """A lazy reader over split ``name``."""
@@ -123,21 +124,9 @@ def open_release(folder: str | os.PathLike) -> Release:
     MissingFile
         No ``manifest.json`` in ``folder``.
     BadRelease
-        The manifest is not JSON or lacks ``splits``.
+        The manifest is not JSON, lacks ``splits`` or holds a value of the wrong type.
     """
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
-        raise MissingFile(
-            f"expected a release folder holding {MANIFEST} at {folder}, found no {MANIFEST}; "
-            "point at the folder `dataset publish` wrote"
-        )
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRelease(f"expected JSON in {path}, found {exc}; download it again") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("splits"), dict):
-        raise BadRelease(f"expected {path} to hold an object with a 'splits' mapping")
-    return Release(folder, manifest)
+    return Release(folder, Manifest.read(folder))
 
 
 # -- lazy arrays and sessions -----------------------------------------------------------------

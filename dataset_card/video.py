@@ -41,7 +41,7 @@ from dataset_card.errors import BadRelease
 
 if TYPE_CHECKING:
     from dataset_card.build import SessionPlan
-    from dataset_card.hdf5 import SplitWriter
+    from dataset_card.h5writer import SplitWriter
 
 __all__ = ["geometry", "is_video", "write_session"]
 

@@ -8,7 +8,7 @@ from one run on this machine; the comparisons are ratios within that run.
 Sections (each returns one JSON-able dict; ``run`` prints a "target missed" line per miss):
 
 codecs
-    For each codec of ``dataset_card.hdf5.CODECS`` (Blosc zstd at one and at two threads):
+    For each codec of ``dataset_card.schema.CODECS`` (Blosc zstd at one and at two threads):
     compression ratio on short and on long exposures (raw bytes over the bytes HDF5 stores,
     Fletcher-32 included); ``write_mbps``, raw input through ``SplitWriter`` per second
     (chunking, compression, checksums and the fsync at close); ``package_mbps``, the same with
@@ -66,16 +66,16 @@ from capture.protocols import Exposure  # noqa: E402
 from capture.session import FrameRecord, read_frame_bytes  # noqa: E402
 from capture.sim.camera import SimCamera  # noqa: E402
 from curate.raw import read_raw  # noqa: E402
-from dataset_card import hdf5  # noqa: E402
-from dataset_card.hdf5 import (  # noqa: E402
+from dataset_card import schema  # noqa: E402
+from dataset_card.h5io import open_file  # noqa: E402
+from dataset_card.h5writer import SplitWriter  # noqa: E402
+from dataset_card.parquet import preview_short  # noqa: E402
+from dataset_card.schema import (  # noqa: E402
     DEFAULT_CODEC,
     LONG_FRAMES_DTYPE,
     READER_NEEDS,
     SHORT_FRAMES_DTYPE,
-    SplitWriter,
-    open_file,
 )
-from dataset_card.parquet import preview_short  # noqa: E402
 from sublux_common.hashing import sha256_file  # noqa: E402
 
 log = logging.getLogger("bench_dataset")
@@ -129,12 +129,12 @@ def entropy_bound(frames: np.ndarray) -> float:
 @contextlib.contextmanager
 def whole_frame_limit(pixels: int) -> Iterator[None]:
     """Temporarily move the writer's whole-frame/tile threshold (the ``chunks`` section)."""
-    old = hdf5.WHOLE_FRAME_MAX_PIXELS
-    hdf5.WHOLE_FRAME_MAX_PIXELS = pixels
+    old = schema.WHOLE_FRAME_MAX_PIXELS
+    schema.WHOLE_FRAME_MAX_PIXELS = pixels
     try:
         yield
     finally:
-        hdf5.WHOLE_FRAME_MAX_PIXELS = old
+        schema.WHOLE_FRAME_MAX_PIXELS = old
 
 
 @contextlib.contextmanager
@@ -318,7 +318,7 @@ def bench_codecs(work: Path, frames: Frames, *, crops: int, progress: Callable) 
                     p.unlink()
     chosen_label = next(lab for lab, c, _ in VARIANTS if c == DEFAULT_CODEC)
     if DEFAULT_CODEC == "blosc-zstd":
-        chosen_label = f"blosc-zstd@{hdf5.DEFAULT_BLOSC_THREADS}"
+        chosen_label = f"blosc-zstd@{schema.DEFAULT_BLOSC_THREADS}"
     chosen = rows[chosen_label]
     vs = {}
     for other in ("gzip-shuffle", "none"):
@@ -362,7 +362,7 @@ def bench_chunks(work: Path, frames: Frames, *, crops: int, progress: Callable) 
                 path, secs = write_split(
                     work / f"c-{label}",
                     codec=DEFAULT_CODEC,
-                    threads=hdf5.DEFAULT_BLOSC_THREADS,
+                    threads=schema.DEFAULT_BLOSC_THREADS,
                     short=frames.short,
                     long=frames.long,
                     n_short=frames.n_short,
@@ -376,7 +376,7 @@ def bench_chunks(work: Path, frames: Frames, *, crops: int, progress: Callable) 
             }
             for p in (work / f"c-{label}").iterdir():
                 p.unlink()
-    default = "whole_frame" if h * w <= hdf5.WHOLE_FRAME_MAX_PIXELS else "tiles_256"
+    default = "whole_frame" if h * w <= schema.WHOLE_FRAME_MAX_PIXELS else "tiles_256"
     return {
         "sensor": f"{h}x{w}",
         "codec": DEFAULT_CODEC,
@@ -448,7 +448,7 @@ def bench_integrity(work: Path, frames: Frames, *, progress: Callable) -> dict:
             _, pack[label] = write_split(
                 work / f"i-{label}",
                 codec=DEFAULT_CODEC,
-                threads=hdf5.DEFAULT_BLOSC_THREADS,
+                threads=schema.DEFAULT_BLOSC_THREADS,
                 short=lambda fn=fn: pool.map(fn, dark),
                 long=lambda fn=fn: pool.map(fn, frames.bright_files),
                 n_short=frames.n_short,

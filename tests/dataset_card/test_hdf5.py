@@ -1,4 +1,4 @@
-"""The HDF5 split writer, verifier and summary, on small synthetic sessions (64 x 96 frames)."""
+"""The HDF5 split writer, verifier and summary on small synthetic sessions (64 x 96 frames)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,12 @@ import os
 import numpy as np
 import pytest
 
-from dataset_card import hdf5
+from dataset_card import schema
 from dataset_card.errors import BadRelease, CorruptFile, DatasetError, MissingFile, ReleaseExists
-from dataset_card.hdf5 import (
-    CODECS,
-    LONG_FRAMES_DTYPE,
-    SHORT_FRAMES_DTYPE,
-    SplitWriter,
-    file_summary,
-    fletcher32_matches,
-    frame_chunks,
-    open_file,
-    verify_file,
-)
+from dataset_card.h5io import open_file
+from dataset_card.h5verify import file_summary, fletcher32_matches, verify_file
+from dataset_card.h5writer import SplitWriter
+from dataset_card.schema import CODECS, LONG_FRAMES_DTYPE, SHORT_FRAMES_DTYPE, frame_chunks
 
 H, W = 64, 96
 ROOT = {"dataset_name": "tiny-dark", "version": "1.2.0", "tool_version": "0.1.0"}
@@ -330,8 +323,8 @@ def test_verify_finds_a_flipped_byte(tmp_path, codec):
 
 
 def test_verify_finds_damage_in_tiles_and_tables(tmp_path, monkeypatch):
-    monkeypatch.setattr(hdf5, "WHOLE_FRAME_MAX_PIXELS", 1000)
-    monkeypatch.setattr(hdf5, "TILE", 32)
+    monkeypatch.setattr(schema, "WHOLE_FRAME_MAX_PIXELS", 1000)
+    monkeypatch.setattr(schema, "TILE", 32)
     assert frame_chunks(H, W) == (1, 32, 32)
     rng = np.random.default_rng(10)
     data = make_session(rng, t=3, k=1)

@@ -26,7 +26,7 @@ from dataset_card.build import plan_sessions, render_mean
 from dataset_card.cli import app
 from dataset_card.croissant import validate_croissant
 from dataset_card.errors import BadRelease, FrameChanged
-from dataset_card.hdf5 import SplitWriter
+from dataset_card.h5writer import SplitWriter
 from dataset_card.publish import (
     PARTIAL_INFO,
     check_release,

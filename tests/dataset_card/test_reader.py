@@ -11,9 +11,10 @@ import pickle
 import numpy as np
 import pytest
 
-from dataset_card import hdf5
+from dataset_card import schema
 from dataset_card.errors import BadRelease, CorruptFile, MissingFile, UnknownSplit
-from dataset_card.hdf5 import LONG_FRAMES_DTYPE, SHORT_FRAMES_DTYPE, SplitWriter, open_file
+from dataset_card.h5io import open_file
+from dataset_card.h5writer import SplitWriter
 from dataset_card.reader import (
     SplitReader,
     apply_gain,
@@ -25,6 +26,7 @@ from dataset_card.reader import (
     subtract_black,
     table_dicts,
 )
+from dataset_card.schema import LONG_FRAMES_DTYPE, SHORT_FRAMES_DTYPE
 
 H, W = 64, 96
 ROOT = {"dataset_name": "tiny-dark", "version": "2.0.0", "tool_version": "0.1.0"}
@@ -162,8 +164,8 @@ def test_slicing_reads_the_right_region(release):
 
 
 def test_slicing_a_tiled_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(hdf5, "WHOLE_FRAME_MAX_PIXELS", 1000)
-    monkeypatch.setattr(hdf5, "TILE", 16)
+    monkeypatch.setattr(schema, "WHOLE_FRAME_MAX_PIXELS", 1000)
+    monkeypatch.setattr(schema, "TILE", 16)
     rng = np.random.default_rng(3)
     with SplitWriter(tmp_path, "train", root_attrs=ROOT) as w:
         data = _session(w, rng, "s", refs=[0, 0], k=1, scene="s")

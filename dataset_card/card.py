@@ -35,6 +35,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from capture.protocols import format_shutter
 from dataset_card.errors import BadRelease
 from dataset_card.parquet import PARQUET_DIR, PREVIEW_SIDE, card_features
+from dataset_card.schema import CODEC_ATTRS, ROOT_ATTRS, SCHEMA_VERSION, layout_rows
 from dataset_card.templating import render
 from sublux_common.fsio import atomic_write
 
@@ -627,6 +628,16 @@ def _card_data(info: ReleaseInfo, s: SessionSummary) -> DatasetCardData:
     )
 
 
+def _layout() -> dict:
+    """What the card's "HDF5 layout" paragraph prints, from the schema module (one source for
+    the writer, the verifier and the card)."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "root_attrs": (*ROOT_ATTRS, *CODEC_ATTRS),
+        "rows": layout_rows(),
+    }
+
+
 def render_card(info: ReleaseInfo) -> str:
     """The card's text (front matter and Markdown) as the template renders it.
 
@@ -653,6 +664,7 @@ def render_card(info: ReleaseInfo) -> str:
         warning_rows=_warning_rows(info),
         drop_rows=_drop_rows(info),
         file_rows=_file_rows(info),
+        layout=_layout(),
         drop_reasons=DROP_REASONS,
         core_reasons=_CORE_REASONS,
         parquet_dir=PARQUET_DIR,

@@ -61,7 +61,7 @@ from curate.result import (
     result_dir,
     write_alignment,
 )
-from curate.video import verified_copy
+from curate.video import verified_copy, video_fps, video_rgb_frames
 from sublux_common.progress import OnProgress
 
 __all__ = ["Options", "align_folders", "align_session"]
@@ -278,30 +278,13 @@ def _load_image(f: _Frame, opts: Options) -> None:
 
 
 def _video_frames(path: Path, pass_: str, opts: Options) -> list[_Frame]:
-    import cv2
-
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    if not cap.isOpened():
-        raise BadInput(
-            f"expected a video OpenCV's FFmpeg backend can open at {path}, found none; check "
-            "the file plays, or extract its frames to a folder"
-        )
-    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+    """Every frame of a video as a ``_Frame`` (``frame_NNNNNN``, timed by its frame rate)."""
+    fps = video_fps(path)
     frames = []
-    try:
-        i = 0
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            f = _Frame(
-                file=f"frame_{i:06d}", path=path, pass_=pass_, t=(i / fps) if fps else float(i)
-            )
-            _grey_work(bgr[..., ::-1], f, opts.feature_downsample)
-            frames.append(f)
-            i += 1
-    finally:
-        cap.release()
+    for i, rgb in enumerate(video_rgb_frames(path)):
+        f = _Frame(file=f"frame_{i:06d}", path=path, pass_=pass_, t=(i / fps) if fps else float(i))
+        _grey_work(rgb, f, opts.feature_downsample)
+        frames.append(f)
     if not frames:
         raise BadInput(f"expected frames in the video {path}, found none")
     return frames

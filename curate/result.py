@@ -39,6 +39,15 @@ Later stages read curation only through this module.  ``curate align`` writes, i
      "correlation": {"file": "correlation.npy", "dark": ["0000.dng", ...],
                      "bright": ["0000.dng", ...], "path": [[bright_i, dark_j], ...]}}
 
+Records.  :func:`read_alignment` returns an :class:`Alignment` whose entries are records:
+:class:`Pair` (``pairs``, ``rejected``), :class:`Drop` (``dropped``; ``pass`` is
+``Drop.pass_``), :class:`Reference`, :class:`FrameEntry` (``frames``, through
+:meth:`Alignment.frames`) and :class:`CorrelationIndex` (``correlation``, the matrix itself
+through :meth:`Alignment.correlation`).  Each has ``to_json``/``from_json``; ``to_json``
+writes the keys above in this order, optional ones only when set, and ``from_json`` gives
+keys an older result lacks their defaults.  :func:`summarize` gives what ``curate align``
+prints.
+
 Shift convention: a scene point at (y, x) of the dark frame is at (y + dy, x + dx) of the
 bright frame, in full-resolution sensor pixels, so ``scipy.ndimage.shift(dark, (dy, dx))``
 lines up with the bright frame.  File names are relative to their pass folder.

@@ -587,7 +587,8 @@ def read_alignment(folder: str | os.PathLike) -> Alignment:
     Raises
     ------
     curate.errors.CurateError
-        No ``alignment.json``, one that is not JSON, or one of another schema.
+        No ``alignment.json``, one that is not JSON, one of another schema, or one whose
+        entries lack their names or have another shape (edited or damaged).
     """
     folder = Path(folder)
     if not (folder / ALIGNMENT_FILE).exists() and (folder / CURATION_DIR / ALIGNMENT_FILE).exists():
@@ -608,4 +609,17 @@ def read_alignment(folder: str | os.PathLike) -> Alignment:
             f"{path}: expected curation schema {SCHEMA_VERSION}, found {found!r}; "
             "re-run `curate align` with this version of sublux"
         )
-    return Alignment.from_json(data, path=folder)
+    try:
+        return Alignment.from_json(data, path=folder)
+    except KeyError as exc:
+        raise CurateError(
+            f"{path}: expected every pair, drop, reference and frame entry to name its file, "
+            f"found one without {exc}; the file was edited or damaged: re-run `curate align "
+            "--force`"
+        ) from None
+    except (TypeError, AttributeError) as exc:
+        raise CurateError(
+            f"{path}: expected the objects and lists of curation schema {SCHEMA_VERSION}, "
+            f"found another shape ({exc}); the file was edited or damaged: re-run "
+            "`curate align --force`"
+        ) from None

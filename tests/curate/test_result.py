@@ -137,6 +137,21 @@ def test_a_result_that_is_not_an_object_is_refused(tmp_path):
         read_alignment(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (lambda d: d["pairs"][0].pop("dark"), "found one without 'dark'"),
+        (lambda d: d.update(pairs=[[1, 2]]), "found another shape"),
+    ],
+)
+def test_a_damaged_result_is_refused_as_such(tmp_path, change, said):
+    data = json.loads((DATA / "alignment_static.json").read_text())
+    change(data)
+    (tmp_path / ALIGNMENT_FILE).write_text(json.dumps(data))
+    with pytest.raises(CurateError, match=said):
+        read_alignment(tmp_path)
+
+
 # -- the summary --------------------------------------------------------------------------
 
 

@@ -53,7 +53,7 @@ def curate_one(
             "pairs": len(a.pairs),
             "rejected": len(a.rejected),
             "dropped": len(a.dropped),
-            "warnings": a.data.get("warnings", []),
+            "warnings": a.warnings,
         }
     except Exception as exc:  # reported per session; one bad session must not stop the rest
         return {

@@ -14,7 +14,7 @@ from rich.table import Table
 from capture.errors import BadRequest, CaptureError
 from curate.errors import BadInput, CurateError
 from curate.motion import DEFAULT_THRESHOLD as DEFAULT_MOTION_THRESHOLD
-from curate.result import read_alignment
+from curate.result import read_alignment, summarize
 from sublux_common.cliutil import handle_errors
 
 app = typer.Typer(
@@ -41,33 +41,31 @@ RatioOpt = Annotated[
 
 
 def _summary(path: Path) -> None:
-    a = read_alignment(path.parent)
-    reasons: dict[str, int] = {}
-    for d in a.dropped:
-        reasons[d["reason"]] = reasons.get(d["reason"], 0) + 1
-    t = Table(title=f"curation of {a.source.get('scene') or a.source.get('dark')}")
+    s = summarize(read_alignment(path.parent))
+    t = Table(title=f"curation of {s.title}")
     cols = ["pairs", "rejected", "ambiguous", "dropped", "exposure ratio", "max |shift| px"]
-    if a.references:
+    if s.references:
         cols.insert(1, "references")
     for col in cols:
         t.add_column(col)
-    ratios = sorted({p["exposure_ratio"] for p in a.pairs if p["exposure_ratio"]})
-    shifts = [max(abs(p["dy"]), abs(p["dx"])) for p in a.pairs]
+    if s.exposure_ratio is None:
+        ratio = "unknown"
+    else:
+        low, high = s.exposure_ratio
+        ratio = f"{low:g}" if low == high else f"{low:g}-{high:g}"
     row = [
-        str(len(a.pairs)),
-        str(len(a.rejected)),
-        str(sum(p["ambiguous"] for p in a.pairs)),
-        ", ".join(f"{k}: {v}" for k, v in reasons.items()) or "0",
-        (f"{ratios[0]:g}" if len(ratios) == 1 else f"{ratios[0]:g}-{ratios[-1]:g}")
-        if ratios
-        else "unknown",
-        f"{max(shifts):.2f}" if shifts else "-",
+        str(s.pairs),
+        str(s.rejected),
+        str(s.ambiguous),
+        ", ".join(f"{k}: {v}" for k, v in s.dropped.items()) or "0",
+        ratio,
+        "-" if s.max_shift_px is None else f"{s.max_shift_px:.2f}",
     ]
-    if a.references:
-        row.insert(1, str(len(a.references)))
+    if s.references:
+        row.insert(1, str(s.references))
     t.add_row(*row)
     out.print(t)
-    for w in a.data.get("warnings", []):
+    for w in s.warnings:
         err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     out.print(f"alignment: {path}")
 
@@ -261,7 +259,7 @@ def review(
             raise BadRequest("expected --reason TEXT with --reject (why the frame is rejected)")
         t = targets[0]
         al = read_alignment(t.result)
-        file = reviewmod.resolve_file(al.data, reject if reject is not None else restore)
+        file = reviewmod.resolve_file(al, reject if reject is not None else restore)
         decision = "reject" if reject is not None else "restore"
         d = reviewmod.append(t.result, file, decision, reason)
         out.print(

@@ -49,8 +49,19 @@ from curate import review as reviewmod
 from curate.bayer import block_mean, check_levels
 from curate.errors import BadInput, CurateError, MissingMetadata, UnreadableRaw
 from curate.raw import RawFrame, exposure_ratio, open_raw
-from curate.result import ALIGNMENT_FILE, read_alignment, result_dir, write_alignment
-from curate.video import verified_copy
+from curate.result import (
+    ALIGNMENT_FILE,
+    Alignment,
+    CorrelationIndex,
+    Drop,
+    FrameEntry,
+    Pair,
+    Reference,
+    read_alignment,
+    result_dir,
+    write_alignment,
+)
+from curate.video import verified_copy, video_fps, video_rgb_frames
 from sublux_common.progress import OnProgress
 
 __all__ = ["Options", "align_folders", "align_session"]
@@ -267,30 +278,13 @@ def _load_image(f: _Frame, opts: Options) -> None:
 
 
 def _video_frames(path: Path, pass_: str, opts: Options) -> list[_Frame]:
-    import cv2
-
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    if not cap.isOpened():
-        raise BadInput(
-            f"expected a video OpenCV's FFmpeg backend can open at {path}, found none; check "
-            "the file plays, or extract its frames to a folder"
-        )
-    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+    """Every frame of a video as a ``_Frame`` (``frame_NNNNNN``, timed by its frame rate)."""
+    fps = video_fps(path)
     frames = []
-    try:
-        i = 0
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            f = _Frame(
-                file=f"frame_{i:06d}", path=path, pass_=pass_, t=(i / fps) if fps else float(i)
-            )
-            _grey_work(bgr[..., ::-1], f, opts.feature_downsample)
-            frames.append(f)
-            i += 1
-    finally:
-        cap.release()
+    for i, rgb in enumerate(video_rgb_frames(path)):
+        f = _Frame(file=f"frame_{i:06d}", path=path, pass_=pass_, t=(i / fps) if fps else float(i))
+        _grey_work(rgb, f, opts.feature_downsample)
+        frames.append(f)
     if not frames:
         raise BadInput(f"expected frames in the video {path}, found none")
     return frames
@@ -415,17 +409,17 @@ def _classify(frames: list[_Frame], kind: str, opts: Options, video: bool) -> No
             )
 
 
-def _frame_entry(f: _Frame, median: float) -> dict:
+def _frame_entry(f: _Frame, median: float) -> FrameEntry:
     s = f.stats
-    return {
-        "file": f.file,
-        "kept": f.reason is None,
-        "mean_dn": None if s is None else round(s.mean_dn, 4),
-        "rel_mean": None if s is None or not median else round(s.mean_dn / median, 4),
-        "clipped": None if s is None else round(s.clipped_fraction, 6),
-        "t": f.t,
-        "angle": f.angle,
-    }
+    return FrameEntry(
+        file=f.file,
+        kept=f.reason is None,
+        mean_dn=None if s is None else round(s.mean_dn, 4),
+        rel_mean=None if s is None or not median else round(s.mean_dn / median, 4),
+        clipped=None if s is None else round(s.clipped_fraction, 6),
+        t=f.t,
+        angle=f.angle,
+    )
 
 
 def _ratio(dark: _Frame, bright: _Frame, opts: Options) -> float | None:
@@ -451,38 +445,38 @@ def _pair(
     margin: float,
     ambiguous: bool,
     opts: Options,
-) -> dict:
-    return {
-        "bright": bright.file,
-        "dark": dark.file,
-        "score": round(float(score), 5),
-        "margin": None if not np.isfinite(margin) else round(float(margin), 5),
-        "ambiguous": bool(ambiguous),
-        "dy": round(float(dy), 4),
-        "dx": round(float(dx), 4),
-        "aligned_corr": None if not np.isfinite(corr) else round(float(corr), 5),
-        "exposure_ratio": _ratio(dark, bright, opts),
-        "dark_angle": dark.angle,
-        "bright_angle": bright.angle,
-    }
+) -> Pair:
+    return Pair(
+        bright=bright.file,
+        dark=dark.file,
+        score=round(float(score), 5),
+        margin=None if not np.isfinite(margin) else round(float(margin), 5),
+        ambiguous=bool(ambiguous),
+        dy=round(float(dy), 4),
+        dx=round(float(dx), 4),
+        aligned_corr=None if not np.isfinite(corr) else round(float(corr), 5),
+        exposure_ratio=_ratio(dark, bright, opts),
+        dark_angle=dark.angle,
+        bright_angle=bright.angle,
+    )
 
 
-def _reject(pairs: list[dict], opts: Options) -> tuple[list[dict], list[dict], float | None]:
+def _reject(pairs: list[Pair], opts: Options) -> tuple[list[Pair], list[Pair], float | None]:
     """Split pairs into kept and rejected by aligned correlation; also the floor applied."""
-    corrs = [p["aligned_corr"] for p in pairs if p["aligned_corr"] is not None]
+    corrs = [p.aligned_corr for p in pairs if p.aligned_corr is not None]
     if not corrs:
         return pairs, [], None
     floor = max(opts.min_aligned_corr, opts.rel_aligned_corr * float(np.median(corrs)))
     kept, rejected = [], []
     for p in pairs:
-        c = p["aligned_corr"]
+        c = p.aligned_corr
         if c is None or c < floor:
             rejected.append(
-                {
-                    **p,
-                    "reason": "low_aligned_corr",
-                    "detail": f"aligned correlation {c} below {floor:.4f}",
-                }
+                dataclasses.replace(
+                    p,
+                    reason="low_aligned_corr",
+                    detail=f"aligned correlation {c} below {floor:.4f}",
+                )
             )
         else:
             kept.append(p)
@@ -575,13 +569,13 @@ def _align_static(dark: list[_Frame], bright: list[_Frame], opts: Options) -> di
     for r, (dy, dx) in zip(refs, shifts, strict=True):
         (c,) = registration.aligned_correlations([mean], r.work, dy, dx)
         references.append(
-            {
-                "file": r.file,
-                "dy": round(float(dy * r.factor), 4),
-                "dx": round(float(dx * r.factor), 4),
-                "aligned_corr": None if not np.isfinite(c) else round(float(c), 5),
-                "t": r.t,
-            }
+            Reference(
+                file=r.file,
+                dy=round(float(dy * r.factor), 4),
+                dx=round(float(dx * r.factor), 4),
+                aligned_corr=None if not np.isfinite(c) else round(float(c), 5),
+                t=r.t,
+            )
         )
     return {
         "pairs": pairs,
@@ -616,21 +610,25 @@ def _apply_review(frames: list[_Frame], review: reviewmod.Review) -> None:
 
 
 def _restore_pairs(
-    pairs: list[dict], rejected: list[dict], review: reviewmod.Review
-) -> tuple[list[dict], list[dict]]:
+    pairs: list[Pair], rejected: list[Pair], review: reviewmod.Review
+) -> tuple[list[Pair], list[Pair]]:
     """Pairs the curator restored (their dark or bright frame) leave ``rejected``."""
     back = [
         p
         for p in rejected
-        if p.get("reason") in reviewmod.RESTORABLE
-        and (review.restored("dark", p["dark"]) or review.restored("bright", p["bright"]))
+        if p.reason in reviewmod.RESTORABLE
+        and (review.restored("dark", p.dark) or review.restored("bright", p.bright))
     ]
     if not back:
         return pairs, rejected
     keep = [p for p in rejected if p not in back]
-    for p in back:
-        p["review"] = {"restored": p.pop("reason"), "detail": p.pop("detail", "")}
-    return pairs + back, keep
+    restored = [
+        dataclasses.replace(
+            p, reason=None, detail=None, review={"restored": p.reason, "detail": p.detail or ""}
+        )
+        for p in back
+    ]
+    return pairs + restored, keep
 
 
 def _onto_dark(ref: _Frame, dy: float, dx: float) -> np.ndarray:
@@ -648,7 +646,7 @@ def _static_motion(
     reference = None
     if refs:
         first = result["bright"][0]
-        reference = _onto_dark(first, refs[0]["dy"], refs[0]["dx"])
+        reference = _onto_dark(first, refs[0].dy, refs[0].dx)
     found = motion.burst_motion(
         [f.work for f in dark],
         reference=reference,
@@ -671,22 +669,25 @@ def _static_motion(
     return any(f.reason == "motion" for f in dark)
 
 
-def _sweep_motion(dark: list[_Frame], bright: list[_Frame], pairs: list[dict], opts) -> None:
+def _sweep_motion(dark: list[_Frame], bright: list[_Frame], pairs: list[Pair], opts) -> None:
     """Flag (``motion: true``, ``motion_region``) the sweep pairs whose residual after
-    alignment holds a region beyond noise; they are kept: a sweep's scene changes anyway."""
+    alignment holds a region beyond noise; they are kept: a sweep's scene changes anyway.
+    ``pairs`` is updated in place."""
     by_d = {f.file: f for f in dark}
     by_b = {f.file: f for f in bright}
-    for p in pairs:
-        d, b = by_d[p["dark"]], by_b[p["bright"]]
+    for k, p in enumerate(pairs):
+        d, b = by_d[p.dark], by_b[p.bright]
         region = motion.pair_motion(
             d.work,
-            _onto_dark(b, p["dy"], p["dx"]),
+            _onto_dark(b, p.dy, p.dx),
             block=opts.motion_block,
             threshold=opts.motion_threshold,
         )
-        p["motion"] = region is not None
-        if region is not None:
-            p["motion_region"] = region.scaled(d.factor)
+        pairs[k] = dataclasses.replace(
+            p,
+            motion=region is not None,
+            motion_region=None if region is None else region.scaled(d.factor),
+        )
 
 
 def _box_blur_x(image: np.ndarray, length: float) -> np.ndarray:
@@ -943,7 +944,7 @@ def _run(
     med_d = float(np.median([f.stats.mean_dn for f in dark if f.stats]))
     med_b = float(np.median([f.stats.mean_dn for f in bright if f.stats]))
     warnings = []
-    if any(p["exposure_ratio"] is None for p in pairs):
+    if any(p.exposure_ratio is None for p in pairs):
         warnings.append(
             "exposure time missing from the metadata: exposure_ratio is null; "
             "pass --ratio R to set it by hand"
@@ -978,37 +979,37 @@ def _run(
             f"{REVIEW_NOTE} asks to restore frame(s) curation cannot vouch for, which stay "
             f"dropped: {', '.join(kept_anyway[:10])}"
         )
-    data = {
-        "source": {**source, "input_sha256": digest},
-        "options": asdict(opts),
-        "method": {
+    alignment = Alignment(
+        source={**source, "input_sha256": digest},
+        options=asdict(opts),
+        method={
             "matching": result["method"],
             "registration": "coarse FFT correlation + Gauss-Newton on binned luminance",
             "features": f"binned luminance, block mean x{opts.feature_downsample}, ranks",
         },
-        "pairs": pairs,
-        "rejected": rejected,
-        "aligned_corr_floor": floor,
-        "references": result.get("references", []),
-        "dropped": [
-            {"file": f.file, "pass": f.pass_, "reason": f.reason, "detail": f.detail, **f.drop}
+        pairs=pairs,
+        rejected=rejected,
+        aligned_corr_floor=floor,
+        references=result.get("references", []),
+        dropped=[
+            Drop(file=f.file, pass_=f.pass_, reason=f.reason, detail=f.detail, **f.drop)
             for f in [*dark, *bright]
             if f.reason
         ],
-        "frames": {
+        frame_entries={
             "dark": [_frame_entry(f, med_d) for f in dark],
             "bright": [_frame_entry(f, med_b) for f in bright],
         },
-        "drift": result["drift"],
-        "correlation": {
-            "dark": [f.file for f in kd],
-            "bright": [f.file for f in kb],
-            "path": result["path"],
-        },
-        "warnings": warnings,
-        "review": review.summary(),
-    }
-    return write_alignment(out, data, result["corr"])
+        drift=result["drift"],
+        correlation_index=CorrelationIndex(
+            dark=[f.file for f in kd],
+            bright=[f.file for f in kb],
+            path=result["path"],
+        ),
+        warnings=warnings,
+        review=review.summary(),
+    )
+    return write_alignment(out, alignment, result["corr"])
 
 
 def align_session(

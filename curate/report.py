@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import html
+import functools
 import io
 import logging
 import math
@@ -36,10 +36,12 @@ import re
 import textwrap
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
+import jinja2
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -51,7 +53,7 @@ from curate.bayer import pack_rggb
 from curate.errors import CurateError
 from curate.pipeline import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from curate.raw import open_raw
-from curate.result import Alignment, read_alignment
+from curate.result import Alignment, CorrelationIndex, Drop, Pair, read_alignment
 from curate.video import verified_copy
 from sublux_common.fsio import atomic_write_bytes
 from sublux_common.progress import OnProgress
@@ -260,7 +262,7 @@ class _Frames:
         return self._bright_cache[name]
 
     def pair_tiles(
-        self, pair: dict, box: Sequence[float] | None = None
+        self, pair: Pair, box: Sequence[float] | None = None
     ) -> tuple[list[np.ndarray], float | None]:
         """Three uint8 tiles (dark, bright, difference) and the mean |Δ|, or placeholders.
 
@@ -272,20 +274,20 @@ class _Frames:
         """
         bright_lin = dark_lin = None
         try:
-            bright_lin, _ = self.bright_frame(pair["bright"])
+            bright_lin, _ = self.bright_frame(pair.bright)
         except (CurateError, OSError) as exc:
-            log.warning("report: bright frame %s not shown: %s", pair["bright"], exc)
+            log.warning("report: bright frame %s not shown: %s", pair.bright, exc)
             bright_err = str(exc)
         try:
-            dark_lin, d_scale = self.load("dark", pair["dark"])
+            dark_lin, d_scale = self.load("dark", pair.dark)
         except (CurateError, OSError) as exc:
-            log.warning("report: dark frame %s not shown: %s", pair["dark"], exc)
+            log.warning("report: dark frame %s not shown: %s", pair.dark, exc)
             dark_err = str(exc)
         ref = bright_lin if bright_lin is not None else dark_lin
         size = _tile_size(ref.shape) if ref is not None else (TILE_WIDTH, TILE_WIDTH * 2 // 3)
         shown = (TILE_WIDTH, max(1, round(size[1] * TILE_WIDTH / size[0])))
-        gain = _number(pair.get("exposure_ratio")) or 1.0
-        dy, dx = _number(pair.get("dy")) or 0.0, _number(pair.get("dx")) or 0.0
+        gain = _number(pair.exposure_ratio) or 1.0
+        dy, dx = _number(pair.dy) or 0.0, _number(pair.dx) or 0.0
         bright_disp = dark_disp = None
         tiles: list[np.ndarray] = []
         side = 1
@@ -457,14 +459,14 @@ def _value_scale(ax: Any, values: np.ndarray) -> None:
 
 
 def _intensity_figure(al: Alignment, video_dark: bool) -> bytes | None:
-    passes = [p for p in ("dark", "bright") if al.data.get("frames", {}).get(p)]
+    passes = [p for p in ("dark", "bright") if al.frames(p)]
     if not passes:
         return None
-    reasons = {(d.get("pass"), d.get("file")): d.get("reason", "?") for d in al.dropped}
+    reasons = {(d.pass_, d.file): d.reason for d in al.dropped}
     fig, axes = _figure(len(passes), 3.0 * len(passes) + 0.6)
     for ax, pass_ in zip(axes, passes, strict=True):
         frames = al.frames(pass_)
-        times = [_number(f.get("t")) for f in frames]
+        times = [_number(f.t) for f in frames]
         if all(t is not None for t in times):
             x = np.array(times) - times[0]
             ax.set_xlabel(f"{pass_} frame time since first frame (s)")
@@ -472,10 +474,8 @@ def _intensity_figure(al: Alignment, video_dark: bool) -> bytes | None:
             x = np.arange(len(frames), dtype=float)
             ax.set_xlabel(f"{pass_} frame index")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        y = np.array([_number(f.get("mean_dn")) for f in frames], dtype=float)
-        dropped = np.array(
-            [not f.get("kept", True) or (pass_, f.get("file")) in reasons for f in frames]
-        )
+        y = np.array([_number(f.mean_dn) for f in frames], dtype=float)
+        dropped = np.array([not f.kept or (pass_, f.file) in reasons for f in frames])
         kept = ~dropped & np.isfinite(y)
         colour = "#1f4e99" if pass_ == "dark" else "#b8860b"
         ax.plot(x[kept], y[kept], "o-", ms=3.5, lw=1, color=colour, label=f"kept ({kept.sum()})")
@@ -487,7 +487,7 @@ def _intensity_figure(al: Alignment, video_dark: bool) -> bytes | None:
             ax.plot(x[bad], y[bad], "x", color="red", ms=9, mew=2, label=f"dropped ({bad.sum()})")
             for k in np.flatnonzero(bad)[:25]:
                 ax.annotate(
-                    reasons.get((pass_, frames[k].get("file")), "dropped"),
+                    reasons.get((pass_, frames[k].file), "dropped"),
                     (x[k], y[k]),
                     xytext=(4, 6),
                     textcoords="offset points",
@@ -498,7 +498,7 @@ def _intensity_figure(al: Alignment, video_dark: bool) -> bytes | None:
         for k in np.flatnonzero(missing)[:25]:
             ax.axvline(x[k], color="red", lw=0.8, ls="--")
             ax.annotate(
-                reasons.get((pass_, frames[k].get("file")), "dropped"),
+                reasons.get((pass_, frames[k].file), "dropped"),
                 (x[k], 0.95),
                 xycoords=("data", "axes fraction"),
                 rotation=90,
@@ -518,8 +518,8 @@ def _intensity_figure(al: Alignment, video_dark: bool) -> bytes | None:
 def _oriented(al: Alignment, corr: np.ndarray) -> np.ndarray | None:
     """The matrix as saved (bright x dark, see :mod:`curate.result`), or None when its shape
     disagrees with the kept-frame lists it was saved with."""
-    meta = al.data.get("correlation") or {}
-    shape = (len(meta.get("bright") or []), len(meta.get("dark") or []))
+    meta = al.correlation_index or CorrelationIndex()
+    shape = (len(meta.bright), len(meta.dark))
     if corr.ndim != 2 or (all(shape) and corr.shape != shape):
         log.warning(
             "correlation matrix is %s, lists say %d bright x %d dark; not shown", corr.shape, *shape
@@ -530,22 +530,22 @@ def _oriented(al: Alignment, corr: np.ndarray) -> np.ndarray | None:
 
 def _correlation_figure(al: Alignment) -> tuple[bytes, str]:
     corr = al.correlation()
-    meta = al.data.get("correlation") or {}
+    meta = al.correlation_index or CorrelationIndex()
     mat = _oriented(al, np.asarray(corr, dtype=float)) if corr is not None else None
     if mat is not None and min(mat.shape) > 1:
         fig, (ax,) = _figure(1, 5.2)
         im = ax.imshow(mat, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest")
         fig.colorbar(im, ax=ax, label="Pearson r (dark vs bright features)", pad=0.01)
-        path = np.asarray(meta.get("path") or [], dtype=float).reshape(-1, 2)
+        path = np.asarray(meta.path, dtype=float).reshape(-1, 2)
         if path.size:
             ax.plot(path[:, 1], path[:, 0], "-", color="white", lw=2.2)
             ax.plot(path[:, 1], path[:, 0], "o-", color="#e8322e", lw=1, ms=4, label="chosen path")
-        dark_idx = {f: k for k, f in enumerate(meta.get("dark") or [])}
-        bright_idx = {f: k for k, f in enumerate(meta.get("bright") or [])}
+        dark_idx = {f: k for k, f in enumerate(meta.dark)}
+        bright_idx = {f: k for k, f in enumerate(meta.bright)}
         rej = [
-            (bright_idx[r["bright"]], dark_idx[r["dark"]])
+            (bright_idx[r.bright], dark_idx[r.dark])
             for r in al.rejected
-            if r.get("bright") in bright_idx and r.get("dark") in dark_idx
+            if r.bright in bright_idx and r.dark in dark_idx
         ]
         if rej:
             rb, rd = np.array(rej, dtype=float).T
@@ -570,8 +570,8 @@ def _correlation_figure(al: Alignment) -> tuple[bytes, str]:
     rows = _all_pairs(al)
     if rows:
         x = np.arange(1, len(rows) + 1)
-        score = np.array([_number(p.get("score")) for _, p in rows], dtype=float)
-        margin = np.array([_number(p.get("margin")) for _, p in rows], dtype=float)
+        score = np.array([_number(p.score) for _, p in rows], dtype=float)
+        margin = np.array([_number(p.margin) for _, p in rows], dtype=float)
         rej = np.array([r for r, _ in rows])
         ax.plot(x, score, "o-", ms=3.5, lw=1, color="#1f4e99", label="match score r")
         if np.isfinite(margin).any():
@@ -589,10 +589,10 @@ def _correlation_figure(al: Alignment) -> tuple[bytes, str]:
     return _fig_png(fig), "per-pair"
 
 
-def _all_pairs(al: Alignment) -> list[tuple[bool, dict]]:
+def _all_pairs(al: Alignment) -> list[tuple[bool, Pair]]:
     """Matched and rejected pairs, numbered in one order: by bright file, then dark file."""
     rows = [(False, p) for p in al.pairs] + [(True, p) for p in al.rejected]
-    return sorted(rows, key=lambda r: (str(r[1].get("bright")), str(r[1].get("dark"))))
+    return sorted(rows, key=lambda r: (str(r[1].bright), str(r[1].dark)))
 
 
 def _shifts_figure(al: Alignment) -> bytes | None:
@@ -601,7 +601,7 @@ def _shifts_figure(al: Alignment) -> bytes | None:
         return None
     x = np.arange(1, len(rows) + 1)
     rej = np.array([r for r, _ in rows])
-    get = lambda key: np.array([_number(p.get(key)) for _, p in rows], dtype=float)  # noqa: E731
+    get = lambda key: np.array([_number(getattr(p, key)) for _, p in rows], dtype=float)  # noqa: E731
     dy, dx, ac = get("dy"), get("dx"), get("aligned_corr")
     fig, (ax1, ax2) = _figure(2, 5.6)
     ax1.plot(x, dy, "o-", ms=3.5, lw=1, color="#1f4e99", label="dy (rows)")
@@ -615,7 +615,7 @@ def _shifts_figure(al: Alignment) -> bytes | None:
     ax2.plot(x, ac, "o-", ms=3.5, lw=1, color="#7a3db8", label="aligned correlation")
     if rej.any():
         ax2.plot(x[rej], ac[rej], "x", color="red", ms=9, mew=2, label="rejected")
-    floor = _number(al.data.get("aligned_corr_floor"))
+    floor = _number(al.aligned_corr_floor)
     if floor is not None:
         ax2.axhline(floor, color="red", ls="--", lw=1, label=f"rejection floor {floor:.3g}")
     finite = ac[np.isfinite(ac)]
@@ -629,58 +629,60 @@ def _shifts_figure(al: Alignment) -> bytes | None:
     return _fig_png(fig)
 
 
-# -- HTML ----------------------------------------------------------------------------------
-
-_CSS = """
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
- background:#f4f5f7;color:#1b1d21}
-main{max-width:1240px;margin:0 auto;padding:18px 22px 60px}
-h1{font-size:26px;margin:6px 0 2px}h2{font-size:20px;margin:34px 0 8px;
- border-bottom:2px solid #d5d8de;padding-bottom:4px}
-.sub{color:#555;font-size:14px;margin-bottom:12px}
-.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:8px}
-.fact{background:#fff;border:1px solid #dde0e5;border-radius:6px;padding:7px 10px}
-.fact b{display:block;font-size:12px;color:#666;font-weight:600;text-transform:uppercase;
- letter-spacing:.04em}.fact span{font-size:17px}
-.warn span{color:#b3261e}nav a{margin-right:14px}
-.pair{background:#18191c;color:#ddd;border-radius:6px;padding:8px 10px;margin:8px 0;
- display:flex;gap:14px;align-items:flex-start}
-.pair .cap{font-size:14px;line-height:1.55;flex:0 0 330px}.pair .cap b{color:#fff}
-.pair .cap .no{font-size:18px;color:#fff;font-weight:700;margin-right:6px}
-.pair img{display:block;max-width:100%;min-width:0}.rej{color:#ff6b5e;font-weight:600}
-figure{margin:8px 0;background:#fff;border:1px solid #dde0e5;border-radius:6px;padding:6px}
-figure img{max-width:100%;display:block}figcaption{font-size:13px;color:#555;padding:4px}
-table{border-collapse:collapse;background:#fff;font-size:14px;margin:6px 0}
-th,td{border:1px solid #dde0e5;padding:4px 8px;text-align:left}th{background:#eceef2}
-td.num{text-align:right;font-variant-numeric:tabular-nums}code{font-size:13px}
-details{margin:8px 0}summary{cursor:pointer;font-weight:600}
-"""
+# -- the page: values for the template ------------------------------------------------------
 
 
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
+class _Cell(NamedTuple):
+    """A table cell: its text, and whether it is a number (right-aligned)."""
+
+    text: str
+    num: bool = False
+
+
+class _Png(NamedTuple):
+    name: str
+    data: bytes
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 def _fmt(value: Any, spec: str = ".3f") -> str:
     num = _number(value)
-    return format(num, spec) if num is not None else ("-" if value is None else _e(value))
+    return format(num, spec) if num is not None else ("-" if value is None else str(value))
 
 
-def _img(png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+def _td(value: Any, spec: str | None = None) -> _Cell:
+    if spec is not None:
+        return _Cell(_fmt(value, spec), num=True)
+    return _Cell(_text(value))
 
 
-def _fact(label: str, value: str, *, warn: bool = False) -> str:
-    cls = "fact warn" if warn else "fact"
-    return f'<div class="{cls}"><b>{_e(label)}</b><span>{value}</span></div>'
+def _datauri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _header(al: Alignment, sess_info: dict[str, Any]) -> str:
-    src, data = al.source, al.data
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """The report's templates (``curate/templates``), autoescaped: values are text."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("curate", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["datauri"] = _datauri
+    return env
+
+
+def _header(al: Alignment, sess_info: dict[str, Any]) -> dict[str, Any]:
+    """The title, the facts and the sources and options of the page's head."""
+    src = al.source
     pairs, rejected, dropped = al.pairs, al.rejected, al.dropped
-    scene = src.get("scene") or sess_info.get("scene") or "(scene unknown)"
-    ratios = [r for r in (_number(p.get("exposure_ratio")) for p in pairs) if r is not None]
+    ratios = [r for r in (_number(p.exposure_ratio) for p in pairs) if r is not None]
     ratio = (
         "-"
         if not ratios
@@ -688,83 +690,49 @@ def _header(al: Alignment, sess_info: dict[str, Any]) -> str:
         if max(ratios) - min(ratios) < 0.5
         else f"×{min(ratios):.0f} – ×{max(ratios):.0f}"
     )
-    by_reason = Counter((d.get("pass", "?"), d.get("reason", "?")) for d in dropped)
-    drop_text = (
-        ", ".join(f"{_e(p)} {_e(r)} {n}" for (p, r), n in sorted(by_reason.items()))
-        if by_reason
-        else "none"
-    )
-    rej_reasons = Counter(r.get("reason", "?") for r in rejected)
+    by_reason = Counter((d.pass_, d.reason) for d in dropped)
+    drop_text = ", ".join(f"{p} {r} {n}" for (p, r), n in sorted(by_reason.items())) or "none"
+    rej_reasons = Counter(r.reason or "?" for r in rejected)
     rej_text = str(len(rejected)) + (
-        " (" + ", ".join(f"{_e(k)} {n}" for k, n in sorted(rej_reasons.items())) + ")"
+        " (" + ", ".join(f"{k} {n}" for k, n in sorted(rej_reasons.items())) + ")"
         if rejected
         else ""
     )
-    method = data.get("method") or {}
-    method_text = "<br>".join(f"{_e(k)}: {_e(v)}" for k, v in method.items()) or "-"
-    n_bright = len(data.get("frames", {}).get("bright", []))
-    n_dark = len(data.get("frames", {}).get("dark", []))
-    ambiguous = sum(bool(p.get("ambiguous")) for p in pairs)
-    drift = data.get("drift")
-    facts = [
-        _fact("session kind", _e(src.get("session_kind") or sess_info.get("kind") or "-")),
-        _fact("pairs kept", f"{len(pairs)} <small>of {n_bright} bright, {n_dark} dark</small>"),
-        _fact("pairs rejected", rej_text, warn=bool(rejected)),
-        _fact(
-            "frames dropped", f"{len(dropped)}: {drop_text}" if dropped else "0", warn=bool(dropped)
-        ),
-        _fact("exposure ratio", _e(ratio)),
-        _fact("ambiguous matches", str(ambiguous), warn=bool(ambiguous)),
-        _fact("method", method_text),
-    ]
-    if isinstance(drift, dict):
-        facts.append(_fact("burst drift (max)", f"{_fmt(drift.get('max_px'), '.3f')} px"))
-    if al.references:
-        facts.append(_fact("references kept", str(len(al.references))))
-    if sess_info.get("warnings"):
-        codes = Counter(w.get("code", "?") for w in sess_info["warnings"])
-        text = ", ".join(f"{_e(c)} {n}" for c, n in sorted(codes.items()))
-        facts.append(_fact("session warnings", f'<a href="#warnings">{text}</a>', warn=True))
-    if sess_info.get("camera"):
-        facts.append(_fact("camera", _e(sess_info["camera"])))
+    codes = Counter(w.get("code", "?") for w in sess_info.get("warnings") or [])
+    lighting = ""
     if sess_info.get("lux") is not None or sess_info.get("lighting"):
-        light = " ".join(s for s in (sess_info.get("lighting"), f"{sess_info.get('lux')} lux") if s)
-        facts.append(_fact("lighting", _e(light)))
-    tool = data.get("tool") or {}
-    sub = (
-        f"session <code>{_e(src.get('session_id') or sess_info.get('session_id') or '-')}</code>"
-        f" · source {_e(src.get('kind'))} · curated {_e(data.get('created'))} by "
-        f"{_e(tool.get('name'))} {_e(tool.get('version'))}"
-    )
-    paths = "".join(
-        f"<tr><th>{_e(k)}</th><td><code>{_e(src.get(k))}</code></td></tr>"
-        for k in ("session", "dark", "bright", "input_sha256")
-        if src.get(k)
-    )
-    options = "".join(
-        f"<tr><th>{_e(k)}</th><td><code>{_e(v)}</code></td></tr>"
-        for k, v in (data.get("options") or {}).items()
-    )
-    return (
-        f"<h1>Curation report: {_e(scene)}</h1><div class=sub>{sub}</div>"
-        f'<div class="facts">{"".join(facts)}</div>'
-        f"<details><summary>sources and options</summary><table>{paths}{options}</table>"
-        "</details>"
-    )
-
-
-def _table(head: Sequence[str], rows: list[list[str]], empty: str) -> str:
-    if not rows:
-        return f"<p>{_e(empty)}</p>"
-    ths = "".join(f"<th>{_e(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(rows_) + "</tr>" for rows_ in rows)
-    return f"<table><tr>{ths}</tr>{body}</table>"
-
-
-def _td(value: Any, spec: str | None = None) -> str:
-    if spec is not None:
-        return f'<td class="num">{_fmt(value, spec)}</td>'
-    return f"<td>{_e(value)}</td>"
+        lighting = " ".join(
+            s for s in (sess_info.get("lighting"), f"{sess_info.get('lux')} lux") if s
+        )
+    tool = al.tool or {}
+    settings = [
+        (k, src.get(k)) for k in ("session", "dark", "bright", "input_sha256") if src.get(k)
+    ]
+    return {
+        "scene": src.get("scene") or sess_info.get("scene") or "(scene unknown)",
+        "session_id": src.get("session_id") or sess_info.get("session_id") or "-",
+        "source_kind": _text(src.get("kind")),
+        "created": _text(al.created),
+        "tool_name": _text(tool.get("name")),
+        "tool_version": _text(tool.get("version")),
+        "session_kind": src.get("session_kind") or sess_info.get("kind") or "-",
+        "pairs": len(pairs),
+        "n_bright": len(al.frames("bright")),
+        "n_dark": len(al.frames("dark")),
+        "rejected": len(rejected),
+        "rejected_text": rej_text,
+        "dropped": len(dropped),
+        "dropped_text": f"{len(dropped)}: {drop_text}" if dropped else "0",
+        "ratio": ratio,
+        "ambiguous": sum(bool(p.ambiguous) for p in pairs),
+        "method": [(k, _text(v)) for k, v in al.method.items()],
+        "drift": _fmt(al.drift.get("max_px"), ".3f") if isinstance(al.drift, dict) else None,
+        "references": len(al.references),
+        "warning_codes": ", ".join(f"{c} {n}" for c, n in sorted(codes.items())),
+        "camera": sess_info.get("camera") or "",
+        "lighting": lighting,
+        "settings": [(k, _text(v)) for k, v in [*settings, *al.options.items()]],
+    }
 
 
 def _short(digest: Any) -> str:
@@ -772,131 +740,77 @@ def _short(digest: Any) -> str:
     return "none" if not digest else f"{str(digest)[:12]}…"
 
 
-def _digests(d: dict) -> str:
-    if "expected" not in d and "found" not in d:
+def _digests(d: Drop) -> str:
+    if d.expected is None:
         return ""
-    return f"journal {_short(d.get('expected'))}, file {_short(d.get('found'))}"
+    return f"journal {_short(d.expected)}, file {_short(d.found)}"
 
 
-def _warnings_section(warnings: list[dict]) -> str:
+def _warning_rows(warnings: list[dict]) -> list[list[_Cell]]:
     """The session's journalled warnings: things that change what the data means."""
-    if not warnings:
-        return ""
-    rows = [[_td(w.get("code")), _td(w.get("message")), _td(w.get("t"), ".1f")] for w in warnings]
-    return (
-        f'<h2 id="warnings">Session warnings ({len(warnings)})</h2><p>Journalled during '
-        "capture: read them before using the data.</p>" + _table(["code", "message", "t"], rows, "")
-    )
+    return [[_td(w.get("code")), _td(w.get("message")), _td(w.get("t"), ".1f")] for w in warnings]
 
 
-def _references_section(al: Alignment) -> str:
+def _references(al: Alignment) -> dict[str, Any]:
     """Every kept reference with its shift and use, and every dropped one with its reason."""
     refs = al.references
-    dropped = [d for d in al.dropped if d.get("pass") == "bright"]
-    if al.source.get("session_kind") != "static" and not refs:
-        return (
-            f'<h2 id="references">References</h2><p>A sweep: each kept bright frame is a '
-            f"reference for the dark frame matched to it (see the pairs). {len(dropped)} bright "
-            "frames dropped (listed under dropped frames).</p>"
-        )
-    uses = Counter(p.get("bright") for p in al.pairs)
-    kept = _table(
-        ["reference", "dy px", "dx px", "aligned r (burst mean)", "pairs using it"],
-        [
+    dropped = [d for d in al.dropped if d.pass_ == "bright"]
+    uses = Counter(p.bright for p in al.pairs)
+    return {
+        "sweep": al.source.get("session_kind") != "static" and not refs,
+        "kept": [
             [
-                _td(r.get("file")),
-                _td(r.get("dy"), "+.2f"),
-                _td(r.get("dx"), "+.2f"),
-                _td(r.get("aligned_corr"), ".3f"),
-                _td(uses.get(r.get("file"), 0)),
+                _td(r.file),
+                _td(r.dy, "+.2f"),
+                _td(r.dx, "+.2f"),
+                _td(r.aligned_corr, ".3f"),
+                _td(uses.get(r.file, 0)),
             ]
             for r in refs
         ],
-        "No reference kept.",
-    )
-    gone = _table(
-        ["reference", "reason", "detail"],
-        [[_td(d.get("file")), _td(d.get("reason")), _td(d.get("detail"))] for d in dropped],
-        "No reference dropped.",
-    )
-    return (
-        f'<h2 id="references">References ({len(refs)} kept, {len(dropped)} dropped)</h2>'
-        "<p>Kept dark frame j is paired with kept reference j mod K; shifts are of the burst's "
-        f"mean onto each reference.</p>{kept}<h3>Dropped references</h3>{gone}"
-    )
+        "dropped": [[_td(d.file), _td(d.reason), _td(d.detail)] for d in dropped],
+    }
 
 
-def _tables(al: Alignment) -> str:
-    dropped = _table(
-        ["pass", "file", "reason", "detail", "sha256"],
-        [
-            [
-                _td(d.get("pass")),
-                _td(d.get("file")),
-                _td(d.get("reason")),
-                _td(d.get("detail")),
-                _td(_digests(d)),
-            ]
+def _tables(al: Alignment) -> dict[str, list[list[_Cell]]]:
+    """The dropped frames, the rejected pairs and every pair (numbered as in the figures)."""
+    numbered = list(enumerate(_all_pairs(al), start=1))
+    return {
+        "dropped": [
+            [_td(d.pass_), _td(d.file), _td(d.reason), _td(d.detail), _td(_digests(d))]
             for d in al.dropped
         ],
-        "No frames were dropped.",
-    )
-    numbered = list(enumerate(_all_pairs(al), start=1))
-    rejected = _table(
-        ["#", "bright", "dark", "reason", "score", "aligned r", "dy px", "dx px"],
-        [
+        "rejected": [
             [
                 _td(n),
-                _td(p.get("bright")),
-                _td(p.get("dark")),
-                _td(p.get("reason")),
-                _td(p.get("score"), ".3f"),
-                _td(p.get("aligned_corr"), ".3f"),
-                _td(p.get("dy"), "+.2f"),
-                _td(p.get("dx"), "+.2f"),
+                _td(p.bright),
+                _td(p.dark),
+                _td(p.reason),
+                _td(p.score, ".3f"),
+                _td(p.aligned_corr, ".3f"),
+                _td(p.dy, "+.2f"),
+                _td(p.dx, "+.2f"),
             ]
             for n, (rej, p) in numbered
             if rej
         ],
-        "No pairs were rejected.",
-    )
-    every = _table(
-        [
-            "#",
-            "bright",
-            "dark",
-            "score",
-            "margin",
-            "ambiguous",
-            "dy px",
-            "dx px",
-            "aligned r",
-            "ratio",
-            "status",
-        ],
-        [
+        "every": [
             [
                 _td(n),
-                _td(p.get("bright")),
-                _td(p.get("dark")),
-                _td(p.get("score"), ".3f"),
-                _td(p.get("margin"), ".3f"),
-                _td("yes" if p.get("ambiguous") else ""),
-                _td(p.get("dy"), "+.2f"),
-                _td(p.get("dx"), "+.2f"),
-                _td(p.get("aligned_corr"), ".3f"),
-                _td(p.get("exposure_ratio"), ".0f"),
-                _td(f"rejected: {p.get('reason')}" if rej else "kept"),
+                _td(p.bright),
+                _td(p.dark),
+                _td(p.score, ".3f"),
+                _td(p.margin, ".3f"),
+                _td("yes" if p.ambiguous else ""),
+                _td(p.dy, "+.2f"),
+                _td(p.dx, "+.2f"),
+                _td(p.aligned_corr, ".3f"),
+                _td(p.exposure_ratio, ".0f"),
+                _td(f"rejected: {p.reason}" if rej else "kept"),
             ]
             for n, (rej, p) in numbered
         ],
-        "No pairs.",
-    )
-    return (
-        f'<h2 id="dropped">Dropped frames ({len(al.dropped)})</h2>{dropped}'
-        f'<h2 id="rejected">Rejected pairs ({len(al.rejected)})</h2>{rejected}'
-        f"<details><summary>All {len(numbered)} pairs</summary>{every}</details>"
-    )
+    }
 
 
 def _session_info(path: Path | None) -> dict[str, Any]:
@@ -927,33 +841,205 @@ def _session_info(path: Path | None) -> dict[str, Any]:
 MAX_MOTION_ROWS = 12
 
 
-def _motion_rows(al: Alignment) -> list[dict]:
+def _motion_rows(al: Alignment) -> list[tuple[Pair, Drop]]:
     """Pair-like rows for dark frames dropped for ``motion``, against the first reference."""
     refs = al.references
     if not refs:
         return []
-    ratio = next((p.get("exposure_ratio") for p in al.pairs if p.get("exposure_ratio")), None)
+    ratio = next((p.exposure_ratio for p in al.pairs if p.exposure_ratio), None)
     rows = []
     for d in al.dropped:
-        if d.get("reason") == "motion" and d.get("pass") == "dark" and d.get("region"):
-            rows.append(
-                {
-                    "dark": d["file"],
-                    "bright": refs[0]["file"],
-                    "dy": refs[0]["dy"],
-                    "dx": refs[0]["dx"],
-                    "exposure_ratio": ratio,
-                    "drop": d,
-                }
+        if d.reason == "motion" and d.pass_ == "dark" and d.region:
+            pair = Pair(
+                dark=d.file, bright=refs[0].file, dy=refs[0].dy, dx=refs[0].dx, exposure_ratio=ratio
             )
+            rows.append((pair, d))
     return rows[:MAX_MOTION_ROWS]
 
 
-def _chosen(pairs: list[dict], max_pairs: int) -> list[int]:
+def _chosen(pairs: list[Pair], max_pairs: int) -> list[int]:
     if not pairs or max_pairs <= 0:
         return []
     picks = np.linspace(0, len(pairs) - 1, min(len(pairs), max_pairs)).round().astype(int)
     return sorted(set(picks.tolist()))
+
+
+# -- the phases of write_report ------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """What :func:`write_report` works from: the result, where its frames are, the session."""
+
+    al: Alignment
+    out: Path
+    dark_base: Path
+    bright_base: Path
+    video_dark: bool
+    sess_info: dict[str, Any]
+    kept: list[Pair]
+    shown: list[int]
+    motion: list[tuple[Pair, Drop]]
+
+
+class _Steps:
+    """Counts the report's steps for ``progress("report", done, total)``."""
+
+    def __init__(self, total: int, progress: OnProgress | None):
+        self.total, self.done, self.progress = total, 0, progress
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress("report", self.done, self.total)
+
+
+def _prepare(
+    result_dir: str | os.PathLike, session: str | os.PathLike | None, max_pairs: int
+) -> _Run:
+    """Read the result, find its frames and session, choose the pairs to show."""
+    al = read_alignment(result_dir)
+    out = al.path / REPORT_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    dark_base, bright_base, sess_path = _frame_bases(al, session)
+    kept = [p for rejected, p in _all_pairs(al) if not rejected]
+    return _Run(
+        al=al,
+        out=out,
+        dark_base=dark_base,
+        bright_base=bright_base,
+        video_dark=dark_base.suffix.lower() in VIDEO_SUFFIXES,
+        sess_info=_session_info(sess_path),
+        kept=kept,
+        shown=_chosen(kept, max_pairs),
+        motion=_motion_rows(al),
+    )
+
+
+def _sheet_row(
+    frames: _Frames, pair: Pair, drop: Drop | None, name: str, number: str
+) -> dict[str, Any]:
+    """One contact-sheet row: its strip of tiles as PNG and the values of its caption."""
+    region = (drop.region if drop is not None else None) or pair.motion_region
+    tiles, mean_diff = frames.pair_tiles(pair, region["box"] if region else None)
+    gain = _number(pair.exposure_ratio) or 1.0
+    labels = [
+        f"dark {pair.dark} x{gain:.0f}",
+        f"bright {pair.bright}",
+        f"dark - bright (+-{DIFF_SIGMAS:g} sigma)",
+    ]
+    where = None
+    if region:
+        y0, x0, y1, x1 = region["box"]
+        where = {
+            "what": "dropped: motion" if drop is not None else "motion",
+            "x0": x0,
+            "x1": x1,
+            "y0": y0,
+            "y1": y1,
+            "sigma": f"{abs(_number(region.get('strength')) or 0):.1f}",
+        }
+    return {
+        "name": name,
+        "png": _png(_pair_strip(tiles, labels)),
+        "number": number,
+        "bright": pair.bright,
+        "dark": pair.dark,
+        "score": _fmt(pair.score),
+        "margin": _fmt(pair.margin),
+        "ambiguous": bool(pair.ambiguous),
+        "region": where,
+        "dy": _fmt(pair.dy, "+.2f"),
+        "dx": _fmt(pair.dx, "+.2f"),
+        "aligned_corr": _fmt(pair.aligned_corr),
+        "gain": f"{gain:.0f}",
+        "mean_diff": None if mean_diff is None else f"{mean_diff:.3f}",
+    }
+
+
+def _contact_sheet(run: _Run, step: _Steps) -> list[dict[str, Any]]:
+    """Decode and draw the chosen pairs, then the dark frames dropped for motion."""
+    numbers = {id(p): n for n, (_, p) in enumerate(_all_pairs(run.al), start=1)}
+    # a session's frames are shown only as their journal vouches for them
+    verified = run.sess_info.get("session") if run.al.source.get("kind") == "session" else None
+    frames = _Frames(run.dark_base, run.bright_base, verified)
+    rows = [(run.kept[idx], None) for idx in run.shown] + run.motion
+    sheet = []
+    try:
+        for k, (pair, drop) in enumerate(rows, start=1):
+            number = f"#{numbers[id(pair)]}" if id(pair) in numbers else "dropped"
+            sheet.append(_sheet_row(frames, pair, drop, f"pair_{k:02d}.png", number))
+            step()
+    finally:
+        frames.close()
+    return sheet
+
+
+def _figures(run: _Run, step: _Steps) -> tuple[dict[str, _Png | None], str]:
+    """The intensity, correlation and shift figures (None: no data), and which kind of
+    correlation figure was drawn."""
+    intensity = _intensity_figure(run.al, run.video_dark)
+    step()
+    correlation, corr_kind = _correlation_figure(run.al)
+    step()
+    shifts = _shifts_figure(run.al)
+    step()
+    figures = {
+        "intensity": None if intensity is None else _Png("intensity.png", intensity),
+        "correlation": _Png("correlation.png", correlation),
+        "shifts": None if shifts is None else _Png("shifts.png", shifts),
+    }
+    return figures, corr_kind
+
+
+def _write_pngs(out: Path, pngs: dict[str, bytes]) -> None:
+    """Write the figures beside the page, removing contact-sheet rows of an earlier run."""
+    for stale in out.iterdir():
+        if _PAIR_PNG.fullmatch(stale.name) and stale.name not in pngs:
+            stale.unlink()
+    for name, data in pngs.items():
+        atomic_write_bytes(out / name, data)
+
+
+_CORRELATION_CAPTIONS = {
+    "matrix": "Rows: bright frames; columns: dark frames (kept frames only). The red line "
+    "is the chosen path; a good sweep shows one bright ridge along it.",
+    "per-frame": "One reference: the correlation of each kept dark frame with it.",
+    "per-pair": "No correlation matrix was saved: match scores per pair instead.",
+}
+
+
+def _page(
+    run: _Run, sheet: list[dict[str, Any]], figures: dict[str, _Png | None], corr_kind: str
+) -> str:
+    """Render the page (``templates/report.html.j2``) from the values of each section."""
+    al, sess_info = run.al, run.sess_info
+    sheet_intro = (
+        f"{len(run.shown)} of {len(al.pairs)} matched pairs, chosen evenly along the path, then "
+        "the frames dropped for motion (against the first reference). Left: dark frame, each "
+        "pixel averaged with as many neighbours as its noise needs (before the gain), × "
+        "exposure ratio, shifted by (dy, dx) onto the bright frame. Middle: bright frame. "
+        f"Right: dark − bright luminance at that scale, in units of its noise (grey: within "
+        f"noise; red: dark brighter, blue: darker; saturated at ±{DIFF_SIGMAS:g} σ): "
+        "red/blue edge pairs mean misregistration, a red or blue patch something that moved "
+        "(outlined in green where curation found motion). Previews: 2×2 binning, camera "
+        "white balance, gamma 2.2, no colour matrix."
+    )
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            title=f"sublux curation: {al.source.get('scene') or sess_info.get('scene') or ''}",
+            header=_header(al, sess_info),
+            warnings=_warning_rows(sess_info.get("warnings") or []),
+            sheet_intro=sheet_intro,
+            sheet=sheet,
+            figures=figures,
+            correlation_caption=_CORRELATION_CAPTIONS[corr_kind],
+            references=_references(al),
+            tables=_tables(al),
+        )
+    )
 
 
 def write_report(
@@ -964,6 +1050,11 @@ def write_report(
     progress: OnProgress | None = None,
 ) -> Path:
     """Write the visual curation report for a curation result.
+
+    Four phases: read the result and choose what to show (:func:`_prepare`), draw the
+    contact sheet (:func:`_contact_sheet`) and the figures (:func:`_figures`), write the
+    PNG files (:func:`_write_pngs`), render the page (:func:`_page`, from
+    ``curate/templates/report.html.j2``, autoescaped).
 
     Parameters
     ----------
@@ -992,133 +1083,16 @@ def write_report(
         No readable ``alignment.json``.  Frames that cannot be read do not fail the report:
         they show as labelled placeholders and are logged.
     """
-    al = read_alignment(result_dir)
-    out = al.path / REPORT_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    dark_base, bright_base, sess_path = _frame_bases(al, session)
-    video_dark = dark_base.suffix.lower() in VIDEO_SUFFIXES
-    sess_info = _session_info(sess_path)
-    kept = [p for rejected, p in _all_pairs(al) if not rejected]
-    shown = _chosen(kept, max_pairs)
-    total, done = len(shown) + len(_motion_rows(al)) + 3, 0
-
-    def step() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress("report", done, total)
-
-    pngs: dict[str, bytes] = {}
-    numbers = {id(p): n for n, (_, p) in enumerate(_all_pairs(al), start=1)}
-    # a session's frames are shown only as their journal vouches for them
-    verified = sess_info.get("session") if al.source.get("kind") == "session" else None
-    frames = _Frames(dark_base, bright_base, verified)
-    sheet = []
-    rows = [(kept[idx], None) for idx in shown] + [(m, m["drop"]) for m in _motion_rows(al)]
-    for k, (pair, drop) in enumerate(rows, start=1):
-        region = (drop or {}).get("region") or pair.get("motion_region")
-        tiles, mean_diff = frames.pair_tiles(pair, region["box"] if region else None)
-        gain = _number(pair.get("exposure_ratio")) or 1.0
-        labels = [
-            f"dark {pair['dark']} x{gain:.0f}",
-            f"bright {pair['bright']}",
-            f"dark - bright (+-{DIFF_SIGMAS:g} sigma)",
-        ]
-        name = f"pair_{k:02d}.png"
-        pngs[name] = _png(_pair_strip(tiles, labels))
-        flag = ' · <span class="rej">ambiguous</span>' if pair.get("ambiguous") else ""
-        if region:
-            what = "dropped: motion" if drop else "motion"
-            flag += (
-                f' · <span class="rej">{what}</span> at x {region["box"][1]}-'
-                f"{region['box'][3]}, y {region['box'][0]}-{region['box'][2]} "
-                f"({abs(_number(region.get('strength')) or 0):.1f} σ)"
-            )
-        number = f"#{numbers[id(pair)]}" if id(pair) in numbers else "dropped"
-        cap = (
-            f'<span class="no">{number}</span>bright <b>{_e(pair["bright"])}</b>'
-            f" ↔ dark <b>{_e(pair['dark'])}</b><br>score {_fmt(pair.get('score'))}, margin "
-            f"{_fmt(pair.get('margin'))}{flag}<br>shift dy {_fmt(pair.get('dy'), '+.2f')}, dx "
-            f"{_fmt(pair.get('dx'), '+.2f')} px<br>aligned r <b>{_fmt(pair.get('aligned_corr'))}"
-            f"</b><br>gain ×{gain:.0f}"
-            + (f" · mean |Δ| {mean_diff:.3f}" if mean_diff is not None else "")
-        )
-        sheet.append(f'<div class="pair"><div class=cap>{cap}</div>{_img(pngs[name], name)}</div>')
-        step()
-    frames.close()
-    intensity = _intensity_figure(al, video_dark)
-    if intensity is not None:
-        pngs["intensity.png"] = intensity
-    step()
-    pngs["correlation.png"], corr_kind = _correlation_figure(al)
-    step()
-    shifts = _shifts_figure(al)
-    if shifts is not None:
-        pngs["shifts.png"] = shifts
-    step()
-
-    for stale in out.iterdir():
-        if _PAIR_PNG.fullmatch(stale.name) and stale.name not in pngs:
-            stale.unlink()
-    for name, data in pngs.items():
-        atomic_write_bytes(out / name, data)
-
-    def figure(name: str, caption: str) -> str:
-        if name not in pngs:
-            return "<p>Nothing to plot: the result records no such data.</p>"
-        return f"<figure>{_img(pngs[name], name)}<figcaption>{caption}</figcaption></figure>"
-
-    corr_caption = {
-        "matrix": "Rows: bright frames; columns: dark frames (kept frames only). The red line "
-        "is the chosen path; a good sweep shows one bright ridge along it.",
-        "per-frame": "One reference: the correlation of each kept dark frame with it.",
-        "per-pair": "No correlation matrix was saved: match scores per pair instead.",
-    }[corr_kind]
-    sheet_intro = (
-        f"{len(shown)} of {len(al.pairs)} matched pairs, chosen evenly along the path, then "
-        "the frames dropped for motion (against the first reference). Left: dark frame, each "
-        "pixel averaged with as many neighbours as its noise needs (before the gain), × "
-        "exposure ratio, shifted by (dy, dx) onto the bright frame. Middle: bright frame. "
-        f"Right: dark − bright luminance at that scale, in units of its noise (grey: within "
-        f"noise; red: dark brighter, blue: darker; saturated at ±{DIFF_SIGMAS:g} σ): "
-        "red/blue edge pairs mean misregistration, a red or blue patch something that moved "
-        "(outlined in green where curation found motion). Previews: 2×2 binning, camera "
-        "white balance, gamma 2.2, no colour matrix."
+    run = _prepare(result_dir, session, max_pairs)
+    step = _Steps(len(run.shown) + len(run.motion) + 3, progress)
+    sheet = _contact_sheet(run, step)
+    figures, corr_kind = _figures(run, step)
+    pngs = {row["name"]: row["png"] for row in sheet}
+    pngs.update({f.name: f.data for f in figures.values() if f is not None})
+    _write_pngs(run.out, pngs)
+    path = run.out / REPORT_FILE
+    atomic_write_bytes(path, _page(run, sheet, figures, corr_kind).encode("utf-8"))
+    log.info(
+        "report: %s (%d pairs shown, %d figures)", path, len(run.shown), len(pngs) - len(run.shown)
     )
-    body = (
-        _header(al, sess_info)
-        + '<nav><a href="#sheet">contact sheet</a><a href="#intensity">intensity</a>'
-        '<a href="#correlation">correlation</a><a href="#shifts">shifts</a>'
-        '<a href="#references">references</a>'
-        '<a href="#dropped">dropped</a><a href="#rejected">rejected</a></nav>'
-        + _warnings_section(sess_info.get("warnings") or [])
-        + f'<h2 id="sheet">Contact sheet</h2><p>{_e(sheet_intro)}</p>'
-        + ("".join(sheet) or "<p>No matched pairs to show.</p>")
-        + '<h2 id="intensity">Intensity over time</h2>'
-        + figure(
-            "intensity.png",
-            "Mean above black per frame (log scale when it spans a decade); dotted: median of "
-            "the kept frames; red x: dropped, with the reason.",
-        )
-        + '<h2 id="correlation">Matching</h2>'
-        + figure("correlation.png", _e(corr_caption))
-        + '<h2 id="shifts">Shifts per pair</h2>'
-        + figure(
-            "shifts.png",
-            "dy, dx in full-resolution sensor pixels (dark onto bright), and Pearson r after "
-            "alignment; red x: rejected pairs.",
-        )
-        + _references_section(al)
-        + _tables(al)
-    )
-    title = f"sublux curation: {al.source.get('scene') or sess_info.get('scene') or ''}"
-    page = (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head>"
-        f"<body><main>{body}</main></body></html>\n"
-    )
-    path = out / REPORT_FILE
-    atomic_write_bytes(path, page.encode("utf-8"))
-    log.info("report: %s (%d pairs shown, %d figures)", path, len(shown), len(pngs) - len(shown))
     return path

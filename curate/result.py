@@ -39,6 +39,15 @@ Later stages read curation only through this module.  ``curate align`` writes, i
      "correlation": {"file": "correlation.npy", "dark": ["0000.dng", ...],
                      "bright": ["0000.dng", ...], "path": [[bright_i, dark_j], ...]}}
 
+Records.  :func:`read_alignment` returns an :class:`Alignment` whose entries are records:
+:class:`Pair` (``pairs``, ``rejected``), :class:`Drop` (``dropped``; ``pass`` is
+``Drop.pass_``), :class:`Reference`, :class:`FrameEntry` (``frames``, through
+:meth:`Alignment.frames`) and :class:`CorrelationIndex` (``correlation``, the matrix itself
+through :meth:`Alignment.correlation`).  Each has ``to_json``/``from_json``; ``to_json``
+writes the keys above in this order, optional ones only when set, and ``from_json`` gives
+keys an older result lacks their defaults.  :func:`summarize` gives what ``curate align``
+prints.
+
 Shift convention: a scene point at (y, x) of the dark frame is at (y + dy, x + dx) of the
 bright frame, in full-resolution sensor pixels, so ``scipy.ndimage.shift(dark, (dy, dx))``
 lines up with the bright frame.  File names are relative to their pass folder.
@@ -98,7 +107,8 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +122,15 @@ __all__ = [
     "CURATION_DIR",
     "SCHEMA_VERSION",
     "Alignment",
+    "CorrelationIndex",
+    "Drop",
+    "FrameEntry",
+    "Pair",
+    "Reference",
+    "Summary",
     "read_alignment",
     "result_dir",
+    "summarize",
     "write_alignment",
 ]
 
@@ -128,69 +145,451 @@ def result_dir(session: str | os.PathLike, out: str | os.PathLike | None = None)
     return Path(out) if out is not None else Path(session) / CURATION_DIR
 
 
+# -- records -------------------------------------------------------------------------------
+#
+# Each record mirrors one JSON object of alignment.json: ``to_json`` writes its keys in the
+# documented order (optional keys only when set), ``from_json`` reads it back, with defaults
+# for keys an older result lacks.
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A matched dark/bright pair (``pairs[]``), or a rejected one (``rejected[]``).
+
+    ``motion`` is set for sweeps only (None: not checked, the key is absent), with
+    ``motion_region`` when true.  A rejected pair has ``reason`` and ``detail``; a pair the
+    curator restored has ``review`` (``{"restored": reason, "detail": ...}``).
+    """
+
+    bright: str
+    dark: str
+    score: float | None = None
+    margin: float | None = None
+    ambiguous: bool = False
+    dy: float | None = None
+    dx: float | None = None
+    aligned_corr: float | None = None
+    exposure_ratio: float | None = None
+    dark_angle: float | None = None
+    bright_angle: float | None = None
+    motion: bool | None = None
+    motion_region: dict[str, Any] | None = None
+    reason: str | None = None
+    detail: str | None = None
+    review: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The pair as its ``alignment.json`` object."""
+        out: dict[str, Any] = {
+            "bright": self.bright,
+            "dark": self.dark,
+            "score": self.score,
+            "margin": self.margin,
+            "ambiguous": self.ambiguous,
+            "dy": self.dy,
+            "dx": self.dx,
+            "aligned_corr": self.aligned_corr,
+            "exposure_ratio": self.exposure_ratio,
+            "dark_angle": self.dark_angle,
+            "bright_angle": self.bright_angle,
+        }
+        if self.motion is not None:
+            out["motion"] = self.motion
+        if self.motion_region is not None:
+            out["motion_region"] = self.motion_region
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.detail is not None:
+            out["detail"] = self.detail
+        if self.review is not None:
+            out["review"] = self.review
+        return out
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Pair:
+        """Read a pair object (missing keys take their defaults)."""
+        return cls(
+            bright=obj["bright"],
+            dark=obj["dark"],
+            score=obj.get("score"),
+            margin=obj.get("margin"),
+            ambiguous=bool(obj.get("ambiguous", False)),
+            dy=obj.get("dy"),
+            dx=obj.get("dx"),
+            aligned_corr=obj.get("aligned_corr"),
+            exposure_ratio=obj.get("exposure_ratio"),
+            dark_angle=obj.get("dark_angle"),
+            bright_angle=obj.get("bright_angle"),
+            motion=obj.get("motion"),
+            motion_region=obj.get("motion_region"),
+            reason=obj.get("reason"),
+            detail=obj.get("detail"),
+            review=obj.get("review"),
+        )
+
+
+@dataclass(frozen=True)
+class Drop:
+    """A dropped frame (``dropped[]``) and the fields its reason adds.
+
+    ``expected``/``found`` (the journal's and the file's sha256) are written, both, when
+    ``expected`` is set (``hash_mismatch``, ``missing``; ``found`` may be null); ``region``
+    for ``motion``; ``review`` (the curator's note) for ``review``.
+    """
+
+    file: str
+    pass_: str
+    reason: str
+    detail: str = ""
+    expected: str | None = None
+    found: str | None = None
+    region: dict[str, Any] | None = None
+    review: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The drop as its ``alignment.json`` object (``pass_`` is ``pass``)."""
+        out: dict[str, Any] = {
+            "file": self.file,
+            "pass": self.pass_,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+        if self.expected is not None:
+            out["expected"] = self.expected
+            out["found"] = self.found
+        if self.region is not None:
+            out["region"] = self.region
+        if self.review is not None:
+            out["review"] = self.review
+        return out
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Drop:
+        """Read a drop object (missing keys take their defaults)."""
+        return cls(
+            file=obj["file"],
+            pass_=obj.get("pass", "?"),
+            reason=obj.get("reason", "?"),
+            detail=obj.get("detail") or "",
+            expected=obj.get("expected"),
+            found=obj.get("found"),
+            region=obj.get("region"),
+            review=obj.get("review"),
+        )
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A kept reference of a static session (``references[]``): the burst mean's shift to
+    it, their aligned correlation and its capture time."""
+
+    file: str
+    dy: float
+    dx: float
+    aligned_corr: float | None = None
+    t: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The reference as its ``alignment.json`` object."""
+        return {
+            "file": self.file,
+            "dy": self.dy,
+            "dx": self.dx,
+            "aligned_corr": self.aligned_corr,
+            "t": self.t,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Reference:
+        """Read a reference object."""
+        return cls(
+            file=obj["file"],
+            dy=obj["dy"],
+            dx=obj["dx"],
+            aligned_corr=obj.get("aligned_corr"),
+            t=obj.get("t"),
+        )
+
+
+@dataclass(frozen=True)
+class FrameEntry:
+    """One frame of a pass (``frames.dark[]``, ``frames.bright[]``): kept or not, and its
+    brightness statistics (None when it could not be read)."""
+
+    file: str
+    kept: bool = True
+    mean_dn: float | None = None
+    rel_mean: float | None = None
+    clipped: float | None = None
+    t: float | None = None
+    angle: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The frame as its ``alignment.json`` object."""
+        return {
+            "file": self.file,
+            "kept": self.kept,
+            "mean_dn": self.mean_dn,
+            "rel_mean": self.rel_mean,
+            "clipped": self.clipped,
+            "t": self.t,
+            "angle": self.angle,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> FrameEntry:
+        """Read a frame object (missing keys take their defaults)."""
+        return cls(
+            file=obj["file"],
+            kept=bool(obj.get("kept", True)),
+            mean_dn=obj.get("mean_dn"),
+            rel_mean=obj.get("rel_mean"),
+            clipped=obj.get("clipped"),
+            t=obj.get("t"),
+            angle=obj.get("angle"),
+        )
+
+
+@dataclass(frozen=True)
+class CorrelationIndex:
+    """What the rows and columns of ``correlation.npy`` are (``correlation``): the kept dark
+    and bright frames, the matching path ``[[bright_i, dark_j], ...]`` and the file."""
+
+    dark: list[str] = field(default_factory=list)
+    bright: list[str] = field(default_factory=list)
+    path: list[list[int]] = field(default_factory=list)
+    file: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The index as its ``alignment.json`` object."""
+        out: dict[str, Any] = {"dark": self.dark, "bright": self.bright, "path": self.path}
+        if self.file is not None:
+            out["file"] = self.file
+        return out
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> CorrelationIndex:
+        """Read the ``correlation`` object (missing keys take their defaults)."""
+        return cls(
+            dark=list(obj.get("dark") or []),
+            bright=list(obj.get("bright") or []),
+            path=[list(p) for p in obj.get("path") or []],
+            file=obj.get("file"),
+        )
+
+
 @dataclass
 class Alignment:
-    """A curation result as read back."""
+    """A curation result: ``alignment.json`` as records.
 
-    path: Path
-    data: dict[str, Any]
+    ``path`` is the folder it was read from (None for one not yet written).  ``source``,
+    ``options``, ``method``, ``drift``, ``tool`` and ``review`` stay JSON objects (dicts):
+    their keys are documented above and read by name where used.
+    """
 
-    @property
-    def pairs(self) -> list[dict]:
-        return self.data["pairs"]
+    source: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
+    method: dict[str, Any] = field(default_factory=dict)
+    pairs: list[Pair] = field(default_factory=list)
+    rejected: list[Pair] = field(default_factory=list)
+    aligned_corr_floor: float | None = None
+    references: list[Reference] = field(default_factory=list)
+    dropped: list[Drop] = field(default_factory=list)
+    frame_entries: dict[str, list[FrameEntry]] = field(default_factory=dict)
+    drift: dict[str, Any] | None = None
+    correlation_index: CorrelationIndex | None = None
+    warnings: list[str] = field(default_factory=list)
+    review: dict[str, Any] | None = None
+    schema: int = SCHEMA_VERSION
+    tool: dict[str, Any] = field(default_factory=dict)
+    created: str = ""
+    path: Path | None = field(default=None, compare=False)
 
-    @property
-    def dropped(self) -> list[dict]:
-        return self.data["dropped"]
-
-    @property
-    def references(self) -> list[dict]:
-        """The kept references of a static session (``[]`` for sweeps and older results)."""
-        return self.data.get("references") or []
-
-    @property
-    def rejected(self) -> list[dict]:
-        return self.data.get("rejected", [])
-
-    @property
-    def source(self) -> dict:
-        return self.data["source"]
-
-    def frames(self, pass_: str) -> list[dict]:
-        return self.data["frames"][pass_]
+    def frames(self, pass_: str) -> list[FrameEntry]:
+        """The frames of pass ``dark`` or ``bright`` (``[]`` when the result has none)."""
+        return self.frame_entries.get(pass_, [])
 
     def correlation(self) -> np.ndarray | None:
-        corr = self.data.get("correlation") or {}
-        f = corr.get("file")
-        if not f or not (self.path / f).exists():
+        """The bright x dark correlation matrix saved beside it, or None."""
+        index = self.correlation_index
+        if index is None or not index.file or self.path is None:
             return None
-        return np.load(self.path / f, allow_pickle=False)
+        if not (self.path / index.file).exists():
+            return None
+        return np.load(self.path / index.file, allow_pickle=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as ``alignment.json``'s object, keys in the documented order."""
+        out: dict[str, Any] = {
+            "schema": self.schema,
+            "tool": self.tool,
+            "created": self.created,
+            "source": self.source,
+            "options": self.options,
+            "method": self.method,
+            "pairs": [p.to_json() for p in self.pairs],
+            "rejected": [p.to_json() for p in self.rejected],
+            "aligned_corr_floor": self.aligned_corr_floor,
+            "references": [r.to_json() for r in self.references],
+            "dropped": [d.to_json() for d in self.dropped],
+            "frames": {k: [f.to_json() for f in v] for k, v in self.frame_entries.items()},
+            "drift": self.drift,
+        }
+        if self.correlation_index is not None:
+            out["correlation"] = self.correlation_index.to_json()
+        out["warnings"] = self.warnings
+        if self.review is not None:
+            out["review"] = self.review
+        return out
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any], path: Path | None = None) -> Alignment:
+        """Read ``alignment.json``'s object; keys an older result lacks take their defaults
+        (``references``, ``rejected`` and ``warnings`` empty, ``review`` None)."""
+        corr = obj.get("correlation")
+        frames = obj.get("frames") or {}
+        return cls(
+            schema=obj.get("schema", SCHEMA_VERSION),
+            tool=dict(obj.get("tool") or {}),
+            created=obj.get("created") or "",
+            source=dict(obj.get("source") or {}),
+            options=dict(obj.get("options") or {}),
+            method=dict(obj.get("method") or {}),
+            pairs=[Pair.from_json(p) for p in obj.get("pairs") or []],
+            rejected=[Pair.from_json(p) for p in obj.get("rejected") or []],
+            aligned_corr_floor=obj.get("aligned_corr_floor"),
+            references=[Reference.from_json(r) for r in obj.get("references") or []],
+            dropped=[Drop.from_json(d) for d in obj.get("dropped") or []],
+            frame_entries={k: [FrameEntry.from_json(f) for f in v] for k, v in frames.items()},
+            drift=obj.get("drift"),
+            correlation_index=None if corr is None else CorrelationIndex.from_json(corr),
+            warnings=list(obj.get("warnings") or []),
+            review=obj.get("review"),
+            path=path,
+        )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The facts ``curate align`` prints about a result (:func:`summarize`).
+
+    ``dropped`` counts drops by reason, in the order the reasons first appear;
+    ``exposure_ratio`` is the (lowest, highest) known ratio of the kept pairs, None when no
+    pair knows it; ``max_shift_px`` the largest ``max(|dy|, |dx|)`` of a kept pair, None
+    without pairs.
+    """
+
+    title: str
+    pairs: int
+    references: int
+    rejected: int
+    ambiguous: int
+    dropped: dict[str, int]
+    exposure_ratio: tuple[float, float] | None
+    max_shift_px: float | None
+    warnings: list[str]
+
+
+def summarize(alignment: Alignment) -> Summary:
+    """Summary statistics of a curation result.
+
+    Parameters
+    ----------
+    alignment : Alignment
+        A result (:func:`read_alignment`).
+
+    Returns
+    -------
+    Summary
+        Counts of pairs, references, rejected and ambiguous pairs and drops by reason, the
+        range of exposure ratios, the largest shift and the warnings.
+    """
+    dropped: dict[str, int] = {}
+    for d in alignment.dropped:
+        dropped[d.reason] = dropped.get(d.reason, 0) + 1
+    ratios = sorted({p.exposure_ratio for p in alignment.pairs if p.exposure_ratio})
+    shifts = [max(abs(p.dy or 0.0), abs(p.dx or 0.0)) for p in alignment.pairs]
+    source = alignment.source
+    return Summary(
+        title=str(source.get("scene") or source.get("dark")),
+        pairs=len(alignment.pairs),
+        references=len(alignment.references),
+        rejected=len(alignment.rejected),
+        ambiguous=sum(bool(p.ambiguous) for p in alignment.pairs),
+        dropped=dropped,
+        exposure_ratio=(ratios[0], ratios[-1]) if ratios else None,
+        max_shift_px=max(shifts) if shifts else None,
+        warnings=list(alignment.warnings),
+    )
 
 
 def write_alignment(
-    folder: str | os.PathLike, data: dict[str, Any], correlation: np.ndarray | None = None
+    folder: str | os.PathLike,
+    alignment: Alignment | Mapping[str, Any],
+    correlation: np.ndarray | None = None,
 ) -> Path:
-    """Write ``alignment.json`` (and the correlation matrix) atomically into ``folder``."""
+    """Write ``alignment.json`` (and the correlation matrix) atomically into ``folder``.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The result folder (created if needed).
+    alignment : Alignment or mapping
+        The result; its ``schema``, ``tool`` and ``created`` are stamped now.  A mapping (a
+        hand-built result, as tests write) is written as given after those three keys.
+    correlation : ndarray, optional
+        The bright x dark correlation matrix, saved as ``correlation.npy`` (float32) and
+        named in ``correlation.file``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``folder/alignment.json``.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     from sublux_common import __version__
 
-    data = {
+    stamp = {
         "schema": SCHEMA_VERSION,
         "tool": {"name": "sublux", "version": __version__},
         "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        **data,
     }
     if correlation is not None:
         with atomic_write(folder / CORRELATION_FILE, "wb") as fh:
             np.save(fh, np.asarray(correlation, dtype=np.float32), allow_pickle=False)
-        data.setdefault("correlation", {})["file"] = CORRELATION_FILE
+    if isinstance(alignment, Alignment):
+        index = alignment.correlation_index
+        if correlation is not None:
+            index = replace(index or CorrelationIndex(), file=CORRELATION_FILE)
+        data = replace(alignment, correlation_index=index, **stamp).to_json()
+    else:
+        data = {**stamp, **alignment}
+        if correlation is not None:
+            data["correlation"] = {**data.get("correlation", {}), "file": CORRELATION_FILE}
     atomic_write_json(folder / ALIGNMENT_FILE, data)
     return folder / ALIGNMENT_FILE
 
 
 def read_alignment(folder: str | os.PathLike) -> Alignment:
-    """Read a curation result folder (or a session, whose ``curation/`` is read)."""
+    """Read a curation result folder (or a session, whose ``curation/`` is read).
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        A folder holding ``alignment.json``, or a session holding ``curation/alignment.json``.
+
+    Returns
+    -------
+    Alignment
+        The result, with ``path`` the folder holding ``alignment.json``.
+
+    Raises
+    ------
+    curate.errors.CurateError
+        No ``alignment.json``, one that is not JSON, one of another schema, or one whose
+        entries lack their names or have another shape (edited or damaged).
+    """
     folder = Path(folder)
     if not (folder / ALIGNMENT_FILE).exists() and (folder / CURATION_DIR / ALIGNMENT_FILE).exists():
         folder = folder / CURATION_DIR
@@ -204,9 +603,23 @@ def read_alignment(folder: str | os.PathLike) -> Alignment:
         ) from None
     except json.JSONDecodeError as exc:
         raise CurateError(f"{path} is not valid JSON ({exc}); re-run `curate align`") from None
-    if data.get("schema") != SCHEMA_VERSION:
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA_VERSION:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise CurateError(
-            f"{path}: expected curation schema {SCHEMA_VERSION}, found {data.get('schema')!r}; "
+            f"{path}: expected curation schema {SCHEMA_VERSION}, found {found!r}; "
             "re-run `curate align` with this version of sublux"
         )
-    return Alignment(path=folder, data=data)
+    try:
+        return Alignment.from_json(data, path=folder)
+    except KeyError as exc:
+        raise CurateError(
+            f"{path}: expected every pair, drop, reference and frame entry to name its file, "
+            f"found one without {exc}; the file was edited or damaged: re-run `curate align "
+            "--force`"
+        ) from None
+    except (TypeError, AttributeError) as exc:
+        raise CurateError(
+            f"{path}: expected the objects and lists of curation schema {SCHEMA_VERSION}, "
+            f"found another shape ({exc}); the file was edited or damaged: re-run "
+            "`curate align --force`"
+        ) from None

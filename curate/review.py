@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curate.errors import BadInput
+from curate.result import Alignment
 
 __all__ = [
     "DECISIONS",
@@ -208,16 +209,12 @@ def append(
     return Decision(line=lines, **rec)
 
 
-def frame_names(alignment: dict) -> list[str]:
+def frame_names(alignment: Alignment) -> list[str]:
     """Every frame of a curation result as ``PASS/NAME``."""
-    return [
-        f"{pass_}/{f['file']}"
-        for pass_ in ("dark", "bright")
-        for f in alignment.get("frames", {}).get(pass_, [])
-    ]
+    return [f"{pass_}/{f.file}" for pass_ in ("dark", "bright") for f in alignment.frames(pass_)]
 
 
-def resolve_file(alignment: dict, text: str) -> str:
+def resolve_file(alignment: Alignment, text: str) -> str:
     """The ``PASS/NAME`` a user means by ``text`` (``dark/0007.dng``, or ``0007.dng`` when
     one pass has it); :class:`BadInput` listing the nearest names otherwise."""
     names = frame_names(alignment)

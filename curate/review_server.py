@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from curate import review as reviewmod
 from curate.errors import BadInput, CurateError
-from curate.result import Alignment, read_alignment
+from curate.result import Alignment, Pair, read_alignment
 
 __all__ = ["ReviewServer", "Target", "items"]
 
@@ -50,34 +50,30 @@ def items(al: Alignment) -> list[dict]:
     out = []
     for rejected, p in [(False, p) for p in al.pairs] + [(True, p) for p in al.rejected]:
         # a static pair is its dark frame; a sweep's pair is its bright frame
-        key = f"dark/{p['dark']}" if static else f"bright/{p['bright']}"
-        status = f"rejected: {p.get('reason')}" if rejected else "paired"
-        if p.get("review"):
+        key = f"dark/{p.dark}" if static else f"bright/{p.bright}"
+        status = f"rejected: {p.reason}" if rejected else "paired"
+        if p.review:
             status += " (restored in review)"
-        if p.get("motion"):
+        if p.motion:
             status += " · motion"
         out.append({"file": key, "kind": "pair", "status": status, "pair": p})
     first = al.references[0] if static else None
-    ratio = next((p.get("exposure_ratio") for p in al.pairs if p.get("exposure_ratio")), None)
+    ratio = next((p.exposure_ratio for p in al.pairs if p.exposure_ratio), None)
     for d in al.dropped:
         pair = None
-        if d.get("pass") == "dark" and first is not None:
-            pair = {
-                "dark": d["file"],
-                "bright": first["file"],
-                "dy": first["dy"],
-                "dx": first["dx"],
-                "exposure_ratio": ratio,
-            }
-        note = (d.get("review") or {}).get("reason")
-        status = f"dropped: {d['reason']}" + (f" ({note})" if note else "")
+        if d.pass_ == "dark" and first is not None:
+            pair = Pair(
+                dark=d.file, bright=first.file, dy=first.dy, dx=first.dx, exposure_ratio=ratio
+            )
+        note = (d.review or {}).get("reason")
+        status = f"dropped: {d.reason}" + (f" ({note})" if note else "")
         out.append(
             {
-                "file": f"{d['pass']}/{d['file']}",
+                "file": f"{d.pass_}/{d.file}",
                 "kind": "frame",
                 "status": status,
                 "pair": pair,
-                "region": d.get("region"),
+                "region": d.region,
             }
         )
     return out
@@ -253,8 +249,8 @@ class ReviewServer:
         t = self.targets[int(body["target"])]
         al = read_alignment(t.result)
         file = body["file"]
-        if file not in reviewmod.frame_names(al.data):
-            reviewmod.resolve_file(al.data, file)  # raises, naming the nearest
+        if file not in reviewmod.frame_names(al):
+            reviewmod.resolve_file(al, file)  # raises, naming the nearest
         decision = str(body["decision"])
         with self._lock:
             return reviewmod.append(
@@ -284,7 +280,7 @@ class ReviewServer:
             tile = report._to_uint8(report._encode_preview(report._downscale(lin, size), 1.0))
             png = report._png(tile)
         else:
-            region = item.get("region") or pair.get("motion_region")
+            region = item.get("region") or pair.motion_region
             tiles, _ = frames.pair_tiles(pair, region["box"] if region else None)
             png = report._png(report._pair_strip(tiles, ["dark", "bright", "dark - bright"]))
         frames.close()

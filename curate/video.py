@@ -13,12 +13,13 @@ import contextlib
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from curate.errors import BadInput
 
-__all__ = ["verified_copy", "video_rgb_frames"]
+__all__ = ["verified_copy", "video_fps", "video_rgb_frames"]
 
 
 @contextlib.contextmanager
@@ -30,18 +31,39 @@ def verified_copy(data: bytes, suffix: str = ".mp4") -> Iterator[Path]:
         yield path
 
 
-def video_rgb_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """Every frame of a video, in order, as (H, W, 3) uint8 RGB (OpenCV's FFmpeg backend)."""
+@contextlib.contextmanager
+def _opened(path: str | Path) -> Iterator[Any]:
+    """An open ``cv2.VideoCapture`` (FFmpeg backend) of ``path``, released on exit."""
     import cv2
 
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not cap.isOpened():
-        raise BadInput(f"expected a video OpenCV's FFmpeg backend can open at {path}, found none")
+        raise BadInput(
+            f"expected a video OpenCV's FFmpeg backend can open at {path}, found none; check "
+            "the file plays, or extract its frames to a folder"
+        )
     try:
+        yield cap
+    finally:
+        cap.release()
+
+
+def video_fps(path: str | Path) -> float:
+    """The frame rate a video's container records (0.0 when it records none)."""
+    import cv2
+
+    with _opened(path) as cap:
+        return float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+
+
+def video_rgb_frames(path: str | Path) -> Iterator[np.ndarray]:
+    """Every frame of a video, in order, as (H, W, 3) uint8 RGB (OpenCV's FFmpeg backend).
+
+    Raises :class:`curate.errors.BadInput` when the backend cannot open the file.
+    """
+    with _opened(path) as cap:
         while True:
             ok, bgr = cap.read()
             if not ok:
                 return
             yield np.ascontiguousarray(bgr[..., ::-1])
-    finally:
-        cap.release()

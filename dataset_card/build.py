@@ -133,18 +133,16 @@ class SessionPlan:
         if self.alignment is None:
             return out
         for d in self.alignment.dropped:
-            if d.get("pass") == "bright":
-                out.append(
-                    {"file": d["file"], "reason": d["reason"], "detail": d.get("detail") or ""}
-                )
+            if d.pass_ == "bright":
+                out.append({"file": d.file, "reason": d.reason, "detail": d.detail or ""})
         if self.kind != "static":
             return out  # a sweep's bright frames no dark frame was matched to are not lost
         used = {entry["file"] for entry in self.long} | {d["file"] for d in out}
         for fr in self.alignment.frames("bright"):
-            if fr.get("kept") and fr["file"] not in used:
+            if fr.kept and fr.file not in used:
                 out.append(
                     {
-                        "file": fr["file"],
+                        "file": fr.file,
                         "reason": "unused_reference",
                         "detail": "kept by curation but paired with no frame (a curation made "
                         "before every reference was kept; `curate align --force` pairs it)",
@@ -158,7 +156,7 @@ class SessionPlan:
         dropped: dict[str, int] = {}
         if self.alignment is not None:
             for d in self.alignment.dropped:
-                dropped[d["reason"]] = dropped.get(d["reason"], 0) + 1
+                dropped[d.reason] = dropped.get(d.reason, 0) + 1
         return {
             "id": self.session_id,
             "scene": self.scene,
@@ -283,7 +281,7 @@ def _plan_one(path: str | os.PathLike) -> SessionPlan:
             raise BadRelease(f"expected frames in {path}, found none")
     else:
         bright = _frame_meta(s, "bright")
-        pairs = {p["dark"]: p for p in alignment.pairs}
+        pairs = {p.dark: p for p in alignment.pairs}
         refs, shifts = _references(alignment)
         if not refs:
             raise BadRelease(
@@ -299,9 +297,9 @@ def _plan_one(path: str | os.PathLike) -> SessionPlan:
         ref_index = {f: k for k, f in enumerate(refs)}
         offsets = {f: (_even(dy), _even(dx)) for f, (dy, dx) in shifts.items()}
         for fr in alignment.frames("dark"):
-            if not fr["kept"]:
+            if not fr.kept:
                 continue
-            f = fr["file"]
+            f = fr.file
             p = pairs.get(f)
             entry = {
                 **dark[f],
@@ -313,13 +311,13 @@ def _plan_one(path: str | os.PathLike) -> SessionPlan:
                 "exposure_ratio": math.nan,
             }
             if p is not None:
-                oy, ox = offsets[p["bright"]]
+                oy, ox = offsets[p.bright]
                 entry.update(
-                    ref=ref_index[p["bright"]],
-                    score=p["score"],
-                    dy=p["dy"] - oy,
-                    dx=p["dx"] - ox,
-                    exposure_ratio=_num(p["exposure_ratio"]),
+                    ref=ref_index[p.bright],
+                    score=p.score,
+                    dy=p.dy - oy,
+                    dx=p.dx - ox,
+                    exposure_ratio=_num(p.exposure_ratio),
                 )
             plan.short.append(entry)
         plan.long = [
@@ -341,17 +339,17 @@ def _references(alignment: Alignment) -> tuple[list[str], dict[str, tuple[float,
     own registration) gives them; one made before that key existed gives the references its
     pairs name, sorted, each with the median of its pairs' shifts.
     """
-    listed = alignment.data.get("references")
+    listed = alignment.references
     if listed:
-        refs = [r["file"] for r in listed]
-        return refs, {r["file"]: (float(r["dy"]), float(r["dx"])) for r in listed}
-    refs = sorted({p["bright"] for p in alignment.pairs})
+        refs = [r.file for r in listed]
+        return refs, {r.file: (float(r.dy), float(r.dx)) for r in listed}
+    refs = sorted({p.bright for p in alignment.pairs})
     shifts = {}
     for f in refs:
-        ps = [p for p in alignment.pairs if p["bright"] == f]
+        ps = [p for p in alignment.pairs if p.bright == f]
         shifts[f] = (
-            float(np.median([p["dy"] for p in ps])),
-            float(np.median([p["dx"] for p in ps])),
+            float(np.median([p.dy for p in ps])),
+            float(np.median([p.dx for p in ps])),
         )
     return refs, shifts
 
@@ -402,9 +400,7 @@ def _geometry(plan: SessionPlan) -> None:
         "lux": _num(meta.get("lux")),
         "kind": plan.kind,
         "registration": (
-            plan.alignment.data["method"]["registration"]
-            if plan.alignment
-            else "none (no references)"
+            plan.alignment.method["registration"] if plan.alignment else "none (no references)"
         ),
         "crop": [y0, x0, h, w],
     }

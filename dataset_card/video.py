@@ -123,9 +123,7 @@ def geometry(plan: SessionPlan) -> None:
         "lighting": meta.get("lighting") or "",
         "lux": num(meta.get("lux")),
         "kind": plan.kind,
-        "registration": (
-            plan.alignment.data["method"]["registration"] if plan.alignment else "none"
-        ),
+        "registration": (plan.alignment.method["registration"] if plan.alignment else "none"),
         "crop": [y0, x0, h, w],
         "modality": MODALITY,
         "video_dark": described(dark),

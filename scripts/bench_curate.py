@@ -499,7 +499,7 @@ def _align(
             match_register_s=round(marks["align_end"] - marks["align_start"], 3),
             write_s=round(end - marks["align_end"], 3),
         )
-    return read_alignment(out).data, end - t0
+    return read_alignment(out).to_json(), end - t0
 
 
 def score_session(session: SimSession, data: Mapping) -> dict:

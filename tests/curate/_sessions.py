@@ -11,6 +11,7 @@ from capture.session import SessionWriter, open_session
 from capture.sim.camera import SimCamera
 from capture.sim.clock import SimClock
 from capture.sim.grbl_server import GrblSimulator
+from curate.result import Pair
 
 
 def static_session(
@@ -132,14 +133,15 @@ def sweep_session(
     return path
 
 
-def true_shift(session: Path, pair: dict) -> tuple[float, float]:
+def true_shift(session: Path, pair: Pair) -> tuple[float, float]:
     """The simulated shift (dy, dx) from a pair's dark frame to its bright one, from the
-    journal's ground truth (``extra.shift_px``)."""
+    journal's ground truth (``extra.shift_px``); ``pair`` as read by
+    :func:`curate.result.read_alignment`."""
     recs = {
         (r["pass"], r["path"].split("/")[-1]): r["extra"]
         for r in open_session(session).records
         if r.get("type") == "frame"
     }
-    d = recs[("dark", pair["dark"])]["shift_px"]
-    b = recs[("bright", pair["bright"])]["shift_px"]
+    d = recs[("dark", pair.dark)]["shift_px"]
+    b = recs[("bright", pair.bright)]["shift_px"]
     return b[0] - d[0], b[1] - d[1]

@@ -50,14 +50,14 @@ def test_a_replaced_frame_is_dropped_as_hash_mismatch_even_after_a_first_run(tmp
     shutil.copy2(s / "dark/0005.dng", s / "dark/0003.dng")  # keeps the mtime, like cp -p
     a = read_alignment(align_session(s).parent)  # not --force: the stale result is not reused
     assert len(a.pairs) == 11
-    assert "0003.dng" not in {p["dark"] for p in a.pairs}
+    assert "0003.dng" not in {p.dark for p in a.pairs}
     (drop,) = a.dropped
-    assert (drop["pass"], drop["file"], drop["reason"]) == ("dark", "0003.dng", "hash_mismatch")
-    assert drop["expected"] == journalled
-    assert drop["found"] == _sha(s / "dark/0005.dng")
-    assert "sha256" in drop["detail"]
-    assert not a.data["frames"]["dark"][3]["kept"]
-    assert any("dark/0003.dng" in w and "journal" in w for w in a.data["warnings"])
+    assert (drop.pass_, drop.file, drop.reason) == ("dark", "0003.dng", "hash_mismatch")
+    assert drop.expected == journalled
+    assert drop.found == _sha(s / "dark/0005.dng")
+    assert "sha256" in drop.detail
+    assert not a.frames("dark")[3].kept
+    assert any("dark/0003.dng" in w and "journal" in w for w in a.warnings)
 
 
 def test_a_missing_frame_is_dropped_as_missing(tmp_path):
@@ -66,8 +66,8 @@ def test_a_missing_frame_is_dropped_as_missing(tmp_path):
     (s / "dark/0001.dng").unlink()
     a = read_alignment(align_session(s).parent)
     (drop,) = a.dropped
-    assert (drop["file"], drop["reason"]) == ("0001.dng", "missing")
-    assert drop["expected"] == journalled and drop["found"] is None
+    assert (drop.file, drop.reason) == ("0001.dng", "missing")
+    assert drop.expected == journalled and drop.found is None
     assert len(a.pairs) == 4
 
 
@@ -113,16 +113,16 @@ def test_every_kept_reference_is_paired_and_recorded(tmp_path):
     s = static_session(tmp_path / "s", size=(160, 224), frames=7, refs=3, offset=(0.6, -1.2))
     a = read_alignment(align_session(s).parent)
     refs = a.references
-    assert [r["file"] for r in refs] == ["0000.dng", "0001.dng", "0002.dng"]
+    assert [r.file for r in refs] == ["0000.dng", "0001.dng", "0002.dng"]
     assert not a.dropped and len(a.pairs) == 7
-    by_file = {r["file"]: r for r in refs}
+    by_file = {r.file: r for r in refs}
     for j, p in enumerate(a.pairs):
-        assert p["bright"] == f"{j % 3:04d}.dng"
-        assert (p["dy"], p["dx"]) == (by_file[p["bright"]]["dy"], by_file[p["bright"]]["dx"])
-        assert (p["dy"], p["dx"]) == pytest.approx(true_shift(s, p), abs=0.15)
+        assert p.bright == f"{j % 3:04d}.dng"
+        assert (p.dy, p.dx) == (by_file[p.bright].dy, by_file[p.bright].dx)
+        assert (p.dy, p.dx) == pytest.approx(true_shift(s, p), abs=0.15)
     for r in refs:
-        assert r["aligned_corr"] > 0.5 and r["t"] is not None
-    assert [b for b, _ in a.data["correlation"]["path"]] == [j % 3 for j in range(7)]
+        assert r.aligned_corr > 0.5 and r.t is not None
+    assert [b for b, _ in a.correlation_index.path] == [j % 3 for j in range(7)]
     assert a.correlation().shape == (3, 7)
 
 
@@ -131,20 +131,20 @@ def test_a_reference_shot_after_the_camera_moved_is_dropped(tmp_path):
         tmp_path / "s", size=(160, 224), frames=6, refs=3, ref_offsets={2: (0.0, 4.0)}
     )
     a = read_alignment(align_session(s).parent)
-    assert [r["file"] for r in a.references] == ["0000.dng", "0001.dng"]
+    assert [r.file for r in a.references] == ["0000.dng", "0001.dng"]
     (drop,) = a.dropped
-    assert (drop["pass"], drop["file"], drop["reason"]) == ("bright", "0002.dng", "reference_moved")
-    assert "max_drift_px" in drop["detail"]
-    assert {p["bright"] for p in a.pairs} == {"0000.dng", "0001.dng"}
-    assert not a.frames("bright")[2]["kept"]
-    assert any("0002.dng" in w and "camera moved" in w for w in a.data["warnings"])
+    assert (drop.pass_, drop.file, drop.reason) == ("bright", "0002.dng", "reference_moved")
+    assert "max_drift_px" in drop.detail
+    assert {p.bright for p in a.pairs} == {"0000.dng", "0001.dng"}
+    assert not a.frames("bright")[2].kept
+    assert any("0002.dng" in w and "camera moved" in w for w in a.warnings)
 
 
 def test_more_references_than_dark_frames_leaves_some_unused(tmp_path):
     s = static_session(tmp_path / "s", frames=2, refs=3)
     a = read_alignment(align_session(s).parent)
-    assert [p["bright"] for p in a.pairs] == ["0000.dng", "0001.dng"]
-    assert [(d["file"], d["reason"]) for d in a.dropped] == [("0002.dng", "unused_reference")]
+    assert [p.bright for p in a.pairs] == ["0000.dng", "0001.dng"]
+    assert [(d.file, d.reason) for d in a.dropped] == [("0002.dng", "unused_reference")]
     assert len(a.references) == 2
 
 
@@ -159,9 +159,9 @@ def test_a_frame_of_another_size_is_dropped_and_the_rest_curated(tmp_path):
         align_folders(s / "dark", s / "bright", out=tmp_path / "r", kind="static").parent
     )
     (drop,) = a.dropped
-    assert (drop["file"], drop["reason"]) == ("0009.dng", "size_mismatch")
-    assert "128x64" in drop["detail"] and "4 of the 5" in drop["detail"]
-    assert "96x64" in drop["detail"]
+    assert (drop.file, drop.reason) == ("0009.dng", "size_mismatch")
+    assert "128x64" in drop.detail and "4 of the 5" in drop.detail
+    assert "96x64" in drop.detail
     assert len(a.pairs) == 4
     # a tie has no majority: the run stops, saying so
     shutil.copy(other / "dark/0000.dng", s / "dark/0010.dng")
@@ -183,8 +183,8 @@ def test_stripped_dng_decodes_to_garbage_and_is_dropped_as_corrupt(tmp_path):
     assert np.count_nonzero((mosaic < low) | (mosaic > high)) > mosaic.size // 100
     a = _curate_with(tmp_path, DATA / "stripped.dng", "0002b.dng", frames=4)
     (drop,) = a.dropped
-    assert (drop["file"], drop["reason"]) == ("0002b.dng", "corrupt")
-    assert "outside" in drop["detail"]
+    assert (drop.file, drop.reason) == ("0002b.dng", "corrupt")
+    assert "outside" in drop.detail
     assert len(a.pairs) == 4
 
 
@@ -205,9 +205,9 @@ def test_real_and_simulated_mosaics_are_not_corrupt(tmp_path):
 def test_a_linear_dng_is_named_as_such(tmp_path):
     a = _curate_with(tmp_path, DATA / "linear.dng", "linear.dng", frames=3)
     (drop,) = a.dropped
-    assert drop["reason"] == "unreadable"
-    assert "not a Bayer mosaic: a linear/demosaiced DNG" in drop["detail"]
-    assert "truncated" not in drop["detail"]
+    assert drop.reason == "unreadable"
+    assert "not a Bayer mosaic: a linear/demosaiced DNG" in drop.detail
+    assert "truncated" not in drop.detail
 
 
 def test_a_missing_colour_matrix_blocks_rendering_only():
@@ -243,8 +243,8 @@ def test_frames_without_a_colour_matrix_are_curated(tmp_path):
 def test_real_truncated_camera_files_are_dropped_as_unreadable(tmp_path, path):
     a = _curate_with(tmp_path, path, path.name, frames=3)
     (drop,) = a.dropped
-    assert (drop["file"], drop["reason"]) == (path.name, "unreadable")
-    assert path.name in drop["detail"] and "LibRaw" in drop["detail"]
+    assert (drop.file, drop.reason) == (path.name, "unreadable")
+    assert path.name in drop.detail and "LibRaw" in drop.detail
     assert len(a.pairs) == 3
     assert os.path.getsize(path) < 2_000_000
 

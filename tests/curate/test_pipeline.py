@@ -34,12 +34,12 @@ def test_static_session_registers_the_burst_to_its_reference(tmp_path, offset):
     before = _digest(s)
     a = read_alignment(align_session(s).parent)
     assert len(a.pairs) == 12 and not a.dropped and not a.rejected
-    assert {p["bright"] for p in a.pairs} == {"0000.dng"}
+    assert {p.bright for p in a.pairs} == {"0000.dng"}
     for p in a.pairs:
         dy, dx = true_shift(s, p)
-        assert (p["dy"], p["dx"]) == pytest.approx((dy, dx), abs=0.15)
-        assert p["exposure_ratio"] == pytest.approx(300)
-    assert a.data["drift"]["max_px"] < 0.5
+        assert (p.dy, p.dx) == pytest.approx((dy, dx), abs=0.15)
+        assert p.exposure_ratio == pytest.approx(300)
+    assert a.drift["max_px"] < 0.5
     assert _digest(s) == before, "curation must not touch captured files"
 
 
@@ -55,16 +55,16 @@ def test_sweep_matches_the_nearest_dark_frame_of_the_path(tmp_path):
         b_angle = next(
             r["extra"]["angle_deg"]
             for r in recs
-            if r["pass"] == "bright" and r["path"].endswith(p["bright"])
+            if r["pass"] == "bright" and r["path"].endswith(p.bright)
         )
         nearest = min(dark_true, key=lambda f: abs(dark_true[f] - b_angle))
-        assert p["dark"] == nearest
+        assert p.dark == nearest
         dy, dx = true_shift(s, p)
         # At 1 lux these 192x288 frames register within 0.8 px, depending on the noise
         # drawn (0.66 px for this scene's first pair after a sweep's two pre-roll frames
         # move the noise on; main's capture failed 0.5 px for 2 of 8 noise draws too).
-        assert (p["dy"], p["dx"]) == pytest.approx((dy, dx), abs=1.0)
-    path = a.data["correlation"]["path"]
+        assert (p.dy, p.dx) == pytest.approx((dy, dx), abs=1.0)
+    path = a.correlation_index.path
     assert [j for _, j in path] == sorted(j for _, j in path)
     assert a.correlation().shape == (4, 13)
     assert a.references == []  # sweeps: each bright frame is its own pair's reference
@@ -75,7 +75,7 @@ def test_bad_frames_are_dropped_with_reasons(tmp_path):
     data = (s / "dark/0004.dng").read_bytes()
     (s / "dark/0004.dng").write_bytes(data[: len(data) // 3])  # a truncated download
     a = read_alignment(align_session(s).parent)
-    got = {(d["pass"], d["file"]): d["reason"] for d in a.dropped}
+    got = {(d.pass_, d.file): d.reason for d in a.dropped}
     # a session frame cut short no longer matches its journal record: hash_mismatch (it was
     # "unreadable" before frames were checked against the journal)
     assert got == {
@@ -83,18 +83,18 @@ def test_bad_frames_are_dropped_with_reasons(tmp_path):
         ("dark", "0006.dng"): "too_bright",
         ("dark", "0004.dng"): "hash_mismatch",
     }
-    (cut,) = [d for d in a.dropped if d["file"] == "0004.dng"]
-    assert "size" in cut["detail"] and cut["expected"] == hashlib.sha256(data).hexdigest()
-    assert cut["found"] == hashlib.sha256(data[: len(data) // 3]).hexdigest()
+    (cut,) = [d for d in a.dropped if d.file == "0004.dng"]
+    assert "size" in cut.detail and cut.expected == hashlib.sha256(data).hexdigest()
+    assert cut.found == hashlib.sha256(data[: len(data) // 3]).hexdigest()
     assert len(a.pairs) == 7
     assert (s / "dark/0004.dng").read_bytes() == data[: len(data) // 3], "never repaired"
     # a reference blown out by a light left on: saturated, and the other one is used
     s2 = static_session(tmp_path / "s2", frames=4, refs=2, ref_events={0: 3000.0})
     a2 = read_alignment(align_session(s2).parent)
-    assert [(d["pass"], d["file"], d["reason"]) for d in a2.dropped] == [
+    assert [(d.pass_, d.file, d.reason) for d in a2.dropped] == [
         ("bright", "0000.dng", "saturated")
     ]
-    assert {p["bright"] for p in a2.pairs} == {"0001.dng"}
+    assert {p.bright for p in a2.pairs} == {"0001.dng"}
 
 
 def test_incomplete_sessions_are_refused_unless_allowed(tmp_path):
@@ -167,8 +167,8 @@ def test_folders_rerun_sees_a_reshot_frame_of_the_same_size(tmp_path):
 
 def test_the_rejection_floor_is_recorded(tmp_path):
     a = read_alignment(align_session(sweep_session(tmp_path / "s")).parent)
-    floor = a.data["aligned_corr_floor"]
-    corrs = [p["aligned_corr"] for p in a.pairs]
+    floor = a.aligned_corr_floor
+    corrs = [p.aligned_corr for p in a.pairs]
     assert floor == pytest.approx(max(0.02, 0.5 * float(np.median(corrs))), abs=1e-4)
     assert all(c >= floor for c in corrs)
 
@@ -200,16 +200,16 @@ def test_folders_with_a_dark_video(tmp_path, monkeypatch):
         img = (wide[:, x : x + w] * 255).astype(np.uint8)
         cv2.imwrite(str(bright / f"b{k:02d}.png"), cv2.cvtColor(img, cv2.COLOR_GRAY2BGR))
     a = read_alignment(align_folders(video, bright, out=tmp_path / "out").parent)
-    assert [d["reason"] for d in a.dropped] == ["too_dark"]
-    assert a.dropped[0]["file"] == "frame_000007"
-    assert [p["dark"] for p in a.pairs] == [
+    assert [d.reason for d in a.dropped] == ["too_dark"]
+    assert a.dropped[0].file == "frame_000007"
+    assert [p.dark for p in a.pairs] == [
         "frame_000000",
         "frame_000006",
         "frame_000012",
         "frame_000018",
     ]
     for p in a.pairs:
-        assert abs(p["dx"]) < 0.6 and abs(p["dy"]) < 0.6
+        assert abs(p.dx) < 0.6 and abs(p.dy) < 0.6
     # a re-run with nothing changed does not decode the video again
     import curate.pipeline as pipeline
 

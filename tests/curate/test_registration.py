@@ -225,13 +225,16 @@ def test_register_many_reuses_a_binned_reference(synth):
         iter(darks),
         reference_binned=bin_luminance(bright, **LEVELS),
         **LEVELS,
-        progress=lambda done, total: calls.append((done, total)),
+        progress=lambda step, done, total: calls.append((step, done, total)),
     )
     assert from_mosaic == from_binned
     assert from_mosaic[1] == register_pair(darks[1], bright, **LEVELS)
-    assert calls == [(1, None), (2, None), (3, None)]
-    register_many(darks, reference=bright, **LEVELS, progress=lambda d, t: calls.append((d, t)))
-    assert calls[-1] == (3, 3)
+    # an iterator has no length: total 0 (sublux_common.progress.OnProgress)
+    assert calls == [("register", 1, 0), ("register", 2, 0), ("register", 3, 0)]
+    register_many(
+        darks, reference=bright, **LEVELS, progress=lambda s, d, t: calls.append((s, d, t))
+    )
+    assert calls[-1] == ("register", 3, 3)
 
 
 def test_drift_finds_a_moved_third_and_passes_a_still_burst(synth):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import re
 import shutil
@@ -254,11 +255,11 @@ def test_page_names_pairs_drops_and_rejections(tmp_path, sessions):
     assert "Sony DSC-RX100M6 (simulated)" in text  # from session.json, via open_session
     captions = _captions(html_path)
     assert len(captions) == 4
-    in_path_order = sorted(al.pairs, key=lambda p: (p["bright"], p["dark"]))
+    in_path_order = sorted(al.pairs, key=lambda p: (p.bright, p.dark))
     for (cap, _), pair in zip(captions, in_path_order, strict=True):
-        assert pair["bright"] in cap and pair["dark"] in cap
-        assert f"dy {pair['dy']:+.2f}, dx {pair['dx']:+.2f} px" in cap
-        assert f"aligned r <b>{pair['aligned_corr']:.3f}</b>" in cap
+        assert pair.bright in cap and pair.dark in cap
+        assert f"dy {pair.dy:+.2f}, dx {pair.dx:+.2f} px" in cap
+        assert f"aligned r <b>{pair.aligned_corr:.3f}</b>" in cap
         assert "mean |Δ|" in cap  # both frames were decoded and compared
     assert "the chosen path" in text  # the correlation heat map, not the fallback
 
@@ -266,7 +267,7 @@ def test_page_names_pairs_drops_and_rejections(tmp_path, sessions):
 def test_untrusted_text_is_escaped(tmp_path, sessions):
     result = _curate(tmp_path, sessions / "refs2")
     al = read_alignment(result)
-    data = {k: v for k, v in al.data.items() if k not in ("schema", "tool", "created")}
+    data = {k: v for k, v in al.to_json().items() if k not in ("schema", "tool", "created")}
     data["source"]["scene"] = 'desk"><script>alert(1)</script>'
     data["dropped"][0]["detail"] = "<img src=http://example.invalid/x.png>"
     write_alignment(result, data)
@@ -276,16 +277,46 @@ def test_untrusted_text_is_escaped(tmp_path, sessions):
     assert "<img src=http://example.invalid/x.png>" in " ".join(page.text)
 
 
+def test_a_session_name_and_a_drop_reason_holding_markup_are_shown_as_text(tmp_path, sessions):
+    """The page is rendered from its template with autoescaping: text from the session and
+    the result never becomes markup."""
+    result = _curate(tmp_path, sessions / "refs2")
+    meta = json.loads((result.parent / "session.json").read_text())
+    meta["scene"] = "<script>alert('scene')</script>"
+    (result.parent / "session.json").write_text(json.dumps(meta))
+    data = read_alignment(result).to_json()
+    data["source"]["scene"] = None  # the title and heading then come from session.json
+    data["dropped"][0]["reason"] = "<script>alert('reason')</script>"
+    data["rejected"][0]["reason"] = '"><b onmouseover=alert(1)>'
+    write_alignment(
+        result, {k: v for k, v in data.items() if k not in ("schema", "tool", "created")}
+    )
+    html_path = write_report(result)
+    page = _parse(html_path)
+    tags = [t for t, _ in page.tags]
+    assert "script" not in tags and all(
+        not any(k.startswith("on") for k in a) for _, a in page.tags
+    )
+    text = " ".join(page.text)
+    assert "Curation report: <script>alert('scene')</script>" in text
+    assert "<script>alert('reason')</script>" in text
+    assert '"><b onmouseover=alert(1)>' in text
+    raw = html_path.read_text(encoding="utf-8")
+    assert (
+        "<title>sublux curation: &lt;script&gt;alert(&#39;scene&#39;)&lt;/script&gt;</title>" in raw
+    )
+
+
 def test_contact_sheet_chooses_pairs_evenly_and_clears_stale_rows(tmp_path, sessions):
     result = _curate(tmp_path, sessions / "refs2")
     html_path = write_report(result)
     assert (html_path.parent / "pair_04.png").exists()
     steps = []
     html_path = write_report(result, max_pairs=2, progress=lambda s, d, t: steps.append((d, t)))
-    pairs = sorted(read_alignment(result).pairs, key=lambda p: (p["bright"], p["dark"]))
+    pairs = sorted(read_alignment(result).pairs, key=lambda p: (p.bright, p.dark))
     captions = _captions(html_path)
     assert [name for _, name in captions] == ["pair_01.png", "pair_02.png"]
-    assert pairs[0]["dark"] in captions[0][0] and pairs[-1]["dark"] in captions[1][0]
+    assert pairs[0].dark in captions[0][0] and pairs[-1].dark in captions[1][0]
     assert sorted(p.name for p in html_path.parent.glob("pair_*.png")) == [
         "pair_01.png",
         "pair_02.png",
@@ -309,7 +340,7 @@ def test_without_a_matrix_the_scores_per_pair_are_shown(tmp_path, sessions):
 
 def test_missing_frame_is_a_labelled_placeholder_not_a_failure(tmp_path, sessions, caplog):
     result = _curate(tmp_path, sessions / "refs2")
-    first_dark = min((p["bright"], p["dark"]) for p in read_alignment(result).pairs)[1]
+    first_dark = min((p.bright, p.dark) for p in read_alignment(result).pairs)[1]
     (result.parent / "dark" / first_dark).unlink()
     with caplog.at_level(logging.WARNING, logger="curate.report"):
         html_path = write_report(result)
@@ -409,10 +440,12 @@ def test_correlation_matrix_is_drawn_as_saved_and_a_wrong_shape_is_not_drawn():
     is left out rather than guessed."""
     square = np.array([[0.9, 0.1], [0.2, 0.8]])
     meta = {"dark": ["a", "b"], "bright": ["x", "y"], "path": [[0, 0], [1, 1]]}
-    al = Alignment(Path("."), {"correlation": meta, "pairs": [{"score": 0.9}]})
+    al = Alignment.from_json(
+        {"correlation": meta, "pairs": [{"bright": "x", "dark": "a", "score": 0.9}]}, Path(".")
+    )
     np.testing.assert_array_equal(_oriented(al, square), square)
     meta = {"dark": ["a", "b", "c"], "bright": ["x", "y"], "path": [[0, 0], [1, 2]]}
-    al = Alignment(Path("."), {"correlation": meta, "pairs": []})
+    al = Alignment.from_json({"correlation": meta, "pairs": []}, Path("."))
     bright_by_dark = np.arange(6.0).reshape(2, 3)
     np.testing.assert_array_equal(_oriented(al, bright_by_dark), bright_by_dark)
     assert _oriented(al, bright_by_dark.T) is None
@@ -505,7 +538,7 @@ def test_report_shows_warnings_references_and_digests(tmp_path):
     assert "hash_mismatch" in text and f"journal {journalled[:12]}…" in text
     al = read_alignment(result)
     for r in al.references:
-        assert r["file"] in text
+        assert r.file in text
 
 
 def test_a_frame_changed_after_curation_is_not_shown(tmp_path, caplog):

@@ -62,7 +62,7 @@ def test_bright_8bit_frames_at_99_of_255_are_kept(tmp_path):
     # the report: the 100 DN floor meant for 14-bit raw dropped these as too_dark
     dark, bright = seed_footage(tmp_path / "f", bright_png=True)
     a = read_alignment(align_folders(dark, bright, out=tmp_path / "out").parent)
-    assert [d for d in a.data["dropped"] if d["pass"] == "bright"] == []
+    assert [d for d in a.dropped if d.pass_ == "bright"] == []
     assert len(a.pairs) == 12
 
 
@@ -74,15 +74,15 @@ def test_imported_video_session_is_curated_like_a_raw_pass(tmp_path):
         bright_exposure="1/8", iso=2000,
     )  # fmt: skip
     a = read_alignment(align_session(s).parent)
-    assert a.data["dropped"] == []
-    pairs = {p["bright"]: p for p in a.pairs}
+    assert a.dropped == []
+    pairs = {p.bright: p for p in a.pairs}
     assert len(pairs) == 12
     for j in range(12):
         p = pairs[f"video.mp4#{j:06d}"]
-        assert p["dark"] == f"video.mp4#{4 * j:06d}"
+        assert p.dark == f"video.mp4#{4 * j:06d}"
         # the scene is the same in both (no motion between dark 4j and bright j)
-        assert abs(p["dy"]) < 1.0 and abs(p["dx"]) < 1.0
-        assert p["exposure_ratio"] == pytest.approx(30 / 8, rel=1e-3)
+        assert abs(p.dy) < 1.0 and abs(p.dx) < 1.0
+        assert p.exposure_ratio == pytest.approx(30 / 8, rel=1e-3)
 
 
 def test_a_changed_video_drops_its_frames(tmp_path):

@@ -230,7 +230,17 @@ class FrameRow:
             kind = dtype[name].kind
             values = [getattr(r, name) for r in rows]
             if kind == "S":
-                out[name] = [v.encode() if isinstance(v, str) else bytes(v) for v in values]
+                encoded = [v.encode() if isinstance(v, str) else bytes(v) for v in values]
+                width = dtype[name].itemsize
+                for v in encoded:
+                    if len(v) > width:
+                        raise BadRelease(
+                            f"expected a {name!r} of at most {width} bytes (UTF-8) for the "
+                            f"{cls.__name__} table, found {len(v)} bytes: {v[:40]!r}...; a "
+                            "shortened value would no longer name its frame: rename the "
+                            "frame's file (and re-import the session) with a shorter name"
+                        )
+                out[name] = encoded
             elif kind == "f":
                 out[name] = [math.nan if v is None else v for v in values]
             else:

@@ -217,6 +217,20 @@ def test_table_refuses_rows_of_another_kind_and_tables_without_the_fields():
         ShortFrameRow.from_table(FrameRow.table([row]))
 
 
+def test_table_refuses_text_longer_than_its_column_instead_of_cutting_it():
+    """A cut file name would name another file (or none): the build stops and says so."""
+
+    def row(name: str) -> FrameRow:
+        return FrameRow(file=name, sha256="0" * 64, exposure_s=1.0, iso=1.0, t=0.0, angle=0.0)
+
+    fits = "dark/" + "a" * 119 + ".dng"  # 128 bytes: the column's width
+    assert FrameRow.table([row(fits)])["file"][0] == fits.encode()
+    with pytest.raises(BadRelease, match=r"at most 128 bytes.*found 129 bytes.*shorter name"):
+        FrameRow.table([row("dark/" + "a" * 120 + ".dng")])
+    with pytest.raises(BadRelease, match="found 131 bytes"):  # UTF-8 bytes, not characters
+        FrameRow.table([row("dark/" + "é" * 61 + ".dng")])
+
+
 # -- layout and the split modules -------------------------------------------------------------
 
 

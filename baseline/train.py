@@ -350,7 +350,7 @@ def train(
     The phases, in order: the device and the processes (:func:`_setup_device`), the release's
     splits (:func:`_require_splits`), the seed, the data (:func:`_data`), the model and its
     optimizer (:func:`_model_and_optimizer`), a resume from the checkpoint (:func:`_resume`),
-    the step loop (:meth:`_Run.epoch`) with its evaluations on val and checkpoints
+    the step loop (:meth:`_Run.train_epoch`) with its evaluations on val and checkpoints
     (:meth:`_Run.evaluate`), and the result (:meth:`_Run.finish`).
     """
     rank, world, device = _setup_device(cfg)

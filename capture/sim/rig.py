@@ -187,7 +187,9 @@ class SimRig(contextlib.ExitStack):
     turntable : bool, optional
         Also start a GRBL simulator and connect the real driver to it.
     homing : bool, optional
-        Whether the simulator needs homing (``$H``) at power-up; off, the driver unlocks.
+        Whether the simulated controller powers up in alarm until homed (``$H``, then
+        ``rig.turntable.home()`` first).  Off by default: ready to move, as a
+        :class:`~capture.sim.clock.SimClock` needs (its homing cycle would wait on it).
     time_scale : float, optional
         Runs the simulated table this many times slower than planned, for a camera that renders
         slower than the rig shoots; the camera still sees the planned speed (its blur).

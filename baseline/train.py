@@ -13,8 +13,10 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -88,7 +90,7 @@ class Config:
                 "references"
             )
         if self.threads is not None and self.threads < 1:
-            raise ValueError(f"expected --threads 1 or more, found {self.threads}")
+            raise BadRequest(f"expected --threads 1 or more, found {self.threads}")
         if self.tiny:
             if self.threads is None:
                 self.threads = 1
@@ -124,6 +126,13 @@ class TrainProgress:
 
     ``total_steps`` is the run's planned steps where it has a step or epoch limit (None for a
     time budget alone); ``seconds_left`` the estimated time to the end (None until known).
+
+    Why not :data:`sublux_common.progress.OnProgress`: that callback carries counts only,
+    ``(step, done, total)``, which is all a capture, a curation or a publication has to say.
+    A training run has more: the latest loss and val PSNR, the throughput, the epoch and a
+    time estimate (for a time budget there is no total at all), and ``dataset validate``
+    shows them beside its bar.  So the trainer's callback takes this one record; a caller
+    that only wants counts reads ``step`` and ``total_steps`` from it.
     """
 
     step: int
@@ -327,13 +336,60 @@ def _vote_device() -> torch.device:
     return torch.device("cpu")
 
 
-def train(release: str | os.PathLike, cfg: Config, progress=None):
+def train(
+    release: str | os.PathLike,
+    cfg: Config,
+    progress: Callable[[TrainProgress], None] | None = None,
+):
     """Train on ``train``, evaluating on ``val`` 8 to 20 times a run (and at the end), keeping
     the best evaluated state; return ``(model, result, device, rank)``.
 
     ``progress``, if given, is called with a :class:`TrainProgress` after every step and
     every evaluation (on rank 0 only).
+
+    The phases, in order: the device and the processes (:func:`_setup_device`), the release's
+    splits (:func:`_require_splits`), the seed, the data (:func:`_data`), the model and its
+    optimizer (:func:`_model_and_optimizer`), a resume from the checkpoint (:func:`_resume`),
+    the step loop (:meth:`_Run.train_epoch`) with its evaluations on val and checkpoints
+    (:meth:`_Run.evaluate`), and the result (:meth:`_Run.finish`).
     """
+    rank, world, device = _setup_device(cfg)
+    _require_splits(release)
+    _seed(cfg.seed + rank)
+    loader, sampler = _data(release, cfg, device, rank, world)
+    parts = _model_and_optimizer(cfg, device)
+    ckpt = Path(cfg.checkpoint) if cfg.checkpoint else None
+    start_epoch, result, best, best_state = _resume(ckpt, cfg, parts, device)
+    net = _wrap(parts.model, cfg, device, world)
+    run = _Run.begin(
+        cfg,
+        parts,
+        net=net,
+        loader=loader,
+        sampler=sampler,
+        device=device,
+        rank=rank,
+        world=world,
+        result=result,
+        epoch=start_epoch,
+        best=best,
+        best_state=best_state,
+        progress=progress,
+    )
+    while run.epoch < run.epochs and not run.stop:
+        run.train_epoch()
+        now = time.perf_counter() - run.t0
+        if rank == 0 and run.evaluation_due(now):
+            run.evaluate(release, ckpt, now)
+    return run.finish(), run.result, device, rank
+
+
+# -- the phases of a run ----------------------------------------------------------------------
+
+
+def _setup_device(cfg: Config) -> tuple[int, int, torch.device]:
+    """This process's rank, the number of processes and the device it trains on (its CPU
+    threads set, its GPU chosen by ``LOCAL_RANK`` under torchrun)."""
     rank, world = _distributed()
     device = resolve_device(cfg.device)
     if device.type == "cpu" and cfg.threads is not None:
@@ -341,6 +397,11 @@ def train(release: str | os.PathLike, cfg: Config, progress=None):
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
+    return rank, world, device
+
+
+def _require_splits(release: str | os.PathLike) -> None:
+    """Refuse a release without the train and val splits the trainer needs."""
     rel = open_release(release)
     for need in ("train", "val"):
         if need not in rel.splits:
@@ -349,7 +410,13 @@ def train(release: str | os.PathLike, cfg: Config, progress=None):
                 " the trainer trains on train and picks on val (publish with more scenes or "
                 "other --fractions)"
             )
-    _seed(cfg.seed + rank)
+
+
+def _data(
+    release: str | os.PathLike, cfg: Config, device: torch.device, rank: int, world: int
+) -> tuple[DataLoader, DistributedSampler | None]:
+    """The train split's loader (and its sampler under torchrun): each rank its own crops
+    and flips."""
     cls = SIDPairs if cfg.model == "sid" else SMIDPairs
     data = cls(release, "train", crop=cfg.crop, gt=cfg.gt)
     sampler = DistributedSampler(data, seed=cfg.seed) if world > 1 else None
@@ -367,6 +434,21 @@ def train(release: str | os.PathLike, cfg: Config, progress=None):
         prefetch_factor=4 if cfg.workers > 0 else None,
         multiprocessing_context="spawn" if cfg.workers > 0 else None,
     )
+    return loader, sampler
+
+
+@dataclass
+class _Parts:
+    """The model, its optimizer, the perceptual loss's features (SMID with VGG weights) and
+    whether the forward pass runs in bf16 autocast (on a GPU)."""
+
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    vgg: VGG19Features | None
+    amp: bool
+
+
+def _model_and_optimizer(cfg: Config, device: torch.device) -> _Parts:
     model = build_model(cfg.model, tiny=cfg.tiny).to(device)
     amp = device.type == "cuda"
     if device.type == "cuda":
@@ -374,19 +456,32 @@ def train(release: str | os.PathLike, cfg: Config, progress=None):
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     vgg = VGG19Features.from_file(cfg.vgg_weights).to(device).eval() if cfg.vgg_weights else None
-    result = TrainResult()
-    start_epoch = 0
-    ckpt = Path(cfg.checkpoint) if cfg.checkpoint else None
-    best_state, best = None, -math.inf
+    return _Parts(model=model, opt=opt, vgg=vgg, amp=amp)
+
+
+def _resume(
+    ckpt: Path | None, cfg: Config, parts: _Parts, device: torch.device
+) -> tuple[int, TrainResult, float, dict | None]:
+    """``(start epoch, result so far, best val PSNR, best state)``: from the checkpoint when
+    it holds a run of the same model, else a fresh start."""
     if ckpt and ckpt.exists():
         state = torch.load(ckpt, map_location=device, weights_only=False)
         if state.get("config", {}).get("model") == cfg.model and state.get("tiny") == cfg.tiny:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["opt"])
-            start_epoch = state["epoch"]
-            result = TrainResult(**state["result"])
-            best, best_state = state["best"], state["best_state"]
-            log.info("resumed from %s at epoch %d", ckpt, start_epoch)
+            parts.model.load_state_dict(state["model"])
+            parts.opt.load_state_dict(state["opt"])
+            log.info("resumed from %s at epoch %d", ckpt, state["epoch"])
+            return (
+                state["epoch"],
+                TrainResult(**state["result"]),
+                state["best"],
+                state["best_state"],
+            )
+    return 0, TrainResult(), -math.inf, None
+
+
+def _wrap(model: torch.nn.Module, cfg: Config, device: torch.device, world: int):
+    """What the steps call: the model, compiled if asked, in DistributedDataParallel under
+    torchrun."""
     net = model
     if cfg.compile:
         net = torch.compile(model)
@@ -394,132 +489,220 @@ def train(release: str | os.PathLike, cfg: Config, progress=None):
         net = torch.nn.parallel.DistributedDataParallel(
             net, device_ids=[device.index] if device.type == "cuda" else None
         )
-    budget = cfg.minutes * 60 if cfg.minutes is not None else math.inf
-    epochs = cfg.epochs if cfg.epochs is not None else 10**9
-    max_steps = cfg.steps if cfg.steps is not None else 10**12
-    t0 = time.perf_counter() - result.seconds
-    pending: list[torch.Tensor] = []  # losses not yet copied to the host
-    wait = 0.0  # blocked on the loader
-    stepping = 0.0  # in the training loop (waits included, evaluations not)
-    images = 0
-    epoch = start_epoch
-    stop = False
-    last_eval = time.perf_counter() - t0
-    last_eval_step = result.steps
-    planned = min(max_steps, epochs * len(loader)) if max_steps < 10**12 or epochs < 10**9 else None
-    step0, t_run = result.steps, time.perf_counter()
+    return net
 
-    def report() -> None:
-        if progress is None or rank != 0:
+
+@dataclass
+class _Run:
+    """One training run's state: what it trains, its limits, its clocks and counters."""
+
+    cfg: Config
+    parts: _Parts
+    net: Any
+    loader: DataLoader
+    sampler: DistributedSampler | None
+    device: torch.device
+    rank: int
+    world: int
+    result: TrainResult
+    epoch: int
+    best: float
+    best_state: dict | None
+    progress: Callable[[TrainProgress], None] | None
+    budget: float  # seconds (inf without a time budget)
+    epochs: int
+    max_steps: int
+    planned: int | None  # steps, for the progress (None for a time budget alone)
+    t0: float  # perf_counter at the start of the run, less the seconds resumed
+    step0: int  # steps done before this run
+    t_run: float  # perf_counter at the start of this run
+    last_eval: float
+    last_eval_step: int
+    pending: list[torch.Tensor] = field(default_factory=list)  # losses not yet on the host
+    wait: float = 0.0  # blocked on the loader
+    stepping: float = 0.0  # in the training loop (waits included, evaluations not)
+    images: int = 0
+    stop: bool = False
+
+    @classmethod
+    def begin(cls, cfg: Config, parts: _Parts, *, result: TrainResult, **kw: Any) -> _Run:
+        """The limits and clocks of a run starting (or resuming) now."""
+        budget = cfg.minutes * 60 if cfg.minutes is not None else math.inf
+        epochs = cfg.epochs if cfg.epochs is not None else 10**9
+        max_steps = cfg.steps if cfg.steps is not None else 10**12
+        t0 = time.perf_counter() - result.seconds
+        last_eval = time.perf_counter() - t0
+        limited = max_steps < 10**12 or epochs < 10**9
+        planned = min(max_steps, epochs * len(kw["loader"])) if limited else None
+        return cls(
+            cfg,
+            parts,
+            result=result,
+            budget=budget,
+            epochs=epochs,
+            max_steps=max_steps,
+            planned=planned,
+            t0=t0,
+            step0=result.steps,
+            t_run=time.perf_counter(),
+            last_eval=last_eval,
+            last_eval_step=result.steps,
+            **kw,
+        )
+
+    def report(self) -> None:
+        """Tell the progress callback (rank 0 only) where the run is."""
+        if self.progress is None or self.rank != 0:
             return
+        result = self.result
         now = time.perf_counter()
-        done = result.steps - step0
-        rate = done / (now - t_run) if now > t_run and done else 0.0
+        done = result.steps - self.step0
+        rate = done / (now - self.t_run) if now > self.t_run and done else 0.0
         left = None
-        if planned is not None and rate:
-            left = (planned - result.steps) / rate
-        if budget < math.inf:
-            over = max(0.0, budget - (now - t0))
+        if self.planned is not None and rate:
+            left = (self.planned - result.steps) / rate
+        if self.budget < math.inf:
+            over = max(0.0, self.budget - (now - self.t0))
             left = over if left is None else min(left, over)
-        progress(
+        self.progress(
             TrainProgress(
                 step=result.steps,
-                total_steps=int(planned) if planned is not None else None,
-                epoch=epoch,
-                images_per_s=rate * loader.batch_size * world,
+                total_steps=int(self.planned) if self.planned is not None else None,
+                epoch=self.epoch,
+                images_per_s=rate * self.loader.batch_size * self.world,
                 loss=result.losses[-1] if result.losses else None,
                 val_psnr=result.val[-1][1] if result.val else None,
-                seconds=now - t0,
+                seconds=now - self.t0,
                 seconds_left=left,
             )
         )
 
-    while epoch < epochs and not stop:
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        elapsed = time.perf_counter() - t0
-        first_half = elapsed < budget / 2 and epoch < epochs / 2 and result.steps < max_steps / 2
-        lr = cfg.lr if first_half else cfg.lr / 10
-        for g in opt.param_groups:
+    def _learning_rate(self) -> float:
+        """The configured rate for the first half of the run, a tenth of it after."""
+        elapsed = time.perf_counter() - self.t0
+        first_half = (
+            elapsed < self.budget / 2
+            and self.epoch < self.epochs / 2
+            and self.result.steps < self.max_steps / 2
+        )
+        return self.cfg.lr if first_half else self.cfg.lr / 10
+
+    def _loss(self, batch: list[torch.Tensor]) -> torch.Tensor:
+        """The forward pass and the model's loss on one batch (on the device)."""
+        net, device, amp = self.net, self.device, self.parts.amp
+        if self.cfg.model == "sid":
+            x, y = batch
+            return l1(_forward(net, x, device, amp), y)
+        a, b, y = batch
+        o = _forward(net, torch.cat([a, b]), device, amp)
+        return smid_loss(o[: len(a)], o[len(a) :], y, vgg=self.parts.vgg)
+
+    def _step(self, batch: list[torch.Tensor]) -> None:
+        batch = [b.to(self.device, non_blocking=True) for b in batch]
+        if self.device.type == "cuda":
+            batch = [b.contiguous(memory_format=torch.channels_last) for b in batch]
+        loss = self._loss(batch)
+        opt = self.parts.opt
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        # Kept on the device and copied every _SYNC_EVERY steps: a copy per step would make
+        # the CPU wait for the GPU every step instead of queueing the next one.
+        self.pending.append(loss.detach())
+        if len(self.pending) >= _SYNC_EVERY:
+            self.result.losses.extend(_host(self.pending))
+        self.result.steps += 1
+        self.images += len(batch[0])
+
+    def train_epoch(self) -> None:
+        """One pass over the loader (or up to a limit), then the epoch counts as done."""
+        if self.sampler is not None:
+            self.sampler.set_epoch(self.epoch)
+        lr = self._learning_rate()
+        for g in self.parts.opt.param_groups:
             g["lr"] = lr
         tw = t_loop = time.perf_counter()
-        for batch in loader:
-            wait += time.perf_counter() - tw
-            batch = [b.to(device, non_blocking=True) for b in batch]
-            if device.type == "cuda":
-                batch = [b.contiguous(memory_format=torch.channels_last) for b in batch]
-            if cfg.model == "sid":
-                x, y = batch
-                loss = l1(_forward(net, x, device, amp), y)
-            else:
-                a, b, y = batch
-                o = _forward(net, torch.cat([a, b]), device, amp)
-                loss = smid_loss(o[: len(a)], o[len(a) :], y, vgg=vgg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            # Kept on the device and copied every _SYNC_EVERY steps: a copy per step would make
-            # the CPU wait for the GPU every step instead of queueing the next one.
-            pending.append(loss.detach())
-            if len(pending) >= _SYNC_EVERY:
-                result.losses.extend(_host(pending))
-            result.steps += 1
-            images += len(batch[0])
-            report()
-            if _should_stop(result.steps, max_steps, time.perf_counter() - t0 > budget, world):
-                stop = True
+        for batch in self.loader:
+            self.wait += time.perf_counter() - tw
+            self._step(batch)
+            self.report()
+            over_time = time.perf_counter() - self.t0 > self.budget
+            if _should_stop(self.result.steps, self.max_steps, over_time, self.world):
+                self.stop = True
                 break
             tw = time.perf_counter()
-        result.losses.extend(_host(pending))
-        stepping += time.perf_counter() - t_loop
-        epoch += 1
-        now = time.perf_counter() - t0
-        due = (
-            stop
-            or epoch >= epochs
-            or (budget < math.inf and now - last_eval >= budget / 8)
-            or (cfg.steps is not None and result.steps - last_eval_step >= max_steps / 8)
-            or (budget == math.inf and cfg.steps is None and epoch % max(1, epochs // 20) == 0)
+        self.result.losses.extend(_host(self.pending))
+        self.stepping += time.perf_counter() - t_loop
+        self.epoch += 1
+
+    def evaluation_due(self, now: float) -> bool:
+        """Evaluate at ``now`` (seconds into the run): at the end, every eighth of a time or
+        step budget, or every twentieth of the epochs."""
+        cfg = self.cfg
+        return (
+            self.stop
+            or self.epoch >= self.epochs
+            or (self.budget < math.inf and now - self.last_eval >= self.budget / 8)
+            or (
+                cfg.steps is not None
+                and self.result.steps - self.last_eval_step >= self.max_steps / 8
+            )
+            or (
+                self.budget == math.inf
+                and cfg.steps is None
+                and self.epoch % max(1, self.epochs // 20) == 0
+            )
         )
-        if rank == 0 and due:
-            last_eval, last_eval_step = now, result.steps
-            v = evaluate(model, release, "val", cfg, device, naive=False)
-            result.val.append((epoch, v["psnr"]))
-            if v["psnr"] > best:
-                best, result.best_epoch = v["psnr"], epoch
-                best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
-            result.seconds = time.perf_counter() - t0
-            report()
-            if ckpt:
-                _save(
-                    ckpt,
-                    {
-                        "model": model.state_dict(),
-                        "opt": opt.state_dict(),
-                        "epoch": epoch,
-                        "result": asdict(result),
-                        "best": best,
-                        "best_state": best_state,
-                        "config": asdict(cfg),
-                        "tiny": cfg.tiny,
-                    },
-                )
-    result.epochs = epoch
-    result.seconds = time.perf_counter() - t0
-    result.step_seconds = stepping
-    step_time = stepping if stepping > 0 else 1.0
-    result.data_wait_fraction = wait / step_time
-    # every process trains the same number of batches (DistributedSampler pads its shards)
-    result.images_per_s = images * world / step_time
-    result.world_size = world
-    result.batch = loader.batch_size
-    if device.type == "cuda":
-        result.peak_gpu_mb = torch.cuda.max_memory_allocated(device) / 2**20
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    if world > 1:
-        dist.barrier()
-    return model, result, device, rank
+
+    def evaluate(self, release: str | os.PathLike, ckpt: Path | None, now: float) -> None:
+        """Score val, keep the best state so far, report, and write the checkpoint."""
+        result, model = self.result, self.parts.model
+        self.last_eval, self.last_eval_step = now, result.steps
+        v = evaluate(model, release, "val", self.cfg, self.device, naive=False)
+        result.val.append((self.epoch, v["psnr"]))
+        if v["psnr"] > self.best:
+            self.best, result.best_epoch = v["psnr"], self.epoch
+            self.best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
+        result.seconds = time.perf_counter() - self.t0
+        self.report()
+        if ckpt:
+            self._checkpoint(ckpt)
+
+    def _checkpoint(self, ckpt: Path) -> None:
+        _save(
+            ckpt,
+            {
+                "model": self.parts.model.state_dict(),
+                "opt": self.parts.opt.state_dict(),
+                "epoch": self.epoch,
+                "result": asdict(self.result),
+                "best": self.best,
+                "best_state": self.best_state,
+                "config": asdict(self.cfg),
+                "tiny": self.cfg.tiny,
+            },
+        )
+
+    def finish(self) -> torch.nn.Module:
+        """Fill in the result's totals and rates; return the model with its best state."""
+        result, device = self.result, self.device
+        result.epochs = self.epoch
+        result.seconds = time.perf_counter() - self.t0
+        result.step_seconds = self.stepping
+        step_time = self.stepping if self.stepping > 0 else 1.0
+        result.data_wait_fraction = self.wait / step_time
+        # every process trains the same number of batches (DistributedSampler pads its shards)
+        result.images_per_s = self.images * self.world / step_time
+        result.world_size = self.world
+        result.batch = self.loader.batch_size
+        if device.type == "cuda":
+            result.peak_gpu_mb = torch.cuda.max_memory_allocated(device) / 2**20
+        model = self.parts.model
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+        if self.world > 1:
+            dist.barrier()
+        return model
 
 
 def dump_json(path: Path, obj) -> None:

@@ -123,9 +123,9 @@ def _open_turntable(rig: _Rig, spec: str | None, *, alarm: str = "leave") -> Tur
 
     port = spec
     if spec == "sim":
-        from capture.sim.grbl_server import GrblSimulator
+        from capture.sim.rig import start_grbl_simulator
 
-        sim = rig.enter_context(GrblSimulator())
+        sim = start_grbl_simulator(rig)
         port = sim.port
         rig.motion = sim.motion
     tt = GrblTurntable(port)
@@ -146,18 +146,10 @@ def _open_camera(
     shutter_count: int = 0,
 ) -> Camera:
     if spec == "sim":
-        from capture.sim import objects as sim_objects
-        from capture.sim.camera import SimCamera
+        from capture.sim.rig import SimSettings
 
         assert sim is not None
-        camera = SimCamera(
-            size=tuple(sim["size"]),
-            seed=sim["seed"],
-            lux=sim["lux"],
-            shutter_count=shutter_count,
-            motion=rig.motion,
-            objects=[sim_objects.from_dict(d) for d in sim.get("objects") or []],
-        )
+        camera = SimSettings.from_json(sim).camera(shutter_count=shutter_count, motion=rig.motion)
     else:
         from capture.devices.gphoto2_camera import Gphoto2Camera
 
@@ -276,12 +268,16 @@ def _show_warnings(session) -> None:
 def _sim_settings(
     scene: str, size: str, seed: int | None, lux: float, objects: list[str] | None = None
 ) -> dict:
-    out = {"size": list(_parse_size(size)), "seed": _sim_seed(scene, seed), "lux": lux}
-    if objects:
-        from capture.sim.objects import parse_spec
+    """The ``"sim"`` block of a new simulated session (:class:`capture.sim.rig.SimSettings`)."""
+    from capture.sim.objects import parse_spec
+    from capture.sim.rig import SimSettings
 
-        out["objects"] = [parse_spec(o).to_dict() for o in objects]
-    return out
+    return SimSettings(
+        size=_parse_size(size),
+        seed=_sim_seed(scene, seed),
+        lux=lux,
+        objects=tuple(parse_spec(o) for o in objects or ()),
+    ).to_json()
 
 
 def _check_static_session(

@@ -37,37 +37,36 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _sim_camera(size, shutter_count=0):
-    from capture.protocols import Exposure
-    from capture.sim.camera import SimCamera
+def _sim_rig(size, shutter_count=0):
+    from capture.sim.rig import SimRig, SimSettings
 
-    cam = SimCamera(size=size, seed=7, fps=1e9, max_wait=0.0, shutter_count=shutter_count)
-    cam.apply(Exposure(iso=2000, shutter="1/30"))
-    return cam
+    return SimRig(SimSettings(size=size, seed=7), fps=1e9, shutter_count=shutter_count)
 
 
 def bench_capture_overhead(size=(1024, 1536), frames=20, repeats=3) -> dict:
-    from capture import plan
-    from capture.session import SessionWriter
+    from capture.protocols import Exposure
+    from capture.sim.rig import static_plan
 
     bare, loop = [], []
     for r in range(repeats):
-        cam = _sim_camera(size, shutter_count=r * frames)
-        t0 = time.perf_counter()
-        total = sum(len(s.data) for s in cam.shoot(frames))
-        bare.append(time.perf_counter() - t0)
-        cam = _sim_camera(size, shutter_count=r * frames)
-        with tempfile.TemporaryDirectory(dir=ROOT) as tmp:
-            spec = plan.static_pass(frames, 2000, "1/30", None)
-            w = SessionWriter.create(
+        with _sim_rig(size, shutter_count=r * frames) as rig:
+            rig.camera.apply(Exposure(iso=2000, shutter="1/30"))
+            t0 = time.perf_counter()
+            total = sum(len(s.data) for s in rig.camera.shoot(frames))
+            bare.append(time.perf_counter() - t0)
+        with (
+            tempfile.TemporaryDirectory(dir=ROOT) as tmp,
+            _sim_rig(size, shutter_count=r * frames) as rig,
+        ):
+            w = rig.create(
                 Path(tmp) / "s",
                 scene="bench",
                 kind="static",
-                camera=cam.info,
-                plan={"passes": {"dark": spec}, "order": ["dark"]},
+                plan=static_plan(frames=frames, refs=0),
             )
+            rig.callback(w.close)
             t0 = time.perf_counter()
-            plan.run_passes(w, cam, passes=["dark"], command="bench")
+            rig.run(w, command="bench")
             loop.append(time.perf_counter() - t0)
     b, l_ = statistics.median(bare), statistics.median(loop)
     return {

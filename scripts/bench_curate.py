@@ -37,7 +37,6 @@ Import this file by path (``scripts/`` is not a package); ``scripts/bench.py cur
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import shutil
@@ -45,7 +44,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,9 +59,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # _benchlib, beside th
 from _benchlib import bench_main, report_misses  # noqa: E402
 
 from capture import plan as planmod  # noqa: E402
-from capture.protocols import Exposure, Shot  # noqa: E402
-from capture.session import PASSES, SessionWriter, open_session  # noqa: E402
+from capture.protocols import Exposure  # noqa: E402
+from capture.session import PASSES, open_session  # noqa: E402
 from capture.sim.camera import SimCamera  # noqa: E402
+from capture.sim.rig import SimRig, SimSettings, static_plan  # noqa: E402
 
 log = logging.getLogger("bench_curate")
 
@@ -186,39 +186,6 @@ def _check(targets: list, name: str, value: float | None, target: float, *, most
 # -- simulated sessions -----------------------------------------------------------------------
 
 
-class PlantedCamera(SimCamera):
-    """A :class:`SimCamera` whose light changes for chosen frames (lights out, a flash).
-
-    ``plant`` maps a shutter number (frame ``n`` of the camera, counting every frame of every
-    pass) to a factor on :attr:`lux` for that frame only.
-    """
-
-    def __init__(self, *, plant: Mapping[int, float] | None = None, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.plant = dict(plant or {})
-
-    def shoot(self, count: int) -> Iterator[Shot]:
-        frames = super().shoot(count)
-        base = self.lux
-
-        def planted() -> Iterator[Shot]:
-            try:
-                while True:
-                    # The inner generator renders a frame when asked for it, with the lux of
-                    # that moment.
-                    self.lux = base * self.plant.get(self.shutter_count, 1.0)
-                    try:
-                        shot = next(frames)
-                    except StopIteration:
-                        return
-                    yield shot
-            finally:
-                self.lux = base
-                frames.close()
-
-        return planted()
-
-
 def _lux_for(size: tuple[int, int], seed: int, electrons: float) -> float:
     """Illuminance giving ``electrons`` mean e⁻/px in a dark frame at the start angle."""
     cam = SimCamera(size=size, seed=seed, lux=1.0, max_wait=0.0)
@@ -254,11 +221,14 @@ class SimSession:
     offset: tuple[float, float] | None = None
 
 
-def _camera(size, seed, lux, *, fps, plant=None, motion=None) -> PlantedCamera:
-    cam = PlantedCamera(
-        size=size, seed=seed, lux=lux, fps=fps, max_wait=0.0, motion=motion, plant=plant
-    )
-    return cam
+def _planted(
+    plant: Mapping[tuple[str, int], float] | None, lux: float, *, frames: int, references: int
+) -> dict[int, float]:
+    """``plant`` (``(pass, index)`` to a factor on the lux of that one frame: lights out, a
+    flash) as the lux of each planted shutter number: the dark pass is shot first."""
+    shutter = {("dark", i): i for i in range(frames)}
+    shutter.update({("bright", i): frames + i for i in range(references)})
+    return {shutter[k]: lux * v for k, v in (plant or {}).items()}
 
 
 def make_sweep(
@@ -280,9 +250,6 @@ def make_sweep(
     lux factor for that frame; ``truncate_darks`` dark files (chosen by the seed, away from
     the ends) are cut to 30 % of their bytes after capture.
     """
-    from capture.devices.grbl import GrblTurntable
-    from capture.sim.grbl_server import GrblSimulator
-
     lux = _lux_for(size, seed, electrons)
     n_dark = 4 * (steps - 1)
     passes, tt_spec = planmod.sweep_plan(
@@ -299,34 +266,30 @@ def make_sweep(
         port="sim",
     )
     wall_fps = min(RIG_FPS, 1.0 / (1.5 * _frame_seconds(size, seed)))
-    scale = wall_fps / RIG_FPS
-    shutter = {("dark", i): i for i in range(n_dark)}
-    shutter.update({("bright", i): n_dark + i for i in range(steps)})
-    factors = {shutter[k]: v for k, v in (plant or {}).items()}
     t0 = time.perf_counter()
-    with GrblSimulator(time_scale=scale, homing=False) as sim:
-
-        def motion(t: float) -> tuple[float, float]:
-            # The angle is the slowed table's; the speed is the planned rig's, so the blur
-            # over a 1/30 s exposure is the real one.
-            angle, velocity = sim.motion(t)
-            return angle, velocity / scale
-
-        cam = _camera(size, seed, lux, fps=wall_fps, plant=factors, motion=motion)
-        with contextlib.closing(GrblTurntable(sim.port, move_timeout=3600.0)) as tt:
-            writer = SessionWriter.create(
-                path,
-                scene=f"bench-sweep-{seed}",
-                kind="sweep",
-                camera=cam.info,
-                plan={"passes": passes, "order": list(PASSES)},
-                lux=lux,
-                turntable=tt_spec,
-                sim={"size": list(size), "seed": seed, "lux": lux},
-            )
-            result = planmod.run_passes(
-                writer, cam, passes=list(PASSES), command="bench", turntable=tt
-            )
+    # the table runs slower than planned so that the renderer keeps up; the camera sees the
+    # planned speed, so the blur over a 1/30 s exposure is the real one
+    with SimRig(
+        SimSettings(size=size, seed=seed, lux=lux),
+        fps=wall_fps,
+        turntable=True,
+        time_scale=wall_fps / RIG_FPS,
+        move_timeout=3600.0,
+        lux_at=_planted(plant, lux, frames=n_dark, references=steps),
+    ) as rig:
+        writer = rig.create(
+            path,
+            scene=f"bench-sweep-{seed}",
+            kind="sweep",
+            plan={"passes": passes, "order": list(PASSES)},
+            lux=lux,
+            turntable=tt_spec,
+            record_settings=True,
+        )
+        rig.callback(writer.close)
+        result = planmod.run_passes(
+            writer, rig.camera, passes=list(PASSES), command="bench", turntable=rig.turntable
+        )
     if result.exit_status != "success":
         raise RuntimeError(f"the simulated sweep stopped: {result}")
     capture_s = time.perf_counter() - t0
@@ -371,32 +334,34 @@ def make_static(
     lux = _lux_for(size, seed, electrons)
     rng = np.random.default_rng([seed, 0x57A71C])
     bump = tuple(float(v) for v in rng.uniform(-max_bump_px, max_bump_px, 2))
-    shutter = {("dark", i): i for i in range(frames)}
-    shutter.update({("bright", i): frames + i for i in range(references)})
-    factors = {shutter[k]: v for k, v in (plant or {}).items()}
-    cam = _camera(size, seed, lux, fps=1e9, plant=factors)
-    cam.objects = tuple(objects)  # moving objects and lights (capture.sim.objects)
-    passes = {
-        "dark": planmod.static_pass(frames, ISO, DARK_SHUTTER, APERTURE),
-        "bright": planmod.static_pass(references, ISO, BRIGHT_SHUTTER, APERTURE),
-    }
-    t0 = time.perf_counter()
-    writer = SessionWriter.create(
-        path,
-        scene=f"bench-static-{seed}",
-        kind="static",
-        camera=cam.info,
-        plan={"passes": passes, "order": list(PASSES)},
-        lux=lux,
-        sim={"size": list(size), "seed": seed, "lux": lux}
-        | ({"objects": [o.to_dict() for o in objects]} if objects else {}),
-    )
-    for pass_ in PASSES:
-        if pass_ == "bright":
-            cam.offset = bump
-        result = planmod.run_passes(writer, cam, passes=[pass_], command="bench")
-        if result.exit_status != "success":
-            raise RuntimeError(f"the simulated burst stopped: {result}")
+    with SimRig(
+        SimSettings(size=size, seed=seed, lux=lux, objects=tuple(objects)),
+        fps=1e9,
+        lux_at=_planted(plant, lux, frames=frames, references=references),
+    ) as rig:
+        t0 = time.perf_counter()
+        writer = rig.create(
+            path,
+            scene=f"bench-static-{seed}",
+            kind="static",
+            plan=static_plan(
+                frames=frames,
+                refs=references,
+                iso=ISO,
+                dark_shutter=DARK_SHUTTER,
+                bright_shutter=BRIGHT_SHUTTER,
+                aperture=APERTURE,
+            ),
+            lux=lux,
+            record_settings=True,
+        )
+        rig.callback(writer.close)
+        for pass_ in PASSES:
+            if pass_ == "bright":
+                rig.camera.offset = bump
+            result = planmod.run_passes(writer, rig.camera, passes=[pass_], command="bench")
+            if result.exit_status != "success":
+                raise RuntimeError(f"the simulated burst stopped: {result}")
     return SimSession(
         path=path,
         kind="static",

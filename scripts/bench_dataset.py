@@ -62,9 +62,8 @@ if str(ROOT) not in sys.path:
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _benchlib, beside this script
 from _benchlib import bench_main, report_misses  # noqa: E402
 
-from capture.protocols import Exposure  # noqa: E402
 from capture.session import FrameRecord, read_frame_bytes  # noqa: E402
-from capture.sim.camera import SimCamera  # noqa: E402
+from capture.sim.rig import SimSettings, shoot_files  # noqa: E402
 from curate.raw import read_raw  # noqa: E402
 from dataset_card import schema  # noqa: E402
 from dataset_card.h5io import open_file  # noqa: E402
@@ -103,15 +102,13 @@ def make_dngs(
     folder: Path, *, size: tuple[int, int], short: int, long: int, seed: int = 5
 ) -> tuple[list[Path], list[Path]]:
     """Shoot ``short`` dark and ``long`` bright DNGs with the simulated camera into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    cam = SimCamera(size=size, seed=seed, lux=1.0, max_wait=0, fps=1e9)
-    out: dict[str, list[Path]] = {"dark": [], "bright": []}
+    cam = SimSettings(size=size, seed=seed, lux=1.0).camera(max_wait=0, fps=1e9)
+    out: dict[str, list[Path]] = {}
     for kind, shutter, count in (("dark", "1/30", short), ("bright", "10", long)):
-        cam.apply(Exposure(iso=2000, shutter=shutter))
-        for i, shot in enumerate(cam.shoot(count)):
-            path = folder / f"{kind}_{i:04d}.dng"
-            path.write_bytes(shot.data)
-            out[kind].append(path)
+        shots = shoot_files(
+            folder, cam, count, shutter=shutter, names=f"{kind}_{{:04d}}.dng".format
+        )
+        out[kind] = [path for path, _ in shots]
     return out["dark"], out["bright"]
 
 

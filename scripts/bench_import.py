@@ -28,17 +28,12 @@ TARGET_IMPORT_RATIO = 1.5
 
 
 def _dngs(folder: Path, n: int, size: tuple[int, int]) -> int:
-    from capture.protocols import Exposure
-    from capture.sim.camera import SimCamera
+    from capture.sim.rig import SimSettings, shoot_files
 
     folder.mkdir(parents=True)
-    cam = SimCamera(size=size, seed=3, fps=1e9, max_wait=0.0)
-    cam.apply(Exposure(iso=2000, shutter="1/30"))
-    total = 0
-    for i, shot in enumerate(cam.shoot(n)):
-        (folder / f"DSC{i:05d}.ARW.dng").write_bytes(shot.data)
-        total += len(shot.data)
-    return total
+    cam = SimSettings(size=size, seed=3).camera(fps=1e9, max_wait=0.0)
+    shots = shoot_files(folder, cam, n, shutter="1/30", names="DSC{:05d}.ARW.dng".format)
+    return sum(len(shot.data) for _, shot in shots)
 
 
 def _safe_copy(src: Path, dest: Path) -> None:

@@ -7,8 +7,9 @@ loads it instead of compiling.  Without this step the first ``curate align`` aft
 install pays the compile (several seconds; ``scripts/bench curate`` measures it as
 ``first_run_compile_s``).  ``scripts/_venv.sh`` runs this after installing.
 
-It curates a small simulated static session (a dark burst and a reference) in a temporary
-folder: the same calls, with the same argument types, as any curation.
+It curates a small simulated static session (a dark burst and a reference, shot by
+:func:`capture.sim.rig.simulated_session`) in a temporary folder: the same calls, with the same
+argument types, as any curation.
 """
 
 from __future__ import annotations
@@ -23,29 +24,14 @@ __all__ = ["warm_up"]
 
 def warm_up() -> float:
     """Compile (or load) every kernel curation uses; return the seconds it took."""
-    from capture import plan
-    from capture.protocols import Exposure
-    from capture.session import SessionWriter
-    from capture.sim.camera import SimCamera
+    from capture.sim.rig import simulated_session
     from curate.pipeline import align_session
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sublux-warmup-") as tmp:
-        path = Path(tmp) / "s"
-        cam = SimCamera(size=(96, 128), seed=1, fps=1e6, max_wait=0.0)
-        shots = (("dark", 4, "1/30"), ("bright", 1, "10"))  # pass, frames, shutter
-        passes = {p: plan.static_pass(n, 2000, shutter, None) for p, n, shutter in shots}
-        w = SessionWriter.create(
-            path, scene="warmup", kind="static", camera=cam.info,
-            plan={"passes": passes, "order": ["dark", "bright"]},
-        )  # fmt: skip
-        for pass_, n, shutter in shots:
-            exposure = Exposure(iso=2000, shutter=shutter)
-            applied = cam.apply(exposure)
-            for i, shot in enumerate(cam.shoot(n)):
-                w.write_frame(pass_, i, shot, requested=exposure, applied=applied, angle=None)
-        w.stop("success", "warm-up session")
-        w.close()
+        path = simulated_session(
+            Path(tmp) / "s", scene="warmup", size=(96, 128), seed=1, frames=4, refs=1
+        )
         align_session(path)
     return time.perf_counter() - t0
 

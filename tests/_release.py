@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from capture import plan
-from capture.protocols import Exposure
 from capture.session import SessionWriter
-from capture.sim.camera import SimCamera
+from capture.sim.rig import simulated_session
 from curate.pipeline import align_session
 from dataset_card.publish import ReleaseMeta
 from tests.curate._sessions import static_session
@@ -41,20 +39,7 @@ def curated_scene(
 
 def dynamic_session(root: Path, name: str, *, size=(96, 128)) -> Path:
     """A burst without references (goes to the dynamic split)."""
-    cam = SimCamera(size=size, seed=99, fps=1e6, max_wait=0.0)
-    spec = plan.static_pass(3, 2000, "1/30", None)
-    w = SessionWriter.create(
-        root / name,
-        scene=name,
-        kind="static",
-        camera=cam.info,
-        plan={"passes": {"dark": spec}, "order": ["dark"]},
-    )
-    applied = cam.apply(Exposure(iso=2000, shutter="1/30"))
-    for i, shot in enumerate(cam.shoot(3)):
-        w.write_frame("dark", i, shot, requested=Exposure(), applied=applied, angle=None)
-    w.stop("success")
-    return root / name
+    return simulated_session(root / name, scene=name, size=size, seed=99, frames=3, refs=0)
 
 
 def multi_reference_scene(root: Path, size=(96, 128), name: str = "multi") -> Path:

@@ -16,9 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from capture.cli import app
-from capture.protocols import Exposure
 from capture.session import open_session, serial_hash
-from capture.sim.camera import SimCamera
+from capture.sim.rig import SimSettings, shoot_files
 from sublux_common.fsio import CRASH_ENV
 
 runner = CliRunner()
@@ -31,13 +30,9 @@ def invoke(*args):
 
 def shoot(folder: Path, n: int, *, shutter="1/30", size=(64, 96), make="Sony", seed=3, names=None):
     """``n`` DNGs of the simulated camera in ``folder`` (as copied from a card)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    cam = SimCamera(size=size, seed=seed, fps=1e6, max_wait=0.0, make=make)
-    cam.apply(Exposure(iso=2000, shutter=shutter))
-    shots = list(cam.shoot(n))
-    for i, shot in enumerate(shots):
-        (folder / (names[i] if names else f"DSC{i:05d}.DNG")).write_bytes(shot.data)
-    return shots
+    cam = SimSettings(size=size, seed=seed).camera(fps=1e6, max_wait=0.0, make=make)
+    kw = {"names": names} if names else {}
+    return [shot for _, shot in shoot_files(folder, cam, n, shutter=shutter, **kw)]
 
 
 def write_video(path: Path, n=24, size=(64, 96), level=30, fps=24.0, seed=1) -> list[np.ndarray]:

@@ -209,18 +209,12 @@ def test_os_error_message_names_path_what_and_what_to_do():
     ],
 )
 def test_the_stop_record_names_the_signal(tmp_path, sig, reason):
-    from capture.protocols import CameraInfo
-    from capture.session import SessionWriter
-    from capture.sim.camera import SimCamera
+    from capture.sim.rig import SimRig, SimSettings, static_plan
 
-    w = SessionWriter.create(
-        tmp_path / "s",
-        scene="desk",
-        kind="static",
-        camera=CameraInfo("Sim", "Sim", "sim", "sim"),
-        plan={"passes": {"dark": plan.static_pass(50, 2000, "1/30", None)}, "order": ["dark"]},
-    )
-    cam = SimCamera(size=(48, 64), seed=1, lux=1.0)
+    # the camera's own pace (16 frames/s, 50 ms exposures): the signal comes mid-burst
+    rig = SimRig(SimSettings(size=(48, 64), seed=1), fps=16.0, max_wait=0.05)
+    w = rig.create(tmp_path / "s", scene="desk", kind="static", plan=static_plan(frames=50, refs=0))
+    rig.callback(w.close)
     shot = []
 
     def progress(pass_, done, planned):
@@ -229,12 +223,10 @@ def test_the_stop_record_names_the_signal(tmp_path, sig, reason):
             os.kill(os.getpid(), sig)  # delivered to this, the main, thread before it goes on
 
     assert threading.current_thread() is threading.main_thread()
-    with _stoppable() as stop:
+    with rig, _stoppable() as stop:
         result = plan.run_passes(
-            w, cam, passes=["dark"], command="burst", stop=stop, progress=progress
+            w, rig.camera, passes=["dark"], command="burst", stop=stop, progress=progress
         )
-    cam.close()
-    w.close()
     assert result.exit_status == "abort" and shot == [1, 2]
     last = open_session(tmp_path / "s").last_stop
     assert last["exit_status"] == "abort" and last["reason"].startswith(reason)

@@ -24,6 +24,7 @@ from capture.session import PASSES, SessionWriter, open_session
 from capture.sim.camera import SimCamera
 from capture.sim.clock import SimClock
 from capture.sim.grbl_server import GrblSimulator
+from capture.sim.rig import SimRig, SimSettings
 
 pytestmark = pytest.mark.serial
 
@@ -40,14 +41,15 @@ def rig(tmp_path):
     opened = []
 
     def make(fps, plan_fps=PLAN_FPS, settle_s=0.0, **camera):
-        clock = SimClock()
-        sim = GrblSimulator(homing=False, clock=clock)
-        sim.start()
-        tt = GrblTurntable(sim.port, clock=clock)
-        opened.append((sim, tt))
-        cam = SimCamera(
-            size=SIZE, seed=3, fps=fps, clock=clock, motion=sim.motion, max_wait=0.05, **camera
+        sim = SimRig(
+            SimSettings(size=SIZE, seed=3),
+            fps=fps,
+            max_wait=0.05,
+            clock=SimClock(),
+            turntable=True,
+            **camera,
         )
+        opened.append(sim)
         passes, table = planmod.sweep_plan(
             steps=STEPS,
             step_deg=STEP_DEG,
@@ -56,23 +58,21 @@ def rig(tmp_path):
             bright_shutter="1",
             fps=plan_fps,
             settle_s=settle_s,
-            port=sim.port,
+            port=sim.simulator.port,
         )
-        writer = SessionWriter.create(
+        writer = sim.create(
             tmp_path / f"sw{len(opened)}",
             scene="shelf",
             kind="sweep",
-            camera=cam.info,
             plan={"passes": passes, "order": list(PASSES)},
             turntable=table,
-            sim={"size": list(SIZE), "seed": 3, "lux": 1.0},
+            record_settings=True,
         )
-        return writer, cam, tt
+        return writer, sim.camera, sim.turntable
 
     yield make
-    for sim, tt in opened:
-        tt.close()
-        sim.stop()
+    for sim in opened:
+        sim.close()
 
 
 def _dark(writer):

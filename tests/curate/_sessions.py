@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from capture import plan
-from capture.devices.grbl import GrblTurntable
-from capture.protocols import Exposure
-from capture.session import SessionWriter, open_session
-from capture.sim.camera import SimCamera
-from capture.sim.clock import SimClock
-from capture.sim.grbl_server import GrblSimulator
+from capture.session import open_session
+from capture.sim.rig import simulated_session
 from curate.result import Pair
 
 
@@ -37,45 +32,21 @@ def static_session(
     ``warnings`` are journalled as ``(code, message)`` events; ``objects`` are the simulated
     camera's moving objects and lights (:mod:`capture.sim.objects`; dark frame i is shot i).
     """
-    cam = SimCamera(size=size, seed=seed, lux=lux, fps=1e6, max_wait=0.0, objects=objects)
-    dark = plan.static_pass(frames, 2000, "1/30", None)
-    bright = plan.static_pass(refs, 2000, "10", None)
-    w = SessionWriter.create(
+    lux_at = {("dark", i): v for i, v in (events or {}).items()}
+    lux_at.update({("bright", i): v for i, v in (ref_events or {}).items()})
+    return simulated_session(
         path,
-        scene="desk",
-        kind="static",
-        camera=cam.info,
-        plan={"passes": {"dark": dark, "bright": bright}, "order": ["dark", "bright"]},
+        size=size,
+        seed=seed,
+        lux=lux,
+        objects=objects,
+        frames=frames,
+        refs=refs,
+        offset=offset,
+        lux_at=lux_at,
+        ref_offsets=ref_offsets,
+        warnings=warnings,
     )
-    _shoot(w, cam, "dark", frames, Exposure(iso=2000, shutter="1/30"), lux, events or {})
-    cam.offset = offset
-    _shoot(
-        w,
-        cam,
-        "bright",
-        refs,
-        Exposure(iso=2000, shutter="10"),
-        lux,
-        ref_events or {},
-        ref_offsets or {},
-    )
-    for code, message in warnings:
-        w.warn(code, message)
-    w.stop("success", "test session")
-    return path
-
-
-def _shoot(w, cam, pass_, n, exposure, lux, events, offsets=None):
-    applied = cam.apply(exposure)
-    for i in range(n):
-        cam.lux = events.get(i, lux)
-        if offsets and i in offsets:
-            cam.offset = offsets[i]
-        (shot,) = list(cam.shoot(1))
-        w.write_frame(
-            pass_, i, shot, requested=exposure, applied=applied, angle=None, extra=shot.extra
-        )
-    cam.lux = lux
 
 
 def sweep_session(
@@ -90,47 +61,21 @@ def sweep_session(
     dark_mode="continuous",
     objects=(),
 ) -> Path:
-    """A turntable sweep; ``objects`` as for :func:`static_session` (by shutter number: the
-    dark pass is shot first)."""
-    passes, tt = plan.sweep_plan(
+    """A turntable sweep on a simulated clock (so the frames' angles do not depend on machine
+    load); ``objects`` as for :func:`static_session` (by shutter number: the dark pass is shot
+    first)."""
+    return simulated_session(
+        path,
+        kind="sweep",
+        size=size,
+        seed=seed,
+        lux=lux,
+        objects=objects,
+        frames=dark_frames,
         steps=steps,
         step_deg=step_deg,
-        iso=2000,
-        dark_shutter="1/30",
-        bright_shutter="10",
-        dark_frames=dark_frames,
-        fps=20.0,
-        settle_s=0.0,
         dark_mode=dark_mode,
-        port="sim",
     )
-    # the rig runs on a simulated clock, so the frames' angles do not depend on machine load
-    clock = SimClock()
-    with (
-        GrblSimulator(homing=False, clock=clock) as sim,
-        GrblTurntable(sim.port, clock=clock) as table,
-    ):
-        cam = SimCamera(
-            size=size,
-            seed=seed,
-            lux=lux,
-            fps=20.0,
-            clock=clock,
-            max_wait=0.05,
-            motion=sim.motion,
-            objects=objects,
-        )
-        w = SessionWriter.create(
-            path,
-            scene="shelf",
-            kind="sweep",
-            camera=cam.info,
-            plan={"passes": passes, "order": ["dark", "bright"]},
-            turntable=tt,
-        )
-        result = plan.run_passes(w, cam, passes=["dark", "bright"], command="test", turntable=table)
-        assert result.exit_status == "success"
-    return path
 
 
 def true_shift(session: Path, pair: Pair) -> tuple[float, float]:

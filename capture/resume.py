@@ -122,13 +122,13 @@ def plan_resume(
         )
     order = [p for p in s.plan.get("order", PASSES) if p in s.plan["passes"]]
     remaining = {p: len(s.remaining(p)) for p in order if s.remaining(p)}
-    cam_meta = s.meta["camera"]
+    cam = s.camera
     needs_tt = any(s.plan["passes"][p].get("angles") for p in remaining)
     tt_port = turntable or (s.meta.get("turntable") or {}).get("port") if needs_tt else None
     return ResumePlan(
         remaining=remaining,
-        camera=camera or ("sim" if cam_meta.get("driver") == "sim" else "auto"),
-        sim=cam_meta.get("sim"),
+        camera=camera or ("sim" if cam.driver == "sim" else "auto"),
+        sim=cam.sim,
         turntable=tt_port,
         shutter_count=shots_so_far(s),
     )

@@ -142,6 +142,7 @@ __all__ = [
     "FrameRecord",
     "Journal",
     "Session",
+    "SessionCamera",
     "SessionWriter",
     "check_new_session_dir",
     "finish_interrupted_creation",
@@ -540,6 +541,69 @@ class FrameRecord:
         return rec | self.other
 
 
+@dataclass(frozen=True)
+class SessionCamera:
+    """The camera a session was shot with: ``session.json``'s ``camera``, typed.
+
+    :meth:`SessionWriter.create` writes :meth:`to_json`; :attr:`Session.camera` reads it back
+    with :meth:`from_json`.  The serial number itself is never stored, only its salted hash.
+    """
+
+    make: str | None
+    model: str | None
+    driver: str | None
+    """``gphoto2``, ``sim`` or ``import``."""
+    port: str | None = None
+    serial_sha256: str | None = None
+    """The salted sha256 of the serial number (:func:`serial_hash`), or None."""
+    sim: dict | None = None
+    """The simulated camera's settings (``size``, ``seed``, ``lux``, ``objects``), or None."""
+    simulated: bool = False
+    """Frames the simulated camera made that another driver brought in (an import of its
+    DNGs); written only when true."""
+
+    @classmethod
+    def from_camera(
+        cls, camera: CameraInfo, *, sim: dict | None = None, simulated: bool = False
+    ) -> SessionCamera:
+        """The record of an open camera (its serial number hashed with the lab's salt)."""
+        return cls(
+            make=camera.make,
+            model=camera.model,
+            driver=camera.driver,
+            port=camera.port,
+            serial_sha256=serial_hash(camera.serial),
+            sim=sim,
+            simulated=simulated,
+        )
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> SessionCamera:
+        """The camera ``session.json`` records (every field None when it records none)."""
+        data = data or {}
+        return cls(
+            make=data.get("make"),
+            model=data.get("model"),
+            driver=data.get("driver"),
+            port=data.get("port"),
+            serial_sha256=data.get("serial_sha256"),
+            sim=data.get("sim"),
+            simulated=bool(data.get("simulated", False)),
+        )
+
+    def to_json(self) -> dict:
+        """``session.json``'s ``camera``, key for key in the order sublux writes it."""
+        return {
+            "make": self.make,
+            "model": self.model,
+            "driver": self.driver,
+            "port": self.port,
+            "serial_sha256": self.serial_sha256,
+            "sim": self.sim,
+            **({"simulated": True} if self.simulated else {}),
+        }
+
+
 def read_frame_bytes(path: str | os.PathLike, frame: FrameRecord) -> bytes:
     """Read a journalled frame's bytes once, checked against its record (size and sha256).
 
@@ -655,11 +719,26 @@ class Session:
         return read_frame_bytes(self.frame_path(frame), frame)
 
     @property
+    def camera(self) -> SessionCamera:
+        """The camera the session was shot with (``session.json``'s ``camera``)."""
+        return SessionCamera.from_json(self.meta.get("camera"))
+
+    @property
+    def lighting(self) -> str:
+        """The lighting, in the operator's words (``""`` when none was given)."""
+        return self.meta.get("lighting") or ""
+
+    @property
+    def lux(self) -> float | None:
+        """The measured illuminance, or None."""
+        return self.meta.get("lux")
+
+    @property
     def simulated(self) -> bool:
         """Whether the frames come from the simulated camera, not a real one."""
-        cam = self.meta.get("camera") or {}
+        cam = self.camera
         # an imported folder of the simulated camera's DNGs is simulated too
-        return cam.get("driver") == "sim" or bool(cam.get("simulated"))
+        return cam.driver == "sim" or cam.simulated
 
     @property
     def imported(self) -> dict | None:
@@ -1084,15 +1163,7 @@ class SessionWriter:
             "lighting": lighting,
             "lux": lux,
             "created": _utc_now(),
-            "camera": {
-                "make": camera.make,
-                "model": camera.model,
-                "driver": camera.driver,
-                "port": camera.port,
-                "serial_sha256": serial_hash(camera.serial),
-                "sim": sim,
-                **({"simulated": True} if simulated else {}),
-            },
+            "camera": SessionCamera.from_camera(camera, sim=sim, simulated=simulated).to_json(),
             "plan": plan,
             "turntable": turntable,
             "tool": {"name": "sublux", "version": __version__},

@@ -1,4 +1,5 @@
-"""The journal's frame records, typed: :class:`capture.session.FrameRecord` round trips, and
+"""The session's records, typed: :class:`capture.session.FrameRecord` (the journal's frames) and
+:class:`capture.session.SessionCamera` (session.json's camera) round trip, and
 the journal lines the writer and the importer write stay byte for byte those of sublux 0.1.0
 (the lines below were written by the code before the records were typed)."""
 
@@ -11,7 +12,13 @@ import pytest
 
 from capture.errors import MalformedRecord, SessionError
 from capture.protocols import Applied, CameraInfo, Exposure, Shot
-from capture.session import FRAME_KEYS, FrameRecord, SessionWriter, open_session
+from capture.session import (
+    FRAME_KEYS,
+    FrameRecord,
+    SessionCamera,
+    SessionWriter,
+    open_session,
+)
 
 INFO = CameraInfo(
     make="Sony", model="DSC-RX100M6", port="usb:001,002", driver="gphoto2", serial="1234567"
@@ -214,3 +221,81 @@ def test_capture_import_journals_frames_in_the_old_layout(tmp_path):
         assert frames and all(_shape(line) == _shape(old) for line in frames)
         for line in frames:
             assert _line(FrameRecord.from_json(json.loads(line)).to_json()) == line
+
+
+# session.json's ``camera`` as sublux 0.1.0 wrote it (indent 2, inside the top-level object;
+# the serial hash is that of "1234567" with the tests' salt, conftest.py).
+OLD_CAMERA = """  "camera": {
+    "make": "Sony",
+    "model": "DSC-RX100M6",
+    "driver": "gphoto2",
+    "port": "usb:001,002",
+    "serial_sha256": "99dfaa5622f409a8f2b653640512c387fd38ca5e662f2ab99b27f35b30a9d546",
+    "sim": null
+  },"""
+
+
+def test_session_json_records_the_camera_byte_for_byte_as_before(tmp_path):
+    w = _writer(tmp_path)
+    w.close()
+    text = (tmp_path / "s" / "session.json").read_text()
+    assert OLD_CAMERA in text
+    cam = open_session(tmp_path / "s").camera
+    assert cam == SessionCamera.from_camera(INFO)
+    assert (cam.make, cam.model, cam.driver, cam.sim, cam.simulated) == (
+        "Sony",
+        "DSC-RX100M6",
+        "gphoto2",
+        None,
+        False,
+    )
+    meta = json.loads(text)
+    assert SessionCamera.from_json(meta["camera"]).to_json() == meta["camera"]
+    assert list(cam.to_json()) == list(meta["camera"])
+
+
+def test_a_simulated_camera_and_an_import_of_its_files(tmp_path):
+    sim = {"size": [48, 64], "seed": 7, "lux": 1.0}
+    info = CameraInfo(make="Sony", model="DSC-RX100M6", port="sim", driver="sim")
+    w = SessionWriter.create(
+        tmp_path / "sim", scene="desk", kind="static", camera=info, plan=PLAN, sim=sim
+    )
+    w.close()
+    s = open_session(tmp_path / "sim")
+    assert s.camera.sim == sim and s.camera.serial_sha256 is None and s.simulated
+    imported = CameraInfo(make="Sony", model="DSC-RX100M6", port="", driver="import")
+    w = SessionWriter.create(
+        tmp_path / "imp", scene="desk", kind="static", camera=imported, plan=PLAN, simulated=True
+    )
+    w.close()
+    meta = json.loads((tmp_path / "imp" / "session.json").read_text())
+    assert list(meta["camera"]) == [
+        "make",
+        "model",
+        "driver",
+        "port",
+        "serial_sha256",
+        "sim",
+        "simulated",
+    ]
+    s = open_session(tmp_path / "imp")
+    assert s.camera.simulated and s.simulated
+    assert s.camera.to_json() == meta["camera"]
+    assert SessionCamera.from_json(None) == SessionCamera(make=None, model=None, driver=None)
+
+
+def test_lighting_and_lux(tmp_path):
+    w = SessionWriter.create(
+        tmp_path / "s",
+        scene="desk",
+        kind="static",
+        camera=INFO,
+        plan=PLAN,
+        lighting="lamp",
+        lux=1.5,
+    )
+    w.close()
+    s = open_session(tmp_path / "s")
+    assert (s.lighting, s.lux) == ("lamp", 1.5)
+    w = _writer(tmp_path / "other")
+    assert (w.session.lighting, w.session.lux) == ("", None)

@@ -47,6 +47,7 @@ from capture.session import (
     PASSES,
     FrameRecord,
     SessionWriter,
+    VideoRecord,
     check_new_session_dir,
     finish_interrupted_creation,
     serial_hash,
@@ -809,7 +810,7 @@ def _import_raws(writer, src: Source, *, link, progress, stop) -> int:
                     break
                 index, r, rel, digest, size = pending.popleft().result()
                 crash_point("import:copied")
-                writer.record_frame(_raw_record(src, r, index, rel, digest, size, link))
+                writer.append(_raw_record(src, r, index, rel, digest, size, link))
                 n += 1
                 if progress:
                     progress(src.pass_, index + 1, src.frames)
@@ -831,21 +832,21 @@ def _import_video(writer, src: Source, *, link, progress, stop) -> int:
         with storage_errors(f"importing {v.name} as {rel}", "then run the same import again"):
             digest, size = _copy_verified(src.path, dest, link=link)
         crash_point("import:copied")
-        rec = writer.record(
-            "event",
-            what="video",
-            **{"pass": src.pass_},
-            path=rel,
-            sha256=digest,
-            size=size,
-            source=v.name,
-            fps=v.fps,
-            duration_s=round(v.duration_s, 6),
-            codec=v.codec,
-            frame_count=v.frame_count,
-            width=v.width,
-            height=v.height,
-            linked=link,
+        rec = writer.append(
+            VideoRecord(
+                pass_=src.pass_,
+                path=rel,
+                sha256=digest,
+                size=size,
+                source=v.name,
+                fps=v.fps,
+                duration_s=round(v.duration_s, 6),
+                codec=v.codec,
+                frame_count=v.frame_count,
+                width=v.width,
+                height=v.height,
+                linked=link,
+            )
         )
     exp, iso, ap, _origin = src.exposure_of(None)
     shutter = format_shutter(Fraction(exp).limit_denominator(1_000_000))
@@ -855,13 +856,13 @@ def _import_video(writer, src: Source, *, link, progress, stop) -> int:
             break
         # no absolute time in a container we can trust: seconds from the video's start
         t0 = i / v.fps if v.fps else float(i)
-        writer.record_frame(
+        writer.append(
             FrameRecord(
                 pass_=src.pass_,
                 index=i,
                 path=rel,
-                sha256=rec["sha256"],
-                size=rec["size"],
+                sha256=rec.sha256,
+                size=rec.size,
                 camera_name=v.name,
                 video_frame=i,
                 requested={"iso": iso, "shutter": shutter, "aperture": ap},

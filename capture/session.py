@@ -138,12 +138,14 @@ __all__ = [
     "FRAME_KEYS",
     "PASSES",
     "SCHEMA_VERSION",
+    "VIDEO_KEYS",
     "DamagedLine",
     "FrameRecord",
     "Journal",
     "Session",
     "SessionCamera",
     "SessionWriter",
+    "VideoRecord",
     "check_new_session_dir",
     "finish_interrupted_creation",
     "load_journal",
@@ -502,9 +504,6 @@ class FrameRecord:
             other={k: v for k, v in rec.items() if k not in FRAME_KEYS},
         )
 
-    #: The name this constructor had before :meth:`from_json` (kept for one release).
-    from_record = from_json
-
     def to_json(self) -> dict:
         """The journal record of this frame, key for key in the order the writer writes.
 
@@ -538,6 +537,121 @@ class FrameRecord:
             rec["turntable_stopped"] = True
         if self.imported is not None:
             rec["imported"] = self.imported
+        return rec | self.other
+
+
+#: The keys of a ``video`` event, in the order the journal writes them.
+VIDEO_KEYS = (
+    "type",
+    "t",
+    "what",
+    "pass",
+    "path",
+    "sha256",
+    "size",
+    "source",
+    "fps",
+    "duration_s",
+    "codec",
+    "frame_count",
+    "width",
+    "height",
+    "linked",
+)
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """The video of an imported video pass: its ``event`` record ``what: "video"``, typed.
+
+    The video file is the journalled unit (its frames' records name it); ``capture import``
+    writes :meth:`to_json`, :meth:`Session.video` reads it back with :meth:`from_json`.
+    """
+
+    pass_: str
+    path: str
+    """The file in the session (``dark/video.mp4``)."""
+    sha256: str
+    size: int
+    source: str
+    """The source video's name (never its path)."""
+    fps: float
+    duration_s: float
+    codec: str
+    """The container's FourCC, as OpenCV's FFmpeg backend names it (``FMP4``)."""
+    frame_count: int
+    width: int
+    height: int
+    linked: bool = False
+    """Hard-linked from the source rather than copied."""
+    t: float | None = None
+    """When the record was journalled; None for a record not yet written."""
+    other: dict = field(default_factory=dict)
+    """Keys of the record this version does not know, kept so nothing read is lost."""
+
+    @classmethod
+    def from_json(cls, rec: dict) -> VideoRecord:
+        """The video a journal record describes.
+
+        Parameters
+        ----------
+        rec : dict
+            One ``event`` record with ``what: "video"``, as parsed.
+
+        Returns
+        -------
+        VideoRecord
+
+        Raises
+        ------
+        capture.errors.MalformedRecord
+            A field is missing.
+        """
+        needed = VIDEO_KEYS[3:-1]
+        missing = [k for k in needed if k not in rec]
+        if missing:
+            shown = json.dumps(rec, default=str)[:200]
+            raise MalformedRecord(
+                f"expected a video record with {', '.join(needed)}, found no "
+                f"{', '.join(missing)} in {shown}; run `capture repair` on the session"
+            )
+        return cls(
+            pass_=rec["pass"],
+            path=rec["path"],
+            sha256=rec["sha256"],
+            size=rec["size"],
+            source=rec["source"],
+            fps=rec["fps"],
+            duration_s=rec["duration_s"],
+            codec=rec["codec"],
+            frame_count=rec["frame_count"],
+            width=rec["width"],
+            height=rec["height"],
+            linked=bool(rec.get("linked", False)),
+            t=rec.get("t"),
+            other={k: v for k, v in rec.items() if k not in VIDEO_KEYS},
+        )
+
+    def to_json(self) -> dict:
+        """The journal record of this video, key for key in the order the importer writes."""
+        rec: dict[str, Any] = {"type": "event"}
+        if self.t is not None:
+            rec["t"] = self.t
+        rec |= {
+            "what": "video",
+            "pass": self.pass_,
+            "path": self.path,
+            "sha256": self.sha256,
+            "size": self.size,
+            "source": self.source,
+            "fps": self.fps,
+            "duration_s": self.duration_s,
+            "codec": self.codec,
+            "frame_count": self.frame_count,
+            "width": self.width,
+            "height": self.height,
+            "linked": self.linked,
+        }
         return rec | self.other
 
 
@@ -746,13 +860,12 @@ class Session:
         session sublux shot itself."""
         return self.meta.get("import")
 
-    def video(self, pass_: str) -> dict | None:
-        """The journalled video of an imported video pass (its ``video`` event: ``path``,
-        ``sha256``, ``size``, ``fps``, ``duration_s``, ``codec``, ``frame_count``, ``width``,
-        ``height``, ``source``), or None for a pass of raw files."""
+    def video(self, pass_: str) -> VideoRecord | None:
+        """The journalled video of an imported video pass (its ``video`` event), or None for
+        a pass of raw files."""
         for r in self.records:
             if r.get("type") == "event" and r.get("what") == "video" and r.get("pass") == pass_:
-                return r
+                return VideoRecord.from_json(r)
         return None
 
     @property
@@ -1367,24 +1480,24 @@ class SessionWriter:
             extra=extra or None,
             turntable_stopped=turntable_stopped,
         )
-        return self.record_frame(frame)
+        return self.append(frame)
 
-    def record_frame(self, frame: FrameRecord) -> FrameRecord:
-        """Journal a frame whose file is already whole in the session (fsynced).
+    def append(self, record: FrameRecord | VideoRecord) -> Any:
+        """Journal a typed record (fsynced), its ``t`` set to now.
 
         Parameters
         ----------
-        frame : FrameRecord
-            The frame; its ``t`` is set to now.
+        record : FrameRecord or VideoRecord
+            The record; a frame's file is already whole in the session.
 
         Returns
         -------
-        FrameRecord
-            The frame as journalled (with its ``t``).
+        FrameRecord or VideoRecord
+            The record as journalled (with its ``t``).
         """
-        frame = dataclasses.replace(frame, t=time.time())
-        self._append(frame.to_json())
-        return frame
+        record = dataclasses.replace(record, t=time.time())
+        self._append(record.to_json())
+        return record
 
     def write_preroll(
         self, pass_: str, shot: Shot, *, applied: Applied, angle: float | None

@@ -14,9 +14,11 @@ from capture.errors import MalformedRecord, SessionError
 from capture.protocols import Applied, CameraInfo, Exposure, Shot
 from capture.session import (
     FRAME_KEYS,
+    VIDEO_KEYS,
     FrameRecord,
     SessionCamera,
     SessionWriter,
+    VideoRecord,
     open_session,
 )
 
@@ -75,6 +77,13 @@ OLD_VIDEO = (
     '"aperture":null},"readback":{"iso":2000,"shutter":"1/30",'
     '"shutter_s":0.03333333333333333,"aperture":null,"bulb":false,"format":"video"},'
     '"angle":null,"t_start":0.041666666666666664,"t_end":0.075}'
+)
+
+OLD_VIDEO_EVENT = (
+    '{"type":"event","t":1796625732.05,"what":"video","pass":"dark","path":"dark/video.mp4",'
+    '"sha256":"2d46abebf4d631a03baa62efe69d7ede0bfc2e38bc7ccaa6939f0bca30600f4c","size":1177,'
+    '"source":"v.mp4","fps":24.0,"duration_s":0.208333,"codec":"FMP4","frame_count":5,'
+    '"width":96,"height":64,"linked":false}'
 )
 
 
@@ -215,6 +224,10 @@ def test_capture_import_journals_frames_in_the_old_layout(tmp_path):
         "2000",
     )
     assert r.exit_code == 0, r.output
+    lines = (tmp_path / "video" / "journal.jsonl").read_text().splitlines()
+    (event,) = [line for line in lines if json.loads(line).get("what") == "video"]
+    assert _shape(event) == _shape(OLD_VIDEO_EVENT)
+    assert _line(VideoRecord.from_json(json.loads(event)).to_json()) == event
     for session, old in (("raw", OLD_IMPORTED), ("video", OLD_VIDEO)):
         lines = (tmp_path / session / "journal.jsonl").read_text().splitlines()
         frames = [line for line in lines if json.loads(line)["type"] == "frame"]
@@ -299,3 +312,35 @@ def test_lighting_and_lux(tmp_path):
     assert (s.lighting, s.lux) == ("lamp", 1.5)
     w = _writer(tmp_path / "other")
     assert (w.session.lighting, w.session.lux) == ("", None)
+
+
+def test_the_video_event_reads_and_writes_back_byte_for_byte():
+    rec = json.loads(OLD_VIDEO_EVENT)
+    video = VideoRecord.from_json(rec)
+    assert (video.pass_, video.width, video.height, video.frame_count) == ("dark", 96, 64, 5)
+    assert (video.codec, video.source, video.linked, video.t) == (
+        "FMP4",
+        "v.mp4",
+        False,
+        1796625732.05,
+    )
+    assert _line(video.to_json()) == OLD_VIDEO_EVENT
+    assert list(video.to_json()) == list(VIDEO_KEYS)
+    assert VideoRecord.from_json(video.to_json()) == video
+
+
+def test_a_video_event_without_its_size_is_malformed():
+    rec = json.loads(OLD_VIDEO_EVENT)
+    del rec["width"]
+    with pytest.raises(MalformedRecord, match="found no width"):
+        VideoRecord.from_json(rec)
+
+
+def test_session_video_is_typed(tmp_path):
+    w = _writer(tmp_path)
+    assert w.session.video("dark") is None
+    written = w.append(VideoRecord.from_json({**json.loads(OLD_VIDEO_EVENT), "t": None}))
+    assert written.t is not None
+    w.close()
+    assert open_session(tmp_path / "s").video("dark") == written
+    assert open_session(tmp_path / "s").video("bright") is None

@@ -79,6 +79,13 @@ Imported sessions (``capture import``, :mod:`capture.importer`) use the same for
 
 No absolute path is journalled: sources are named by their names only.
 
+Typed records carry what crosses into later stages, each with ``from_json``/``to_json`` (the
+JSON as written, key for key in the same order): :class:`FrameRecord` (a ``frame`` record),
+:class:`VideoRecord` (a ``video`` event), :class:`SessionCamera` (``session.json``'s
+``camera``).  The writers build them and journal ``to_json()``; :class:`Session` reads them
+back with ``from_json`` (a record missing a field it needs raises
+:class:`~capture.errors.MalformedRecord`).
+
 Reading keeps every valid record and names each damaged line (:class:`DamagedLine`, logged as a
 warning, listed in :attr:`Session.damaged` and shown in :attr:`Session.warnings`).  A torn last
 line without a newline (a kill mid-append) is cut by the next writer and kept in

@@ -31,12 +31,11 @@ from rich.table import Table
 from rich.text import Text
 
 from capture import plan as planmod
+from capture import resume as resumemod
 from capture.errors import (
     BadRequest,
     CaptureError,
     Interrupted,
-    SessionError,
-    SessionExists,
     TurntableAlarm,
 )
 from capture.protocols import Camera, Turntable
@@ -250,13 +249,6 @@ def _run(writer: SessionWriter, rig: _Rig, passes: list[str], command: str) -> N
     out.print(f"[green]done:[/] {shot} frames in {writer.path}")
 
 
-def _shots_so_far(session) -> int:
-    """Frames the session's camera has shot, pre-roll frames included: where a simulated
-    camera's shutter counter resumes, so that it never repeats a frame's noise."""
-    preroll = sum(1 for r in session.records if r.get("what") == "preroll")
-    return sum(len(session.frames(p)) for p in PASSES) + preroll
-
-
 def _show_warnings(session) -> None:
     """Print the session's journalled warnings (this run's and earlier ones'), in yellow."""
     for w in session.warnings:
@@ -280,41 +272,6 @@ def _sim_settings(
     ).to_json()
 
 
-def _check_static_session(
-    path: Path, scene: str | None, pass_: str, command: str
-) -> SessionWriter | None:
-    """An existing static session this command may add ``pass_`` to (its writer, holding the
-    lock), or None for a new one."""
-    if not (path / "session.json").exists():
-        return None
-    w = SessionWriter(path, command=command)
-    try:
-        _check_static_writer(w, path, scene, pass_)
-    except BaseException:
-        w.close()
-        raise
-    return w
-
-
-def _check_static_writer(w: SessionWriter, path: Path, scene: str | None, pass_: str) -> None:
-    s = w.session
-    if s.kind != "static":
-        raise SessionExists(
-            f"expected a static session at {path}, found a {s.kind} session; nothing was "
-            "changed. Choose another --session."
-        )
-    if scene is not None and scene != s.scene:
-        raise SessionExists(
-            f"{path} belongs to scene {s.scene!r}, not {scene!r}; nothing was changed. "
-            "Sessions of one scene share its name; choose another --session."
-        )
-    if pass_ in s.plan["passes"]:
-        raise SessionExists(
-            f"{path} already has a {pass_} pass; nothing was changed. Run `capture resume "
-            f"{path}` to finish it, or choose another --session."
-        )
-
-
 def _static(
     pass_: str,
     *,
@@ -335,7 +292,7 @@ def _static(
 ) -> None:
     if sim_object and camera != "sim":
         raise BadRequest(f"--sim-object needs --camera sim, found --camera {camera}")
-    writer = _check_static_session(session, scene, pass_, command)
+    writer = resumemod.open_static_session(session, scene=scene, pass_=pass_, command=command)
     with contextlib.ExitStack() as held:
         if writer is not None:
             held.callback(writer.close)
@@ -357,7 +314,7 @@ def _static(
                 scene, sim_size, sim_seed, sim_lux, sim_object
             )
             if writer:
-                shutter_count = _shots_so_far(writer.session)
+                shutter_count = resumemod.shots_so_far(writer.session)
         with _Rig() as rig:
             cam = _open_camera(rig, camera, sim=sim, shutter_count=shutter_count)
             planmod.validate_exposures(cam, {pass_: spec})
@@ -538,40 +495,18 @@ def resume(
 
 def _resume(writer: SessionWriter, session: Path, camera: str | None, turntable: str | None):
     s = writer.session
-    if s.imported is not None and any(s.remaining(p) for p in s.plan["passes"]):
-        raise BadRequest(
-            f"{session} is an interrupted `capture import`: there is no camera to resume; run "
-            "the same `capture import` again to finish it (journalled files are kept)"
-        )
-    problems = s.verify()
-    if problems:
-        raise SessionError(
-            f"expected every journalled frame of {session} intact, found "
-            f"{len(problems)} problem(s): "
-            + "; ".join(problems[:5])
-            + ". Nothing was shot; restore the files from a backup, or run `capture repair "
-            f"{session}` (it sets them aside and un-journals them, so resume shoots them again)."
-        )
-    order = [p for p in s.plan.get("order", PASSES) if p in s.plan["passes"]]
-    todo = [p for p in order if s.remaining(p)]
-    if not todo:
-        if not s.is_complete:
-            writer.stop("success", "resume found every planned frame on disk")
+    plan = resumemod.plan_resume(s, camera=camera, turntable=turntable)
+    if plan.done:
+        resumemod.finish_if_complete(writer)
         out.print(f"[green]nothing to do:[/] every planned frame of {session} is on disk")
         _show_warnings(s)
         return
-    cam_meta = s.meta["camera"]
-    spec = camera or ("sim" if cam_meta.get("driver") == "sim" else "auto")
-    needs_tt = any(s.plan["passes"][p].get("angles") for p in todo)
-    tt_spec = turntable or (s.meta.get("turntable") or {}).get("port") if needs_tt else None
-    shutter_count = _shots_so_far(s)
-    remaining = sum(len(s.remaining(p)) for p in todo)
     with _Rig() as rig:
-        _open_turntable(rig, tt_spec, alarm="home")
-        cam = _open_camera(rig, spec, sim=cam_meta.get("sim"), shutter_count=shutter_count)
-        planmod.check_disk(session, remaining, cam, s)
-        writer.record("event", what="resume", remaining={p: len(s.remaining(p)) for p in todo})
-        _run(writer, rig, todo, "resume")
+        _open_turntable(rig, plan.turntable, alarm="home")
+        cam = _open_camera(rig, plan.camera, sim=plan.sim, shutter_count=plan.shutter_count)
+        planmod.check_disk(session, plan.frames, cam, s)
+        writer.record("event", what="resume", remaining=dict(plan.remaining))
+        _run(writer, rig, plan.passes, "resume")
 
 
 @app.command("import")

@@ -16,6 +16,7 @@ import io
 import struct
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -183,6 +184,31 @@ def encode_dng(
     why they live there.  The matrix and the neutral are written as rationals with
     denominators up to 10⁸, so values LibRaw hands back (float32) re-encode without loss.
     """
+    raw, cfa = _checked(raw, neutral=neutral, color_matrix=color_matrix, cfa=cfa)
+    when = _capture_time(taken)
+    tags = _dng_tags(
+        make=make,
+        model=model,
+        serial=serial,
+        cfa=cfa,
+        black_level=black_level,
+        white_level=white_level,
+        color_matrix=color_matrix,
+        neutral=neutral,
+    )
+    buf = _write_tiff(raw, datetime=when.stamp, extratags=tags)
+    exif = _exif_entries(
+        exposure_s=exposure_s, f_number=f_number, iso=iso, when=when, serial=serial
+    )
+    exif_at = _append_ifd(buf, exif)
+    _link_exif(buf, exif_at)
+    return buf.getvalue()
+
+
+def _checked(
+    raw: np.ndarray, *, neutral: Sequence[float], color_matrix: Sequence[float], cfa: str
+) -> tuple[np.ndarray, str]:
+    """The mosaic, contiguous, and the CFA tile, upper case; raises what is malformed."""
     raw = np.ascontiguousarray(raw)
     if raw.ndim != 2 or raw.dtype != np.uint16 or raw.shape[0] % 2 or raw.shape[1] % 2:
         raise SettingError(
@@ -200,20 +226,52 @@ def encode_dng(
         )
     if not all(float(v) > 0 for v in neutral):
         raise SettingError(f"expected positive neutral values, found {list(neutral)}")
+    return raw, cfa
+
+
+@dataclass(frozen=True)
+class _CaptureTime:
+    """The time of capture as EXIF writes it (local time)."""
+
+    stamp: str
+    """``YYYY:MM:DD HH:MM:SS``: DateTime, DateTimeOriginal."""
+    utc_offset: str
+    """``+HH:MM``: OffsetTimeOriginal."""
+    millis: str
+    """Three digits: SubSecTimeOriginal."""
+
+
+def _capture_time(taken: float) -> _CaptureTime:
     local = time.localtime(taken)
-    stamp = time.strftime("%Y:%m:%d %H:%M:%S", local)
     offset_min = round(local.tm_gmtoff / 60) if local.tm_gmtoff is not None else 0
     sign = "+" if offset_min >= 0 else "-"
-    utc_offset = f"{sign}{abs(offset_min) // 60:02d}:{abs(offset_min) % 60:02d}"
-    millis = f"{min(999, int((taken % 1) * 1000)):03d}"
+    return _CaptureTime(
+        stamp=time.strftime("%Y:%m:%d %H:%M:%S", local),
+        utc_offset=f"{sign}{abs(offset_min) // 60:02d}:{abs(offset_min) % 60:02d}",
+        millis=f"{min(999, int((taken % 1) * 1000)):03d}",
+    )
 
+
+def _dng_tags(
+    *,
+    make: str,
+    model: str,
+    serial: str | None,
+    cfa: str,
+    black_level: int | Sequence[int],
+    white_level: int,
+    color_matrix: Sequence[float],
+    neutral: Sequence[float],
+) -> list[tuple]:
+    """IFD0's tags beyond the image's own, as tifffile ``extratags`` (the EXIF pointer as a
+    placeholder, see :func:`_link_exif`)."""
     matrix: list[int] = []
     for v in color_matrix:
         matrix += list(_precise_rational(v, what="colour-matrix"))
     as_shot: list[int] = []
     for v in neutral:
         as_shot += list(_precise_rational(v, what="neutral"))
-    extratags = [
+    tags = [
         (271, "s", 0, make, True),
         (272, "s", 0, model, True),
         (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
@@ -231,8 +289,12 @@ def encode_dng(
         (50778, "H", 1, _D65, True),  # CalibrationIlluminant1
     ]
     if serial:
-        extratags.append((50735, "s", 0, serial, True))  # CameraSerialNumber
+        tags.append((50735, "s", 0, serial, True))  # CameraSerialNumber
+    return tags
 
+
+def _write_tiff(raw: np.ndarray, *, datetime: str, extratags: list[tuple]) -> io.BytesIO:
+    """The mosaic as an uncompressed little-endian CFA TIFF with the DNG tags, in memory."""
     buf = io.BytesIO()
     with tifffile.TiffWriter(buf, byteorder="<", bigtiff=False) as tif:
         tif.write(
@@ -242,27 +304,47 @@ def encode_dng(
             subfiletype=0,
             metadata=None,
             software="sublux capture.sim",
-            datetime=stamp,
+            datetime=datetime,
             extratags=extratags,
         )
+    return buf
 
+
+def _exif_entries(
+    *,
+    exposure_s: float | Fraction,
+    f_number: float | Fraction,
+    iso: int,
+    when: _CaptureTime,
+    serial: str | None,
+) -> list[tuple[int, int, int, bytes]]:
+    """The EXIF IFD's entries ``(tag, type, count, value bytes)``."""
     exif = [
         (33434, 5, 1, struct.pack("<II", *_rational(exposure_s))),  # ExposureTime
         (33437, 5, 1, struct.pack("<II", *_rational(f_number, denominator=1000))),  # FNumber
         (34855, 3, 1, struct.pack("<H", int(iso))),  # ISOSpeedRatings
         (36864, 7, 4, b"0231"),  # ExifVersion
-        (36867, *_ascii(stamp)),  # DateTimeOriginal
-        (36881, *_ascii(utc_offset)),  # OffsetTimeOriginal
-        (37521, *_ascii(millis)),  # SubSecTimeOriginal
+        (36867, *_ascii(when.stamp)),  # DateTimeOriginal
+        (36881, *_ascii(when.utc_offset)),  # OffsetTimeOriginal
+        (37521, *_ascii(when.millis)),  # SubSecTimeOriginal
     ]
     if serial:
         exif.append((42033, *_ascii(serial)))  # BodySerialNumber
+    return exif
+
+
+def _append_ifd(buf: io.BytesIO, entries: list[tuple[int, int, int, bytes]]) -> int:
+    """Append an IFD at the end of the file, word-aligned; return its offset."""
     end = buf.seek(0, io.SEEK_END)
     if end % 2:
         buf.write(b"\0")
         end += 1
-    buf.write(_exif_ifd(exif, at=end))
+    buf.write(_exif_ifd(entries, at=end))
+    return end
 
+
+def _link_exif(buf: io.BytesIO, exif_at: int) -> None:
+    """Turn IFD0's placeholder entry into the ExifIFD pointer to ``exif_at``."""
     view = buf.getbuffer()
     try:
         (ifd0,) = struct.unpack_from("<I", view, 4)
@@ -270,10 +352,9 @@ def encode_dng(
         for i in range(count):
             entry = ifd0 + 2 + 12 * i
             if struct.unpack_from("<H", view, entry)[0] == _EXIF_PLACEHOLDER:
-                struct.pack_into("<HHII", view, entry, _EXIF_IFD, 4, 1, end)
+                struct.pack_into("<HHII", view, entry, _EXIF_IFD, 4, 1, exif_at)
                 break
         else:  # pragma: no cover - tifffile always writes the extratag
             raise CameraError("the DNG writer lost the EXIF pointer; this is a bug in sublux")
     finally:
         view.release()
-    return buf.getvalue()

@@ -51,6 +51,11 @@ class FrameMismatch(SessionError):
         self.found = found
 
 
+class MalformedRecord(SessionError):
+    """A journal record lacks a field its type needs, or holds one of the wrong kind (a
+    ``frame`` without its ``sha256``, say); ``capture repair`` un-journals it."""
+
+
 class SessionExists(SessionError, BadRequest, FileExistsError):
     """A command would overwrite or mix into an existing session."""
 

@@ -49,6 +49,7 @@ from capture.session import (
     PASSES,
     FrameRecord,
     SessionWriter,
+    VideoRecord,
     check_new_session_dir,
     finish_interrupted_creation,
     serial_hash,
@@ -700,20 +701,22 @@ def _create(
     )
 
 
-def _raw_record(src: Source, r: RawInfo, index: int, rel: str, digest: str, size: int, link: bool):
+def _raw_record(
+    src: Source, r: RawInfo, index: int, rel: str, digest: str, size: int, link: bool
+) -> FrameRecord:
     exp, iso, ap, origin = src.exposure_of(r)
     shutter = format_shutter(Fraction(exp).limit_denominator(1_000_000))
     # no time of capture in the metadata: the frame's place in the order stands for it
     t0 = r.taken if r.taken is not None else float(index)
-    return {
-        "pass": src.pass_,
-        "index": index,
-        "path": rel,
-        "sha256": digest,
-        "size": size,
-        "camera_name": r.name,
-        "requested": {"iso": iso, "shutter": shutter, "aperture": ap},
-        "readback": {
+    return FrameRecord(
+        pass_=src.pass_,
+        index=index,
+        path=rel,
+        sha256=digest,
+        size=size,
+        camera_name=r.name,
+        requested={"iso": iso, "shutter": shutter, "aperture": ap},
+        readback={
             "iso": iso,
             "shutter": shutter,
             "shutter_s": exp,
@@ -721,10 +724,10 @@ def _raw_record(src: Source, r: RawInfo, index: int, rel: str, digest: str, size
             "bulb": False,
             "format": r.name.rsplit(".", 1)[-1].upper(),
         },
-        "angle": None,
-        "t_start": t0,
-        "t_end": t0 + exp,
-        "imported": {
+        angle=None,
+        t_start=t0,
+        t_end=t0 + exp,
+        imported={
             "source": r.name,
             "capture_time": r.taken,
             "make": r.make,
@@ -733,7 +736,7 @@ def _raw_record(src: Source, r: RawInfo, index: int, rel: str, digest: str, size
             "exposure_from": origin,
             "linked": link,
         },
-    }
+    )
 
 
 def _run(writer: SessionWriter, sources: dict[str, Source], *, link, resumed, progress, stop):
@@ -839,7 +842,7 @@ def _import_raws(writer, src: Source, *, link, progress, stop) -> int:
                     break
                 index, r, rel, digest, size = pending.popleft().result()
                 crash_point("import:copied")
-                writer.record("frame", **_raw_record(src, r, index, rel, digest, size, link))
+                writer.append(_raw_record(src, r, index, rel, digest, size, link))
                 n += 1
                 if progress:
                     progress(src.pass_, index + 1, src.frames)
@@ -861,21 +864,21 @@ def _import_video(writer, src: Source, *, link, progress, stop) -> int:
         with storage_errors(f"importing {v.name} as {rel}", "then run the same import again"):
             digest, size = _copy_verified(src.path, dest, link=link)
         crash_point("import:copied")
-        rec = writer.record(
-            "event",
-            what="video",
-            **{"pass": src.pass_},
-            path=rel,
-            sha256=digest,
-            size=size,
-            source=v.name,
-            fps=v.fps,
-            duration_s=round(v.duration_s, 6),
-            codec=v.codec,
-            frame_count=v.frame_count,
-            width=v.width,
-            height=v.height,
-            linked=link,
+        rec = writer.append(
+            VideoRecord(
+                pass_=src.pass_,
+                path=rel,
+                sha256=digest,
+                size=size,
+                source=v.name,
+                fps=v.fps,
+                duration_s=round(v.duration_s, 6),
+                codec=v.codec,
+                frame_count=v.frame_count,
+                width=v.width,
+                height=v.height,
+                linked=link,
+            )
         )
     exp, iso, ap, _origin = src.exposure_of(None)
     shutter = format_shutter(Fraction(exp).limit_denominator(1_000_000))
@@ -885,27 +888,28 @@ def _import_video(writer, src: Source, *, link, progress, stop) -> int:
             break
         # no absolute time in a container we can trust: seconds from the video's start
         t0 = i / v.fps if v.fps else float(i)
-        writer.record(
-            "frame",
-            **{"pass": src.pass_},
-            index=i,
-            path=rel,
-            sha256=rec["sha256"],
-            size=rec["size"],
-            camera_name=v.name,
-            video_frame=i,
-            requested={"iso": iso, "shutter": shutter, "aperture": ap},
-            readback={
-                "iso": iso,
-                "shutter": shutter,
-                "shutter_s": exp,
-                "aperture": ap,
-                "bulb": False,
-                "format": "video",
-            },
-            angle=None,
-            t_start=t0,
-            t_end=t0 + exp,
+        writer.append(
+            FrameRecord(
+                pass_=src.pass_,
+                index=i,
+                path=rel,
+                sha256=rec.sha256,
+                size=rec.size,
+                camera_name=v.name,
+                video_frame=i,
+                requested={"iso": iso, "shutter": shutter, "aperture": ap},
+                readback={
+                    "iso": iso,
+                    "shutter": shutter,
+                    "shutter_s": exp,
+                    "aperture": ap,
+                    "bulb": False,
+                    "format": "video",
+                },
+                angle=None,
+                t_start=t0,
+                t_end=t0 + exp,
+            )
         )
         crash_point("import:video_frame")
         n += 1

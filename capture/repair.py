@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from capture.errors import FrameMismatch, storage_errors
+from capture.errors import FrameMismatch, MalformedRecord, storage_errors
 from capture.lock import SessionLock
 from capture.session import (
     JOURNAL_FILE,
@@ -124,8 +124,8 @@ def _repair(path: Path, command: str) -> RepairReport:
                 kept.append(rec)
                 continue
             try:
-                frame = FrameRecord.from_record(rec)
-            except (KeyError, TypeError, ValueError):
+                frame = FrameRecord.from_json(rec)
+            except MalformedRecord:
                 report.frames_unvouched.append(
                     {
                         "record": rec,

@@ -79,6 +79,13 @@ Imported sessions (``capture import``, :mod:`capture.importer`) use the same for
 
 No absolute path is journalled: sources are named by their names only.
 
+Typed records carry what crosses into later stages, each with ``from_json``/``to_json`` (the
+JSON as written, key for key in the same order): :class:`FrameRecord` (a ``frame`` record),
+:class:`VideoRecord` (a ``video`` event), :class:`SessionCamera` (``session.json``'s
+``camera``).  The writers build them and journal ``to_json()``; :class:`Session` reads them
+back with ``from_json`` (a record missing a field it needs raises
+:class:`~capture.errors.MalformedRecord`).
+
 Reading keeps every valid record and names each damaged line (:class:`DamagedLine`, logged as a
 warning, listed in :attr:`Session.damaged` and shown in :attr:`Session.warnings`).  A torn last
 line without a newline (a kill mid-append) is cut by the next writer and kept in
@@ -95,6 +102,7 @@ a hidden sibling ``.NAME.creating-PID`` and renamed into place whole.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import errno
 import hashlib
@@ -112,6 +120,7 @@ from typing import Any
 from capture.errors import (
     FrameMismatch,
     JournalDamaged,
+    MalformedRecord,
     NotASession,
     SessionError,
     SessionExists,
@@ -133,13 +142,17 @@ from sublux_common.fsio import (
 from sublux_common.hashing import sha256_bytes, sha256_file
 
 __all__ = [
+    "FRAME_KEYS",
     "PASSES",
     "SCHEMA_VERSION",
+    "VIDEO_KEYS",
     "DamagedLine",
     "FrameRecord",
     "Journal",
     "Session",
+    "SessionCamera",
     "SessionWriter",
+    "VideoRecord",
     "check_new_session_dir",
     "finish_interrupted_creation",
     "load_journal",
@@ -335,24 +348,84 @@ def read_journal(path: str | os.PathLike) -> list[dict]:
     return journal.records
 
 
+#: The keys of a ``frame`` record, in the order the journal writes them (optional ones only
+#: when set: ``video_frame`` for a frame of an imported video, ``extra``, ``turntable_stopped``
+#: when true, ``imported`` for an imported raw file).
+FRAME_KEYS = (
+    "type",
+    "t",
+    "pass",
+    "index",
+    "path",
+    "sha256",
+    "size",
+    "camera_name",
+    "video_frame",
+    "requested",
+    "readback",
+    "angle",
+    "t_start",
+    "t_end",
+    "extra",
+    "turntable_stopped",
+    "imported",
+)
+
+
+def _malformed(rec: dict, why: str) -> MalformedRecord:
+    shown = json.dumps(rec, default=str)
+    shown = shown if len(shown) <= 200 else shown[:200] + " ..."
+    return MalformedRecord(
+        f"expected a frame record with pass, index, path, sha256, size, t_start and t_end, "
+        f"found {why} in {shown}; run `capture repair` on the session (it un-journals "
+        "malformed records, keeping the original journal)"
+    )
+
+
+def _whole(rec: dict, key: str) -> int:
+    value = rec[key]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise _malformed(rec, f"{key} {value!r} (not a whole number)") from None
+
+
+def _seconds(rec: dict, key: str) -> float:
+    value = rec[key]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value  # as written: 12 stays 12, so the record re-serializes byte for byte
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise _malformed(rec, f"{key} {value!r} (not a number)") from None
+
+
 @dataclass(frozen=True)
 class FrameRecord:
-    """One journalled frame, as later stages see it."""
+    """One journalled frame: the ``frame`` record of ``journal.jsonl``, typed.
+
+    The writer builds each record as a :class:`FrameRecord` and journals :meth:`to_json`;
+    readers get them back with :meth:`from_json`, so both share this one definition.
+    ``from_json(rec).to_json() == rec`` key for key, in the journal's order
+    (:data:`FRAME_KEYS`), for every record a sublux writer wrote.
+    """
 
     pass_: str
     index: int
     path: str
     sha256: str
     size: int
-    iso: int | None
-    shutter_s: float | None
-    aperture: str | None
     angle: float | None
     t_start: float
     t_end: float
     camera_name: str = ""
     requested: dict = field(default_factory=dict)
+    """What was asked for: ``iso``, ``shutter``, ``aperture``."""
     readback: dict = field(default_factory=dict)
+    """What the camera reported: ``iso``, ``shutter``, ``shutter_s``, ``aperture``, ``bulb``,
+    ``format``."""
     #: A frame of a continuous pass shot with the turntable standing still: the first one, at
     #: the start angle before the table turns, or one shot after the table had stopped at the
     #: end of the path (a camera that fell behind: it shows the end, not its planned angle).
@@ -361,6 +434,30 @@ class FrameRecord:
     #: A frame of an imported video pass: its index in the container.  ``path``, ``sha256``
     #: and ``size`` are then the video file's (the file is the journalled unit).
     video_frame: int | None = None
+    t: float | None = None
+    """When the record was journalled (``time.time()``); None for a record not yet written."""
+    extra: dict | None = None
+    """Free-form details a caller journalled with the frame (``extra``), or None."""
+    imported: dict | None = None
+    """Where an imported raw file came from (``imported``: ``source``, ``capture_time``,
+    ``make``, ``model``, ``serial_sha256``, ``exposure_from``, ``linked``), or None."""
+    other: dict = field(default_factory=dict)
+    """Keys of the record this version does not know, kept so nothing read is lost."""
+
+    @property
+    def iso(self) -> int | None:
+        """The ISO the camera reported (``readback.iso``)."""
+        return self.readback.get("iso")
+
+    @property
+    def shutter_s(self) -> float | None:
+        """The exposure time in seconds the camera reported (``readback.shutter_s``)."""
+        return self.readback.get("shutter_s")
+
+    @property
+    def aperture(self) -> str | None:
+        """The aperture the camera reported (``readback.aperture``)."""
+        return self.readback.get("aperture")
 
     @property
     def name(self) -> str:
@@ -370,26 +467,262 @@ class FrameRecord:
         return base if self.video_frame is None else f"{base}#{self.video_frame:06d}"
 
     @classmethod
-    def from_record(cls, rec: dict) -> FrameRecord:
-        rb = rec.get("readback") or {}
+    def from_json(cls, rec: dict) -> FrameRecord:
+        """The frame a journal record describes.
+
+        Parameters
+        ----------
+        rec : dict
+            One ``frame`` record of ``journal.jsonl``, as parsed.
+
+        Returns
+        -------
+        FrameRecord
+
+        Raises
+        ------
+        capture.errors.MalformedRecord
+            A field a frame needs is missing or of the wrong kind.
+        """
+        if not isinstance(rec, dict):
+            raise _malformed({"record": rec}, "no JSON object")
+        missing = [k for k in ("pass", "index", "path", "sha256", "size") if k not in rec]
+        missing += [k for k in ("t_start", "t_end") if k not in rec]
+        if missing:
+            raise _malformed(rec, f"no {', '.join(missing)}")
+        video_frame = rec.get("video_frame")
         return cls(
             pass_=rec["pass"],
-            index=int(rec["index"]),
+            index=_whole(rec, "index"),
             path=rec["path"],
             sha256=rec["sha256"],
-            size=int(rec["size"]),
-            iso=rb.get("iso"),
-            shutter_s=rb.get("shutter_s"),
-            aperture=rb.get("aperture"),
+            size=_whole(rec, "size"),
             angle=rec.get("angle"),
-            t_start=float(rec["t_start"]),
-            t_end=float(rec["t_end"]),
+            t_start=_seconds(rec, "t_start"),
+            t_end=_seconds(rec, "t_end"),
             camera_name=rec.get("camera_name", ""),
             requested=rec.get("requested") or {},
-            readback=rb,
+            readback=rec.get("readback") or {},
             turntable_stopped=bool(rec.get("turntable_stopped", False)),
-            video_frame=None if rec.get("video_frame") is None else int(rec["video_frame"]),
+            video_frame=None if video_frame is None else _whole(rec, "video_frame"),
+            t=rec.get("t"),
+            extra=rec.get("extra"),
+            imported=rec.get("imported"),
+            other={k: v for k, v in rec.items() if k not in FRAME_KEYS},
         )
+
+    def to_json(self) -> dict:
+        """The journal record of this frame, key for key in the order the writer writes.
+
+        Optional keys appear only when set: ``t`` when not None, ``video_frame`` for a frame
+        of an imported video, ``extra`` when not None, ``turntable_stopped`` when true,
+        ``imported`` for an imported raw file; unknown keys read by :meth:`from_json` last.
+        """
+        rec: dict[str, Any] = {"type": "frame"}
+        if self.t is not None:
+            rec["t"] = self.t
+        rec |= {
+            "pass": self.pass_,
+            "index": self.index,
+            "path": self.path,
+            "sha256": self.sha256,
+            "size": self.size,
+            "camera_name": self.camera_name,
+        }
+        if self.video_frame is not None:
+            rec["video_frame"] = self.video_frame
+        rec |= {
+            "requested": self.requested,
+            "readback": self.readback,
+            "angle": self.angle,
+            "t_start": self.t_start,
+            "t_end": self.t_end,
+        }
+        if self.extra is not None:
+            rec["extra"] = self.extra
+        if self.turntable_stopped:
+            rec["turntable_stopped"] = True
+        if self.imported is not None:
+            rec["imported"] = self.imported
+        return rec | self.other
+
+
+#: The keys of a ``video`` event, in the order the journal writes them.
+VIDEO_KEYS = (
+    "type",
+    "t",
+    "what",
+    "pass",
+    "path",
+    "sha256",
+    "size",
+    "source",
+    "fps",
+    "duration_s",
+    "codec",
+    "frame_count",
+    "width",
+    "height",
+    "linked",
+)
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """The video of an imported video pass: its ``event`` record ``what: "video"``, typed.
+
+    The video file is the journalled unit (its frames' records name it); ``capture import``
+    writes :meth:`to_json`, :meth:`Session.video` reads it back with :meth:`from_json`.
+    """
+
+    pass_: str
+    path: str
+    """The file in the session (``dark/video.mp4``)."""
+    sha256: str
+    size: int
+    source: str
+    """The source video's name (never its path)."""
+    fps: float
+    duration_s: float
+    codec: str
+    """The container's FourCC, as OpenCV's FFmpeg backend names it (``FMP4``)."""
+    frame_count: int
+    width: int
+    height: int
+    linked: bool = False
+    """Hard-linked from the source rather than copied."""
+    t: float | None = None
+    """When the record was journalled; None for a record not yet written."""
+    other: dict = field(default_factory=dict)
+    """Keys of the record this version does not know, kept so nothing read is lost."""
+
+    @classmethod
+    def from_json(cls, rec: dict) -> VideoRecord:
+        """The video a journal record describes.
+
+        Parameters
+        ----------
+        rec : dict
+            One ``event`` record with ``what: "video"``, as parsed.
+
+        Returns
+        -------
+        VideoRecord
+
+        Raises
+        ------
+        capture.errors.MalformedRecord
+            A field is missing.
+        """
+        needed = VIDEO_KEYS[3:-1]
+        missing = [k for k in needed if k not in rec]
+        if missing:
+            shown = json.dumps(rec, default=str)[:200]
+            raise MalformedRecord(
+                f"expected a video record with {', '.join(needed)}, found no "
+                f"{', '.join(missing)} in {shown}; run `capture repair` on the session"
+            )
+        return cls(
+            pass_=rec["pass"],
+            path=rec["path"],
+            sha256=rec["sha256"],
+            size=rec["size"],
+            source=rec["source"],
+            fps=rec["fps"],
+            duration_s=rec["duration_s"],
+            codec=rec["codec"],
+            frame_count=rec["frame_count"],
+            width=rec["width"],
+            height=rec["height"],
+            linked=bool(rec.get("linked", False)),
+            t=rec.get("t"),
+            other={k: v for k, v in rec.items() if k not in VIDEO_KEYS},
+        )
+
+    def to_json(self) -> dict:
+        """The journal record of this video, key for key in the order the importer writes."""
+        rec: dict[str, Any] = {"type": "event"}
+        if self.t is not None:
+            rec["t"] = self.t
+        rec |= {
+            "what": "video",
+            "pass": self.pass_,
+            "path": self.path,
+            "sha256": self.sha256,
+            "size": self.size,
+            "source": self.source,
+            "fps": self.fps,
+            "duration_s": self.duration_s,
+            "codec": self.codec,
+            "frame_count": self.frame_count,
+            "width": self.width,
+            "height": self.height,
+            "linked": self.linked,
+        }
+        return rec | self.other
+
+
+@dataclass(frozen=True)
+class SessionCamera:
+    """The camera a session was shot with: ``session.json``'s ``camera``, typed.
+
+    :meth:`SessionWriter.create` writes :meth:`to_json`; :attr:`Session.camera` reads it back
+    with :meth:`from_json`.  The serial number itself is never stored, only its salted hash.
+    """
+
+    make: str | None
+    model: str | None
+    driver: str | None
+    """``gphoto2``, ``sim`` or ``import``."""
+    port: str | None = None
+    serial_sha256: str | None = None
+    """The salted sha256 of the serial number (:func:`serial_hash`), or None."""
+    sim: dict | None = None
+    """The simulated camera's settings (``size``, ``seed``, ``lux``, ``objects``), or None."""
+    simulated: bool = False
+    """Frames the simulated camera made that another driver brought in (an import of its
+    DNGs); written only when true."""
+
+    @classmethod
+    def from_camera(
+        cls, camera: CameraInfo, *, sim: dict | None = None, simulated: bool = False
+    ) -> SessionCamera:
+        """The record of an open camera (its serial number hashed with the lab's salt)."""
+        return cls(
+            make=camera.make,
+            model=camera.model,
+            driver=camera.driver,
+            port=camera.port,
+            serial_sha256=serial_hash(camera.serial),
+            sim=sim,
+            simulated=simulated,
+        )
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> SessionCamera:
+        """The camera ``session.json`` records (every field None when it records none)."""
+        data = data or {}
+        return cls(
+            make=data.get("make"),
+            model=data.get("model"),
+            driver=data.get("driver"),
+            port=data.get("port"),
+            serial_sha256=data.get("serial_sha256"),
+            sim=data.get("sim"),
+            simulated=bool(data.get("simulated", False)),
+        )
+
+    def to_json(self) -> dict:
+        """``session.json``'s ``camera``, key for key in the order sublux writes it."""
+        return {
+            "make": self.make,
+            "model": self.model,
+            "driver": self.driver,
+            "port": self.port,
+            "serial_sha256": self.serial_sha256,
+            "sim": self.sim,
+            **({"simulated": True} if self.simulated else {}),
+        }
 
 
 def read_frame_bytes(path: str | os.PathLike, frame: FrameRecord) -> bytes:
@@ -495,7 +828,7 @@ class Session:
     # -- what happened -------------------------------------------------------------------
     def frames(self, pass_: str) -> list[FrameRecord]:
         """Journalled frames of a pass, in index order."""
-        out = [FrameRecord.from_record(r) for r in self.records if r.get("type") == "frame"]
+        out = [FrameRecord.from_json(r) for r in self.records if r.get("type") == "frame"]
         return sorted((f for f in out if f.pass_ == pass_), key=lambda f: f.index)
 
     def frame_path(self, frame: FrameRecord) -> Path:
@@ -507,11 +840,26 @@ class Session:
         return read_frame_bytes(self.frame_path(frame), frame)
 
     @property
+    def camera(self) -> SessionCamera:
+        """The camera the session was shot with (``session.json``'s ``camera``)."""
+        return SessionCamera.from_json(self.meta.get("camera"))
+
+    @property
+    def lighting(self) -> str:
+        """The lighting, in the operator's words (``""`` when none was given)."""
+        return self.meta.get("lighting") or ""
+
+    @property
+    def lux(self) -> float | None:
+        """The measured illuminance, or None."""
+        return self.meta.get("lux")
+
+    @property
     def simulated(self) -> bool:
         """Whether the frames come from the simulated camera, not a real one."""
-        cam = self.meta.get("camera") or {}
+        cam = self.camera
         # an imported folder of the simulated camera's DNGs is simulated too
-        return cam.get("driver") == "sim" or bool(cam.get("simulated"))
+        return cam.driver == "sim" or cam.simulated
 
     @property
     def imported(self) -> dict | None:
@@ -519,13 +867,12 @@ class Session:
         session sublux shot itself."""
         return self.meta.get("import")
 
-    def video(self, pass_: str) -> dict | None:
-        """The journalled video of an imported video pass (its ``video`` event: ``path``,
-        ``sha256``, ``size``, ``fps``, ``duration_s``, ``codec``, ``frame_count``, ``width``,
-        ``height``, ``source``), or None for a pass of raw files."""
+    def video(self, pass_: str) -> VideoRecord | None:
+        """The journalled video of an imported video pass (its ``video`` event), or None for
+        a pass of raw files."""
         for r in self.records:
             if r.get("type") == "event" and r.get("what") == "video" and r.get("pass") == pass_:
-                return r
+                return VideoRecord.from_json(r)
         return None
 
     @property
@@ -936,15 +1283,7 @@ class SessionWriter:
             "lighting": lighting,
             "lux": lux,
             "created": _utc_now(),
-            "camera": {
-                "make": camera.make,
-                "model": camera.model,
-                "driver": camera.driver,
-                "port": camera.port,
-                "serial_sha256": serial_hash(camera.serial),
-                "sim": sim,
-                **({"simulated": True} if simulated else {}),
-            },
+            "camera": SessionCamera.from_camera(camera, sim=sim, simulated=simulated).to_json(),
             "plan": plan,
             "turntable": turntable,
             "tool": {"name": "sublux", "version": __version__},
@@ -1029,12 +1368,16 @@ class SessionWriter:
     def record(self, type_: str, **fields: Any) -> dict:
         """Append one journal record (fsynced) and return it."""
         rec = {"type": type_, "t": time.time(), **fields}
+        self._append(rec)
+        return rec
+
+    def _append(self, rec: dict) -> None:
         try:
             append_jsonl(self.path / JOURNAL_FILE, rec)
         except OSError as exc:
-            raise self._storage_error(exc, f"appending a {type_} record to the journal") from None
+            what = rec["type"]
+            raise self._storage_error(exc, f"appending a {what} record to the journal") from None
         self.session.records.append(rec)
-        return rec
 
     def warn(self, code: str, message: str, **details: Any) -> dict:
         """Journal a warning: something that changes what the data means (shown by the run,
@@ -1125,9 +1468,8 @@ class SessionWriter:
         except OSError as exc:
             raise self._storage_error(exc, f"writing frame {rel}") from None
         crash_point("frame:written")
-        rec = self.record(
-            "frame",
-            **{"pass": pass_},
+        frame = FrameRecord(
+            pass_=pass_,
             index=index,
             path=rel,
             sha256=sha256_bytes(shot.data),
@@ -1142,10 +1484,27 @@ class SessionWriter:
             angle=angle,
             t_start=shot.t_start,
             t_end=shot.t_end,
-            **({"extra": extra} if extra else {}),
-            **({"turntable_stopped": True} if turntable_stopped else {}),
+            extra=extra or None,
+            turntable_stopped=turntable_stopped,
         )
-        return FrameRecord.from_record(rec)
+        return self.append(frame)
+
+    def append(self, record: FrameRecord | VideoRecord) -> Any:
+        """Journal a typed record (fsynced), its ``t`` set to now.
+
+        Parameters
+        ----------
+        record : FrameRecord or VideoRecord
+            The record; a frame's file is already whole in the session.
+
+        Returns
+        -------
+        FrameRecord or VideoRecord
+            The record as journalled (with its ``t``).
+        """
+        record = dataclasses.replace(record, t=time.time())
+        self._append(record.to_json())
+        return record
 
     def write_preroll(
         self, pass_: str, shot: Shot, *, applied: Applied, angle: float | None

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from capture.session import Session
+from capture.session import Session, VideoRecord
 from curate.video import verified_copy, video_rgb_frames
 from dataset_card.errors import BadRelease
 
@@ -58,7 +58,7 @@ def geometry(plan: SessionPlan) -> None:
     s = plan.session
     dark = s.video("dark")
     bright = s.video("bright")
-    h_s, w_s = int(dark["height"]), int(dark["width"])
+    h_s, w_s = int(dark.height), int(dark.width)
     raw_refs = bool(plan.long) and bright is None
     levels: dict[str, Any] = {
         "black_level": [0.0] * 4,
@@ -69,10 +69,10 @@ def geometry(plan: SessionPlan) -> None:
     }
     if raw_refs:
         levels = _raw_levels(plan, (h_s, w_s))
-    if bright is not None and (int(bright["height"]), int(bright["width"])) != (h_s, w_s):
+    if bright is not None and (int(bright.height), int(bright.width)) != (h_s, w_s):
         raise BadRelease(
             f"{s.path}: expected dark and bright videos of one size, found {w_s}x{h_s} and "
-            f"{bright['width']}x{bright['height']}"
+            f"{bright.width}x{bright.height}"
         )
     # the build's even offsets suit a CFA (raw references keep them); sRGB frames take the
     # nearest whole pixel
@@ -108,9 +108,9 @@ def geometry(plan: SessionPlan) -> None:
     def num(v: Any) -> float:
         return math.nan if v is None else float(v)
 
-    def described(v: dict | None) -> str:
+    def described(v: VideoRecord | None) -> str:
         keys = ("source", "sha256", "fps", "duration_s", "codec", "frame_count", "width", "height")
-        return "" if v is None else json.dumps({k: v.get(k) for k in keys})
+        return "" if v is None else json.dumps({k: v.to_json()[k] for k in keys})
 
     plan.attrs = {
         **levels,

@@ -394,12 +394,10 @@ def _record(path: Path, index: int) -> FrameRecord:
         path=path.name,
         sha256=sha256_file(path),
         size=path.stat().st_size,
-        iso=2000,
-        shutter_s=None,
-        aperture=None,
         angle=None,
         t_start=0.0,
         t_end=0.0,
+        readback={"iso": 2000, "shutter_s": None, "aperture": None},
     )
 
 

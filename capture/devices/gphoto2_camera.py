@@ -7,9 +7,10 @@ and puts it back on :meth:`Gphoto2Camera.close`.  Bursts are triggered onto the 
 collected from ``GP_EVENT_FILE_ADDED`` events; files are downloaded as owned ``bytes`` and never
 deleted from the card.
 
-:func:`detect` and :func:`holders` serve ``capture doctor``.  The pure helpers
-:func:`match_shutter`, :func:`match_aperture`, :func:`match_iso` and :func:`pick_raw_format`
-do the vendor-spelling work and need no camera.
+:func:`detect` and :func:`holders` serve ``capture doctor``.  The vendor-spelling work
+(:func:`~capture.devices.vendors.match_shutter`, ``match_aperture``, ``match_iso``,
+``pick_raw_format``) lives in :mod:`capture.devices.vendors`, which needs no libgphoto2; the
+names are re-exported here.
 """
 
 from __future__ import annotations
@@ -17,16 +18,25 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from fractions import Fraction
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import gphoto2 as gp
 
+from capture.devices.vendors import (
+    ALIASES,
+    SHUTTER_TOLERANCE,
+    bulb_choice,
+    iso_value,
+    match_aperture,
+    match_iso,
+    match_shutter,
+    pick_raw_format,
+    shutter_seconds,
+)
 from capture.errors import (
     BadRequest,
     CameraBusy,
@@ -52,15 +62,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Widget names tried, in order, for each setting (libgphoto2 ``camlibs/ptp2/config.c``).
-ALIASES: dict[str, tuple[str, ...]] = {
-    "iso": ("iso", "isospeed", "exposureisospeed"),
-    "shutter": ("shutterspeed", "shutterspeed2", "exposuretime", "eos-shutterspeed"),
-    "aperture": ("f-number", "aperture", "fnumber"),
-    "format": ("imageformat", "imagequality", "imageformatsd"),
-    "target": ("capturetarget",),
-}
-
 _SETTING_LABELS = {
     "iso": "ISO",
     "shutter": "shutter speed",
@@ -81,7 +82,6 @@ _GVFS_HINT = (
 )
 _DOCTOR_HINT = "check the cable, switch the camera on, and run `capture doctor`"
 
-_SHUTTER_TOLERANCE = 0.015
 # Frames the camera may hold between trigger and FILE_ADDED before we wait (generic bursts).
 _MAX_IN_FLIGHT = 2
 # How long after an exposure we wait for its file before calling the burst stuck.
@@ -89,11 +89,6 @@ _FILE_TIMEOUT_S = 30.0
 # Sony applies settings asynchronously: a read straight after a write can show the old value.
 _READBACK_S = 2.0
 _EVENT_POLL_MS = 100
-
-_RAW_WORD = re.compile(
-    r"\b(raw|nef|nrw|arw|srf|sr2|cr2|cr3|crw|raf|orf|rw2|dng|pef|srw|3fr|iiq|x3f)\b", re.I
-)
-_NOT_RAW_ONLY = re.compile(r"\+|jpe?g|fine|normal|basic|heif|heic|tiff", re.I)
 
 _log_handle: object | None = None
 
@@ -163,155 +158,6 @@ def _retrying(fn: Callable[..., T], *args: Any, what: str, retries: int, backoff
             logger.info("%s: camera busy (%s), retrying in %.2f s", what, err.code, delay)
             time.sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-# --------------------------------------------------------------------------- value matching
-
-
-def shutter_seconds(text: str | float) -> Fraction | None:
-    """The exposure time a camera's shutter-speed string stands for, or ``None``.
-
-    Understands ``"1/30"``, ``"1/30s"``, ``"0.0333s"``, ``"30"``, ``'30"'`` and Olympus'
-    ``'1"3'`` (1.3 s).  ``"Bulb"``, ``"Time"``, ``"x 1/250"`` (flash sync) and the like give
-    ``None``: they are modes, not times.
-    """
-    if not isinstance(text, str):
-        return parse_shutter(text)
-    s = text.strip()
-    olympus = re.fullmatch(r"(\d+)\"(\d+)", s)
-    if olympus:
-        s = f"{olympus.group(1)}.{olympus.group(2)}"
-    try:
-        return parse_shutter(s)
-    except SettingError:
-        return None
-
-
-def _decimal_slack(text: str) -> float:
-    """Half a unit in the last printed decimal place (``"0.0012s"`` stands for 1/800 too)."""
-    s = text.strip().lower().rstrip("s").rstrip('"').strip()
-    if "/" in s or "." not in s:
-        return 0.0
-    return 0.5 * 10.0 ** -len(s.split(".", 1)[1])
-
-
-def match_shutter(
-    requested: str | float, choices: Sequence[str], *, tolerance: float = _SHUTTER_TOLERANCE
-) -> str:
-    """Find the camera's own spelling of a requested shutter speed.
-
-    Parameters
-    ----------
-    requested : str or float
-        Seconds, in any form :func:`capture.protocols.parse_shutter` reads (``"1/30"``,
-        ``"0.0333s"``, ``'30"'``, ``2.5``).
-    choices : sequence of str
-        The camera's shutter-speed choices, as listed by its widget.
-    tolerance : float, keyword-only
-        Relative difference accepted between the two values.  A choice printed as a rounded
-        decimal also matches anything it could be the rounding of.
-
-    Returns
-    -------
-    str
-        The nearest matching choice, exactly as the camera spells it.
-
-    Raises
-    ------
-    SettingError
-        If ``requested`` is not a time, or no choice is within tolerance; the message lists the
-        valid choices.
-    """
-    want = float(parse_shutter(requested))
-    best: tuple[float, str] | None = None
-    for choice in choices:
-        value = shutter_seconds(choice)
-        if value is None:
-            continue
-        diff = abs(float(value) - want)
-        within = diff <= max(tolerance * want, _decimal_slack(choice) * (1 + 1e-9))
-        if within and (best is None or diff < best[0]):
-            best = (diff, choice)
-    if best is None:
-        raise SettingError(
-            f"expected a shutter speed the camera offers, found {requested!r}; "
-            f"valid choices: {', '.join(choices)}"
-        )
-    return best[1]
-
-
-def _fnumber(text: str) -> float | None:
-    m = re.fullmatch(r"\s*(?:f\s*/?\s*)?(\d+(?:\.\d+)?)\s*", str(text), re.I)
-    return float(m.group(1)) if m else None
-
-
-def match_aperture(requested: str | float, choices: Sequence[str]) -> str:
-    """Find the camera's spelling of an f-number: ``"f/4"``, ``"4"``, ``4.0`` and ``"F4"`` agree.
-
-    Raises
-    ------
-    SettingError
-        If ``requested`` is not an f-number or the camera does not list it.
-    """
-    want = _fnumber(str(requested))
-    if want is None or want <= 0:
-        raise SettingError(
-            f"expected an f-number such as 'f/4' or '5.6', found {requested!r}; "
-            f"valid choices: {', '.join(choices)}"
-        )
-    best: tuple[float, str] | None = None
-    for choice in choices:
-        value = _fnumber(choice)
-        if value is None:
-            continue
-        diff = abs(value - want)
-        if diff <= 0.01 * want and (best is None or diff < best[0]):
-            best = (diff, choice)
-    if best is None:
-        raise SettingError(
-            f"expected an aperture the camera offers, found {requested!r}; "
-            f"valid choices: {', '.join(choices)}"
-        )
-    return best[1]
-
-
-def _iso_value(text: str) -> int | None:
-    m = re.fullmatch(r"\s*(?:iso\s*)?(\d+)\s*", str(text), re.I)
-    return int(m.group(1)) if m else None
-
-
-def match_iso(requested: int, choices: Sequence[str]) -> str:
-    """Find the camera's spelling of an ISO value (``"2000"``, ``"ISO 2000"``).
-
-    Raises
-    ------
-    SettingError
-        If the camera does not list that ISO.
-    """
-    for choice in choices:
-        if _iso_value(choice) == int(requested):
-            return choice
-    raise SettingError(
-        f"expected an ISO the camera offers, found {requested!r}; "
-        f"valid choices: {', '.join(choices)}"
-    )
-
-
-def pick_raw_format(choices: Sequence[str]) -> str | None:
-    """The RAW-only image format among a camera's choices, or ``None`` if it offers no RAW.
-
-    Prefers a plain RAW (``"RAW"``, ``"NEF (Raw)"``) over RAW+JPEG; reduced-resolution
-    ``sRAW``/``mRAW`` are not RAW here (they are demosaiced).
-    """
-    raw = [c for c in choices if _RAW_WORD.search(c)]
-    if not raw:
-        return None
-    only = [c for c in raw if not _NOT_RAW_ONLY.search(c)]
-    return (only or raw)[0]
-
-
-def _bulb_choice(choices: Sequence[str]) -> str | None:
-    return next((c for c in choices if c.strip().lower() == "bulb"), None)
 
 
 # --------------------------------------------------------------------------- doctor helpers
@@ -682,7 +528,7 @@ class Gphoto2Camera:
                     check("shutter", exposure.shutter, match_shutter)
         elif "shutter" in names and self._bulb_s is not None:
             # Still in the bulb mode an earlier apply set up: keep its duration.
-            bulb = _bulb_choice(self._choices_of(names["shutter"]))
+            bulb = bulb_choice(self._choices_of(names["shutter"]))
             bulb_s = self._bulb_s if str(self._read(names["shutter"])) == bulb else None
         if problems:
             raise SettingError("; ".join(problems) + "; nothing was changed on the camera")
@@ -701,7 +547,7 @@ class Gphoto2Camera:
         shutter = values.get("shutter")
         seconds = shutter_seconds(shutter) if shutter is not None else None
         self._applied = Applied(
-            iso=_iso_value(values["iso"]) if "iso" in values else None,
+            iso=iso_value(values["iso"]) if "iso" in values else None,
             shutter=shutter,
             shutter_s=bulb_s if bulb_s is not None else (float(seconds) if seconds else None),
             aperture=values.get("aperture"),
@@ -727,9 +573,9 @@ class Gphoto2Camera:
         if not times:
             return False, None
         longest, longest_text = max(times)
-        if want <= longest * (1 + _SHUTTER_TOLERANCE):
+        if want <= longest * (1 + SHUTTER_TOLERANCE):
             return False, None
-        bulb = _bulb_choice(choices)
+        bulb = bulb_choice(choices)
         control = next((n for n in ("bulb", "eosremoterelease") if n in self._widgets), None)
         if bulb is None or control is None:
             lacks = []

@@ -1,4 +1,4 @@
-"""The gphoto2 backend: value matching and burst logic without a camera, then libgphoto2's
+"""The gphoto2 backend: burst logic without a camera, then libgphoto2's
 virtual USB camera (``vcamera``), each scenario in its own process (tests/capture/vcam/)."""
 
 from __future__ import annotations
@@ -30,111 +30,12 @@ def _language(monkeypatch):
     monkeypatch.delenv("LANGUAGE", raising=False)
 
 
-# ----------------------------------------------------------------------------- value matching
+def test_the_driver_re_exports_the_vendor_matching_helpers():
+    from capture.devices import vendors
 
-NIKON = ["1/8000", "1/4000", "1/60", "1/50", "1/40", "1/30", "1/25", "1/2", "1", "30", "Bulb"]
-CANON = ["30", "25", "1", "0.8", "0.3", "1/4", "1/30", "1/40", "bulb"]
-VIRTUAL = ["1.0000s", "0.1000s", "0.0500s", "0.0200s", "0.0100s", "0.0012s", "0.0001s"]
-OLYMPUS = ['60"', '1"3', "1/30", "1/8000"]
-
-
-@pytest.mark.parametrize(
-    ("requested", "choices", "expected"),
-    [
-        ("1/30", NIKON, "1/30"),
-        ("1/30s", NIKON, "1/30"),
-        ("0.0333s", NIKON, "1/30"),  # rounded decimal against the fraction
-        (1 / 30, NIKON, "1/30"),
-        ('30"', NIKON, "30"),
-        ("30", NIKON, "30"),
-        ("1/3", CANON, "0.3"),  # Canon prints 1/3 s rounded to one decimal
-        ("0.8", CANON, "0.8"),
-        ("1/10", VIRTUAL, "0.1000s"),
-        ("1/800", VIRTUAL, "0.0012s"),  # 0.00125 printed with four decimals
-        ("0.05", VIRTUAL, "0.0500s"),
-        ("1.3", OLYMPUS, '1"3'),
-        ("1/8000", OLYMPUS, "1/8000"),
-    ],
-)
-def test_shutter_matches_vendor_spellings(requested, choices, expected):
-    assert g2.match_shutter(requested, choices) == expected
-
-
-@pytest.mark.parametrize(
-    ("requested", "choices"),
-    [
-        ("1/30", VIRTUAL),  # between 1/50 and 1/20: never snapped silently
-        ("1/35", NIKON),  # 14% off 1/30 and 1/40
-        ("1/29", ["1/25", "1/40"]),
-        ("bulb", NIKON),  # a mode, not a time
-        ("fast", NIKON),
-    ],
-)
-def test_shutter_without_a_match_lists_the_choices(requested, choices):
-    with pytest.raises(SettingError) as info:
-        g2.match_shutter(requested, choices)
-    assert isinstance(info.value, ValueError)
-    if requested not in ("bulb", "fast"):
-        assert ", ".join(choices) in str(info.value)
-
-
-def test_shutter_tolerance_is_about_one_and_a_half_percent():
-    assert g2.match_shutter(1 / 30 * 1.014, ["1/30"]) == "1/30"
-    with pytest.raises(SettingError):
-        g2.match_shutter(1 / 30 * 1.02, ["1/30"])
-
-
-def test_shutter_picks_the_nearest_of_two_close_choices():
-    assert g2.match_shutter("0.0335", ["1/30", "0.0336s"]) == "0.0336s"
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        ("1/30", 1 / 30),
-        ("0.0012s", 0.0012),
-        ('30"', 30),
-        ('1"3', 1.3),
-        ("Bulb", None),
-        ("x 1/250", None),
-        ("Time", None),
-    ],
-)
-def test_shutter_seconds(text, seconds):
-    value = g2.shutter_seconds(text)
-    assert (value is None) if seconds is None else float(value) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("requested", ["f/4", "4", "4.0", "F4", 4.0, "f4"])
-def test_aperture_spellings(requested):
-    assert g2.match_aperture(requested, ["f/2.8", "f/3.5", "f/4", "f/4.5"]) == "f/4"
-    assert g2.match_aperture(requested, ["2.8", "3.5", "4", "implicit auto"]) == "4"
-
-
-def test_aperture_not_offered():
-    with pytest.raises(SettingError, match=r"f/2\.8, f/3\.5"):
-        g2.match_aperture("f/3.2", ["f/2.8", "f/3.5"])
-
-
-def test_iso_spellings():
-    assert g2.match_iso(2000, ["Auto", "100", "1600", "2000"]) == "2000"
-    assert g2.match_iso(2000, ["ISO 1600", "ISO 2000"]) == "ISO 2000"
-    with pytest.raises(SettingError, match="Auto, 100"):
-        g2.match_iso(2000, ["Auto", "100"])
-
-
-@pytest.mark.parametrize(
-    ("choices", "expected"),
-    [
-        (["Large Fine JPEG", "RAW + Large Fine JPEG", "sRAW", "RAW"], "RAW"),
-        (["JPEG Basic", "JPEG Fine", "NEF+Fine", "NEF (Raw)"], "NEF (Raw)"),
-        (["Standard", "Fine", "RAW+JPEG"], "RAW+JPEG"),
-        (["Standard", "Fine", "Extra Fine"], None),
-        (["sRAW", "mRAW", "Large Fine JPEG"], None),
-    ],
-)
-def test_pick_raw_format(choices, expected):
-    assert g2.pick_raw_format(choices) == expected
+    for name in ("match_shutter", "match_aperture", "match_iso", "pick_raw_format"):
+        assert getattr(g2, name) is getattr(vendors, name)
+        assert name in g2.__all__
 
 
 # ----------------------------------------------------------------------------- errors, retries

@@ -207,19 +207,17 @@ def test_two_videos_are_kept_whole_and_their_frames_addressed_by_index(tmp_path)
     sess = open_session(s)
     assert sess.is_complete and not sess.simulated
     v = sess.video("dark")
-    assert v["path"] == "dark/video.mp4" and v["sha256"] == sha(tmp_path / "dark.mp4")
-    assert v["frame_count"] == 24 and v["fps"] == pytest.approx(24.0)
-    assert (
-        v["duration_s"] == pytest.approx(1.0) and v["codec"] == "FMP4"
-    )  # FFmpeg names MPEG-4 part 2 so
-    assert (v["width"], v["height"]) == (96, 64) and v["source"] == "dark.mp4"
+    assert v.path == "dark/video.mp4" and v.sha256 == sha(tmp_path / "dark.mp4")
+    assert v.frame_count == 24 and v.fps == pytest.approx(24.0)
+    assert v.duration_s == pytest.approx(1.0) and v.codec == "FMP4"  # FFmpeg's MPEG-4 part 2
+    assert (v.width, v.height) == (96, 64) and v.source == "dark.mp4"
     frames = sess.frames("dark")
     assert [f.video_frame for f in frames] == list(range(24))
     assert {f.path for f in frames} == {"dark/video.mp4"}
     assert frames[3].t_start == pytest.approx(3 / 24) and frames[0].shutter_s == pytest.approx(
         1 / 30
     )
-    assert len(sess.frames("bright")) == 6 and sess.video("bright")["frame_count"] == 6
+    assert len(sess.frames("bright")) == 6 and sess.video("bright").frame_count == 6
     assert sess.plan["passes"]["dark"]["mode"] == "video"
     assert sorted(p.name for p in (s / "dark").iterdir()) == ["video.mp4"]
     assert str(tmp_path) not in (s / "journal.jsonl").read_text()

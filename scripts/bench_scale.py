@@ -75,7 +75,7 @@ def run_measured(cmd: Sequence[str]) -> tuple[float, float]:
 def _capture_cmds(session: Path, i: int, size: tuple[int, int]) -> list[list[str]]:
     cap = _bin("capture")
     sim = ["--camera", "sim", "--sim-size", f"{size[0]}x{size[1]}", "--iso", "2000"]
-    scene = ["--scene", f"scene{i}", "--lighting", "simulated, 1 lux", "--lux", "1.0"]
+    scene = ["--scene", f"scene{i}", "--lighting", "one lamp (simulated)", "--lux", "1.0"]
     if i % 2 == 0:
         return [
             [

@@ -18,7 +18,7 @@ import io
 import math
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -71,6 +71,9 @@ class RawFrame:
     has none usable (missing, all zeros or singular: some real Kodak raws), which blocks
     rendering only (:meth:`require_color_matrix`), not curation, which needs the mosaic and
     levels.  ``iso``/``exposure_s`` are ``None`` when the file does not record them.
+
+    A frame :func:`open_raw` lends renders its ground truth from the file already open
+    (:meth:`render_srgb`), so a reference is read and decoded once for both.
     """
 
     mosaic: np.ndarray
@@ -84,6 +87,7 @@ class RawFrame:
     make: str
     model: str
     path: str = ""
+    _file: _OpenFile | None = field(default=None, repr=False, compare=False)
 
     def require_exposure(self) -> tuple[float, float | None]:
         """``(exposure_s, iso)``, or :class:`MissingMetadata` saying what to do instead."""
@@ -100,6 +104,52 @@ class RawFrame:
         if self.color_matrix is None:
             raise MissingMetadata(_no_matrix(self.path or "the raw file"))
         return self.color_matrix
+
+    def render_srgb(self, *, half_size: bool = False) -> np.ndarray:
+        """The ground-truth rendering of this frame's file, from the file :func:`open_raw`
+        holds open: no second read or decode of the file.
+
+        Equal to :func:`render_srgb` of the same file or bytes, bit for bit.  Only inside
+        ``open_raw``'s ``with`` block, where :attr:`mosaic` is valid too; LibRaw renders into
+        buffers of its own, so the lent mosaic stays as it was.
+
+        Parameters
+        ----------
+        half_size : bool, optional
+            Half the resolution (LibRaw's ``half_size``: one pixel per 2x2 tile).
+
+        Returns
+        -------
+        ndarray of uint16, shape (H, W, 3)
+            sRGB (BT.709 gamma), 16 bits per channel.
+
+        Raises
+        ------
+        curate.errors.MissingMetadata
+            The file has no usable colour matrix.
+        curate.errors.UnreadableRaw
+            LibRaw could not render the file.
+        RuntimeError
+            Called on a frame whose file is no longer open (a frame of :func:`read_raw`, or
+            one kept past ``open_raw``'s block): a bug in the caller, not in the file.
+        """
+        raw = None if self._file is None else self._file.raw
+        if raw is None:
+            raise RuntimeError(
+                f"expected a frame inside open_raw's block to render, found {self.path or 'a'} "
+                "frame whose file is closed; render it inside the block, or use "
+                "curate.raw.render_srgb on the file"
+            )
+        return _postprocess(raw, half_size=half_size, what=self.path or "the raw file")
+
+
+class _OpenFile:
+    """The LibRaw handle of the file :func:`open_raw` has open (None once it is closed)."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: rawpy.RawPy) -> None:
+        self.raw: rawpy.RawPy | None = raw
 
 
 def _no_matrix(what: str) -> str:
@@ -167,7 +217,7 @@ def read_raw(path: str | os.PathLike | bytes, *, name: str = "") -> RawFrame:
     :func:`render_srgb` of the file.
     """
     with open_raw(path, name=name) as frame:
-        return dataclasses.replace(frame, mosaic=np.array(frame.mosaic, copy=True))
+        return dataclasses.replace(frame, mosaic=np.array(frame.mosaic, copy=True), _file=None)
 
 
 @contextlib.contextmanager
@@ -177,7 +227,8 @@ def open_raw(path: str | os.PathLike | bytes, *, name: str = "") -> Iterator[Raw
     Inside the ``with`` block ``frame.mosaic`` is a read-only view into LibRaw's buffer (no
     copy of the 40 MB of a 20 MP frame); it is invalid once the block ends, so reduce it
     (statistics, binning) inside and keep only what that returns.  Errors are those of
-    :func:`read_raw`.  ``path`` may be the file's bytes (see :func:`read_raw`).
+    :func:`read_raw`.  ``path`` may be the file's bytes (see :func:`read_raw`).  Inside the
+    block :meth:`RawFrame.render_srgb` renders the ground truth from the open file.
     """
     src, path = _source(path)
     path = name or path
@@ -230,19 +281,24 @@ def open_raw(path: str | os.PathLike | bytes, *, name: str = "") -> Iterator[Raw
         if not tiff:
             exp_s = float(other.shutter_speed) or None
             iso = float(other.iso_speed) or None
-        yield RawFrame(
-            mosaic=view,
-            black_level=black,  # type: ignore[arg-type]
-            white_level=white,
-            cfa=cfa,
-            white_balance=wb,  # type: ignore[arg-type]
-            color_matrix=matrix,
-            iso=iso,
-            exposure_s=exp_s,
-            make=make,
-            model=model,
-            path=path,
-        )
+        opened = _OpenFile(raw)
+        try:
+            yield RawFrame(
+                mosaic=view,
+                black_level=black,  # type: ignore[arg-type]
+                white_level=white,
+                cfa=cfa,
+                white_balance=wb,  # type: ignore[arg-type]
+                color_matrix=matrix,
+                iso=iso,
+                exposure_s=exp_s,
+                make=make,
+                model=model,
+                path=path,
+                _file=opened,
+            )
+        finally:
+            opened.raw = None
 
 
 def _is_linear_dng(src: str | io.BytesIO) -> bool:
@@ -343,13 +399,26 @@ def exposure_ratio(dark: RawFrame, bright: RawFrame) -> float:
 
 def _render(source: str | io.BytesIO, *, half_size: bool, what: str) -> np.ndarray:
     try:
-        with rawpy.imread(source) as raw:
-            # LibRaw renders with a zero matrix all the same, into colours that mean nothing
-            if _camera_matrix(np.array(raw.color_matrix, dtype=np.float64)) is None:
-                raise MissingMetadata(_no_matrix(what))
-            return raw.postprocess(half_size=half_size, **_GT_RECIPE)
+        raw = rawpy.imread(source)
     except (rawpy.LibRawError, OSError, ValueError) as exc:
-        raise UnreadableRaw(f"could not render {what}: {type(exc).__name__}: {exc}") from None
+        raise _unrenderable(what, exc) from None
+    with raw:
+        return _postprocess(raw, half_size=half_size, what=what)
+
+
+def _postprocess(raw: rawpy.RawPy, *, half_size: bool, what: str) -> np.ndarray:
+    """The ground-truth rendering (:data:`_GT_RECIPE`) of an open file."""
+    try:
+        # LibRaw renders with a zero matrix all the same, into colours that mean nothing
+        if _camera_matrix(np.array(raw.color_matrix, dtype=np.float64)) is None:
+            raise MissingMetadata(_no_matrix(what))
+        return raw.postprocess(half_size=half_size, **_GT_RECIPE)
+    except (rawpy.LibRawError, OSError, ValueError) as exc:
+        raise _unrenderable(what, exc) from None
+
+
+def _unrenderable(what: str, exc: Exception) -> UnreadableRaw:
+    return UnreadableRaw(f"could not render {what}: {type(exc).__name__}: {exc}")
 
 
 def render_srgb(

@@ -10,7 +10,7 @@ import pytest
 from capture.protocols import Exposure
 from capture.sim.camera import SimCamera
 from curate.errors import MissingMetadata, UnreadableRaw
-from curate.raw import exposure_ratio, read_raw, render_srgb
+from curate.raw import exposure_ratio, open_raw, read_raw, render_srgb
 
 DATA = Path(__file__).parents[1] / "data" / "raw"
 COLORCHART = DATA / "colorchart.dng"
@@ -93,3 +93,46 @@ def test_bytes_decode_like_the_file():
     )
     with pytest.raises(UnreadableRaw, match="chart"):
         read_raw(data[:1000], name="chart")
+
+
+# -- rendering the ground truth from the open file ----------------------------------------------
+
+
+@pytest.mark.parametrize("half_size", [False, True])
+def test_an_open_frame_renders_like_render_srgb_and_keeps_its_mosaic(tmp_path, half_size):
+    sim = _sim_dng(tmp_path, "10", "b.dng")
+    for source, name in [(COLORCHART, ""), (sim.read_bytes(), "b.dng")]:
+        expected = render_srgb(source, half_size=half_size, name=name)
+        owned = read_raw(source, name=name).mosaic
+        with open_raw(source, name=name) as frame:
+            rgb = frame.render_srgb(half_size=half_size)
+            # LibRaw renders into its own buffers: the lent mosaic is still the file's
+            np.testing.assert_array_equal(frame.mosaic, owned)
+        assert rgb.dtype == np.uint16 and rgb.shape == expected.shape
+        np.testing.assert_array_equal(rgb, expected)
+
+
+def test_an_open_frame_is_decoded_once_for_mosaic_and_rendering(monkeypatch):
+    import rawpy
+
+    opened = []
+    real = rawpy.imread
+    monkeypatch.setattr(rawpy, "imread", lambda *a, **k: opened.append(a) or real(*a, **k))
+    with open_raw(COLORCHART) as frame:
+        frame.render_srgb(half_size=True)
+    assert len(opened) == 1
+
+
+def test_rendering_a_closed_frame_is_a_bug_not_a_bad_file():
+    with open_raw(COLORCHART) as frame:
+        kept = frame
+    for closed in (kept, read_raw(COLORCHART)):
+        with pytest.raises(RuntimeError, match="inside open_raw's block"):
+            closed.render_srgb()
+
+
+def test_an_open_frame_without_a_colour_matrix_is_not_rendered():
+    with open_raw(DATA / "zero-matrix.dng") as frame:
+        assert frame.color_matrix is None
+        with pytest.raises(MissingMetadata, match="not rendered"):
+            frame.render_srgb()

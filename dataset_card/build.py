@@ -15,7 +15,8 @@ stays), and the residual, at most one pixel, is recorded per short frame (and pe
 on the sensor.
 
 Integrity: every frame is read once, through :meth:`capture.session.Session.read_frame`, which
-checks its size and sha256 against the journal; the bytes so checked are what is decoded.  A
+checks its size and sha256 against the journal; the bytes so checked are what is decoded,
+once (a reference's ground truth is rendered from the file LibRaw already holds open).  A
 frame that changed after capture (or after curation) stops the build with
 :class:`~dataset_card.errors.FrameChanged`: a release never holds pixels its recorded sha256
 does not vouch for.
@@ -46,7 +47,7 @@ import numpy as np
 from capture.errors import CaptureError, FrameMismatch
 from capture.session import FrameRecord, Session, open_session
 from curate.errors import CurateError
-from curate.raw import open_raw, render_mosaic, render_srgb
+from curate.raw import open_raw, render_mosaic
 from curate.result import Alignment, read_alignment
 from dataset_card import video
 from dataset_card.croissant import PAIRS_COLUMNS, PAIRS_CSV_COLUMNS
@@ -73,7 +74,10 @@ from sublux_common.progress import OnProgress
 
 __all__ = [
     "BuildResult",
+    "FrameEntry",
+    "LongEntry",
     "SessionPlan",
+    "ShortEntry",
     "build",
     "example_rows",
     "plan_sessions",
@@ -98,6 +102,107 @@ def _num(v) -> float:
 
 
 @dataclass
+class FrameEntry:
+    """A frame a session plan puts in the release: the fields of its frame-table row
+    (:class:`~dataset_card.schema.FrameRow`) and where its checked bytes come from.
+
+    Attributes
+    ----------
+    file, sha256 : str
+        The frame's name within its pass and its journalled sha256.
+    exposure_s, iso, t, angle : float or None
+        As journalled (None: unknown; the tables store NaN).
+    record : FrameRecord or None
+        The journal record its bytes are checked against (:func:`read_checked`); None only
+        for an entry made by hand (tests of the tables).
+    path : Path or None
+        The frame's file, for messages.
+    """
+
+    file: str
+    sha256: str
+    exposure_s: float | None
+    iso: float | None
+    t: float | None
+    angle: float | None
+    record: FrameRecord | None = field(default=None, repr=False)
+    path: Path | None = None
+
+    @classmethod
+    def of(cls, session: Session, record: FrameRecord, **fields: Any) -> Any:
+        """The entry of one journalled frame of ``session``; ``fields`` set the rest."""
+        return cls(
+            file=record.name,
+            sha256=record.sha256,
+            exposure_s=record.shutter_s,
+            iso=record.iso,
+            t=record.t_start,
+            angle=record.angle,
+            record=record,
+            path=session.frame_path(record),
+            **fields,
+        )
+
+    def _row_fields(self) -> dict[str, Any]:
+        """The :class:`~dataset_card.schema.FrameRow` fields, by name (None as NaN)."""
+        return {
+            "file": self.file,
+            "sha256": self.sha256,
+            "exposure_s": _num(self.exposure_s),
+            "iso": _num(self.iso),
+            "t": _num(self.t),
+            "angle": _num(self.angle),
+        }
+
+
+@dataclass
+class ShortEntry(FrameEntry):
+    """A kept short frame of a plan and the pair it is in (a row of ``short_frames``).
+
+    ``ref`` indexes the plan's ``long`` (-1: unpaired, then ``score``, ``dy``, ``dx`` and
+    ``exposure_ratio`` are NaN); ``dy``/``dx`` are the pair's shift left after its
+    reference's even offset.
+    """
+
+    ref: int = -1
+    score: float = math.nan
+    dy: float = math.nan
+    dx: float = math.nan
+    exposure_ratio: float = math.nan
+
+    @property
+    def paired(self) -> bool:
+        """Whether the frame has a reference."""
+        return self.ref >= 0
+
+    def row(self) -> ShortFrameRow:
+        """The entry as its ``short_frames`` row, filled by field name."""
+        return ShortFrameRow(
+            **self._row_fields(),
+            ref=self.ref,
+            score=_num(self.score),
+            dy=_num(self.dy),
+            dx=_num(self.dx),
+            exposure_ratio=_num(self.exposure_ratio),
+        )
+
+
+@dataclass
+class LongEntry(FrameEntry):
+    """A reference of a plan (a row of ``long_frames``): where its window sits relative to
+    the short window (``offset``, even for a raw reference) and its own shift left after
+    that offset (``residual``, at most a pixel)."""
+
+    offset: tuple[int, int] = (0, 0)
+    residual: tuple[float, float] = (0.0, 0.0)
+
+    def row(self) -> LongFrameRow:
+        """The entry as its ``long_frames`` row, filled by field name."""
+        (oy, ox), (dy, dx) = self.offset, self.residual
+        return LongFrameRow(**self._row_fields(), offset_y=oy, offset_x=ox, dy=dy, dx=dx)
+
+
+@dataclass
 class SessionPlan:
     """What one session contributes to a release."""
 
@@ -105,8 +210,8 @@ class SessionPlan:
     alignment: Alignment | None
     kind: str
     split: str = ""
-    short: list[dict] = field(default_factory=list)
-    long: list[dict] = field(default_factory=list)
+    short: list[ShortEntry] = field(default_factory=list)
+    long: list[LongEntry] = field(default_factory=list)
     window: tuple[int, int, int, int] = (0, 0, 0, 0)
     sensor: tuple[int, int] = (0, 0)
     attrs: dict = field(default_factory=dict)
@@ -137,7 +242,7 @@ class SessionPlan:
                 out.append({"file": d.file, "reason": d.reason, "detail": d.detail or ""})
         if self.kind != "static":
             return out  # a sweep's bright frames no dark frame was matched to are not lost
-        used = {entry["file"] for entry in self.long} | {d["file"] for d in out}
+        used = {entry.file for entry in self.long} | {d["file"] for d in out}
         for fr in self.alignment.frames("bright"):
             if fr.kept and fr.file not in used:
                 out.append(
@@ -174,7 +279,7 @@ class SessionPlan:
             "lighting": a["lighting"],
             "frames_short": len(self.short),
             "frames_long": len(self.long),
-            "pairs": sum(1 for s in self.short if s["ref"] >= 0),
+            "pairs": sum(1 for s in self.short if s.paired),
             "dropped": dropped,
             "rejected": 0 if self.alignment is None else len(self.alignment.rejected),
             "registration": a["registration"],
@@ -187,21 +292,6 @@ class SessionPlan:
             "unused_references": self.unused_references(),
             "mean_reference": self.mean_reference,
         }
-
-
-def _frame_meta(session: Session, pass_: str) -> dict[str, dict]:
-    return {
-        f.name: {
-            "path": session.frame_path(f),
-            "record": f,
-            "sha256": f.sha256,
-            "exposure_s": f.shutter_s,
-            "iso": f.iso,
-            "t": f.t_start,
-            "angle": f.angle,
-        }
-        for f in session.frames(pass_)
-    }
 
 
 def read_checked(session: Session, record: FrameRecord) -> bytes:
@@ -262,25 +352,14 @@ def _plan_one(path: str | os.PathLike) -> SessionPlan:
                 f"{alignment.source.get('session_id')!r}, not {s.session_id!r}; re-run "
                 f"`curate align {path} --force`"
             )
-    dark = _frame_meta(s, "dark")
+    dark = {f.name: f for f in s.frames("dark")}
     plan = SessionPlan(session=s, alignment=alignment, kind=s.kind if has_refs else DYNAMIC)
     if alignment is None:
-        plan.short = [
-            {
-                **m,
-                "file": f,
-                "ref": -1,
-                "score": math.nan,
-                "dy": math.nan,
-                "dx": math.nan,
-                "exposure_ratio": math.nan,
-            }
-            for f, m in dark.items()
-        ]
+        plan.short = [ShortEntry.of(s, f) for f in dark.values()]
         if not plan.short:
             raise BadRelease(f"expected frames in {path}, found none")
     else:
-        bright = _frame_meta(s, "bright")
+        bright = {f.name: f for f in s.frames("bright")}
         pairs = {p.dark: p for p in alignment.pairs}
         refs, shifts = _references(alignment)
         if not refs:
@@ -299,34 +378,29 @@ def _plan_one(path: str | os.PathLike) -> SessionPlan:
         for fr in alignment.frames("dark"):
             if not fr.kept:
                 continue
-            f = fr.file
-            p = pairs.get(f)
-            entry = {
-                **dark[f],
-                "file": f,
-                "ref": -1,
-                "score": math.nan,
-                "dy": math.nan,
-                "dx": math.nan,
-                "exposure_ratio": math.nan,
-            }
-            if p is not None:
-                oy, ox = offsets[p.bright]
-                entry.update(
+            p = pairs.get(fr.file)
+            if p is None:
+                plan.short.append(ShortEntry.of(s, dark[fr.file]))
+                continue
+            oy, ox = offsets[p.bright]
+            plan.short.append(
+                ShortEntry.of(
+                    s,
+                    dark[fr.file],
                     ref=ref_index[p.bright],
                     score=p.score,
                     dy=p.dy - oy,
                     dx=p.dx - ox,
                     exposure_ratio=_num(p.exposure_ratio),
                 )
-            plan.short.append(entry)
+            )
         plan.long = [
-            {
-                **bright[f],
-                "file": f,
-                "offset": offsets[f],
-                "residual": (shifts[f][0] - offsets[f][0], shifts[f][1] - offsets[f][1]),
-            }
+            LongEntry.of(
+                s,
+                bright[f],
+                offset=offsets[f],
+                residual=(shifts[f][0] - offsets[f][0], shifts[f][1] - offsets[f][1]),
+            )
             for f in refs
         ]
     return plan
@@ -356,13 +430,13 @@ def _references(alignment: Alignment) -> tuple[list[str], dict[str, tuple[float,
 
 def _geometry(plan: SessionPlan) -> None:
     first_frame = plan.short[0]
-    data = read_checked(plan.session, first_frame["record"])
-    with open_raw(data, name=str(first_frame["path"])) as raw:  # the size and levels; no copy
+    data = read_checked(plan.session, first_frame.record)
+    with open_raw(data, name=str(first_frame.path)) as raw:  # the size and levels; no copy
         hs, ws = raw.mosaic.shape
         first = dataclasses.replace(raw, mosaic=np.empty((0, 0), np.uint16))
     plan.sensor = (hs, ws)
-    oys = [l_["offset"][0] for l_ in plan.long] or [0]
-    oxs = [l_["offset"][1] for l_ in plan.long] or [0]
+    oys = [entry.offset[0] for entry in plan.long] or [0]
+    oxs = [entry.offset[1] for entry in plan.long] or [0]
     y0, x0 = max(0, -min(oys)), max(0, -min(oxs))
     h = (hs - y0 - max(0, max(oys))) // 2 * 2
     w = (ws - x0 - max(0, max(oxs))) // 2 * 2
@@ -373,8 +447,8 @@ def _geometry(plan: SessionPlan) -> None:
             "the curation report"
         )
     plan.window = (y0, x0, h, w)
-    ratios = [s["exposure_ratio"] for s in plan.short if not math.isnan(s["exposure_ratio"])]
-    meta = plan.session.meta
+    ratios = [s.exposure_ratio for s in plan.short if not math.isnan(s.exposure_ratio)]
+    camera = plan.session.camera
     matrix = first.color_matrix
     if matrix is None and plan.long:
         # references are rendered to the ground truth, which needs the colour matrix
@@ -391,13 +465,13 @@ def _geometry(plan: SessionPlan) -> None:
             [math.nan] * 9 if matrix is None else [float(v) for row in matrix for v in row]
         ),
         "exposure_ratio": float(np.median(ratios)) if ratios else math.nan,
-        "iso": _num(plan.short[0]["iso"]),
-        "short_exposure_s": _num(plan.short[0]["exposure_s"]),
-        "long_exposure_s": _num(plan.long[0]["exposure_s"]) if plan.long else math.nan,
-        "camera_make": meta["camera"].get("make") or first.make,
-        "camera_model": meta["camera"].get("model") or first.model,
-        "lighting": meta.get("lighting") or "",
-        "lux": _num(meta.get("lux")),
+        "iso": _num(plan.short[0].iso),
+        "short_exposure_s": _num(plan.short[0].exposure_s),
+        "long_exposure_s": _num(plan.long[0].exposure_s) if plan.long else math.nan,
+        "camera_make": camera.make or first.make,
+        "camera_model": camera.model or first.model,
+        "lighting": plan.session.lighting,
+        "lux": _num(plan.session.lux),
         "kind": plan.kind,
         "registration": (
             plan.alignment.method["registration"] if plan.alignment else "none (no references)"
@@ -467,28 +541,30 @@ def _in_order(pool: ThreadPoolExecutor, fn: Callable, items: Sequence, ahead: in
         yield pending.popleft().result()
 
 
-def _short_window(plan: SessionPlan, entry: dict) -> np.ndarray:
+def _short_window(plan: SessionPlan, entry: ShortEntry) -> np.ndarray:
     """The release's window of one short frame, cut while the frame is in LibRaw's buffer,
     decoded from the bytes checked against the journal."""
     y0, x0, h, w = plan.window
-    data = read_checked(plan.session, entry["record"])
-    with open_raw(data, name=str(entry["path"])) as raw:
+    data = read_checked(plan.session, entry.record)
+    with open_raw(data, name=str(entry.path)) as raw:
         if raw.mosaic.shape != plan.sensor:
-            raise BadRelease(f"{entry['path']}: expected {plan.sensor}, found {raw.mosaic.shape}")
+            raise BadRelease(f"{entry.path}: expected {plan.sensor}, found {raw.mosaic.shape}")
         return _crop(raw.mosaic, y0, x0, h, w)
 
 
-def _long_window(plan: SessionPlan, entry: dict) -> tuple[np.ndarray, np.ndarray]:
-    """A reference's window and the window of its sRGB rendering, from one checked read."""
+def _long_window(plan: SessionPlan, entry: LongEntry) -> tuple[np.ndarray, np.ndarray]:
+    """A reference's window and the window of its sRGB rendering, from one checked read and
+    one decode (the ground truth is rendered from the file LibRaw already holds open)."""
     y0, x0, h, w = plan.window
-    y, x = y0 + entry["offset"][0], x0 + entry["offset"][1]
-    data = read_checked(plan.session, entry["record"])
-    name = str(entry["path"])
+    y, x = y0 + entry.offset[0], x0 + entry.offset[1]
+    data = read_checked(plan.session, entry.record)
+    name = str(entry.path)
     with open_raw(data, name=name) as raw:
         if raw.mosaic.shape != plan.sensor:
             raise BadRelease(f"{name}: expected {plan.sensor}, found {raw.mosaic.shape}")
         mosaic = _crop(raw.mosaic, y, x, h, w)
-    return mosaic, _crop(render_srgb(data, name=name), y, x, h, w)
+        rgb = raw.render_srgb()
+    return mosaic, _crop(rgb, y, x, h, w)
 
 
 def render_mean(mean: np.ndarray, attrs: dict) -> np.ndarray:
@@ -505,17 +581,17 @@ def render_mean(mean: np.ndarray, attrs: dict) -> np.ndarray:
     )
 
 
-def _is_example(plan: SessionPlan, entry: dict) -> bool:
+def _is_example(plan: SessionPlan, entry: ShortEntry) -> bool:
     """Whether a short frame is one of the release's examples (a row of its split's table):
     a paired frame, or any frame of a session without references."""
-    return entry["ref"] >= 0 or plan.kind == DYNAMIC
+    return entry.paired or plan.kind == DYNAMIC
 
 
-def _short_and_preview(plan: SessionPlan, entry: dict) -> tuple[np.ndarray, bytes | None]:
+def _short_and_preview(plan: SessionPlan, entry: ShortEntry) -> tuple[np.ndarray, bytes | None]:
     frame = _short_window(plan, entry)
     if not _is_example(plan, entry):
         return frame, None
-    return frame, preview_short(frame, plan.attrs, entry["exposure_ratio"])
+    return frame, preview_short(frame, plan.attrs, entry.exposure_ratio)
 
 
 def start_group(writer: SplitWriter, plan: SessionPlan, *, gt: bool, **options: Any) -> Any:
@@ -603,43 +679,9 @@ def _add_rows(
 
 def _write_tables(g: Any, plan: SessionPlan) -> None:
     """``short_frames`` and ``long_frames`` of a session (either layout)."""
-    g.write_table("short_frames", ShortFrameRow.table(_short_row(s) for s in plan.short))
+    g.write_table("short_frames", ShortFrameRow.table(s.row() for s in plan.short))
     if plan.long:
-        g.write_table("long_frames", LongFrameRow.table(_long_row(s) for s in plan.long))
-
-
-def _short_row(entry: dict) -> ShortFrameRow:
-    """A kept short frame's plan entry as its ``short_frames`` row."""
-    return ShortFrameRow(
-        file=entry["file"],
-        sha256=entry["sha256"],
-        exposure_s=_num(entry["exposure_s"]),
-        iso=_num(entry["iso"]),
-        t=_num(entry["t"]),
-        angle=_num(entry["angle"]),
-        ref=entry["ref"],
-        score=_num(entry["score"]),
-        dy=_num(entry["dy"]),
-        dx=_num(entry["dx"]),
-        exposure_ratio=_num(entry["exposure_ratio"]),
-    )
-
-
-def _long_row(entry: dict) -> LongFrameRow:
-    """A reference's plan entry as its ``long_frames`` row."""
-    (oy, ox), (dy, dx) = entry["offset"], entry["residual"]
-    return LongFrameRow(
-        file=entry["file"],
-        sha256=entry["sha256"],
-        exposure_s=_num(entry["exposure_s"]),
-        iso=_num(entry["iso"]),
-        t=_num(entry["t"]),
-        angle=_num(entry["angle"]),
-        offset_y=oy,
-        offset_x=ox,
-        dy=dy,
-        dx=dx,
-    )
+        g.write_table("long_frames", LongFrameRow.table(s.row() for s in plan.long))
 
 
 def build(
@@ -727,25 +769,25 @@ def example_rows(plan: SessionPlan, file: str) -> Iterator[dict]:
     for i, s in enumerate(plan.short):
         if not _is_example(plan, s):
             continue
-        ref = plan.long[s["ref"]] if s["ref"] >= 0 else None
+        ref = plan.long[s.ref] if s.paired else None
         yield {
             "split": plan.split,
             "session_id": plan.session_id,
             "scene": plan.scene,
             "file": file,
             "short_index": i,
-            "ref_index": s["ref"],
-            "short_file": s["file"],
-            "short_sha256": s["sha256"],
-            "long_file": ref["file"] if ref else "",
-            "long_sha256": ref["sha256"] if ref else "",
-            "exposure_ratio": s["exposure_ratio"],
-            "iso": s["iso"],
-            "short_exposure_s": s["exposure_s"],
-            "long_exposure_s": ref["exposure_s"] if ref else math.nan,
-            "dy": round(s["dy"], 4),
-            "dx": round(s["dx"], 4),
-            "score": s["score"],
+            "ref_index": s.ref,
+            "short_file": s.file,
+            "short_sha256": s.sha256,
+            "long_file": ref.file if ref else "",
+            "long_sha256": ref.sha256 if ref else "",
+            "exposure_ratio": s.exposure_ratio,
+            "iso": s.iso,
+            "short_exposure_s": s.exposure_s,
+            "long_exposure_s": ref.exposure_s if ref else math.nan,
+            "dy": round(s.dy, 4),
+            "dx": round(s.dx, 4),
+            "score": s.score,
             "lux": plan.attrs["lux"],
             "kind": plan.kind,
         }

@@ -541,7 +541,7 @@ def _describe(
     for split, paths in result.files.items():
         members = [p for p in plan.plans if p.split == split]
         files = [hashed[p] for p in paths]
-        pairs = sum(1 for p in members for s in p.short if s["ref"] >= 0)
+        pairs = sum(1 for p in members for s in p.short if s.paired)
         rows = result.rows.get(split)
         splits.append(
             SplitInfo(

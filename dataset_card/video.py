@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,7 +40,7 @@ from curate.video import verified_copy, video_rgb_frames
 from dataset_card.errors import BadRelease
 
 if TYPE_CHECKING:
-    from dataset_card.build import SessionPlan
+    from dataset_card.build import FrameEntry, SessionPlan
     from dataset_card.h5writer import SplitWriter
 
 __all__ = ["geometry", "is_video", "write_session"]
@@ -79,30 +79,27 @@ def geometry(plan: SessionPlan) -> None:
     shifts = (
         []
         if raw_refs
-        else [
-            (e["offset"][0] + e["residual"][0], e["offset"][1] + e["residual"][1])
-            for e in plan.long
-        ]
+        else [(e.offset[0] + e.residual[0], e.offset[1] + e.residual[1]) for e in plan.long]
     )
-    old = [e["offset"] for e in plan.long]
+    old = [e.offset for e in plan.long]
     for e, (dy, dx) in zip(plan.long if shifts else [], shifts, strict=True):
-        e["offset"] = (round(dy), round(dx))
-        e["residual"] = (dy - e["offset"][0], dx - e["offset"][1])
+        e.offset = (round(dy), round(dx))
+        e.residual = (dy - e.offset[0], dx - e.offset[1])
     for e in plan.short if shifts else []:
-        if e["ref"] >= 0:
-            k = e["ref"]
-            e["dy"] += old[k][0] - plan.long[k]["offset"][0]
-            e["dx"] += old[k][1] - plan.long[k]["offset"][1]
+        if e.paired:
+            k = e.ref
+            e.dy += old[k][0] - plan.long[k].offset[0]
+            e.dx += old[k][1] - plan.long[k].offset[1]
     plan.sensor = (h_s, w_s)
-    oys = [e["offset"][0] for e in plan.long] or [0]
-    oxs = [e["offset"][1] for e in plan.long] or [0]
+    oys = [e.offset[0] for e in plan.long] or [0]
+    oxs = [e.offset[1] for e in plan.long] or [0]
     y0, x0 = max(0, -min(oys)), max(0, -min(oxs))
     h = h_s - y0 - max(0, max(oys))
     w = w_s - x0 - max(0, max(oxs))
     if h < 32 or w < 32:
         raise BadRelease(f"{s.path}: the pairs' shifts leave no common region of the frames")
     plan.window = (y0, x0, h, w)
-    ratios = [e["exposure_ratio"] for e in plan.short if not math.isnan(e["exposure_ratio"])]
+    ratios = [e.exposure_ratio for e in plan.short if not math.isnan(e.exposure_ratio)]
     meta = s.meta
 
     def num(v: Any) -> float:
@@ -115,9 +112,9 @@ def geometry(plan: SessionPlan) -> None:
     plan.attrs = {
         **levels,
         "exposure_ratio": float(np.median(ratios)) if ratios else math.nan,
-        "iso": num(plan.short[0]["iso"]),
-        "short_exposure_s": num(plan.short[0]["exposure_s"]),
-        "long_exposure_s": num(plan.long[0]["exposure_s"]) if plan.long else math.nan,
+        "iso": num(plan.short[0].iso),
+        "short_exposure_s": num(plan.short[0].exposure_s),
+        "long_exposure_s": num(plan.long[0].exposure_s) if plan.long else math.nan,
         "camera_make": meta["camera"].get("make") or "",
         "camera_model": meta["camera"].get("model") or "",
         "lighting": meta.get("lighting") or "",
@@ -139,8 +136,8 @@ def _raw_levels(plan: SessionPlan, size: tuple[int, int]) -> dict[str, Any]:
     from dataset_card.build import read_checked
 
     first = plan.long[0]
-    data = read_checked(plan.session, first["record"])
-    with open_raw(data, name=str(first["path"])) as raw:
+    data = read_checked(plan.session, first.record)
+    with open_raw(data, name=str(first.path)) as raw:
         shape = raw.mosaic.shape
         try:
             matrix = raw.require_color_matrix()
@@ -161,19 +158,19 @@ def _raw_levels(plan: SessionPlan, size: tuple[int, int]) -> dict[str, Any]:
     return out
 
 
-def _frames(plan: SessionPlan, entries: list[dict]) -> dict[int, np.ndarray]:
+def _frames(plan: SessionPlan, entries: Sequence[FrameEntry]) -> dict[int, np.ndarray]:
     """Decode the wanted frames of one video (the entries' records), from its checked bytes;
     returns {entry index: frame}, streaming (only the wanted frames are kept)."""
     if not entries:
         return {}
     wanted: dict[int, list[int]] = {}
     for i, e in enumerate(entries):
-        wanted.setdefault(e["record"].video_frame, []).append(i)
+        wanted.setdefault(e.record.video_frame, []).append(i)
     from dataset_card.build import read_checked  # build imports this module
 
-    data = read_checked(plan.session, entries[0]["record"])
+    data = read_checked(plan.session, entries[0].record)
     out: dict[int, np.ndarray] = {}
-    with verified_copy(data, entries[0]["path"].suffix) as path:
+    with verified_copy(data, entries[0].path.suffix) as path:
         for n, rgb in enumerate(video_rgb_frames(path)):
             for i in wanted.get(n, ()):
                 out[i] = rgb
@@ -182,8 +179,8 @@ def _frames(plan: SessionPlan, entries: list[dict]) -> dict[int, np.ndarray]:
     if len(out) != len(entries):
         lost = sorted(set(range(len(entries))) - set(out))
         raise BadRelease(
-            f"{plan.session.path}: expected frames {[entries[i]['file'] for i in lost[:5]]} in "
-            f"{entries[0]['path'].name}, found the video shorter; re-import it"
+            f"{plan.session.path}: expected frames {[entries[i].file for i in lost[:5]]} in "
+            f"{entries[0].path.name}, found the video shorter; re-import it"
         )
     return out
 
@@ -226,7 +223,7 @@ def write_session(
     else:
         long = _frames(plan, plan.long)
         for j, e in enumerate(plan.long):
-            y, x = y0 + e["offset"][0], x0 + e["offset"][1]
+            y, x = y0 + e.offset[0], x0 + e.offset[1]
             frame = np.ascontiguousarray(long.pop(j)[y : y + h, x : x + w])
             g.write_long(j, frame)
             gt_previews[j] = preview8(frame)

@@ -196,12 +196,12 @@ def test_release_plan_carries_the_colour_matrix(tmp_path):
     s = curated_scene(tmp_path, "desk", seed=3, size=(96, 128), frames=2)
     (plan,) = plan_sessions([s], fractions={"train": 1.0})
     a = plan.attrs
-    first = read_raw(plan.short[0]["path"])
+    first = read_raw(plan.short[0].path)
     assert a["color_matrix"] == [v for row in first.color_matrix for v in row]
     assert len(a["color_matrix"]) == 9
     _assert_rows_proportional(np.reshape(a["color_matrix"], (3, 3)), COLOR_MATRIX_D65)
     # the attributes alone are enough to re-render a reference exactly like its ground truth
-    ref = plan.long[0]["path"]
+    ref = plan.long[0].path
     out = render_mosaic(
         read_raw(ref).mosaic,
         black_level=a["black_level"],

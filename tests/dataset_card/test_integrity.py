@@ -219,10 +219,10 @@ def test_a_curation_from_before_the_references_key_still_builds(tmp_path):
         fr["kept"] = True
     path.write_text(json.dumps(al))
     plan = plan_sessions([s], split_lists=_lists(tmp_path, ["desk"], [], []))[0]
-    assert [entry["file"] for entry in plan.long] == ["0000.dng"]
+    assert [entry.file for entry in plan.long] == ["0000.dng"]
     median = float(np.median([1.9 + 0.1 * i for i in range(len(al["pairs"]))]))
-    assert plan.long[0]["offset"] == (2, 0)
-    assert plan.long[0]["residual"][0] == pytest.approx(median - 2)
+    assert plan.long[0].offset == (2, 0)
+    assert plan.long[0].residual[0] == pytest.approx(median - 2)
     assert not plan.mean_reference
     unused = plan.summary()["unused_references"]
     assert [u["file"] for u in unused] == ["0001.dng"]
@@ -414,9 +414,9 @@ def test_a_listed_reference_without_pairs_is_still_in_the_release(sessions, tmp_
     al["pairs"] = [p for p in al["pairs"] if p["bright"] != "0002.dng"]
     path.write_text(json.dumps(al))
     plan = plan_sessions([s], split_lists=_lists(tmp_path, ["multi"], [], []))[0]
-    assert [e["file"] for e in plan.long] == list(SHIFTS)
-    assert [e["offset"] for e in plan.long] == [(0, 0), (2, 2), (0, 0)]
-    assert [e["ref"] for e in plan.short] == [0, 1, -1, 0, 1]
+    assert [e.file for e in plan.long] == list(SHIFTS)
+    assert [e.offset for e in plan.long] == [(0, 0), (2, 2), (0, 0)]
+    assert [e.ref for e in plan.short] == [0, 1, -1, 0, 1]
     assert plan.mean_reference and plan.summary()["rejected"] == 1
 
 

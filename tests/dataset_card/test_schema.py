@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from dataset_card import hdf5, schema
-from dataset_card.build import LONG_DTYPE, _write_tables
+from dataset_card.build import LONG_DTYPE, LongEntry, ShortEntry, _write_tables
 from dataset_card.card import write_card
 from dataset_card.errors import BadRelease
 from dataset_card.h5writer import SplitWriter
@@ -82,21 +82,21 @@ def seeded_plan(seed: int = 13, t: int = 7, k: int = 3) -> SimpleNamespace:
     for i in range(t):
         paired = i % 3 != 2 and k > 0
         short.append(
-            {
+            ShortEntry(
                 **frame(i, "dark"),
-                "ref": int(i % k) if paired and k else -1,
-                "score": float(rng.random()) if paired else math.nan,
-                "dy": float(rng.uniform(-1, 1)) if paired else math.nan,
-                "dx": float(rng.uniform(-1, 1)) if paired else math.nan,
-                "exposure_ratio": 300.0 if paired else math.nan,
-            }
+                ref=int(i % k) if paired and k else -1,
+                score=float(rng.random()) if paired else math.nan,
+                dy=float(rng.uniform(-1, 1)) if paired else math.nan,
+                dx=float(rng.uniform(-1, 1)) if paired else math.nan,
+                exposure_ratio=300.0 if paired else math.nan,
+            )
         )
     long = [
-        {
+        LongEntry(
             **frame(j, "bright"),
-            "offset": (2 * j, -2 * j),
-            "residual": (float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1))),
-        }
+            offset=(2 * j, -2 * j),
+            residual=(float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1))),
+        )
         for j in range(k)
     ]
     return SimpleNamespace(short=short, long=long)

@@ -15,7 +15,6 @@ import logging
 import re
 import shutil
 import struct
-import subprocess
 from fractions import Fraction
 from html.parser import HTMLParser
 from pathlib import Path
@@ -31,6 +30,7 @@ from capture.sim.camera import encode_dng
 from curate.errors import CurateError
 from curate.report import _oriented, _shift, write_report
 from curate.result import Alignment, read_alignment, write_alignment
+from tests._browser import chromium, screenshot
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 runner = CliRunner()
@@ -487,20 +487,12 @@ def test_dark_frames_from_a_video_are_read_at_their_frame_number(tmp_path, sessi
 
 @pytest.mark.browser
 def test_page_renders_in_headless_chromium(tmp_path, sessions):
-    chromium = shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-    )
-    if chromium is None:
-        pytest.skip("headless Chromium is not installed: run .ci/install-browser")
+    exe = chromium()
     html_path = write_report(_curate(tmp_path, sessions / "refs2"))
     shot = tmp_path / "shot.png"
-    cmd = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
-        "--window-size=1280,2000", "--virtual-time-budget=2000", html_path.as_uri(),
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    proc = screenshot(
+        exe, html_path.as_uri(), shot, profile=tmp_path / "profile", size=(1280, 2000)
+    )
     assert shot.exists(), proc.stderr[-2000:]
     image = cv2.imread(str(shot), cv2.IMREAD_COLOR)
     assert image.shape[:2] == (2000, 1280)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,6 +16,7 @@ from curate import review as reviewmod
 from curate.cli import app
 from curate.pipeline import align_session
 from curate.review_server import ReviewServer, Target
+from tests._browser import Chromium, chromium
 from tests.curate._sessions import static_session
 
 runner = CliRunner()
@@ -168,104 +167,11 @@ def test_the_server_answers_only_under_its_token_and_to_local_hosts(session):
 # -- in a browser --------------------------------------------------------------------------
 
 
-class _Chromium:
-    """Headless Chromium driven over the DevTools protocol on a pipe (fds 3 and 4)."""
-
-    def __init__(self, exe: str, profile: Path):
-        to_r, to_w = os.pipe()
-        from_r, from_w = os.pipe()
-
-        def child() -> None:
-            a, b = os.dup(to_r), os.dup(from_w)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
-            os.set_inheritable(3, True)
-            os.set_inheritable(4, True)
-
-        cmd = [
-            exe, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", f"--user-data-dir={profile}", "about:blank",
-        ]  # fmt: skip
-        self.proc = subprocess.Popen(
-            cmd,
-            preexec_fn=child,
-            close_fds=False,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        os.close(to_r)
-        os.close(from_w)
-        self.w = os.fdopen(to_w, "wb", buffering=0)
-        self.r = os.fdopen(from_r, "rb", buffering=0)
-        self.buf = b""
-        self.n = 0
-        self.session = None
-
-    def send(self, method: str, **params):
-        self.n += 1
-        msg = {"id": self.n, "method": method, "params": params}
-        if self.session:
-            msg["sessionId"] = self.session
-        self.w.write(json.dumps(msg).encode() + b"\0")
-        while True:
-            while b"\0" not in self.buf:
-                chunk = self.r.read(65536)
-                assert chunk, "Chromium closed its DevTools pipe"
-                self.buf += chunk
-            raw, self.buf = self.buf.split(b"\0", 1)
-            m = json.loads(raw)
-            if m.get("id") == self.n:
-                assert "error" not in m, m["error"]
-                return m["result"]
-
-    def open(self, url: str) -> None:
-        target = self.send("Target.createTarget", url="about:blank")
-        self.session = self.send(
-            "Target.attachToTarget", targetId=target["targetId"], flatten=True
-        )["sessionId"]
-        self.send("Page.navigate", url=url)
-
-    def wait_for(self, condition: str):
-        """Evaluate until ``condition`` is truthy, in the page (no sleeps here); null after
-        the page's 3000th try."""
-        expr = (
-            "new Promise(r => { let n = 0; const c = () => { const v = (" + condition + "); "
-            "v || ++n > 3000 ? r(v || null) : setTimeout(c, 20); }; c(); })"
-        )
-        for _ in range(20):  # the page may still be replacing about:blank
-            try:
-                got = self.send("Runtime.evaluate", expression=expr, awaitPromise=True)
-            except AssertionError as exc:
-                if "context was destroyed" not in str(exc):
-                    raise
-                continue
-            return got["result"].get("value")
-        raise AssertionError(f"the page never settled to evaluate {condition}")
-
-    def key(self, key: str, code: str, vk: int, text: str | None = None) -> None:
-        for kind in ("keyDown", "keyUp"):
-            params = {"type": kind, "key": key, "code": code, "windowsVirtualKeyCode": vk}
-            if text and kind == "keyDown":
-                params["text"] = text
-            self.send("Input.dispatchKeyEvent", **params)
-
-    def close(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-        self.w.close()
-        self.r.close()
-
-
 @pytest.mark.browser
 def test_the_page_rejects_a_frame_by_keyboard_in_headless_chromium(session, tmp_path):
-    exe = shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-    )
-    if exe is None:
-        pytest.skip("headless Chromium is not installed: run .ci/install-browser")
+    exe = chromium()
     with ReviewServer([Target("s", session / "curation", session)], user="tester") as srv:
-        browser = _Chromium(exe, tmp_path / "profile")
+        browser = Chromium(exe, tmp_path / "profile")
         try:
             browser.open(srv.url)
             assert browser.wait_for("document.body && document.body.dataset.ready") == "1"

@@ -2,8 +2,10 @@
 
 Returns owned data (rawpy's ``raw_image`` is a view into memory that dies with the file handle)
 and turns LibRaw's errors into :class:`~curate.errors.UnreadableRaw`.  Renders to sRGB with one
-recipe, the SID/SMID ground truth's: a raw file (:func:`render_srgb`) or any Bayer mosaic with
-its levels, white balance and colour matrix (:func:`render_mosaic`, through an in-memory DNG).
+recipe, the SID/SMID ground truth's: a raw file (:func:`render_srgb`), the file :func:`open_raw`
+holds open (:meth:`RawFrame.render_srgb`: one decode for the mosaic and its rendering), or any
+Bayer mosaic with its levels, white balance and colour matrix (:func:`render_mosaic`, through an
+in-memory DNG).
 
 Exposure time and ISO come from the file's EXIF where it is TIFF-based (DNG, NEF, ARW, CR2,
 ...), because LibRaw invents a 1 s shutter from an APEX value of 0 when the camera recorded

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -129,7 +129,7 @@ class FrameEntry:
     path: Path | None = None
 
     @classmethod
-    def of(cls, session: Session, record: FrameRecord, **fields: Any) -> Any:
+    def of(cls, session: Session, record: FrameRecord, **fields: Any) -> Self:
         """The entry of one journalled frame of ``session``; ``fields`` set the rest."""
         return cls(
             file=record.name,

@@ -41,6 +41,7 @@ from capture.errors import (
 from capture.protocols import Camera, Turntable
 from capture.session import (
     PASSES,
+    Session,
     SessionWriter,
     check_new_session_dir,
     finish_interrupted_creation,
@@ -249,12 +250,11 @@ def _run(writer: SessionWriter, rig: _Rig, passes: list[str], command: str) -> N
     out.print(f"[green]done:[/] {shot} frames in {writer.path}")
 
 
-def _show_warnings(session) -> None:
+def _show_warnings(session: Session) -> None:
     """Print the session's journalled warnings (this run's and earlier ones'), in yellow."""
     for w in session.warnings:
-        code = w.get("code") or "warning"
-        message = escape(str(w.get("message", "")))
-        err.print(f"[yellow]warning ({escape(str(code))}):[/] {message}", highlight=False)
+        code = w.code or "warning"
+        err.print(f"[yellow]warning ({escape(code)}):[/] {escape(w.message)}", highlight=False)
 
 
 def _sim_settings(
@@ -310,7 +310,7 @@ def _static(
         sim = None
         shutter_count = 0
         if camera == "sim":
-            sim = (writer.session.meta["camera"].get("sim") if writer else None) or _sim_settings(
+            sim = (writer.session.camera.sim if writer else None) or _sim_settings(
                 scene, sim_size, sim_seed, sim_lux, sim_object
             )
             if writer:

@@ -783,7 +783,7 @@ def _run(writer: SessionWriter, sources: dict[str, Source], *, link, resumed, pr
             "the dark pass is a video (8-bit sRGB, the camera's own rendering) and the "
             "references are raw: pairs mix a rendered input with raw ground truth"
         )
-        if not any(w.get("code") == "video_with_raw_references" for w in s.warnings):
+        if not any(w.code == "video_with_raw_references" for w in s.warnings):
             writer.warn("video_with_raw_references", msg)
         warnings.append(msg)
     try:

@@ -38,6 +38,7 @@ from capture.session import (
     FrameRecord,
     Session,
     SessionWriter,
+    WarningRecord,
     finish_interrupted_creation,
     load_journal,
     read_frame_bytes,
@@ -199,15 +200,13 @@ def _repair(path: Path, command: str) -> RepairReport:
         extra = []
         if report.damaged_lines:
             extra.append(
-                {
-                    "type": "event",
-                    "t": now,
-                    "what": "warning",
-                    "code": "journal_repaired",
-                    "message": f"`capture repair` dropped {len(report.damaged_lines)} damaged "
+                WarningRecord(
+                    code="journal_repaired",
+                    message=f"`capture repair` dropped {len(report.damaged_lines)} damaged "
                     f"journal line(s) (kept in {report.backup}); what they held is unknown",
-                    "lines": [d["line"] for d in report.damaged_lines],
-                }
+                    t=now,
+                    details={"lines": [d["line"] for d in report.damaged_lines]},
+                ).to_json()
             )
         extra.append(
             {

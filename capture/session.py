@@ -81,7 +81,8 @@ No absolute path is journalled: sources are named by their names only.
 
 Typed records carry what crosses into later stages, each with ``from_json``/``to_json`` (the
 JSON as written, key for key in the same order): :class:`FrameRecord` (a ``frame`` record),
-:class:`VideoRecord` (a ``video`` event), :class:`SessionCamera` (``session.json``'s
+:class:`VideoRecord` (a ``video`` event), :class:`WarningRecord` (a ``warning`` event),
+:class:`StopRecord` (a ``stop`` record), :class:`SessionCamera` (``session.json``'s
 ``camera``).  The writers build them and journal ``to_json()``; :class:`Session` reads them
 back with ``from_json`` (a record missing a field it needs raises
 :class:`~capture.errors.MalformedRecord`).
@@ -142,17 +143,22 @@ from sublux_common.fsio import (
 from sublux_common.hashing import sha256_bytes, sha256_file
 
 __all__ = [
+    "EXIT_STATUSES",
     "FRAME_KEYS",
     "PASSES",
     "SCHEMA_VERSION",
+    "STOP_KEYS",
     "VIDEO_KEYS",
+    "WARNING_KEYS",
     "DamagedLine",
     "FrameRecord",
     "Journal",
     "Session",
     "SessionCamera",
     "SessionWriter",
+    "StopRecord",
     "VideoRecord",
+    "WarningRecord",
     "check_new_session_dir",
     "finish_interrupted_creation",
     "load_journal",
@@ -725,6 +731,127 @@ class SessionCamera:
         }
 
 
+def _text(rec: dict, key: str) -> str:
+    """``rec[key]`` as text: ``""`` when missing or null (a hand-edited line), else ``str``."""
+    value = rec.get(key)
+    return "" if value is None else value if isinstance(value, str) else str(value)
+
+
+#: The keys of a warning (an ``event`` record with ``what: "warning"``), in the order the
+#: journal writes them; a warning's own details follow.
+WARNING_KEYS = ("type", "t", "what", "code", "message")
+
+
+@dataclass(frozen=True)
+class WarningRecord:
+    """A journalled warning: an ``event`` record with ``what: "warning"``, typed.
+
+    Something that changes what the data means (a plan not kept); the run prints it, and
+    curation's report and the release's card show it.  :meth:`SessionWriter.warn` journals
+    :meth:`to_json`; :attr:`Session.warnings` reads them back with :meth:`from_json` (and adds
+    the warnings the reader itself finds: ``duplicate_frames``, ``journal_damaged``).
+    ``from_json(rec).to_json() == rec`` key for key, in the journal's order, for every warning
+    a sublux writer wrote.
+    """
+
+    code: str
+    """What kind of warning (``sweep_behind_plan``, ``journal_repaired`` ...)."""
+    message: str
+    """What happened and what to do, in words."""
+    t: float | None = None
+    """When the record was journalled; None for one not journalled (found by the reader)."""
+    details: dict = field(default_factory=dict)
+    """The warning's facts (``fps``, ``frames``, ``lines`` ...), and any key this version does
+    not know: every key after ``message``, in the journal's order."""
+
+    @classmethod
+    def from_json(cls, rec: dict) -> WarningRecord:
+        """The warning a journal record describes.
+
+        Parameters
+        ----------
+        rec : dict
+            One ``event`` record with ``what: "warning"``, as parsed.  A missing ``code`` or
+            ``message`` reads as ``""`` (sublux always writes both).
+
+        Returns
+        -------
+        WarningRecord
+        """
+        return cls(
+            code=_text(rec, "code"),
+            message=_text(rec, "message"),
+            t=rec.get("t"),
+            details={k: v for k, v in rec.items() if k not in WARNING_KEYS},
+        )
+
+    def to_json(self) -> dict:
+        """The journal record of this warning, key for key in the order the writer writes
+        (``t`` only when set; the details last)."""
+        rec: dict[str, Any] = {"type": "event"}
+        if self.t is not None:
+            rec["t"] = self.t
+        return rec | {"what": "warning", "code": self.code, "message": self.message} | self.details
+
+
+#: The keys of a ``stop`` record, in the order the journal writes them.
+STOP_KEYS = ("type", "t", "exit_status", "reason")
+#: How a run can end (a ``stop`` record's ``exit_status``, as bluesky's run documents say it).
+EXIT_STATUSES = ("success", "abort", "fail")
+
+
+@dataclass(frozen=True)
+class StopRecord:
+    """How a run ended: the journal's ``stop`` record, typed.
+
+    :meth:`SessionWriter.stop` journals :meth:`to_json`; :attr:`Session.stops` and
+    :attr:`Session.last_stop` read them back with :meth:`from_json`.
+    ``from_json(rec).to_json() == rec`` key for key, for every stop record sublux wrote.
+    """
+
+    exit_status: str
+    """``success``, ``abort`` or ``fail`` (:data:`EXIT_STATUSES`)."""
+    reason: str = ""
+    """Why, in words (a stop asked for by a signal names it)."""
+    t: float | None = None
+    """When the record was journalled; None for a record not yet written."""
+    other: dict = field(default_factory=dict)
+    """Keys of the record this version does not know, kept so nothing read is lost."""
+
+    @property
+    def success(self) -> bool:
+        """Whether the run ended as planned (``exit_status`` ``success``)."""
+        return self.exit_status == "success"
+
+    @classmethod
+    def from_json(cls, rec: dict) -> StopRecord:
+        """The stop a journal record describes.
+
+        Parameters
+        ----------
+        rec : dict
+            One ``stop`` record, as parsed.  A missing ``exit_status`` or ``reason`` reads as
+            ``""`` (sublux always writes both).
+
+        Returns
+        -------
+        StopRecord
+        """
+        return cls(
+            exit_status=_text(rec, "exit_status"),
+            reason=_text(rec, "reason"),
+            t=rec.get("t"),
+            other={k: v for k, v in rec.items() if k not in STOP_KEYS},
+        )
+
+    def to_json(self) -> dict:
+        """The journal record of this stop, key for key in the order the writer writes."""
+        rec: dict[str, Any] = {"type": "stop"}
+        if self.t is not None:
+            rec["t"] = self.t
+        return rec | {"exit_status": self.exit_status, "reason": self.reason} | self.other
+
+
 def read_frame_bytes(path: str | os.PathLike, frame: FrameRecord) -> bytes:
     """Read a journalled frame's bytes once, checked against its record (size and sha256).
 
@@ -876,41 +1003,43 @@ class Session:
         return None
 
     @property
-    def warnings(self) -> list[dict]:
+    def warnings(self) -> list[WarningRecord]:
         """Journalled warnings (``event`` records with ``what: "warning"``), in order.
 
         A journal with damaged lines (other than a torn tail) gets one more, code
         ``journal_damaged``: a skipped line may have been a frame, a warning or a stop record,
-        so whatever is built from this session must say so.
+        so whatever is built from this session must say so.  Frames journalled twice add
+        ``duplicate_frames`` before it.  These two are the reader's (no ``t``): they are not in
+        the journal.
         """
-        found = [r for r in self.records if r.get("type") == "event" and r.get("what") == "warning"]
+        found = [
+            WarningRecord.from_json(r)
+            for r in self.records
+            if r.get("type") == "event" and r.get("what") == "warning"
+        ]
         doubled = self.duplicates
         if doubled:
             shown = ", ".join(f"{p}/{i:04d}" for p, i in doubled[:5])
             found.append(
-                {
-                    "type": "event",
-                    "what": "warning",
-                    "code": "duplicate_frames",
-                    "message": f"{len(doubled)} frame index(es) journalled more than once "
+                WarningRecord(
+                    code="duplicate_frames",
+                    message=f"{len(doubled)} frame index(es) journalled more than once "
                     f"({shown}): two writers ran at once; at most one record per index matches "
                     f"its file. Run `capture repair {self.path}`",
-                    "frames": [[p, i] for p, i in doubled],
-                }
+                    details={"frames": [[p, i] for p, i in doubled]},
+                )
             )
         bad = self.journal.needs_repair
         if bad:
             found.append(
-                {
-                    "type": "event",
-                    "what": "warning",
-                    "code": "journal_damaged",
-                    "message": f"{len(bad)} damaged journal line(s) skipped ("
+                WarningRecord(
+                    code="journal_damaged",
+                    message=f"{len(bad)} damaged journal line(s) skipped ("
                     + "; ".join(d.describe() for d in bad[:3])
                     + (" ..." if len(bad) > 3 else "")
                     + f"): what they held is unknown; run `capture repair {self.path}`",
-                    "lines": [d.line for d in bad],
-                }
+                    details={"lines": [d.line for d in bad]},
+                )
             )
         return found
 
@@ -930,11 +1059,13 @@ class Session:
         return doubled
 
     @property
-    def stops(self) -> list[dict]:
-        return [r for r in self.records if r.get("type") == "stop"]
+    def stops(self) -> list[StopRecord]:
+        """Every run's ``stop`` record, in order."""
+        return [StopRecord.from_json(r) for r in self.records if r.get("type") == "stop"]
 
     @property
-    def last_stop(self) -> dict | None:
+    def last_stop(self) -> StopRecord | None:
+        """How the last run ended, or None when no run has ended (a kill, or none yet)."""
         stops = self.stops
         return stops[-1] if stops else None
 
@@ -949,7 +1080,7 @@ class Session:
         last = self.last_stop
         return (
             last is not None
-            and last.get("exit_status") == "success"
+            and last.success
             and not any(self.remaining(p) for p in self.plan["passes"])
         )
 
@@ -1379,11 +1510,28 @@ class SessionWriter:
             raise self._storage_error(exc, f"appending a {what} record to the journal") from None
         self.session.records.append(rec)
 
-    def warn(self, code: str, message: str, **details: Any) -> dict:
+    def warn(self, code: str, message: str, **details: Any) -> WarningRecord:
         """Journal a warning: something that changes what the data means (shown by the run,
-        curation's report and the release's card)."""
+        curation's report and the release's card).
+
+        Parameters
+        ----------
+        code : str
+            What kind of warning (``sweep_behind_plan``).
+        message : str
+            What happened and what to do, in words (also logged).
+        **details
+            The warning's facts, journalled after ``message`` in the order given.
+
+        Returns
+        -------
+        WarningRecord
+            What was journalled (with its ``t``).
+        """
         log.warning("%s", message)
-        return self.record("event", what="warning", code=code, message=message, **details)
+        rec = WarningRecord(code=code, message=message, t=time.time(), details=details)
+        self._append(rec.to_json())
+        return rec
 
     def start(self, command: str, passes: Iterable[str]) -> None:
         attempt = sum(1 for r in self.session.records if r.get("type") == "start") + 1
@@ -1391,10 +1539,19 @@ class SessionWriter:
             "start", command=command, passes=list(passes), attempt=attempt, tool_version=__version__
         )
 
-    def stop(self, exit_status: str, reason: str = "") -> None:
-        if exit_status not in ("success", "abort", "fail"):
+    def stop(self, exit_status: str, reason: str = "") -> StopRecord:
+        """Journal how this run ended (``success``, ``abort`` or ``fail``, and why).
+
+        Returns
+        -------
+        StopRecord
+            What was journalled (with its ``t``).
+        """
+        if exit_status not in EXIT_STATUSES:
             raise ValueError(f"exit_status must be success, abort or fail, found {exit_status!r}")
-        self.record("stop", exit_status=exit_status, reason=reason)
+        rec = StopRecord(exit_status=exit_status, reason=reason, t=time.time())
+        self._append(rec.to_json())
+        return rec
 
     def frame_relpath(self, pass_: str, index: int, camera_name: str) -> str:
         ext = Path(camera_name).suffix.lower() or ".raw"

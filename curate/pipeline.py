@@ -1029,11 +1029,7 @@ def align_session(
         raise BadInput(str(exc)) from None
     if not s.is_complete and not allow_incomplete:
         last = s.last_stop
-        found = (
-            f"last stop {last['exit_status']!r} ({last.get('reason', '')})"
-            if last
-            else ("no stop record")
-        )
+        found = f"last stop {last.exit_status!r} ({last.reason})" if last else ("no stop record")
         missing = sum(len(s.remaining(p)) for p in s.plan["passes"])
         if missing:
             found += f", {missing} planned frame(s) not journalled"

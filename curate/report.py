@@ -25,9 +25,7 @@ denoising, no auto-brightness, so a dim reference looks dim.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import functools
 import io
 import logging
 import math
@@ -41,19 +39,19 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import cv2
-import jinja2
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from capture.errors import FrameMismatch, SessionError
-from capture.session import FrameRecord, Session, open_session
+from capture.session import FrameRecord, Session, WarningRecord, open_session
 from curate.bayer import pack_rggb
 from curate.errors import CurateError
 from curate.pipeline import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from curate.raw import open_raw
 from curate.result import Alignment, CorrelationIndex, Drop, Pair, read_alignment
+from curate.templating import environment
 from curate.video import verified_copy
 from sublux_common.fsio import atomic_write_bytes
 from sublux_common.progress import OnProgress
@@ -659,25 +657,6 @@ def _td(value: Any, spec: str | None = None) -> _Cell:
     return _Cell(_text(value))
 
 
-def _datauri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-@functools.cache
-def _environment() -> jinja2.Environment:
-    """The report's templates (``curate/templates``), autoescaped: values are text."""
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("curate", "templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["datauri"] = _datauri
-    return env
-
-
 def _header(al: Alignment, sess_info: dict[str, Any]) -> dict[str, Any]:
     """The title, the facts and the sources and options of the page's head."""
     src = al.source
@@ -698,7 +677,7 @@ def _header(al: Alignment, sess_info: dict[str, Any]) -> dict[str, Any]:
         if rejected
         else ""
     )
-    codes = Counter(w.get("code", "?") for w in sess_info.get("warnings") or [])
+    codes = Counter(w.code or "?" for w in sess_info.get("warnings") or [])
     lighting = ""
     if sess_info.get("lux") is not None or sess_info.get("lighting"):
         lighting = " ".join(
@@ -746,9 +725,9 @@ def _digests(d: Drop) -> str:
     return f"journal {_short(d.expected)}, file {_short(d.found)}"
 
 
-def _warning_rows(warnings: list[dict]) -> list[list[_Cell]]:
+def _warning_rows(warnings: list[WarningRecord]) -> list[list[_Cell]]:
     """The session's journalled warnings: things that change what the data means."""
-    return [[_td(w.get("code")), _td(w.get("message")), _td(w.get("t"), ".1f")] for w in warnings]
+    return [[_td(w.code), _td(w.message), _td(w.t, ".1f")] for w in warnings]
 
 
 def _references(al: Alignment) -> dict[str, Any]:
@@ -821,17 +800,17 @@ def _session_info(path: Path | None) -> dict[str, Any]:
     except SessionError as exc:
         log.warning("report: session %s not read (%s); header from alignment.json only", path, exc)
         return {}
-    cam = sess.meta.get("camera") or {}
-    camera = " ".join(str(cam.get(k)) for k in ("make", "model") if cam.get(k))
-    if cam.get("driver") == "sim":
+    cam = sess.camera
+    camera = " ".join(str(v) for v in (cam.make, cam.model) if v)
+    if cam.driver == "sim":
         camera += " (simulated)"
     return {
         "scene": sess.scene,
         "kind": sess.kind,
         "session_id": sess.session_id,
         "camera": camera,
-        "lux": sess.meta.get("lux"),
-        "lighting": sess.meta.get("lighting"),
+        "lux": sess.lux,
+        "lighting": sess.lighting,
         "warnings": sess.warnings,
         "session": sess,
     }
@@ -1026,7 +1005,7 @@ def _page(
         "white balance, gamma 2.2, no colour matrix."
     )
     return (
-        _environment()
+        environment()
         .get_template("report.html.j2")
         .render(
             title=f"sublux curation: {al.source.get('scene') or sess_info.get('scene') or ''}",

@@ -5,14 +5,15 @@ token (``http://127.0.0.1:PORT/TOKEN/``) and only to a ``Host`` of 127.0.0.1 or 
 (another site's page cannot reach it through DNS rebinding).  The page lists each session's
 pairs and dropped frames with the report's previews (:meth:`curate.report._Frames.pair_tiles`),
 and records decisions with :func:`curate.review.append`; they take effect at the next
-``curate align`` / ``curate run``.
+``curate align`` / ``curate run``.  The page is ``curate/templates/review.html.j2``, rendered
+with autoescaping (:func:`curate.templating.environment`): every name, status and reason on it
+is text.
 
 Keys: ``j``/``↓`` next, ``k``/``↑`` previous, ``x`` reject, ``u`` restore, ``/`` the reason.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import secrets
@@ -20,15 +21,20 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from curate import review as reviewmod
 from curate.errors import BadInput, CurateError
 from curate.result import Alignment, Pair, read_alignment
+from curate.templating import environment
 
 __all__ = ["ReviewServer", "Target", "items"]
 
 log = logging.getLogger(__name__)
+
+#: The page's template, in ``curate/templates`` (:func:`curate.templating.environment`).
+PAGE_TEMPLATE = "review.html.j2"
 
 
 @dataclass(frozen=True)
@@ -77,58 +83,6 @@ def items(al: Alignment) -> list[dict]:
             }
         )
     return out
-
-
-_CSS = """
-body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f4f4f4;color:#222}
-header{position:sticky;top:0;background:#222;color:#eee;padding:8px 16px;z-index:2}
-header input{width:40em} main{padding:8px 16px}
-.item{display:flex;gap:12px;align-items:center;background:#fff;margin:6px 0;padding:6px;
-border:2px solid transparent}
-.item.sel{border-color:#1a73e8} .item img{height:120px;background:#333}
-.status{min-width:18em} .decision{font-weight:bold} .reject .decision{color:#b00}
-.restore .decision{color:#070} button{margin-right:4px}
-"""
-
-_JS = r"""
-const token = document.body.dataset.token;
-let items = Array.from(document.querySelectorAll('.item'));
-let sel = 0;
-function select(i) {
-  if (!items.length) return;
-  sel = Math.max(0, Math.min(items.length - 1, i));
-  items.forEach((el, k) => el.classList.toggle('sel', k === sel));
-  items[sel].scrollIntoView({block: 'nearest'});
-}
-async function decide(el, decision) {
-  const reason = document.getElementById('reason').value;
-  const body = JSON.stringify({target: +el.dataset.target, file: el.dataset.file,
-                               decision: decision, reason: reason});
-  const r = await fetch('/' + token + '/decide', {method: 'POST', body: body,
-                        headers: {'Content-Type': 'application/json'}});
-  const answer = await r.json();
-  const out = el.querySelector('.decision');
-  if (r.ok) {
-    el.classList.remove('reject', 'restore'); el.classList.add(decision);
-    out.textContent = decision + 'ed: ' + reason + ' (applied at the next curate align)';
-  } else { out.textContent = 'not recorded: ' + answer.error; }
-}
-document.addEventListener('keydown', (e) => {
-  if (e.target.tagName === 'INPUT') { if (e.key === 'Escape') e.target.blur(); return; }
-  if (e.key === 'j' || e.key === 'ArrowDown') { select(sel + 1); e.preventDefault(); }
-  else if (e.key === 'k' || e.key === 'ArrowUp') { select(sel - 1); e.preventDefault(); }
-  else if (e.key === 'x') decide(items[sel], 'reject');
-  else if (e.key === 'u') decide(items[sel], 'restore');
-  else if (e.key === '/') { document.getElementById('reason').focus(); e.preventDefault(); }
-});
-items.forEach((el, k) => {
-  el.addEventListener('click', () => select(k));
-  el.querySelector('.rej').addEventListener('click', () => decide(el, 'reject'));
-  el.querySelector('.res').addEventListener('click', () => decide(el, 'restore'));
-});
-select(0);
-document.body.dataset.ready = '1';
-"""
 
 
 class ReviewServer:
@@ -288,32 +242,32 @@ class ReviewServer:
         return png
 
     def _page(self) -> str:
-        e = html.escape
-        rows = []
-        for ti, t in enumerate(self.targets):
-            al = read_alignment(t.result)
-            review = reviewmod.load(t.result)
-            rows.append(f"<h2>{e(t.label)}</h2>")
-            for w in review.damaged:
-                rows.append(f'<p class="warn">{e(w)}</p>')
-            for it in items(al):
-                d = review.latest.get(it["file"])
-                cls = f"item {d.decision}" if d else "item"
-                said = f"{d.decision}ed: {d.reason}" if d else ""
-                src = e(f"preview.png?target={ti}&file={quote(it['file'])}")
-                rows.append(
-                    f'<div class="{cls}" data-target="{ti}" data-file="{e(it["file"])}">'
-                    f'<img loading="lazy" alt="{e(it["file"])}" src="{src}">'
-                    f'<div class="status"><b>{e(it["file"])}</b> ({it["kind"]})<br>'
-                    f"{e(it['status'])}<br><span class=decision>{e(said)}</span></div>"
-                    '<div><button class="rej">Reject (x)</button>'
-                    '<button class="res">Restore (u)</button></div></div>'
-                )
+        """The page (``templates/review.html.j2``, autoescaped) as it stands now: every
+        target's items with their latest decision."""
         return (
-            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            f"<title>sublux review</title><style>{_CSS}</style></head>"
-            f'<body data-token="{e(self.token)}"><header>Reason: <input id="reason" '
-            'value="" placeholder="why (recorded with the decision)"> · keys: j/k move, '
-            "x reject, u restore, / reason · decisions apply at the next curate align</header>"
-            f"<main>{''.join(rows)}</main><script>{_JS}</script></body></html>"
+            environment()
+            .get_template(PAGE_TEMPLATE)
+            .render(
+                token=self.token, targets=[self._target_view(i) for i in range(len(self.targets))]
+            )
         )
+
+    def _target_view(self, index: int) -> dict[str, Any]:
+        """What the page shows of one target: its label, its damaged review lines and its
+        items, each with the latest decision on it and its preview's URL (relative)."""
+        t = self.targets[index]
+        review = reviewmod.load(t.result)
+        shown = []
+        for it in items(read_alignment(t.result)):
+            d = review.latest.get(it["file"])
+            shown.append(
+                {
+                    "file": it["file"],
+                    "kind": it["kind"],
+                    "status": it["status"],
+                    "decision": d.decision if d else "",
+                    "said": f"{d.decision}ed: {d.reason}" if d else "",
+                    "preview": f"preview.png?target={index}&file={quote(it['file'])}",
+                }
+            )
+        return {"index": index, "label": t.label, "damaged": list(review.damaged), "rows": shown}

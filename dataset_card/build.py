@@ -285,10 +285,7 @@ class SessionPlan:
             "registration": a["registration"],
             "simulated": self.session.simulated,
             "modality": a.get("modality", "raw"),
-            "warnings": [
-                {"code": str(w.get("code", "")), "message": str(w.get("message", ""))}
-                for w in self.session.warnings
-            ],
+            "warnings": [{"code": w.code, "message": w.message} for w in self.session.warnings],
             "unused_references": self.unused_references(),
             "mean_reference": self.mean_reference,
         }

@@ -100,7 +100,7 @@ def geometry(plan: SessionPlan) -> None:
         raise BadRelease(f"{s.path}: the pairs' shifts leave no common region of the frames")
     plan.window = (y0, x0, h, w)
     ratios = [e.exposure_ratio for e in plan.short if not math.isnan(e.exposure_ratio)]
-    meta = s.meta
+    cam = s.camera
 
     def num(v: Any) -> float:
         return math.nan if v is None else float(v)
@@ -115,10 +115,10 @@ def geometry(plan: SessionPlan) -> None:
         "iso": num(plan.short[0].iso),
         "short_exposure_s": num(plan.short[0].exposure_s),
         "long_exposure_s": num(plan.long[0].exposure_s) if plan.long else math.nan,
-        "camera_make": meta["camera"].get("make") or "",
-        "camera_model": meta["camera"].get("model") or "",
-        "lighting": meta.get("lighting") or "",
-        "lux": num(meta.get("lux")),
+        "camera_make": cam.make or "",
+        "camera_model": cam.model or "",
+        "lighting": s.lighting,
+        "lux": num(s.lux),
         "kind": plan.kind,
         "registration": (plan.alignment.method["registration"] if plan.alignment else "none"),
         "crop": [y0, x0, h, w],

@@ -74,7 +74,7 @@ def test_disk_full_mid_burst_is_one_line_exit_1_and_resumable(tmp_path, monkeypa
     assert "free some space" in line and f"capture resume {session}" in line
     s = open_session(session)
     assert [f.index for f in s.frames("dark")] == [0, 1, 2]
-    assert s.last_stop["exit_status"] == "fail" and "disk is full" in s.last_stop["reason"]
+    assert s.last_stop.exit_status == "fail" and "disk is full" in s.last_stop.reason
     assert sorted(p.name for p in (session / "dark").iterdir()) == [
         "0000.dng",
         "0001.dng",
@@ -229,7 +229,7 @@ def test_the_stop_record_names_the_signal(tmp_path, sig, reason):
         )
     assert result.exit_status == "abort" and shot == [1, 2]
     last = open_session(tmp_path / "s").last_stop
-    assert last["exit_status"] == "abort" and last["reason"].startswith(reason)
+    assert last.exit_status == "abort" and last.reason.startswith(reason)
 
 
 def test_storage_errors_wraps_os_errors_and_passes_capture_errors(tmp_path):

@@ -1,7 +1,8 @@
-"""The session's records, typed: :class:`capture.session.FrameRecord` (the journal's frames) and
-:class:`capture.session.SessionCamera` (session.json's camera) round trip, and
-the journal lines the writer and the importer write stay byte for byte those of sublux 0.1.0
-(the lines below were written by the code before the records were typed)."""
+"""The session's records, typed: :class:`capture.session.FrameRecord` (the journal's frames),
+:class:`~capture.session.WarningRecord` and :class:`~capture.session.StopRecord` (its warnings
+and stops) and :class:`capture.session.SessionCamera` (session.json's camera) round trip, and
+the journal lines the writer, the importer and the repair write stay byte for byte those of
+sublux 0.1.0 (the lines below were written by the code before the records were typed)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,17 @@ import pytest
 from capture.errors import MalformedRecord, SessionError
 from capture.protocols import Applied, CameraInfo, Exposure, Shot
 from capture.session import (
+    EXIT_STATUSES,
     FRAME_KEYS,
+    STOP_KEYS,
     VIDEO_KEYS,
+    WARNING_KEYS,
     FrameRecord,
     SessionCamera,
     SessionWriter,
+    StopRecord,
     VideoRecord,
+    WarningRecord,
     open_session,
 )
 
@@ -344,3 +350,123 @@ def test_session_video_is_typed(tmp_path):
     w.close()
     assert open_session(tmp_path / "s").video("dark") == written
     assert open_session(tmp_path / "s").video("bright") is None
+
+
+# Written by SessionWriter.warn / SessionWriter.stop before WarningRecord and StopRecord existed
+# (time.time() fixed at 1790000000.5): a warning with details, one with only its message (and
+# characters JSON and HTML treat specially), a stop asked for by a signal, a success.
+OLD_WARNING = (
+    '{"type":"event","t":1790000000.5,"what":"warning","code":"sweep_behind_plan",'
+    '"message":"the camera fell behind: 3 of 13 frames shot standing still at 6°",'
+    '"pass":"dark","planned_fps":4.0,"preroll_fps":8.0,"measured_fps":null,'
+    '"frames_after_stop":3,"first_after_stop":10}'
+)
+OLD_PLAIN_WARNING = (
+    '{"type":"event","t":1790000000.5,"what":"warning","code":"video_with_raw_references",'
+    '"message":"the dark pass is a video (8-bit sRGB, \\"rendered\\") & the references <raw>"}'
+)
+OLD_ABORT = (
+    '{"type":"stop","t":1790000000.5,"exit_status":"abort",'
+    '"reason":"stopped by the user (Ctrl-C / SIGINT) after frame 3"}'
+)
+OLD_SUCCESS = '{"type":"stop","t":1790000000.5,"exit_status":"success","reason":""}'
+# Written by ``capture repair`` before (the backup's name shortened).
+OLD_REPAIRED = (
+    '{"type":"event","t":1790000000.5,"what":"warning","code":"journal_repaired",'
+    '"message":"`capture repair` dropped 1 damaged journal line(s) (kept in '
+    'journal.jsonl.damaged-20261207T071340105244Z); what they held is unknown","lines":[1]}'
+)
+
+
+def test_the_writer_journals_warnings_and_stops_byte_for_byte_as_before(tmp_path, monkeypatch):
+    w = _writer(tmp_path)
+    monkeypatch.setattr(time, "time", lambda: 1790000000.5)
+    details = {"pass": "dark", "planned_fps": 4.0, "preroll_fps": 8.0, "measured_fps": None}
+    behind = w.warn(
+        "sweep_behind_plan",
+        "the camera fell behind: 3 of 13 frames shot standing still at 6°",
+        **details,
+        frames_after_stop=3,
+        first_after_stop=10,
+    )
+    plain = w.warn(
+        "video_with_raw_references",
+        'the dark pass is a video (8-bit sRGB, "rendered") & the references <raw>',
+    )
+    abort = w.stop("abort", "stopped by the user (Ctrl-C / SIGINT) after frame 3")
+    success = w.stop("success")
+    monkeypatch.undo()
+    w.close()
+    lines = (tmp_path / "s" / "journal.jsonl").read_text().splitlines()
+    assert lines == [OLD_WARNING, OLD_PLAIN_WARNING, OLD_ABORT, OLD_SUCCESS]
+    # what warn and stop return is what the journal holds, and what a reader gets back
+    s = open_session(tmp_path / "s")
+    assert s.warnings == [behind, plain]
+    assert s.stops == [abort, success] and s.last_stop == success
+    assert behind.details["frames_after_stop"] == 3 and plain.details == {}
+    assert (abort.exit_status, abort.success, success.success) == ("abort", False, True)
+
+
+@pytest.mark.parametrize("line", [OLD_WARNING, OLD_PLAIN_WARNING, OLD_REPAIRED])
+def test_every_kind_of_warning_line_reads_and_writes_back_byte_for_byte(line):
+    rec = json.loads(line)
+    warning = WarningRecord.from_json(rec)
+    assert warning.to_json() == rec and list(warning.to_json()) == list(rec)
+    assert _line(warning.to_json()) == line
+    assert list(warning.to_json())[: len(WARNING_KEYS)] == list(WARNING_KEYS)
+    assert WarningRecord.from_json(warning.to_json()) == warning
+    assert warning.code == rec["code"] and not hasattr(warning, "get")  # attributes only
+
+
+@pytest.mark.parametrize("line", [OLD_ABORT, OLD_SUCCESS])
+def test_every_stop_line_reads_and_writes_back_byte_for_byte(line):
+    rec = json.loads(line)
+    stop = StopRecord.from_json(rec)
+    assert _line(stop.to_json()) == line
+    assert list(stop.to_json()) == list(STOP_KEYS)
+    assert StopRecord.from_json(stop.to_json()) == stop
+    assert stop.exit_status in EXIT_STATUSES and stop.t == 1790000000.5
+
+
+def test_typed_fields_of_a_read_warning_and_stop():
+    w = WarningRecord.from_json(json.loads(OLD_WARNING))
+    assert (w.code, w.t) == ("sweep_behind_plan", 1790000000.5)
+    assert w.message.endswith("at 6°")
+    assert list(w.details) == [
+        "pass",
+        "planned_fps",
+        "preroll_fps",
+        "measured_fps",
+        "frames_after_stop",
+        "first_after_stop",
+    ]
+    s = StopRecord.from_json(json.loads(OLD_ABORT))
+    assert (s.exit_status, s.reason, s.other) == (
+        "abort",
+        "stopped by the user (Ctrl-C / SIGINT) after frame 3",
+        {},
+    )
+
+
+def test_unknown_keys_of_a_stop_are_kept_and_written_last():
+    rec = {**json.loads(OLD_SUCCESS), "signal": "SIGTERM"}
+    stop = StopRecord.from_json(rec)
+    assert stop.other == {"signal": "SIGTERM"}
+    assert list(stop.to_json()) == [*STOP_KEYS, "signal"] and stop.to_json() == rec
+
+
+def test_a_hand_edited_warning_or_stop_without_its_fields_reads_as_empty_text():
+    w = WarningRecord.from_json({"type": "event", "what": "warning", "code": None})
+    assert (w.code, w.message, w.t, w.details) == ("", "", None, {})
+    s = StopRecord.from_json({"type": "stop", "exit_status": 3})
+    assert (s.exit_status, s.reason, s.success) == ("3", "", False)
+
+
+def test_warnings_the_reader_finds_are_not_journalled_and_have_no_time(tmp_path):
+    w = _writer(tmp_path)
+    w.close()
+    journal = tmp_path / "s" / "journal.jsonl"
+    journal.write_bytes(journal.read_bytes() + b"garbage\n" + OLD_SUCCESS.encode() + b"\n")
+    (found,) = open_session(tmp_path / "s").warnings
+    assert (found.code, found.t, found.details) == ("journal_damaged", None, {"lines": [1]})
+    assert list(found.to_json()) == ["type", "what", "code", "message", "lines"]

@@ -77,7 +77,7 @@ def test_one_bad_byte_mid_journal(tmp_path, caplog):
     assert [f.index for f in s.frames("dark")] == [0, 1, 3, 4, 5]
     assert [d.line for d in s.damaged] == [n + 1]
     assert f"line {n + 1} (" in caplog.text and "capture repair" in caplog.text
-    assert s.warnings[-1]["code"] == "journal_damaged"
+    assert s.warnings[-1].code == "journal_damaged"
 
     # writers refuse, appending nothing, and name `capture repair`
     for args in (["resume", session], ["reference", *SIM, "--iso", "2000", "--session", session]):
@@ -98,7 +98,7 @@ def test_one_bad_byte_mid_journal(tmp_path, caplog):
     assert last["files_moved"][0]["file"] == "dark/0002.dng"
     assert (session / last["files_moved"][0]["to"]).is_file()  # kept, never deleted
     assert s.remaining("dark") == [2]
-    assert "journal_repaired" in [w["code"] for w in s.warnings]
+    assert "journal_repaired" in [w.code for w in s.warnings]
 
     r = invoke("resume", session)
     assert r.exit_code == 0, r.output
@@ -188,7 +188,7 @@ def test_repair_keeps_one_record_per_index(tmp_path):
     s = open_session(session)
     assert len([f for f in s.frames("dark") if f.index == 4]) == 2
     assert s.duplicates == [("dark", 4)]
-    assert s.warnings[-1]["code"] == "duplicate_frames"
+    assert s.warnings[-1].code == "duplicate_frames"
     assert invoke("repair", session).exit_code == 0
     s = open_session(session)
     assert [f.index for f in s.frames("dark")] == list(range(6))

@@ -190,7 +190,7 @@ def test_ctrl_c_stops_after_the_current_frame(tmp_path):
     assert proc.returncode == 1, stderr
     assert b"capture resume" in stderr
     s = open_session(session)
-    assert s.last_stop["exit_status"] == "abort"
+    assert s.last_stop.exit_status == "abort"
     assert 3 <= len(s.frames("dark")) < 400
     assert s.verify() == []
 
@@ -213,5 +213,5 @@ def test_the_stop_record_names_the_signal(tmp_path, sig, reason):
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 1, stderr
     last = open_session(session).last_stop
-    assert last["exit_status"] == "abort" and last["reason"].startswith(reason)
+    assert last.exit_status == "abort" and last.reason.startswith(reason)
     assert b"capture resume" in stderr

@@ -105,7 +105,7 @@ def test_a_finished_session_plans_nothing_and_is_ended_once(tmp_path):
     assert not w.session.is_complete  # no stop record yet
     assert finish_if_complete(w) is True
     assert w.session.is_complete
-    assert w.session.last_stop["exit_status"] == "success"
+    assert w.session.last_stop.exit_status == "success"
     assert finish_if_complete(w) is False
     assert len(w.session.stops) == 1
 

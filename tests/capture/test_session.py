@@ -147,7 +147,7 @@ def test_damage_before_the_end_is_skipped_on_read_and_refused_by_writers(tmp_pat
     s = open_session(w.path)
     assert [r["type"] for r in s.records] == ["start", "stop"]
     assert [(d.line, d.size, d.newline) for d in s.damaged] == [(1, 7, True)]
-    assert [x["code"] for x in s.warnings] == ["journal_damaged"]
+    assert [x.code for x in s.warnings] == ["journal_damaged"]
     before = (w.path / "journal.jsonl").read_bytes()
     with pytest.raises(JournalDamaged, match=r"line 1 \(7 bytes.*capture repair") as exc:
         SessionWriter(w.path)
@@ -244,5 +244,5 @@ def test_warnings_are_journalled_events(tmp_path):
     w.warn("behind_plan", "the camera fell behind", fps=7.6)
     w.record("event", what="resume")
     s = open_session(w.path)
-    assert [(r["code"], r["fps"]) for r in s.warnings] == [("behind_plan", 7.6)]
+    assert [(r.code, r.details["fps"]) for r in s.warnings] == [("behind_plan", 7.6)]
     assert not s.simulated

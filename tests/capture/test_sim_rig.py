@@ -131,14 +131,14 @@ def test_static_session_is_shot_as_burst_then_reference(tmp_path):
     s = open_session(path)
     assert s.kind == "static" and s.scene == "desk" and s.is_complete
     assert _commands(path) == ["burst", "reference"]
-    assert [r["exit_status"] for r in s.stops] == ["success", "success"]
+    assert [r.exit_status for r in s.stops] == ["success", "success"]
     dark, bright = _frames(path, "dark"), _frames(path, "bright")
     assert [r["extra"]["shutter_count"] for r in dark + bright] == [0, 1, 2, 3, 4]
     assert [r["extra"]["lux"] for r in dark + bright] == [1.0, 0.1, 1.0, 1.0, 3.0]
     assert [r["extra"]["offset_px"] for r in bright] == [[0.5, -1.0], [2.0, 2.0]]
     assert all(r["extra"]["offset_px"] == [0.0, 0.0] for r in dark)
     assert [r["requested"]["shutter"] for r in dark + bright] == ["1/30"] * 3 + ["10"] * 2
-    assert [(w["code"], w["message"]) for w in s.warnings] == [("w1", "something to say")]
+    assert [(w.code, w.message) for w in s.warnings] == [("w1", "something to say")]
     assert json.loads((path / "session.json").read_text())["camera"]["sim"] is None
     assert s.verify() == []
 
@@ -186,7 +186,7 @@ def test_rig_run_raises_when_the_run_stops(tmp_path):
         rig.callback(w.close)
         with pytest.raises(CaptureError, match="stopped"):
             rig.run(w, command="burst", stop=stop)
-        assert w.session.last_stop["exit_status"] == "abort"
+        assert w.session.last_stop.exit_status == "abort"
         assert len(w.session.frames("dark")) == 1
 
 

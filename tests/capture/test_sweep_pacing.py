@@ -175,15 +175,15 @@ def test_a_camera_that_drops_its_rate_mid_pass_is_warned_about_and_its_late_fram
     frames = writer.session.frames("dark")
     assert [f.index for f in frames if f.turntable_stopped] == marked
     (warning,) = writer.session.warnings
-    assert warning["code"] == "sweep_behind_plan"
-    assert warning["pass"] == "dark"
-    assert warning["planned_fps"] == PLAN_FPS
-    assert warning["preroll_fps"] == pytest.approx(8.0)
-    assert warning["measured_fps"] < 2.0
-    assert warning["frames_after_stop"] == len(late)
-    assert warning["first_after_stop"] == late[0]
-    assert f"{len(late)} of {len(recs)} frames" in warning["message"]
-    assert "16" in warning["message"]
+    assert warning.code == "sweep_behind_plan"
+    assert warning.details["pass"] == "dark"
+    assert warning.details["planned_fps"] == PLAN_FPS
+    assert warning.details["preroll_fps"] == pytest.approx(8.0)
+    assert warning.details["measured_fps"] < 2.0
+    assert warning.details["frames_after_stop"] == len(late)
+    assert warning.details["first_after_stop"] == late[0]
+    assert f"{len(late)} of {len(recs)} frames" in warning.message
+    assert "16" in warning.message
 
 
 def test_a_camera_faster_than_the_turntable_may_follow_is_warned_about(rig):
@@ -195,11 +195,11 @@ def test_a_camera_faster_than_the_turntable_may_follow_is_warned_about(rig):
     (pacing,) = _event(writer, "sweep_pacing")
     assert max(pacing["feed_deg_s"]) == pytest.approx(4.0)
     (warning,) = writer.session.warnings
-    assert warning["code"] == "sweep_short_of_path"
-    assert warning["measured_fps"] == pytest.approx(16.0)
-    assert warning["last_angle"] == recs[-1]["angle"]
-    assert warning["end_angle"] == END
-    assert "short of the end of the path" in warning["message"]
+    assert warning.code == "sweep_short_of_path"
+    assert warning.details["measured_fps"] == pytest.approx(16.0)
+    assert warning.details["last_angle"] == recs[-1]["angle"]
+    assert warning.details["end_angle"] == END
+    assert "short of the end of the path" in warning.message
 
 
 def test_the_warning_is_shown_at_the_end_of_the_run_in_yellow(rig, monkeypatch):

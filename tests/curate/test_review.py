@@ -6,7 +6,9 @@ import json
 import shutil
 import urllib.error
 import urllib.request
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from typer.testing import CliRunner
@@ -242,3 +244,61 @@ def test_append_returns_the_line_number_of_the_new_decision(tmp_path):
         fh.write(b'{"torn')  # a torn last line: the next decision goes on a line of its own
     assert rv.append(tmp_path, "dark/0002.dng", "restore").line == 4
     assert len((tmp_path / rv.REVIEW_FILE).read_bytes().splitlines()) == 4
+
+
+class _PageParser(HTMLParser):
+    """What a browser makes of the page: its script elements, headings, items and text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts = 0
+        self.headings: list[str] = []
+        self.items: list[dict] = []
+        self.text: list[str] = []
+        self._tag = ""
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self._tag = tag
+        self.scripts += tag == "script"
+        if tag == "div" and "item" in (a.get("class") or "").split():
+            self.items.append({**a, "img": None})
+        if tag == "img" and self.items:
+            self.items[-1]["img"] = a
+
+    def handle_data(self, data):
+        if self._tag == "h2":
+            self.headings.append(data)
+        if self._tag != "script":
+            self.text.append(data)
+
+    def handle_endtag(self, tag):
+        self._tag = ""
+
+
+def test_names_and_reasons_on_the_page_are_text_not_markup(session):
+    evil = "\"'><script>alert(1)</script>"
+    result = session / "curation"
+    # a dropped frame whose name and reason hold markup and quotes, as a hand-edited or
+    # hostile alignment.json could
+    a = _result(session)
+    d = next(d for d in a["dropped"] if d["pass"] == "dark")
+    d["file"], d["reason"] = f"x{evil}.dng", f"motion{evil}"
+    (result / "alignment.json").write_text(json.dumps(a))
+    reviewmod.append(result, "dark/0005.dng", "reject", f"lens{evil}", user="tester")
+    with ReviewServer([Target(f"scene{evil}", result, session)], user="tester") as srv:
+        code, page = _request(srv.url)
+    assert code == 200
+    assert b"<script>alert" not in page and page.count(b"<script>") == 1  # the page's own
+    parsed = _PageParser()
+    parsed.feed(page.decode())
+    assert parsed.scripts == 1
+    assert parsed.headings == [f"scene{evil}"]
+    (item,) = [i for i in parsed.items if i["data-file"] == f"dark/x{evil}.dng"]
+    assert item["data-target"] == "0" and item["img"]["alt"] == f"dark/x{evil}.dng"
+    assert item["img"]["src"] == "preview.png?target=0&file=" + quote(f"dark/x{evil}.dng")
+    text = "".join(parsed.text)
+    assert f"dropped: motion{evil}" in text
+    assert f"rejected: lens{evil}" in text
+    (rejected,) = [i for i in parsed.items if i["data-file"] == "dark/0005.dng"]
+    assert rejected["class"] == "item reject"

@@ -126,3 +126,22 @@ def test_python_m_curate_turns_openblas_threads_off_before_numpy_loads():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
     assert "BLAS 1" in run.stdout
+
+
+def test_each_session_of_a_batch_hands_its_freed_memory_back(tmp_path, monkeypatch):
+    from curate import batch
+
+    calls = []
+    monkeypatch.setattr(batch, "release_freed_memory", lambda: calls.append(1) or True)
+    s = static_session(tmp_path / "s", size=(96, 128), frames=6)
+    ok = batch.curate_one(str(s), report=False)
+    bad = batch.curate_one(str(tmp_path / "missing"), report=False)
+    assert ok["ok"] and not bad["ok"]
+    assert calls == [1, 1]  # after a failed session too
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_release_freed_memory_reaches_glibc_on_linux():
+    from curate.batch import release_freed_memory
+
+    assert release_freed_memory() is True

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import ndimage
 
 from curate.bayer import block_mean
 from curate.errors import BadInput
@@ -84,6 +83,10 @@ def features(
         raise BadInput(f"expected sigma >= 0 feature pixels, found {sigma}")
     img = block_mean(lum.astype(np.float32, copy=False), downsample)
     if sigma > 0:
+        # imported here: scipy.ndimage costs a process 0.1-0.2 s, and curation imports this
+        # module at start-up (curate.pipeline loads scipy on a thread while frames decode)
+        from scipy import ndimage
+
         img = ndimage.gaussian_filter(img, sigma, mode="nearest")
     vec = img.ravel()
     if normalise == "rank":

@@ -32,7 +32,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 __all__ = [
     "DEFAULT_BLOCK",
@@ -278,6 +277,8 @@ def regions(z: np.ndarray, mask: np.ndarray, relative: np.ndarray, block: int) -
     block : int
         Block side in image pixels (the boxes are in image pixels).
     """
+    from scipy import ndimage  # imported here: the command imports this module at start-up
+
     labels, _n = ndimage.label(mask, structure=np.ones((3, 3), bool))
     out = []
     for i, sl in enumerate(ndimage.find_objects(labels), start=1):

@@ -40,11 +40,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from capture.errors import CaptureError, FrameMismatch
 from capture.session import open_session
-from curate import _kernels, intensity, matching, motion, registration
+from curate import intensity, matching, motion
 from curate import review as reviewmod
 from curate.bayer import block_mean, check_levels
 from curate.errors import BadInput, CurateError, MissingMetadata, UnreadableRaw
@@ -206,6 +205,8 @@ def _load_raw(f: _Frame, opts: Options) -> None:
     except OSError as exc:
         f.error = f"expected a readable file at {f.path}, found {exc.strerror or exc}"
         return
+    from curate import _kernels  # numba: loaded by _preload while this frame was read
+
     try:
         with open_raw(source, name=str(f.path)) as raw:
             mosaic = raw.mosaic
@@ -324,25 +325,58 @@ def _session_video(frames: list[_Frame], opts: Options) -> None:
             )
 
 
-def _decode(frames: list[_Frame], opts: Options, progress: OnProgress | None, step: str) -> None:
-    if frames and frames[0].video_frame is not None:
-        _session_video(frames, opts)
-        if progress:
-            progress(step, len(frames), len(frames))
-        return
+def _preload() -> None:
+    """Import what matching, registration and the motion check need (scipy.fft, scipy.ndimage,
+    numba) and load the compiled kernels from numba's cache.
 
-    def one(f: _Frame) -> None:
-        if f.path.suffix.lower() in IMAGE_SUFFIXES:
-            _load_image(f, opts)
-        else:
-            _load_raw(f, opts)
+    A fresh ``curate align`` process spends about half a second of CPU here.  Run on a thread
+    of its own while the first frames are read, hashed and decoded (file reads, sha256 and
+    LibRaw release the GIL), it overlaps that work instead of preceding it; a decoding thread
+    that needs a kernel first waits for it (Python's import lock, numba's compiler lock).
+    """
+    from scipy import ndimage  # noqa: F401
 
-    done = 0
-    with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
-        for _ in pool.map(one, frames):
-            done += 1
+    from curate import _kernels, registration  # noqa: F401
+
+    # numba's first call sets up its typing and code-generation registries (most of a
+    # kernel's load time); any cached kernel does it for all of them
+    _kernels.spline_coefficients(np.zeros((4, 4), np.float64))
+
+
+def _decode_one(f: _Frame, opts: Options) -> None:
+    if f.path.suffix.lower() in IMAGE_SUFFIXES:
+        _load_image(f, opts)
+    else:
+        _load_raw(f, opts)
+
+
+def _decode(
+    passes: Sequence[tuple[list[_Frame], str]], opts: Options, progress: OnProgress | None
+) -> None:
+    """Decode every pass's frames, ``(frames, progress step)`` in order, on one pool of
+    ``opts.workers`` threads (no idle thread between passes).
+
+    Each task reads, checks and decodes one frame and keeps only its reductions (work image,
+    features, statistics), so memory holds at most ``opts.workers`` raw files at a time,
+    whatever the session's length.  The results do not depend on the order frames finish in:
+    each frame's reductions are its own.  A session's video pass is decoded as one file first.
+    """
+    pooled = []
+    for frames, step in passes:
+        if frames and frames[0].video_frame is not None:
+            _session_video(frames, opts)
             if progress:
-                progress(step, done, len(frames))
+                progress(step, len(frames), len(frames))
+        else:
+            pooled.append((frames, step))
+    todo = [(f, step, len(frames)) for frames, step in pooled for f in frames]
+    done: Counter[str] = Counter()
+    with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
+        results = pool.map(_decode_one, [f for f, _, _ in todo], itertools.repeat(opts))
+        for (_, step, total), _ in zip(todo, results, strict=True):
+            done[step] += 1
+            if progress:
+                progress(step, done[step], total)
 
 
 def _check_consistent(frames: list[_Frame], what: str) -> None:
@@ -503,9 +537,16 @@ def _agreeing(shifts: np.ndarray, tol: float) -> tuple[list[int], np.ndarray]:
 
 
 def _align_static(dark: list[_Frame], bright: list[_Frame], opts: Options) -> dict:
+    from curate import registration
+
     mean = registration.mean_frame(f.work for f in dark)
     factor = bright[0].factor
-    work_shifts = np.array([registration.estimate_shift(mean, b.work) for b in bright])
+    # independent registrations (compiled code and FFTs that release the GIL): on the run's
+    # worker threads, each result what a serial loop gives
+    with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
+        work_shifts = np.array(
+            list(pool.map(lambda b: registration.estimate_shift(mean, b.work), bright))
+        )
     keep, centre = _agreeing(work_shifts * factor, opts.max_drift_px)
     dropped = []
     for i, b in enumerate(bright):
@@ -543,7 +584,10 @@ def _align_static(dark: list[_Frame], bright: list[_Frame], opts: Options) -> di
             registration.mean_frame(f.work for f in part)
             for part in np.array_split(np.array(dark, dtype=object), 3)
         ]
-        third_shifts = np.array([registration.estimate_shift(t, ref.work) for t in thirds])
+        with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
+            third_shifts = np.array(
+                list(pool.map(lambda t: registration.estimate_shift(t, ref.work), thirds))
+            )
         spread = third_shifts.max(axis=0) - third_shifts.min(axis=0)
         drift = {
             "max_px": round(float(spread.max()) * ref.factor, 4),
@@ -633,6 +677,8 @@ def _restore_pairs(
 
 def _onto_dark(ref: _Frame, dy: float, dx: float) -> np.ndarray:
     """A reference's work image moved onto its dark frames (``dy, dx`` in sensor pixels)."""
+    from scipy import ndimage
+
     return ndimage.shift(ref.work, (-dy / ref.factor, -dx / ref.factor), order=1, mode="nearest")
 
 
@@ -675,18 +721,24 @@ def _sweep_motion(dark: list[_Frame], bright: list[_Frame], pairs: list[Pair], o
     ``pairs`` is updated in place."""
     by_d = {f.file: f for f in dark}
     by_b = {f.file: f for f in bright}
-    for k, p in enumerate(pairs):
+
+    def one(p: Pair) -> motion.Region | None:
         d, b = by_d[p.dark], by_b[p.bright]
-        region = motion.pair_motion(
+        return motion.pair_motion(
             d.work,
             _onto_dark(b, p.dy, p.dx),
             block=opts.motion_block,
             threshold=opts.motion_threshold,
         )
+
+    # independent pairs: on the run's worker threads (results in the pairs' order)
+    with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
+        regions = list(pool.map(one, pairs))
+    for k, (p, region) in enumerate(zip(pairs, regions, strict=True)):
         pairs[k] = dataclasses.replace(
             p,
             motion=region is not None,
-            motion_region=None if region is None else region.scaled(d.factor),
+            motion_region=None if region is None else region.scaled(by_d[p.dark].factor),
         )
 
 
@@ -699,6 +751,8 @@ def _box_blur_x(image: np.ndarray, length: float) -> np.ndarray:
     kernel = np.ones(n, np.float32)
     edge = (length - (n - 2)) / 2  # the two end taps share what is left of the length
     kernel[0] = kernel[-1] = edge
+    from scipy import ndimage
+
     return ndimage.convolve1d(image, kernel / kernel.sum(), axis=1, mode="nearest")
 
 
@@ -724,6 +778,8 @@ def _motion_blur(dark: list[_Frame], bright: list[_Frame]) -> list[float]:
     ]
     if not ok or not pairs:
         return [0.0] * len(dark)
+    from curate import registration
+
     a, b = pairs[len(pairs) // 2]
     _, dx = registration.estimate_shift(a.work, b.work)
     px_per_deg = abs(dx) / abs(b.angle - a.angle)
@@ -763,6 +819,8 @@ def nearest_on_path(
 
 
 def _align_sweep(dark: list[_Frame], bright: list[_Frame], opts: Options) -> dict:
+    from curate import registration
+
     corr = matching.correlation_matrix(_features(dark), _features(bright))
     per_step = max(1, round(len(dark) / max(1, len(bright))))
     m = matching.match_monotonic(corr, exclude=per_step, min_margin=opts.min_margin)
@@ -889,11 +947,15 @@ def _run(
     if not force and _up_to_date(out, digest):
         log.info("%s is up to date", out / ALIGNMENT_FILE)
         return out / ALIGNMENT_FILE
-    if video:  # ``dark`` is one entry standing for the file; its frames are decoded now
-        dark = _video_frames(dark[0].path, "dark", opts)
-    else:
-        _decode(dark, opts, progress, "decode dark")
-    _decode(bright, opts, progress, "decode bright")
+    # start-up work (imports, numba's kernels) on a thread of its own, overlapping decoding
+    with ThreadPoolExecutor(max_workers=1) as loader:
+        preloaded = loader.submit(_preload)
+        if video:  # ``dark`` is one entry standing for the file; its frames are decoded now
+            dark = _video_frames(dark[0].path, "dark", opts)
+            _decode([(bright, "decode bright")], opts, progress)
+        else:
+            _decode([(dark, "decode dark"), (bright, "decode bright")], opts, progress)
+        preloaded.result()  # its error, if any, is raised here
     _check_consistent(dark, "dark")
     _check_consistent(bright, "bright")
     _classify(dark, "dark", opts, video)

@@ -336,11 +336,11 @@ def export(
 
     if format_ not in ("smid", "patches"):
         raise BadRelease(f"expected --format smid or patches, found {format_!r}")
-    with err.status(f"exporting {release} as {format_} ..."):  # a sign of life meanwhile
+    with _bar() as bar:
         if format_ == "smid":
-            summary = export_smid.export_smid(release, dest)
+            summary = export_smid.export_smid(release, dest, progress=_progress(bar))
         else:
-            summary = export_smid.export_patches(release, dest, size=size)
+            summary = export_smid.export_patches(release, dest, size=size, progress=_progress(bar))
     for line in summary.lines():
         if line.startswith("warning: "):
             err.print(f"[yellow]warning:[/] {line[9:]}", highlight=False, soft_wrap=True)

@@ -42,6 +42,7 @@ from dataset_card.errors import BadRelease, DatasetError
 from dataset_card.reader import half_size, network_input, open_release, usable_ratio
 from dataset_card.splits import DYNAMIC
 from sublux_common.fsio import atomic_write, atomic_write_bytes
+from sublux_common.progress import OnProgress
 
 __all__ = ["SMID_MIN_FRAMES", "ExportSummary", "export_patches", "export_smid"]
 
@@ -150,9 +151,17 @@ def _smid_plan(rel) -> tuple[dict[str, list[tuple]], list[str]]:
     return plan, skipped
 
 
-def export_smid(release: str | os.PathLike, dest: str | os.PathLike) -> ExportSummary:
+def export_smid(
+    release: str | os.PathLike,
+    dest: str | os.PathLike,
+    *,
+    progress: OnProgress | None = None,
+) -> ExportSummary:
     """Write SMID-compatible folders: static sessions as static sequences with their ground
     truth, sweeps and sessions without references as dynamic sequences (frames only).
+
+    ``progress(step, done, total)`` is called after each sequence with the frames written so
+    far (step ``"frames"``; ``(step, 0, total)`` before the first).
 
     Returns
     -------
@@ -196,6 +205,9 @@ def export_smid(release: str | os.PathLike, dest: str | os.PathLike) -> ExportSu
     _new_dir(dest)
     for split in ("train", "val", "test"):  # SMID's loaders open every split list
         keep.setdefault(f"{split}_list.txt", [])
+    total = sum(len(seq[-1]) for seqs in keep.values() for seq in seqs)
+    if progress:
+        progress("frames", 0, total)
     for key, seqs in keep.items():
         names = []
         for kind, split, sid, name, k, idx in seqs:
@@ -216,6 +228,8 @@ def export_smid(release: str | os.PathLike, dest: str | os.PathLike) -> ExportSu
                 _write_frames(dest, name, sd, idx)
             summary.frames += len(idx)
             names.append(name)
+            if progress:
+                progress("frames", summary.frames, total)
         atomic_write_bytes(dest / key, "".join(f"{n}\n" for n in names).encode())
         summary.written[key] = names
     with atomic_write(dest / "EXPORT.md", "w") as fh:
@@ -252,10 +266,27 @@ def _patch_plan(rel) -> tuple[list[str], int | None]:
     return splits, side
 
 
+def _short_frames(rel, splits: list[str]) -> int:
+    """How many short frames of ``splits`` belong to a sequence (those cut into patches)."""
+    total = 0
+    for split in splits:
+        with rel.split(split) as reader:
+            for sid in reader.sessions():
+                total += sum(len(idx) for _, idx in reader.session(sid).sequences())
+    return total
+
+
 def export_patches(
-    release: str | os.PathLike, dest: str | os.PathLike, *, size: int = 512
+    release: str | os.PathLike,
+    dest: str | os.PathLike,
+    *,
+    size: int = 512,
+    progress: OnProgress | None = None,
 ) -> ExportSummary:
     """Write aligned dark/bright patch pairs, per split, with ``patches.csv``.
+
+    ``progress(step, done, total)`` is called after each short frame is cut (step
+    ``"frames"``, counting the frames of every split; ``(step, 0, total)`` before the first).
 
     Raises
     ------
@@ -281,8 +312,12 @@ def export_patches(
             f"expected --size at most {fits} (the smallest frames of the release are {side} "
             f"pixels on their short side), found {size}; no patch would fit. Try --size {fits}"
         )
+    total = _short_frames(rel, splits) if progress else 0
     _new_dir(dest)
     summary = ExportSummary(dest)
+    cut = 0
+    if progress:
+        progress("frames", 0, total)
     for split in splits:
         reader = rel.split(split)
         base = dest / split
@@ -322,6 +357,9 @@ def export_patches(
                                     "modality": "video" if video else "raw",
                                 }
                             )
+                    cut += 1
+                    if progress:
+                        progress("frames", cut, total)
         with atomic_write(base / "patches.csv", "w") as fh:
             wr = csv.DictWriter(
                 fh,

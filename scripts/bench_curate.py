@@ -24,7 +24,10 @@ speed
     One sweep of 20-megapixel frames (3672 x 5496): ``align_session`` (which reads every frame
     once, checks its sha256 against the journal and decodes those bytes) against the floor of
     that work, a bare loop that reads, hashes and decodes the same files (warm cache), against
-    bare decoding alone, and against the seed method done plainly.
+    bare decoding alone, and against the seed method done plainly.  Then the same as whole
+    processes (``whole_command``, ``scripts/bench_command.py``): ``curate align`` against the
+    floor loop and the seed method as processes, medians of wall and of CPU time, the floor on
+    as many threads as the command and on one, the start-up split and the 1-minute load.
 
 Timings of the simulated rig.  The simulated camera renders a frame in about 1 s at 20 MP
 (0.1 s at 1224 x 1832), far slower than the 16 fps the dark pass is planned for, so the GRBL
@@ -933,7 +936,7 @@ def bench_speed(
     progress("speed: whole commands (fresh processes)")
     import bench_command
 
-    command = bench_command.whole_commands(path, files, workers=workers, repeats=repeats)
+    command = bench_command.whole_commands(path, files, workers=workers, repeats=max(3, repeats))
     ours_agg, seed_agg = _aggregate([ours]), _aggregate([seed_scored])
     out = {
         "sensor": f"{size[0]}x{size[1]}",
@@ -980,6 +983,10 @@ def bench_speed(
         _check(
             targets, "speed: seed command / curate align command",
             command["ratio_seed_command_over_command"], 10.0, most=False,
+        )  # fmt: skip
+        _check(
+            targets, "speed: curate align command / (read + sha256 + decode) command, CPU time",
+            command["ratio_command_over_floor_cpu"], 1.3, most=True,
         )  # fmt: skip
     else:
         # Both ratios are targets on 20 MP frames; smaller frames decode in a few ms each,

@@ -115,3 +115,41 @@ def test_a_truncated_sim_dng_is_unreadable(tmp_path):
     assert bench.truncate(path, 0.3) == int(0.3 * size) == path.stat().st_size
     with pytest.raises(UnreadableRaw):
         read_raw(path)
+
+
+_CMD_PATH = _PATH.parent / "bench_command.py"
+_cmd_spec = importlib.util.spec_from_file_location("bench_command", _CMD_PATH)
+bench_command = importlib.util.module_from_spec(_cmd_spec)
+_cmd_spec.loader.exec_module(bench_command)
+
+
+def test_summarise_runs_takes_medians_of_wall_and_cpu_and_the_best_wall():
+    runs = [(3.0, 2.0), (1.0, 5.0), (2.0, 4.0)]
+    assert bench_command.summarise_runs(runs) == {
+        "wall_s": 2.0,
+        "cpu_s": 4.0,
+        "best_wall_s": 1.0,
+        "runs": 3,
+    }
+
+
+def test_ratio_divides_one_figure_by_another_and_refuses_zero():
+    a, b = {"cpu_s": 3.0}, {"cpu_s": 2.0}
+    assert bench_command.ratio(a, b, "cpu_s") == 1.5
+    assert bench_command.ratio(a, {"cpu_s": 0.0}, "cpu_s") is None
+
+
+def test_timed_counts_the_childs_cpu_not_its_sleep():
+    busy = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
+    wall, cpu, _ = bench_command.timed([sys.executable, "-c", busy])
+    assert cpu >= 0.3 and wall >= 0.3  # it burnt 0.3 s of CPU by its own clock
+    wall, cpu, out = bench_command.timed(
+        [sys.executable, "-c", "import time; time.sleep(0.4); print('ok')"]
+    )
+    # one thread: its CPU time fits in its wall time less the 0.4 s it slept
+    assert out.strip() == "ok" and wall >= 0.4 and cpu < wall - 0.3
+
+
+def test_timed_raises_with_the_childs_error():
+    with pytest.raises(RuntimeError, match="boom"):
+        bench_command.timed([sys.executable, "-c", "raise SystemExit('boom')"])

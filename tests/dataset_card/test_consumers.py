@@ -435,6 +435,30 @@ def test_smid_export_writes_sweeps_as_dynamic_sequences_and_says_what_it_did(rel
     assert "train_dynamic_list.txt: 1 sequence\n" in (dest / "EXPORT.md").read_text()
 
 
+@pytest.mark.parametrize("fmt", ["smid", "patches"])
+def test_export_counts_the_frames_it_writes(release, tmp_path, fmt):
+    from dataset_card.export_smid import export_patches, export_smid
+
+    calls: list[tuple[str, int, int]] = []
+    record = lambda *call: calls.append(call)  # noqa: E731
+    if fmt == "smid":
+        summary = export_smid(release, tmp_path / "e", progress=record)
+    else:
+        summary = export_patches(release, tmp_path / "e", size=32, progress=record)
+    steps = {step for step, _, _ in calls}
+    totals = {total for _, _, total in calls}
+    done = [d for _, d, _ in calls]
+    assert steps == {"frames"} and len(totals) == 1
+    assert done[0] == 0 and done == sorted(done)  # counted up from nothing
+    # the last call says every frame was written: the summary's count (smid), or every short
+    # frame of a sequence cut into patches (several patches a frame)
+    assert done[-1] == totals.pop() > 0
+    if fmt == "smid":
+        assert done[-1] == summary.frames
+    else:
+        assert summary.frames >= done[-1]
+
+
 # -- PyTorch ------------------------------------------------------------------------------------
 
 

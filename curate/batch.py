@@ -8,9 +8,6 @@ Re-running is idempotent: a session whose inputs and options have not changed ke
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import gc
 import multiprocessing
 import os
 import traceback
@@ -24,31 +21,9 @@ from curate.errors import BadInput, CurateError
 from curate.pipeline import Options, align_session
 from curate.report import write_report
 from curate.result import read_alignment
+from sublux_common.memory import release_freed_memory
 
 __all__ = ["curate_one", "release_freed_memory", "run_many"]
-
-
-def release_freed_memory() -> bool:
-    """Hand the memory freed by the last session back to the system; True where it could.
-
-    A worker process curates session after session.  glibc's allocator keeps what a session
-    freed (work images, FFT buffers, on several threads' arenas) for reuse, and reuse from
-    fragmented arenas is imperfect, so without this a worker's resident memory crept up by
-    about 15% over a dozen small sessions; with it, every session starts from the same
-    resident memory and the peak is the largest single session's.  ``malloc_trim`` is glibc's;
-    elsewhere this only collects garbage.
-    """
-    gc.collect()
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
-    try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl, macOS)
-        return False
-    trim.argtypes = [ctypes.c_size_t]
-    trim(0)
-    return True
 
 
 def curate_one(

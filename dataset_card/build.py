@@ -70,6 +70,7 @@ from dataset_card.schema import (
 )
 from dataset_card.splits import DYNAMIC, SPLITS, assign_splits, read_split_lists
 from sublux_common.fsio import atomic_write
+from sublux_common.memory import release_freed_memory
 from sublux_common.progress import OnProgress
 
 __all__ = [
@@ -729,6 +730,7 @@ def build(
                 ) as writer:
                     for p in members:
                         _write_session(writer, p, pool, workers + 1, tick, table)
+                        release_freed_memory()  # each session starts from the same memory
                     paths = writer.close()
                 files[split] = [Path(x) for x in paths]
                 for f in files[split]:

@@ -101,3 +101,18 @@ def test_plan_entries_are_typed_records_of_the_journal(sessions):
     assert isinstance(long_row, LongFrameRow)
     assert (long_row.offset_y, long_row.offset_x) == ref.offset == (2, 2)
     assert (long_row.dy, long_row.dx) == ref.residual
+
+
+def test_memory_is_handed_back_after_each_session_is_packaged(sessions, tmp_path, monkeypatch):
+    """One process packages every session: freed memory goes back to the system after each,
+    so the packager's peak is the largest session's, not a creep over the release."""
+    import dataset_card.build as build_module
+    from sublux_common.memory import release_freed_memory
+
+    done: list[int] = []
+    monkeypatch.setattr(
+        build_module, "release_freed_memory", lambda: done.append(1) or release_freed_memory()
+    )
+    plans = plan_sessions(sessions, fractions={"train": 1.0})
+    build(plans, tmp_path / "out", name="t", version="1.0.0", created="", tool_version="0")
+    assert len(done) == len(plans) == 2

@@ -44,6 +44,7 @@ from capture.session import (
     Session,
     SessionWriter,
     check_new_session_dir,
+    check_scene_and_lux,
     finish_interrupted_creation,
 )
 from sublux_common.cliutil import handle_errors
@@ -290,6 +291,7 @@ def _static(
     sim_lux: float,
     sim_object: list[str] | None = None,
 ) -> None:
+    check_scene_and_lux(scene, lux)  # before the session, the camera or anything else
     if sim_object and camera != "sim":
         raise BadRequest(f"--sim-object needs --camera sim, found --camera {camera}")
     writer = resumemod.open_static_session(session, scene=scene, pass_=pass_, command=command)
@@ -305,7 +307,9 @@ def _static(
             check_new_session_dir(session)  # before the camera is opened
             if scene is None:
                 raise BadRequest(f"{session} is a new session: expected --scene NAME, found none")
-        scene = scene or writer.session.scene
+        if scene is None:
+            assert writer is not None  # a new session without --scene was refused above
+            scene = writer.session.scene
         spec = planmod.static_pass(frames, iso, shutter, aperture)
         sim = None
         shutter_count = 0
@@ -435,6 +439,7 @@ def sweep(
     sim_lux: SimLuxOpt = 1.0,
 ) -> None:
     """Shoot a turntable sweep: the dark pass, back to the start, the bright pass."""
+    check_scene_and_lux(scene, lux)
     check_new_session_dir(session)  # before the camera and turntable are opened
     if not turntable:
         raise BadRequest("a sweep needs a turntable: pass --turntable /dev/ttyUSB0 (or sim)")

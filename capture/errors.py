@@ -32,6 +32,12 @@ class BadImport(BadRequest, ValueError):
     cannot open, frames of several sizes or cameras, exposure unknown); nothing was written."""
 
 
+class BadSessionInfo(BadRequest, ValueError):
+    """A scene name or an illuminance a new session cannot record: a scene ``dataset publish``
+    would refuse (:func:`sublux_common.names.name_problem`), or a ``--lux`` that is not a
+    finite number >= 0.  Refused before anything is opened or written."""
+
+
 class SessionError(CaptureError):
     """A session directory is missing, malformed or not what the command expects."""
 

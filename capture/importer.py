@@ -51,6 +51,7 @@ from capture.session import (
     SessionWriter,
     VideoRecord,
     check_new_session_dir,
+    check_scene_and_lux,
     finish_interrupted_creation,
     serial_hash,
 )
@@ -591,11 +592,14 @@ def import_footage(
 
     Raises
     ------
+    capture.errors.BadSessionInfo
+        A scene name or ``lux`` a session cannot record (exit 2); nothing was read or written.
     capture.errors.BadImport
         Bad footage or options (exit 2); nothing was written.
     capture.errors.SessionExists
         ``session`` is another session.
     """
+    check_scene_and_lux(scene, lux)
     if kind not in ("static", "sweep"):
         raise BadImport(f"expected --kind static or sweep, found {kind!r}")
     given = {p: v for p, v in (("dark", dark), ("bright", bright)) if v is not None}

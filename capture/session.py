@@ -109,6 +109,7 @@ import errno
 import hashlib
 import json
 import logging
+import math
 import os
 import secrets
 import time
@@ -119,6 +120,7 @@ from pathlib import Path
 from typing import Any
 
 from capture.errors import (
+    BadSessionInfo,
     FrameMismatch,
     JournalDamaged,
     MalformedRecord,
@@ -141,6 +143,7 @@ from sublux_common.fsio import (
     fsync_dir,
 )
 from sublux_common.hashing import sha256_bytes, sha256_file
+from sublux_common.names import NAME_RULE, name_problem
 
 __all__ = [
     "EXIT_STATUSES",
@@ -160,6 +163,7 @@ __all__ = [
     "VideoRecord",
     "WarningRecord",
     "check_new_session_dir",
+    "check_scene_and_lux",
     "finish_interrupted_creation",
     "load_journal",
     "open_session",
@@ -1175,6 +1179,40 @@ def check_new_session_dir(path: str | os.PathLike) -> bool:
     )
 
 
+def check_scene_and_lux(scene: str | None, lux: float | None) -> None:
+    """Refuse a scene name or an illuminance a session cannot record, before anything is done.
+
+    The scene starts the session id, which names the session's group in a release, so it
+    follows the rule ``dataset publish`` applies to scene names and session ids
+    (:func:`sublux_common.names.name_problem`); ``lux`` is a measured illuminance, so a finite
+    number >= 0 (None: not measured).
+
+    Parameters
+    ----------
+    scene : str or None
+        The scene name the user gave (None: not given; the caller decides whether it must be).
+    lux : float or None
+        The illuminance the user gave.
+
+    Raises
+    ------
+    capture.errors.BadSessionInfo
+        Either is one a session cannot record (exit 2).
+    """
+    problem = None if scene is None else name_problem(scene)
+    if problem is not None:
+        raise BadSessionInfo(
+            f"expected --scene NAME ({NAME_RULE}: the scene starts the session id, which "
+            f"names the session in a release), found {scene!r} ({problem}); try e.g. "
+            "--scene desk or --scene kitchen-2"
+        )
+    if lux is not None and not (math.isfinite(lux) and lux >= 0):
+        raise BadSessionInfo(
+            f"expected --lux as the measured illuminance in lux (a finite number >= 0), found "
+            f"{lux!r}; give the light meter's reading, or leave --lux out if it was not measured"
+        )
+
+
 def _creating_dirs(path: Path) -> list[tuple[Path, int | None]]:
     """Hidden siblings ``.NAME.creating-PID`` where sessions named like ``path`` were built."""
     prefix = f".{path.name}{CREATING}"
@@ -1404,6 +1442,7 @@ class SessionWriter:
         path = Path(path)
         if kind not in ("static", "sweep"):
             raise ValueError(f"kind must be 'static' or 'sweep', found {kind!r}")
+        check_scene_and_lux(scene, lux)
         skeleton = check_new_session_dir(path)
         meta = {
             "schema": SCHEMA_VERSION,

@@ -50,6 +50,7 @@ from dataset_card.schema import (
     srgb_chunks,
 )
 from sublux_common.fsio import PART_SUFFIX, fsync_dir
+from sublux_common.names import name_problem
 
 __all__ = ["SessionWriter", "SplitWriter"]
 
@@ -587,12 +588,7 @@ class SplitWriter:
             checked for completeness here.
         """
         self._check_open()
-        if (
-            not isinstance(session_id, str)
-            or not session_id
-            or "/" in session_id
-            or (session_id in (".", ".."))
-        ):
+        if name_problem(session_id) is not None:  # the rule capture applies to scenes too
             raise BadRelease(f"expected a session id without '/', found {session_id!r}")
         if session_id in self._ids:
             raise BadRelease(
@@ -659,7 +655,7 @@ class SplitWriter:
     def _session_attrs(
         self, session_id: str, scene: str, attrs: Mapping[str, Any], short: tuple
     ) -> dict[str, Any]:
-        if not isinstance(scene, str) or not scene:
+        if name_problem(scene) is not None:
             raise BadRelease(f"{session_id}: expected a scene name, found {scene!r}")
         missing = [k for k in SESSION_ATTRS if k not in attrs]
         if missing:

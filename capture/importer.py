@@ -44,7 +44,7 @@ import tifffile
 
 from capture.errors import BadImport, CaptureError, SessionExists, StorageError, storage_errors
 from capture.protocols import CameraInfo, format_shutter, parse_shutter
-from capture.rawmeta import container_exif
+from capture.rawmeta import RECOPY, container_exif, container_truncation
 from capture.session import (
     PASSES,
     FrameRecord,
@@ -223,14 +223,46 @@ def _pages(tif: tifffile.TiffFile) -> list:
     return found
 
 
+def _tiff_truncation(pages: list, size: int) -> str | None:
+    """Why a TIFF-based raw file cannot hold what its own tags point to, or None.
+
+    Every image directory's data (strips, tiles, an embedded JPEG) must end within the file,
+    and every SubIFD (where ARW, NEF and DNG keep the raw image) must start within it: a file
+    cut short loses its SubIFD, which tifffile then leaves out without a word, so checking
+    only the images it did read would pass a raw file whose raw image is gone.
+    """
+    lost = [o for p in pages for o in _subifd_offsets(p) if o >= size]
+    if lost:
+        return (
+            f"truncated: its raw image directory (SubIFD) lies at byte {min(lost)}, the file "
+            f"has {size}; {RECOPY}"
+        )
+    ends = [
+        o + c for p in pages for o, c in zip(p.dataoffsets, p.databytecounts, strict=False) if c
+    ]
+    if ends and max(ends) > size:
+        return f"truncated: its image data ends at byte {max(ends)}, the file has {size}; {RECOPY}"
+    return None
+
+
+def _subifd_offsets(page) -> list[int]:
+    """The offsets a page's SubIFDs tag gives (none when it has no such tag)."""
+    tag = page.tags.get(330)  # SubIFDs
+    if tag is None:
+        return []
+    value = tag.value
+    return [int(v) for v in (value if isinstance(value, (tuple, list)) else (value,))]
+
+
 def probe_raw(path: Path) -> RawInfo:
     """Read a raw file's metadata (not its image); raises ``_Unreadable`` with the reason.
 
-    TIFF-based formats are parsed (the largest CFA image's size, and that its data lies
-    inside the file: a truncated copy is caught here); CR3 and RAF are recognised by their
-    signature and their EXIF is read from the TIFF structures they carry (make, model,
-    serial, ISO, exposure, aperture, time; not the image size); other non-TIFF formats get
-    no metadata (the command line gives the exposure).
+    TIFF-based formats are parsed (the largest CFA image's size, and that the data and
+    SubIFDs their tags point to lie inside the file: a truncated copy is caught here); CR3 and
+    RAF are recognised by their signature, checked for truncation
+    (:func:`capture.rawmeta.container_truncation`), and their EXIF is read from the TIFF
+    structures they carry (make, model, serial, ISO, exposure, aperture, time; not the image
+    size); other non-TIFF formats get no metadata (the command line gives the exposure).
     """
     suffix = path.suffix.lower()
     if suffix not in RAW_SUFFIXES:
@@ -260,19 +292,15 @@ def probe_raw(path: Path) -> RawInfo:
             images = [p for p in pages if p.shape and len(p.shape) >= 2]
             cfa = [p for p in images if int(getattr(p, "photometric", 0) or 0) == 32803]
             image = max(cfa or images, key=lambda p: p.shape[0] * p.shape[1], default=None)
-            if image is None:
-                raise _Unreadable("no image in the file")
-            ends = [o + c for o, c in zip(image.dataoffsets, image.databytecounts, strict=False)]
-    except _Unreadable:
-        raise
+            cut = _tiff_truncation(pages, size)
     except Exception as exc:  # tifffile raises many kinds on a damaged file: all mean unreadable
         raise _Unreadable(f"damaged TIFF structure ({type(exc).__name__}: {exc})") from None
     finally:
         quiet.setLevel(level)
-    if ends and max(ends) > size:
-        raise _Unreadable(
-            f"truncated: its image data ends at byte {max(ends)}, the file has {size}"
-        )
+    if cut is not None:
+        raise _Unreadable(cut)
+    if image is None:
+        raise _Unreadable("no image in the file")
     serial = _text(tags.get("CameraSerialNumber")) or _text(exif.get("BodySerialNumber")) or None
     iso = exif.get("ISOSpeedRatings")
     if isinstance(iso, tuple):
@@ -297,8 +325,12 @@ def probe_raw(path: Path) -> RawInfo:
 
 def _container_info(path: Path, size: int) -> RawInfo:
     """A CR3's or RAF's metadata from the TIFF structures inside it (:mod:`capture.rawmeta`);
-    the image size is not read (the frames' sizes are checked when curation decodes them)."""
+    the image size is not read (the frames' sizes are checked when curation decodes them).
+    A file whose boxes (CR3) or raw data (RAF) end past its end is refused as truncated."""
     try:
+        cut = container_truncation(path)
+        if cut is not None:
+            raise _Unreadable(cut)
         found = container_exif(path)
     except OSError as exc:
         raise _Unreadable(f"cannot be read ({exc.strerror or exc})") from None
@@ -369,11 +401,14 @@ def scan_source(
     exposure: str | None = None,
     iso: int | None = None,
     aperture: str | None = None,
+    exposure_option: str = "--exposure",
 ) -> Source:
     """Scan one pass's footage without writing anything; raises :class:`BadImport`.
 
     A folder's raw files are probed (:func:`probe_raw`), unreadable ones listed in
     ``skipped`` with the reason, and the rest ordered by time of capture, then by name.
+    ``exposure_option`` is the option that gives this pass's ``exposure``, as messages name
+    it (``--bright-exposure`` for the bright pass).
     """
     path = Path(path)
     exp = float(parse_shutter(exposure)) if exposure else None
@@ -430,14 +465,33 @@ def scan_source(
         if missing:
             unknown.append((r.name if r else path.name, missing))
     if unknown:
-        opts = sorted({m for _, ms in unknown for m in ms})
-        what = "video containers record no exposure" if src.video else "no EXIF value"
-        raise BadImport(
-            f"expected the exposure time and ISO of every {pass_} frame, found {len(unknown)} "
-            f"without them ({unknown[0][0]} first; {what}); pass {' and '.join(opts)} "
-            f"(e.g. --exposure 1/30 --iso 2000) for this pass. Nothing was written."
-        )
+        raise BadImport(_unknown_exposure(src, unknown, exposure_option=exposure_option))
     return src
+
+
+def _unknown_exposure(
+    src: Source, unknown: list[tuple[str, list[str]]], *, exposure_option: str
+) -> str:
+    """The message for frames whose exposure time or ISO nothing gives: a video counted as
+    a video (of so many frames), raw files as files; the options named as the user types them."""
+    missing = sorted({m for _, ms in unknown for m in ms})
+    opts = [exposure_option if m == "--exposure" else m for m in missing]
+    example = " ".join(f"{o} {_EXAMPLES[o]}" for o in opts)
+    if src.video:
+        found = (
+            f"a video without them ({src.video.name}, {src.video.frame_count} frames: video "
+            "containers record no exposure time or ISO)"
+        )
+    else:
+        found = f"{len(unknown)} raw file(s) without them ({unknown[0][0]} first; no EXIF value)"
+    shared = " (or --exposure, for both passes)" if "--bright-exposure" in opts else ""
+    return (
+        f"expected the exposure time and ISO of every {src.pass_} frame, found {found}; pass "
+        f"{' and '.join(opts)}{shared} (e.g. {example}) for this pass. Nothing was written."
+    )
+
+
+_EXAMPLES = {"--exposure": "1/30", "--bright-exposure": "10", "--iso": "2000"}
 
 
 # -- the import ------------------------------------------------------------------------------
@@ -613,6 +667,7 @@ def import_footage(
             exposure=(bright_exposure or exposure) if p == "bright" else exposure,
             iso=iso,
             aperture=aperture,
+            exposure_option="--bright-exposure" if p == "bright" else "--exposure",
         )
         for p, v in given.items()
     }

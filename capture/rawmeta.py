@@ -12,6 +12,11 @@ they are cut out:
   by a TIFF (IFD0 with an ExifTag sub-IFD).
 
 Only the first megabytes are read (the metadata sits at the front); nothing is decoded.
+
+:func:`container_truncation` tells a file cut short (a copy that stopped, a card read that
+failed) from a whole one without reading the image: a CR3's top-level boxes tile the file, so
+one that ends past the end of the file was cut; a RAF's header gives where its raw (CFA) data
+lies, so data said to end past the end of the file was cut.
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ from typing import Any
 
 import tifffile
 
-__all__ = ["CANON_UUID", "container_exif"]
+__all__ = ["CANON_UUID", "RECOPY", "box_overrun", "container_exif", "container_truncation"]
 
 #: Canon's metadata box inside a CR3's ``moov``.
 CANON_UUID = bytes.fromhex("85c0b687820f11e08111f4ce462b6a48")
 _HEAD = 4 << 20  # a CR3's moov box or a RAF's EXIF is within the first 4 MB
 _RAF_MAGIC = b"FUJIFILMCCD-RAW "
+#: What to try about a file cut short, for every "truncated" reason.
+RECOPY = "copy it from the camera's card again (the copy stopped early)"
 
 
 def container_exif(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -54,6 +61,105 @@ def container_exif(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, A
         return _cr3(head)
     if head.startswith(_RAF_MAGIC):
         return _raf(path, head)
+    return None
+
+
+def container_truncation(path: str | os.PathLike) -> str | None:
+    """Why a CR3 or RAF file cannot hold all of its image data, or None.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``.cr3`` or ``.raf`` file (told apart by their first bytes, not the suffix).
+
+    Returns
+    -------
+    str or None
+        ``"truncated: ..."`` (with the byte where the data ends and the file's size) when a
+        CR3's top-level box, or a RAF's raw data, ends past the end of the file; ``"damaged
+        ...: ..."`` when a CR3's box sizes make no sense; None for a whole file, or one that
+        is neither format.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read.
+    """
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        head = fh.read(108)
+        if head[4:8] == b"ftyp":
+            return box_overrun(_top_boxes(fh, size), size)
+    if head.startswith(_RAF_MAGIC):
+        return _raf_overrun(head, size)
+    return None
+
+
+def box_overrun(boxes, size: int) -> str | None:
+    """The rule for an ISO-BMFF file's top-level boxes: each must end within the file.
+
+    Parameters
+    ----------
+    boxes : iterable of (bytes, int, int)
+        Each top-level box's type, start and declared end (start + its size field), in file
+        order (type ``b""``: a header cut short); a box whose size field cannot be valid has
+        end < start + 8.
+    size : int
+        The file's size in bytes.
+
+    Returns
+    -------
+    str or None
+        Why the boxes do not fit the file (``"truncated: ..."``, ``"damaged ...: ..."``), or
+        None when they all do.
+    """
+    for kind, start, end in boxes:
+        box = f"{kind.decode('latin-1')!r} box" if kind else "last box's header"
+        if end < start + 8:
+            return f"damaged ISO-BMFF structure: the {box} at byte {start} has size {end - start}"
+        if end > size:
+            return f"truncated: its {box} ends at byte {end}, the file has {size}; {RECOPY}"
+    return None
+
+
+def _top_boxes(fh, size: int):
+    """(type, start, declared end) of a file's top-level ISO-BMFF boxes, read header by
+    header (the boxes themselves are not read); a header cut by the end of the file is
+    reported as a box ending past it."""
+    off = 0
+    while off < size:
+        fh.seek(off)
+        header = fh.read(16)
+        if len(header) < 8:  # cut inside a box's header: its type is unknown
+            yield b"", off, off + 8
+            return
+        box, kind = struct.unpack(">I4s", header[:8])
+        if box == 1:
+            if len(header) < 16:
+                yield kind, off, off + 16
+                return
+            box = struct.unpack(">Q", header[8:16])[0]
+        elif box == 0:  # the last box: it runs to the end of the file
+            box = size - off
+        yield kind, off, off + box
+        if box < 8:
+            return
+        off += box
+
+
+def _raf_overrun(head: bytes, size: int) -> str | None:
+    """A RAF header's pieces (preview JPEG, CFA header, CFA data) that end past the file's
+    end; a header cut short is truncated too."""
+    if len(head) < 108:
+        return f"truncated: its header ends at byte 108, the file has {size}; {RECOPY}"
+    pieces = (("preview", 84), ("raw header", 92), ("raw data", 100))
+    for what, at in pieces:
+        offset, length = struct.unpack(">II", head[at : at + 8])
+        if length and offset + length > size:
+            return (
+                f"truncated: its {what} ends at byte {offset + length}, the file has "
+                f"{size}; {RECOPY}"
+            )
     return None
 
 

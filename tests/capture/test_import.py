@@ -269,3 +269,70 @@ def test_link_across_file_systems_exits_2_before_writing(tmp_path):
         r = invoke("--session", s, "--scene", "x", "--dark", Path(d) / "dark", "--link")
         assert r.exit_code == 2 and "--link" in r.output and "Nothing was written" in r.output
         assert not s.exists()
+
+
+def said(r) -> str:
+    """What the command printed, unwrapped (Rich wraps long lines)."""
+    return " ".join(r.output.split())
+
+
+def test_a_video_without_exposure_is_counted_as_a_video_of_its_frames(tmp_path):
+    write_video(tmp_path / "shelf-dark.mp4", n=21)
+    s = tmp_path / "s"
+    r = invoke("--session", s, "--scene", "shelf", "--dark", tmp_path / "shelf-dark.mp4")
+    assert r.exit_code == 2, r.output
+    text = said(r)
+    assert "found a video without them (shelf-dark.mp4, 21 frames" in text
+    assert "found 1 without them" not in text  # not one frame: a video of 21
+    assert "pass --exposure and --iso (e.g. --exposure 1/30 --iso 2000)" in text
+    assert not s.exists()
+
+
+def test_a_bright_video_without_exposure_names_the_bright_option(tmp_path):
+    write_video(tmp_path / "dark.mp4", n=4)
+    write_video(tmp_path / "bright.mp4", n=3, seed=2)
+    s = tmp_path / "s"
+    r = invoke(
+        "--session", s, "--scene", "shelf", "--dark", tmp_path / "dark.mp4",
+        "--bright", tmp_path / "bright.mp4", "--exposure", "1/30",
+    )  # fmt: skip
+    assert r.exit_code == 2, r.output
+    text = said(r)
+    assert "every dark frame, found a video without them (dark.mp4, 4 frames" in text
+    assert "pass --iso (e.g. --iso 2000)" in text
+    r = invoke(
+        "--session", s, "--scene", "shelf", "--bright", tmp_path / "bright.mp4", "--iso", "2000"
+    )
+    text = said(r)
+    assert r.exit_code == 2 and "(bright.mp4, 3 frames" in text
+    assert "pass --bright-exposure (or --exposure, for both passes)" in text
+    assert "(e.g. --bright-exposure 10)" in text
+    assert not s.exists()
+
+
+def test_raw_files_without_exposure_are_counted_as_files(tmp_path):
+    folder = tmp_path / "card"
+    folder.mkdir()
+    for name in ("IMG_0001.dng", "IMG_0002.dng"):
+        shutil.copy(DNG, folder / name)
+    r = invoke("--session", tmp_path / "s", "--scene", "chart", "--dark", folder, "--iso", "800")
+    assert r.exit_code == 2, r.output
+    assert "found 2 raw file(s) without them (IMG_0001.dng first; no EXIF value)" in said(r)
+    assert "pass --exposure (e.g. --exposure 1/30)" in said(r)
+
+
+TRUNCATED = Path(__file__).parents[1] / "data" / "raw" / "truncated"
+
+
+@pytest.mark.parametrize("name", ["sony-zv-e10-truncated.arw", "leica-m10-truncated.dng"])
+def test_a_truncated_tiff_raw_is_refused_with_the_reason(tmp_path, name):
+    card = tmp_path / "card"
+    card.mkdir()
+    shutil.copy(TRUNCATED / name, card / name)
+    s = tmp_path / "s"
+    r = invoke("--session", s, "--scene", "x", "--dark", card, "--exposure", "1/30", "--iso", "100")
+    assert r.exit_code == 2, r.output
+    text = said(r)
+    assert f"{name}: truncated: its" in text and "the file has 100000" in text
+    assert "copy it from the camera's card again" in text
+    assert not s.exists()

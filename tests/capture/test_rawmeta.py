@@ -13,11 +13,38 @@ from typer.testing import CliRunner
 
 from capture.cli import app
 from capture.importer import probe_raw
-from capture.rawmeta import CANON_UUID, container_exif
+from capture.rawmeta import CANON_UUID, RECOPY, box_overrun, container_exif, container_truncation
 from capture.session import open_session
 
 CR3 = Path(__file__).parents[1] / "data" / "raw" / "truncated" / "canon-eos-r-truncated.cr3"
 runner = CliRunner()
+
+
+def _whole_boxes(data: bytes) -> bytes:
+    """The real CR3 cut consistently: its top-level boxes up to the one the cut runs through,
+    which is left out (the file ends where a box ends, as a whole file does)."""
+    off = 0
+    while off + 8 <= len(data):
+        size, header = struct.unpack(">I", data[off : off + 4])[0], 8
+        if size == 1:
+            size = struct.unpack(">Q", data[off + 8 : off + 16])[0]
+        assert size >= header
+        if off + size > len(data):
+            break
+        off += size
+    assert 0 < off < len(data)
+    return data[:off]
+
+
+WHOLE_CR3 = _whole_boxes(CR3.read_bytes())
+
+
+@pytest.fixture
+def whole_cr3(tmp_path) -> Path:
+    path = tmp_path / "whole" / "IMG_0001.CR3"
+    path.parent.mkdir()
+    path.write_bytes(WHOLE_CR3)
+    return path
 
 
 def _tiff(ifd0: list[tuple], exif: list[tuple]) -> bytes:
@@ -57,15 +84,18 @@ def _tiff(ifd0: list[tuple], exif: list[tuple]) -> bytes:
     return bytes(out)
 
 
-def _raf(tiff: bytes) -> bytes:
-    """A RAF: the 84-byte header, the JPEG directory, a JPEG whose APP1 carries the EXIF."""
+def _raf(tiff: bytes, *, cfa: int = 0, cfa_len: int | None = None) -> bytes:
+    """A RAF: the 84-byte header, the JPEG directory, a JPEG whose APP1 carries the EXIF, and
+    ``cfa`` bytes of raw data after it (the header says ``cfa_len``, by default ``cfa``)."""
     app1 = b"Exif\0\0" + tiff
     jpeg = b"\xff\xd8" + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + b"\xff\xd9"
     header = b"FUJIFILMCCD-RAW " + b"0201" + b"FF129502" + b"X-T3".ljust(32, b"\0")
     header += b"0100" + b"\0" * 20
     jpeg_at = 160
-    header += struct.pack(">IIIIII", jpeg_at, len(jpeg), 0, 0, 0, 0)
-    return header.ljust(jpeg_at, b"\0") + jpeg + b"\0" * 64
+    cfa_at = jpeg_at + len(jpeg) + 64
+    cfa_len = cfa if cfa_len is None else cfa_len
+    header += struct.pack(">IIIIII", jpeg_at, len(jpeg), 0, 0, cfa_at if cfa_len else 0, cfa_len)
+    return header.ljust(jpeg_at, b"\0") + jpeg + b"\0" * 64 + b"\x01" * cfa
 
 
 FUJI = _tiff(
@@ -87,8 +117,8 @@ def test_a_real_cr3s_canon_boxes_give_make_model_and_exposure():
     assert exif["ExposureTime"] == (1, 125) and exif["ISOSpeedRatings"] == 100
 
 
-def test_probe_raw_reads_a_cr3s_exif():
-    info = probe_raw(CR3)
+def test_probe_raw_reads_a_cr3s_exif(whole_cr3):
+    info = probe_raw(whole_cr3)
     assert (info.make, info.model, info.serial) == ("Canon", "Canon EOS R", "085023000606")
     assert info.iso == 100 and info.exposure_s == pytest.approx(1 / 125)
     assert info.aperture == "4"
@@ -109,7 +139,7 @@ def test_probe_raw_reads_a_rafs_exif(tmp_path):
 
 
 def test_a_cr3_without_canons_box_has_no_metadata(tmp_path):
-    data = bytearray(CR3.read_bytes())
+    data = bytearray(WHOLE_CR3)
     at = data.find(CANON_UUID)
     data[at : at + 16] = b"\0" * 16  # another vendor's uuid: nothing of Canon's to read
     path = tmp_path / "IMG_0001.CR3"
@@ -132,7 +162,7 @@ def test_a_raf_whose_preview_has_no_exif_has_no_metadata(tmp_path):
 def test_import_takes_a_cr3s_exposure_from_its_metadata(tmp_path):
     card = tmp_path / "card"
     card.mkdir()
-    shutil.copy(CR3, card / "IMG_0001.CR3")
+    (card / "IMG_0001.CR3").write_bytes(WHOLE_CR3)
     s = tmp_path / "s"
     r = runner.invoke(
         app,
@@ -146,3 +176,80 @@ def test_import_takes_a_cr3s_exposure_from_its_metadata(tmp_path):
     assert sess.meta["camera"]["make"] == "Canon"
     rec = next(r for r in sess.records if r.get("type") == "frame")
     assert rec["imported"]["exposure_from"] == "metadata"
+
+
+# -- truncated files: refused at import with the reason -------------------------------------
+def test_the_real_truncated_cr3_is_refused_at_import(tmp_path):
+    card = tmp_path / "cr3"
+    card.mkdir()
+    shutil.copy(CR3, card / "IMG_0001.CR3")
+    s = tmp_path / "s"
+    r = runner.invoke(app, ["import", "--session", str(s), "--scene", "x", "--dark", str(card)])
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.output.split())  # as Rich wrapped it, unwrapped
+    assert "IMG_0001.CR3: truncated: its" in said and "the file has 131072" in said
+    assert "copy it from the camera's card again" in said
+    assert not s.exists()
+
+
+def test_a_truncated_cr3_beside_whole_ones_is_journalled_as_skipped(tmp_path):
+    card = tmp_path / "cr3"
+    card.mkdir()
+    (card / "IMG_0001.CR3").write_bytes(WHOLE_CR3)
+    shutil.copy(CR3, card / "IMG_0002.CR3")
+    s = tmp_path / "s"
+    r = runner.invoke(app, ["import", "--session", str(s), "--scene", "x", "--dark", str(card)])
+    assert r.exit_code == 0, r.output
+    assert "skipped dark/IMG_0002.CR3: truncated" in " ".join(r.output.split())
+    sess = open_session(s)
+    assert [f.camera_name for f in sess.frames("dark")] == ["IMG_0001.CR3"]
+    skipped = {r["file"]: r["reason"] for r in sess.records if r.get("what") == "import_skipped"}
+    assert list(skipped) == ["IMG_0002.CR3"] and skipped["IMG_0002.CR3"].startswith("truncated")
+
+
+def test_the_whole_boxes_of_the_real_cr3_pass_the_rule(whole_cr3):
+    assert container_truncation(whole_cr3) is None
+    cut = container_truncation(CR3)
+    assert cut is not None and cut.startswith("truncated: its '")
+
+
+@pytest.mark.parametrize(
+    ("boxes", "size", "said"),
+    [
+        ([(b"ftyp", 0, 24), (b"moov", 24, 1000), (b"mdat", 1000, 5000)], 5000, None),
+        ([(b"ftyp", 0, 24), (b"moov", 24, 1000), (b"mdat", 1000, 9000)], 5000,
+         "truncated: its 'mdat' box ends at byte 9000, the file has 5000"),
+        ([(b"ftyp", 0, 24), (b"moov", 24, 26)], 26,
+         "damaged ISO-BMFF structure: the 'moov' box at byte 24 has size 2"),
+    ],
+)  # fmt: skip
+def test_the_box_rule_on_synthetic_box_lists(boxes, size, said):
+    found = box_overrun(boxes, size)
+    assert found == said if said is None else found.startswith(said)
+
+
+def test_a_cr3_cut_inside_a_box_header_is_truncated(tmp_path):
+    path = tmp_path / "IMG_0001.CR3"
+    path.write_bytes(WHOLE_CR3 + b"\0\0\0")  # three bytes of a next box's header
+    assert container_truncation(path).startswith("truncated")
+
+
+def test_a_raf_whose_raw_data_lies_past_its_end_is_refused(tmp_path):
+    whole = tmp_path / "whole" / "DSCF0001.RAF"
+    whole.parent.mkdir()
+    whole.write_bytes(_raf(FUJI, cfa=4096))
+    assert container_truncation(whole) is None
+    assert probe_raw(whole).iso == 3200
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    data = _raf(FUJI, cfa=4096)
+    (cut / "DSCF0001.RAF").write_bytes(data[:-1000])
+    assert container_truncation(cut / "DSCF0001.RAF") == (
+        f"truncated: its raw data ends at byte {len(data)}, the file has {len(data) - 1000}; "
+        f"{RECOPY}"
+    )
+    s = tmp_path / "s"
+    r = runner.invoke(app, ["import", "--session", str(s), "--scene", "x", "--dark", str(cut)])
+    assert r.exit_code == 2, r.output
+    assert "DSCF0001.RAF: truncated: its raw data" in " ".join(r.output.split())
+    assert not s.exists()

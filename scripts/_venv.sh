@@ -2,6 +2,15 @@
 # installed for the extras asked for ($SUBLUX_EXTRAS), reinstalling only when pyproject changes.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Where the user ran the script: this file changes to $ROOT, so a script resolves a relative
+# path the user gave against CALLER_DIR (`from_caller PATH` prints it absolute).
+CALLER_DIR="$PWD"
+from_caller() {
+  case "$1" in
+    /*) printf '%s\n' "$1" ;;
+    *) printf '%s\n' "$CALLER_DIR/$1" ;;
+  esac
+}
 cd "$ROOT"
 PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then

@@ -1438,6 +1438,8 @@ class SessionWriter:
         journal, ``session.json``, the lock) and renamed into place, so ``path`` either is a
         session or does not exist, at any instant.  Skeletons that killed creations left
         (there, or at ``path`` by an older sublux) are removed first; nothing else is.
+        A scene or ``lux`` :func:`check_scene_and_lux` refuses raises
+        :class:`~capture.errors.BadSessionInfo` before anything is written.
         """
         path = Path(path)
         if kind not in ("static", "sweep"):

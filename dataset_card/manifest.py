@@ -117,9 +117,10 @@ def load_manifest_json(path: str | os.PathLike) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DamagedRelease(
-            f"expected JSON in {path}, found {exc}: the release is damaged ({MANIFEST} was "
-            "edited, cut short or not fully downloaded); download the release again and check "
-            "it with `sha256sum -c SHA256SUMS`, or publish it again from its sessions"
+            f"expected JSON in {path}, found text that does not parse ({exc}): the release is "
+            f"damaged ({MANIFEST} was edited, cut short or not fully downloaded); download the "
+            "release again and check it with `sha256sum -c SHA256SUMS`, or publish it again "
+            "from its sessions"
         ) from None
 
 

@@ -507,14 +507,16 @@ UNKNOWN_CAMERA = "unknown camera"
 
 def cameras_text(s: SessionSummary) -> str:
     """The cameras of a release for a sentence: the known ones joined with ", ", and the
-    sessions whose camera was not recorded counted apart ("Sony DSC-RX100M6 and 1 session
-    whose camera was not recorded")."""
+    sessions whose camera was not recorded counted apart ("Sony DSC-RX100M6 (and 1 session
+    whose camera was not recorded)", "cameras not recorded (5 sessions)")."""
     known = [c for c in s.cameras if c != UNKNOWN_CAMERA]
     unknown = s.cameras.get(UNKNOWN_CAMERA, 0)
+    sessions = f"{unknown} session{'' if unknown == 1 else 's'}"
     if not unknown:
         return ", ".join(known)
-    whose = f"{unknown} session{'' if unknown == 1 else 's'} whose camera was not recorded"
-    return f"{', '.join(known)} and {whose}" if known else whose
+    if not known:
+        return f"{'a camera' if unknown == 1 else 'cameras'} not recorded ({sessions})"
+    return f"{', '.join(known)} (and {sessions} whose camera was not recorded)"
 
 
 # -- the card: the numbers and table rows here, the prose in templates/card/*.md.j2 ----------

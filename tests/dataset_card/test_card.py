@@ -535,14 +535,14 @@ def test_few_sensors_counts_sessions_without_a_camera_apart(tmp_path):
     info.sessions[1].update(camera_make="", camera_model=None)
     limits = _section(_body(info), "Bias, risks and limitations")
     assert (
-        "every frame comes from Sony DSC-RX100M6 and 1 session whose camera was not recorded;"
+        "every frame comes from Sony DSC-RX100M6 (and 1 session whose camera was not recorded);"
         in limits
     )
     assert "unknown camera" not in limits
     for s in info.sessions:
         s.update(camera_make=None, camera_model=None)
     limits = _section(_body(info), "Bias, risks and limitations")
-    assert "every frame comes from 5 sessions whose camera was not recorded;" in limits
+    assert "every frame comes from cameras not recorded (5 sessions);" in limits
 
 
 def test_lighting_items_with_commas_are_joined_with_semicolons(tmp_path):

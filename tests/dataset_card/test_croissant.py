@@ -272,7 +272,7 @@ def test_cameras_not_recorded_are_counted_not_named(tmp_path):
     info.sessions[0].update(camera_make=None, camera_model="")
     doc = build_croissant(info)
     assert (
-        "cameras: Sony DSC-RX100M6 and 1 session whose camera was not recorded;"
+        "cameras: Sony DSC-RX100M6 (and 1 session whose camera was not recorded);"
         in (doc["rai:dataCollection"])
     )
     assert "unknown camera" not in json.dumps(doc)

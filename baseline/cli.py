@@ -19,7 +19,7 @@ import typer
 from rich.table import Table
 
 from baseline.errors import BadRequest, BaselineError
-from dataset_card.cli import BAD_REQUESTS, FAILURES, err, out
+from dataset_card.cli import BAD_REQUESTS, FAILURES, damaged_release_fails, err, out
 from sublux_common.cliutil import handle_errors
 
 app = typer.Typer(
@@ -49,6 +49,7 @@ def _group() -> None:
 
 @app.command()
 @handle
+@damaged_release_fails
 def validate(
     release: Annotated[Path, typer.Argument(help="A published release.")],
     model: Annotated[str, typer.Option(help="sid (U-Net) or smid (siamese ResUNet).")] = "sid",
@@ -88,7 +89,7 @@ def validate(
             f"expected torch for `dataset validate`, found none; {INSTALL_HINT}"
         ) from None
     from baseline.train import Config
-    from baseline.validate import validate_release
+    from baseline.validate import loss_text, validate_release
 
     cfg = Config(
         model=model,
@@ -136,7 +137,7 @@ def validate(
     if not g["passed"]:
         err.print(
             f"[bold red]gate failed:[/] val margin {g['margin_db']:.2f} dB (needed "
-            f"{g['needed_db']} dB), training loss fell: {g['loss_fell']}"
+            f"{g['needed_db']} dB), {loss_text(g['loss_fell'])}"
         )
         raise typer.Exit(1)
     out.print(
@@ -145,10 +146,29 @@ def validate(
     )
 
 
+def _progress_text(p) -> str:
+    """What the bar shows beside its count: images/s, the latest loss, the last val PSNR and
+    the time left, as far as known."""
+    parts = [f"{p.images_per_s:.1f} img/s"]
+    if p.loss is not None:
+        parts.append(f"loss {p.loss:.4f}")
+    if p.val_psnr is not None:
+        parts.append(f"val {p.val_psnr:.2f} dB")
+    if p.seconds_left is not None:
+        parts.append(f"{_clock(p.seconds_left)} left")
+    return ", ".join(parts)
+
+
+#: Where stderr is not a terminal (a log file, CI): a line at every tenth of the steps, at each
+#: evaluation and at least this often, instead of a bar cut to the console's width.
+LOG_EVERY_S = 60.0
+
+
 @contextlib.contextmanager
-def _train_bar(enabled: bool = True):
-    """A Rich progress bar on stderr fed by the trainer's progress callback: steps, images/s,
-    the latest training loss, the last val PSNR and the time left."""
+def _train_bar(enabled: bool = True, *, console=None):
+    """A Rich progress bar on ``console`` (stderr) fed by the trainer's progress callback:
+    steps, images/s, the latest training loss, the last val PSNR and the time left.  Where the
+    console is not a terminal, whole lines instead (:func:`_train_lines`)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -157,32 +177,64 @@ def _train_bar(enabled: bool = True):
         TimeElapsedColumn,
     )
 
+    console = console or err
+    if not enabled:
+        yield None
+        return
+    if not console.is_terminal:
+        with _train_lines(console) as progress:
+            yield progress
+        return
     bar = Progress(
         TextColumn("[bold]training"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
-        console=err,
+        console=console,
         transient=False,
     )
-    if not enabled:
-        yield None
-        return
     task = bar.add_task("steps", total=None, info="")
 
     def progress(p) -> None:
-        parts = [f"{p.images_per_s:.1f} img/s"]
-        if p.loss is not None:
-            parts.append(f"loss {p.loss:.4f}")
-        if p.val_psnr is not None:
-            parts.append(f"val {p.val_psnr:.2f} dB")
-        if p.seconds_left is not None:
-            parts.append(f"{_clock(p.seconds_left)} left")
-        bar.update(task, completed=p.step, total=p.total_steps, info=", ".join(parts))
+        bar.update(task, completed=p.step, total=p.total_steps, info=_progress_text(p))
 
     with bar:
         yield progress
+
+
+@contextlib.contextmanager
+def _train_lines(console):
+    """The trainer's progress as whole lines (``training: step 250/2500, 310.2 img/s, loss
+    0.0123, val 30.12 dB, 0:00:40 left, 0:00:05 elapsed``): at each tenth of the steps, at each
+    new val PSNR, at least every :data:`LOG_EVERY_S` seconds, and the last step at the end."""
+    state = {"last": None, "said": None, "next": 0, "val": None, "at": -LOG_EVERY_S}
+
+    def say(p) -> None:
+        count = f"{p.step}/{p.total_steps}" if p.total_steps else str(p.step)
+        console.print(
+            f"training: step {count}, {_progress_text(p)}, {_clock(p.seconds)} elapsed",
+            highlight=False,
+            soft_wrap=True,
+        )
+        state.update(said=p, at=p.seconds)
+
+    def progress(p) -> None:
+        state["last"] = p
+        tenth = max(1, (p.total_steps or 0) // 10)
+        new_val = p.val_psnr is not None and p.val_psnr != state["val"]
+        if (
+            (p.total_steps and p.step >= state["next"])
+            or new_val
+            or (p.seconds - state["at"] >= LOG_EVERY_S)
+        ):
+            say(p)
+            state["next"] = (p.step // tenth + 1) * tenth
+        state["val"] = p.val_psnr
+
+    yield progress
+    if state["last"] is not None and state["last"] is not state["said"]:
+        say(state["last"])
 
 
 def _clock(seconds: float) -> str:

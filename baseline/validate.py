@@ -26,7 +26,7 @@ from dataset_card.publish import refresh_checksums
 from dataset_card.reader import open_release
 from sublux_common.fsio import atomic_write
 
-__all__ = ["validate_release"]
+__all__ = ["loss_text", "validate_release"]
 
 
 def _png(fig: Figure, path: Path) -> None:
@@ -81,6 +81,11 @@ def _fmt(v: float, nd: int = 2) -> str:
     return "—" if v is None or not math.isfinite(v) else f"{v:.{nd}f}"
 
 
+def loss_text(fell: bool) -> str:
+    """The gate's loss condition in words: "the training loss fell" or "... did not fall"."""
+    return "the training loss fell" if fell else "the training loss did not fall"
+
+
 def _table(report: dict) -> str:
     t, v = report["test"], report["val"]
     cfg = report["config"]
@@ -90,7 +95,7 @@ def _table(report: dict) -> str:
         f"{', tiny model' if cfg['tiny'] else ''}); gate: "
         f"**{'passed' if report['gate']['passed'] else 'FAILED'}** "
         f"(val margin over Input+Rawpy {_fmt(report['gate']['margin_db'])} dB, needed "
-        f"{cfg['margin_db']} dB; training loss fell: {report['gate']['loss_fell']}).",
+        f"{cfg['margin_db']} dB; {loss_text(report['gate']['loss_fell'])}).",
         "",
         _gt_line(report),
         "",

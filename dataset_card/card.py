@@ -36,7 +36,7 @@ from capture.protocols import format_shutter
 from dataset_card.errors import BadRelease
 from dataset_card.parquet import PARQUET_DIR, PREVIEW_SIDE, card_features
 from dataset_card.schema import CODEC_ATTRS, ROOT_ATTRS, SCHEMA_VERSION, layout_rows
-from dataset_card.templating import render
+from dataset_card.templating import md_text, render
 from sublux_common.fsio import atomic_write
 
 __all__ = [
@@ -49,7 +49,9 @@ __all__ = [
     "SessionSummary",
     "SplitInfo",
     "add_results_section",
+    "bibtex_text",
     "build_card",
+    "cameras_text",
     "check_card",
     "check_release_info",
     "default_citation",
@@ -340,7 +342,7 @@ def summarize_sessions(sessions: Sequence[Mapping[str, Any]]) -> SessionSummary:
     dropped: Counter[str] = Counter()
     for r in rows:
         camera = " ".join(str(r[k]).strip() for k in ("camera_make", "camera_model") if r[k])
-        cameras[camera or "unknown camera"] += 1
+        cameras[camera or UNKNOWN_CAMERA] += 1
         for reason, n in (r["dropped"] or {}).items():
             dropped[str(reason)] += int(n)
     ratios = [v for v in (_number(r["exposure_ratio"]) for r in rows) if v is not None]
@@ -386,19 +388,43 @@ def _year(created: str) -> str:
     return m.group(1) if m else "n.d."
 
 
+#: What a character special to (La)TeX becomes in a BibTeX field.
+_BIBTEX = {
+    "\\": r"\textbackslash{}",
+    "{": r"\textbraceleft{}",  # BibTeX counts braces even after a backslash
+    "}": r"\textbraceright{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+_BIBTEX_RE = re.compile("[" + re.escape("".join(_BIBTEX)) + "]")
+
+
+def bibtex_text(value: Any) -> str:
+    """``value`` as the text of a BibTeX field: ``& % $ # _ { } ~ ^ \\`` escaped for LaTeX
+    (``R&D`` becomes ``R\\&D``); other text is returned unchanged."""
+    return _BIBTEX_RE.sub(lambda m: _BIBTEX[m.group(0)], str(value))
+
+
 def default_citation(info: ReleaseInfo) -> str:
-    """``info.citation``, or a BibTeX ``@misc`` entry built from the release when it is empty."""
+    """``info.citation``, or a BibTeX ``@misc`` entry built from the release when it is empty
+    (the name, creators and version escaped with :func:`bibtex_text`)."""
     if (info.citation or "").strip():
         return info.citation.strip()
     key = re.sub(r"[^A-Za-z0-9]+", "_", info.name).strip("_").lower() or "dataset"
     names = [str(c.get("name", "")).strip() for c in info.creators]
-    authors = " and ".join(n for n in names if n) or info.name
+    authors = " and ".join(bibtex_text(n) for n in names if n) or bibtex_text(info.name)
+    version = bibtex_text(info.version)
     return (
         f"@misc{{{key}_{_year(info.created)},\n"
-        f"  title = {{{info.name}, version {info.version}}},\n"
+        f"  title = {{{bibtex_text(info.name)}, version {version}}},\n"
         f"  author = {{{authors}}},\n"
         f"  year = {{{_year(info.created)}}},\n"
-        f"  version = {{{info.version}}},\n"
+        f"  version = {{{version}}},\n"
         f"  howpublished = {{\\url{{{info.url}}}}},\n"
         f"  note = {{Low-light RAW pairs packaged with sublux {info.tool_version}}}\n"
         "}"
@@ -465,11 +491,32 @@ def _value(v: Any, fmt=lambda x: f"{x:g}") -> str:
 
 
 def _list(items: Sequence[str], limit: int = 12) -> str:
+    """User text items for prose, each through :func:`~dataset_card.templating.md_text`:
+    joined with ", ", or with "; " when an item holds a comma (so the items stay apart)."""
     items = list(items)
     if not items:
         return "not recorded"
-    shown = ", ".join(items[:limit])
+    sep = "; " if any("," in str(i) for i in items) else ", "
+    shown = sep.join(md_text(i) for i in items[:limit])
     return shown if len(items) <= limit else f"{shown} and {len(items) - limit} more"
+
+
+#: What :func:`summarize_sessions` counts a session without a camera make or model under.
+UNKNOWN_CAMERA = "unknown camera"
+
+
+def cameras_text(s: SessionSummary) -> str:
+    """The cameras of a release for a sentence: the known ones joined with ", ", and the
+    sessions whose camera was not recorded counted apart ("Sony DSC-RX100M6 (and 1 session
+    whose camera was not recorded)", "cameras not recorded (5 sessions)")."""
+    known = [c for c in s.cameras if c != UNKNOWN_CAMERA]
+    unknown = s.cameras.get(UNKNOWN_CAMERA, 0)
+    sessions = f"{unknown} session{'' if unknown == 1 else 's'}"
+    if not unknown:
+        return ", ".join(known)
+    if not known:
+        return f"{'a camera' if unknown == 1 else 'cameras'} not recorded ({sessions})"
+    return f"{', '.join(known)} (and {sessions} whose camera was not recorded)"
 
 
 # -- the card: the numbers and table rows here, the prose in templates/card/*.md.j2 ----------
@@ -484,7 +531,7 @@ def _creators_text(creators: Sequence[Mapping[str, Any]]) -> str:
         if not name:
             continue
         link = c.get("url") or (f"mailto:{c['email']}" if c.get("email") else None)
-        parts.append(f"[{name}]({link})" if link else name)
+        parts.append(f"[{md_text(name)}]({link})" if link else md_text(name))
     return ", ".join(parts)
 
 
@@ -520,10 +567,10 @@ def _session_rows(info: ReleaseInfo) -> list[tuple]:
         rows.append(
             (
                 f"`{r['id']}`",
-                r["scene"],
-                r["split"],
-                r["kind"],
-                camera,
+                md_text(r["scene"]),
+                md_text(r["split"]),
+                md_text(r["kind"]),
+                md_text(camera),
                 "simulated" if r["simulated"] else "captured",
                 _value(r["iso"]),
                 shutter_text(_number(r["short_exposure_s"])),
@@ -540,7 +587,7 @@ def _session_rows(info: ReleaseInfo) -> list[tuple]:
 def _warning_rows(info: ReleaseInfo) -> list[tuple]:
     """One row per warning journalled at capture: session, code, message."""
     return [
-        (f"`{r['id']}`", f"`{w.get('code', '')}`", w.get("message", ""))
+        (f"`{r['id']}`", f"`{w.get('code', '')}`", md_text(w.get("message", "")))
         for r in (_clean(x) for x in info.sessions)
         for w in r["warnings"] or []
     ]
@@ -550,7 +597,7 @@ def _unused_text(unused: Sequence[Mapping[str, Any]]) -> str:
     return (
         "; ".join(
             f"`{u.get('file', '')}` (`{u.get('reason', '')}`"
-            + (f": {u['detail']}" if u.get("detail") else "")
+            + (f": {md_text(u['detail'])}" if u.get("detail") else "")
             + ")"
             for u in unused
         )
@@ -651,13 +698,17 @@ def render_card(info: ReleaseInfo) -> str:
     """
     check_release_info(info)
     s = summarize_sessions(info.sessions)
+    citation = default_citation(info)
     return render(
         CARD_TEMPLATE,
         card_data=_card_data(info, s).to_yaml(),
         info=info,
         s=s,
         creators=_creators_text(info.creators),
-        citation=default_citation(info),
+        citation=citation,
+        fence=_fence(citation),
+        description=md_text((info.description or "").strip()),
+        sensors=md_text(cameras_text(s)) or "the camera(s) listed above",
         codec=(info.codec or "").strip() or "not recorded",
         split_rows=_split_rows(info),
         session_rows=_session_rows(info),
@@ -673,6 +724,12 @@ def render_card(info: ReleaseInfo) -> str:
         shutter_text=shutter_text,
         list_text=_list,
     )
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks in ``text`` (three at least)."""
+    runs = [len(r) for r in re.findall(r"`{3,}", text)]
+    return "`" * max(3, max(runs, default=0) + 1)
 
 
 def build_card(info: ReleaseInfo) -> DatasetCard:

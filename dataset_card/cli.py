@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from pathlib import Path
@@ -14,7 +15,7 @@ from rich.table import Table
 
 from capture.errors import BadRequest, CaptureError
 from curate.errors import BadInput, CurateError
-from dataset_card.errors import BadRelease, DatasetError
+from dataset_card.errors import BadRelease, DamagedRelease, DatasetError
 from sublux_common.cliutil import handle_errors
 from sublux_common.progress import OnProgress
 
@@ -33,13 +34,35 @@ err = Console(stderr=True)
 #: traceback (sublux_common/cliutil.py).
 BAD_REQUESTS = (BadRelease, BadInput, BadRequest)
 FAILURES = (DatasetError, CurateError, CaptureError)
-handle = handle_errors(bad=BAD_REQUESTS, fail=FAILURES, console=err, os_errors=True)
+_handle = handle_errors(bad=BAD_REQUESTS, fail=FAILURES, console=err, os_errors=True)
+
+
+def damaged_release_fails(fn):
+    """A damaged release (:class:`~dataset_card.errors.DamagedRelease`: a manifest that is not
+    JSON or holds a wrong value) is a failure, exit 1, not a bad request: it is a
+    :class:`BadRelease` for library callers, so a command re-raises it as a
+    :class:`DatasetError` before :data:`BAD_REQUESTS` would catch it.  Put it inside the
+    command's ``handle``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DamagedRelease as exc:
+            raise DatasetError(str(exc)) from None
+
+    return wrapper
+
+
+def handle(fn):
+    """The dataset commands' error handling (:data:`BAD_REQUESTS` exit 2, :data:`FAILURES`
+    and a damaged release exit 1, an OSError exits 1 with one line)."""
+    return _handle(damaged_release_fails(fn))
 
 
 def _stoppable(fn):
     """SIGTERM/SIGHUP during a build or publish: the partial folder is already removed when
     :class:`~dataset_card.publish.Terminated` gets here; say so and exit 128 + the signal."""
-    import functools
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

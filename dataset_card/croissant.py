@@ -31,6 +31,7 @@ from typing import Any
 from dataset_card.card import (
     FileInfo,
     ReleaseInfo,
+    cameras_text,
     check_release_info,
     default_citation,
     find_sensitive,
@@ -39,6 +40,7 @@ from dataset_card.card import (
     summarize_sessions,
 )
 from dataset_card.errors import BadRelease
+from dataset_card.templating import count
 from sublux_common.fsio import atomic_write_json
 from sublux_common.hashing import sha256_file
 
@@ -179,7 +181,7 @@ def _creator(c: Mapping[str, Any]) -> dict[str, Any]:
 
 def _rai(info: ReleaseInfo) -> dict[str, Any]:
     s = summarize_sessions(info.sessions)
-    cameras = ", ".join(s.cameras) or "not recorded"
+    cameras = cameras_text(s) or "not recorded"
     dropped = ", ".join(f"{n} {reason}" for reason, n in s.dropped.items()) or "none"
     methods = "; ".join(s.registration) or "not recorded"
     recipe = (info.gt_recipe or "").strip() or "not rendered in this release"
@@ -217,7 +219,8 @@ def _rai(info: ReleaseInfo) -> dict[str, Any]:
             "reference(s); moving scenes on a GRBL-driven turntable that repeats one path once "
             "with short and once with long exposures.  Every frame is journalled with its "
             "sha256 and the camera settings read back.  "
-            f"{s.num_sessions} sessions of {s.scenes} scenes; cameras: {cameras}; ISO "
+            f"{count(s.num_sessions, 'session')} of {count(s.scenes, 'scene')}; cameras: "
+            f"{cameras}; ISO "
             f"{format_span(s.iso)}; short exposures "
             f"{format_span(s.short_exposure_s, fmt=shutter_text)}; long exposures "
             f"{format_span(s.long_exposure_s, fmt=shutter_text)}; exposure ratios "
@@ -227,9 +230,13 @@ def _rai(info: ReleaseInfo) -> dict[str, Any]:
         "rai:dataCollectionMissingData": (
             f"Frames dropped at curation: {dropped}; {s.rejected} matched pairs rejected for "
             f"low correlation after alignment; {s.unused_references} references not used.  "
-            f"Illuminance was not measured for "
-            f"{s.lux_unknown} of {s.num_sessions} sessions (lux is nan).  Sessions of kind "
-            "dynamic have no reference.  Warnings journalled at capture: "
+            + (
+                f"Illuminance was not measured for {s.lux_unknown} of {s.num_sessions} "
+                "sessions (lux is nan).  "
+                if s.lux_unknown
+                else ""
+            )
+            + "Sessions of kind dynamic have no reference.  Warnings journalled at capture: "
             + ("; ".join(warned) if warned else "none")
             + "."
         ),

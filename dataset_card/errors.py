@@ -14,6 +14,7 @@ from capture.errors import FrameMismatch
 __all__ = [
     "BadRelease",
     "CorruptFile",
+    "DamagedRelease",
     "DatasetError",
     "FrameChanged",
     "MissingFile",
@@ -28,6 +29,16 @@ class DatasetError(Exception):
 
 class BadRelease(DatasetError, ValueError):
     """A request, a session or a release's contents that cannot be used as given."""
+
+
+class DamagedRelease(BadRelease):
+    """A release whose ``manifest.json`` is there but damaged: not JSON, or a value of the
+    wrong type (edited by hand, cut short, half downloaded).
+
+    A :class:`BadRelease` for library callers (the release cannot be used as given); the
+    ``dataset`` commands report it as a failure, exit 1 (a damaged file), and ``dataset
+    verify`` lists it as a problem.
+    """
 
 
 class FrameChanged(BadRelease):

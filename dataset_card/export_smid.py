@@ -81,18 +81,29 @@ class ExportSummary:
 
     dest: Path
     written: dict[str, list[str]] = field(default_factory=dict)  # list name -> items
+    #: frames written (SMID), or short frames cut into patches (patches)
     frames: int = 0
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: dark/bright patch pairs written (patches; 0 for SMID)
+    patches: int = 0
 
     def lines(self) -> list[str]:
-        """One line per list written, then one per skip and per warning."""
+        """One line per list written, the total, then one per skip and per warning."""
         out = []
         for name, items in self.written.items():
-            unit = "patch" if name.endswith("patches") else "sequence"
-            plural = "es" if unit == "patch" else "s"
-            out.append(f"{name}: {len(items)} {unit}{'' if len(items) == 1 else plural}")
-        out.append(f"frames written: {self.frames}")
+            n = len(items)
+            if name.endswith("patches"):
+                out.append(f"{name}: {n} dark/bright pair{'' if n == 1 else 's'}")
+            else:
+                out.append(f"{name}: {n} sequence{'' if n == 1 else 's'}")
+        if self.patches:
+            out.append(
+                f"patches written: {self.patches} dark/bright pairs, cut from {self.frames} "
+                f"short frame{'' if self.frames == 1 else 's'}"
+            )
+        else:
+            out.append(f"frames written: {self.frames}")
         out += [f"skipped: {s}" for s in self.skipped]
         out += [f"warning: {w}" for w in self.warnings]
         return out
@@ -381,5 +392,6 @@ def export_patches(
             wr.writerows(rows)
         reader.close()
         summary.written[f"{split} patches"] = [r["patch"] for r in rows]
-        summary.frames += len(rows)
+        summary.patches += len(rows)
+    summary.frames = cut
     return summary

@@ -439,7 +439,9 @@ class SplitWriter:
         and ``num_shards`` are set by the writer.  More keys are written as they are.
     blosc_threads : int, optional
         Threads Blosc uses while this writer is open (sets ``BLOSC_NTHREADS`` process-wide
-        unless it is already set, and restores it on close).
+        unless it is already set, and restores it on close).  The default, 1, writes the same
+        bytes for the same frames every time; more threads store a chunk's blocks in the order
+        they finish (:data:`~dataset_card.schema.DEFAULT_BLOSC_THREADS`).
 
     Notes
     -----

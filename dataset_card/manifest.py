@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dataset_card.errors import BadRelease, MissingFile
+from dataset_card.errors import BadRelease, DamagedRelease, MissingFile
 from dataset_card.schema import SCHEMA_VERSION
 
 __all__ = [
@@ -39,6 +39,8 @@ __all__ = [
     "SessionWarning",
     "SplitEntry",
     "UnusedReference",
+    "load_manifest_json",
+    "no_manifest_message",
 ]
 
 #: The manifest's file name in a release folder.
@@ -62,7 +64,7 @@ def _take(
             k.__name__ if k is not type(None) else "null"
             for k in (kind if isinstance(kind, tuple) else (kind,))
         )
-        raise BadRelease(
+        raise DamagedRelease(
             f"expected {where}.{key} to be {names}, found {type(value).__name__} {value!r}; "
             f"the {MANIFEST} was edited or damaged: download or publish the release again"
         )
@@ -71,7 +73,7 @@ def _take(
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise BadRelease(
+        raise DamagedRelease(
             f"expected {where} to be a JSON object, found {type(value).__name__}; the "
             f"{MANIFEST} was edited or damaged: download or publish the release again"
         )
@@ -81,11 +83,45 @@ def _mapping(value: Any, where: str) -> Mapping[str, Any]:
 def _strings(obj: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
     values = _take(obj, key, list, [], where)
     if not all(isinstance(v, str) for v in values):
-        raise BadRelease(
+        raise DamagedRelease(
             f"expected {where}.{key} to be a list of strings, found {values!r}; the "
             f"{MANIFEST} was edited or damaged: download or publish the release again"
         )
     return tuple(values)
+
+
+def no_manifest_message(folder: str | os.PathLike) -> str:
+    """Why ``folder`` holds no release, for an error: no such folder, a file, or a folder
+    without ``manifest.json``; and what to do."""
+    folder = Path(folder)
+    expected = f"expected a release folder holding {MANIFEST} at {folder}"
+    if not folder.exists():
+        return (
+            f"{expected}, found no such folder; check the path (a release is the folder "
+            "`dataset publish --out` made)"
+        )
+    if not folder.is_dir():
+        return f"{expected}, found a file; give the release's folder, not a file in it"
+    return f"{expected}, found no {MANIFEST}; point at the folder `dataset publish` wrote"
+
+
+def load_manifest_json(path: str | os.PathLike) -> Any:
+    """The parsed JSON of a ``manifest.json`` that exists.
+
+    Raises
+    ------
+    DamagedRelease
+        The file is not UTF-8 JSON: the release is damaged (the message says what to do).
+    """
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DamagedRelease(
+            f"expected JSON in {path}, found text that does not parse ({exc}): the release is "
+            f"damaged ({MANIFEST} was edited, cut short or not fully downloaded); download the "
+            "release again and check it with `sha256sum -c SHA256SUMS`, or publish it again "
+            "from its sessions"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -248,7 +284,7 @@ class SessionEntry:
         dropped = _take(obj, "dropped", dict, {}, where)
         for reason, count in dropped.items():
             if isinstance(count, bool) or not isinstance(count, int):
-                raise BadRelease(
+                raise DamagedRelease(
                     f"expected {where}.dropped to count frames by reason, found {reason}: "
                     f"{count!r}; the {MANIFEST} was edited or damaged: download or publish "
                     "the release again"
@@ -399,18 +435,13 @@ class Manifest:
         Raises
         ------
         MissingFile
-            No ``manifest.json`` in ``folder``.
+            No ``manifest.json`` in ``folder`` (or no folder ``folder``).
+        DamagedRelease
+            It is not JSON, or holds a value of the wrong type (:meth:`from_json`).
         BadRelease
-            It is not JSON, or not a manifest (:meth:`from_json`).
+            It is JSON but not a manifest (no ``splits``).
         """
         path = Path(folder) / MANIFEST
         if not path.is_file():
-            raise MissingFile(
-                f"expected a release folder holding {MANIFEST} at {folder}, found no "
-                f"{MANIFEST}; point at the folder `dataset publish` wrote"
-            )
-        try:
-            obj = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise BadRelease(f"expected JSON in {path}, found {exc}; download it again") from None
-        return cls.from_json(obj, where=str(path))
+            raise MissingFile(no_manifest_message(folder))
+        return cls.from_json(load_manifest_json(path), where=str(path))

@@ -36,7 +36,15 @@ from dataset_card.croissant import validate_croissant, write_croissant
 from dataset_card.errors import BadRelease, DatasetError, ReleaseExists
 from dataset_card.h5io import open_file
 from dataset_card.h5verify import file_summary, verify_file
-from dataset_card.manifest import MANIFEST, Counts, Manifest, SessionEntry, SplitEntry
+from dataset_card.manifest import (
+    MANIFEST,
+    Counts,
+    Manifest,
+    SessionEntry,
+    SplitEntry,
+    load_manifest_json,
+    no_manifest_message,
+)
 from dataset_card.parquet import PAIRS_PARQUET, count_rows
 from dataset_card.schema import DEFAULT_CODEC, GT_RECIPE, SCHEMA_VERSION, canonical_codec
 from sublux_common import __version__
@@ -253,13 +261,19 @@ def _semver(v: str) -> tuple[int, int, int]:
 
 
 def read_manifest(folder: str | os.PathLike) -> dict:
+    """The parsed ``manifest.json`` of the release ``folder``.
+
+    Raises
+    ------
+    BadRelease
+        No ``manifest.json`` there (the message says whether the folder exists at all).
+    DamagedRelease
+        It is not JSON: the release is damaged.
+    """
     path = Path(folder) / MANIFEST
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise BadRelease(f"expected a release at {folder}, found no {MANIFEST}") from None
-    except json.JSONDecodeError as exc:
-        raise BadRelease(f"{path} is not valid JSON ({exc})") from None
+    if not path.is_file():
+        raise BadRelease(no_manifest_message(folder))
+    return load_manifest_json(path)
 
 
 def _membership(manifest: dict) -> dict[str, str]:
@@ -373,6 +387,10 @@ def check_release(
     root: str | os.PathLike, *, chunks: bool = True, progress: OnProgress | None = None
 ) -> list[str]:
     """Every check of a frozen or staged release; returns the problems found.
+
+    Raises :class:`~dataset_card.errors.DamagedRelease` for a damaged ``manifest.json`` (the
+    ``dataset`` commands exit 1 on it) and :class:`~dataset_card.errors.BadRelease` where there
+    is none (not a release).
 
     ``progress(step, done, total)`` is told of each file hashed ("checksums"), each
     HDF5 file checked ("HDF5 files") and then the card and the Croissant metadata checked

@@ -95,7 +95,13 @@ BLOSC_ZSTD_LEVEL = 3
 GZIP_LEVEL = 1
 
 #: Threads Blosc may use while a writer is open (``BLOSC_NTHREADS``; an existing value wins).
-DEFAULT_BLOSC_THREADS = 2
+#: One, so that a release is byte-reproducible: with several threads c-blosc lays a chunk's
+#: compressed blocks out in the order its threads finish them, so the same frame can be stored
+#: as different bytes from run to run (the data decoded is the same).  Packaging already
+#: decodes on a thread pool while the writer compresses: in four runs of ``scripts/bench
+#: dataset --quick`` on a busy 2-core machine, blosc-zstd@1 packaged at 0.98 to 1.33 times the
+#: speed of @2 in the same run (within the noise).
+DEFAULT_BLOSC_THREADS = 1
 
 #: Frames with at most this many pixels are stored one chunk per frame; larger ones in tiles.
 WHOLE_FRAME_MAX_PIXELS = 4_000_000

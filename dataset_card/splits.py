@@ -89,6 +89,28 @@ def assign_splits(
     return assigned
 
 
+def _no_lists_message(folder: Path) -> str:
+    """Why ``folder`` gave no scene for any split: what was expected, what is there, what to do."""
+    names = ", ".join(f"{split}_list.txt" for split in SPLITS)
+    expected = f"expected split lists ({names}: one scene name a line) in {folder}"
+    if not folder.exists():
+        found = "found no such folder"
+    elif not folder.is_dir():
+        found = "found a file, not a folder"
+    else:
+        lists = [f"{split}_list.txt" for split in SPLITS if (folder / f"{split}_list.txt").exists()]
+        if lists:
+            found = f"found {', '.join(lists)} without a scene name (only blank or # lines)"
+        else:
+            there = sorted(p.name for p in folder.iterdir())
+            shown = ", ".join(there[:8]) + (f" and {len(there) - 8} more" if len(there) > 8 else "")
+            found = f"found none of them (the folder holds {shown or 'nothing'})"
+    return (
+        f"{expected}, {found}; write the lists there, or leave out --split-lists to assign "
+        "scenes to splits by --fractions and --seed"
+    )
+
+
 def read_split_lists(folder: str | Path, scenes: Iterable[str]) -> dict[str, str]:
     """Read DRV-style ``train_list.txt``/``val_list.txt``/``test_list.txt`` (one scene a line)."""
     folder = Path(folder)
@@ -108,7 +130,7 @@ def read_split_lists(folder: str | Path, scenes: Iterable[str]) -> dict[str, str
                 )
             assigned[name] = split
     if not assigned:
-        raise BadRelease(f"expected train_list.txt, val_list.txt, test_list.txt in {folder}")
+        raise BadRelease(_no_lists_message(folder))
     missing = sorted(set(scenes) - set(assigned))
     if missing:
         raise BadRelease(

@@ -34,6 +34,18 @@ _OS_ADVICE = {
         "check the disk (dmesg) and copy what is there to a healthy one",
     ),
     _errno.EFBIG: ("the file is too large for the file system", "use another file system"),
+    _errno.ENOENT: (
+        "no such file or folder",
+        "check the path for a typo (ls the folder above it), or create the folder first",
+    ),
+    _errno.ENOTDIR: (
+        "a part of the path is a file, not a folder",
+        "check the path: every name before the last / must be a folder; choose a path in a folder",
+    ),
+    _errno.EISDIR: (
+        "it is a folder, not a file",
+        "give the path of a file, or a new name for one",
+    ),
 }
 
 

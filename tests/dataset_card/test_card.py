@@ -443,7 +443,9 @@ def make_release_info() -> ReleaseInfo:
 
 def test_user_text_is_escaped_in_table_cells_only_and_never_as_html(tmp_path):
     """Markdown, not HTML: a `|` or newline in a table cell is escaped as the card always did;
-    `&`, `<` and quotes reach the card as written; a `{{ ... }}` in user text is not run."""
+    `&` and quotes reach the card as written, `<` with a Markdown backslash (review finding 13:
+    it would start an HTML tag), never as an HTML entity; a `{{ ... }}` in user text is not
+    run."""
     root = tmp_path / "r"
     root.mkdir()
     info = make_release(root, name="Night & <Day> 'one'", description="Say {{ 1 + 1 }}.")
@@ -451,7 +453,7 @@ def test_user_text_is_escaped_in_table_cells_only_and_never_as_html(tmp_path):
     info.sessions[0]["warnings"] = [{"code": "plan", "message": "ISO | changed"}]
     info.sessions[2]["lighting"] = "LED | 2 m"
     text = str(build_card(info))
-    assert "# Night & <Day> 'one'\n" in text and "&amp;" not in text and "&lt;" not in text
+    assert "# Night & \\<Day\\> 'one'\n" in text and "&amp;" not in text and "&lt;" not in text
     assert "| `s0000` | desk \\| lamp left | train |" in text
     assert "| `s0000` | `plan` | ISO \\| changed |" in text
     assert "- **Lighting:** LED | 2 m, candle, warm LED at 2 m\n" in text  # prose: as written
@@ -490,3 +492,111 @@ def test_every_template_ships_in_the_wheel():
     templates = {p for p in (package / templating.TEMPLATES).rglob("*") if p.is_file()}
     assert templates and templates <= shipped
     assert '    "jinja2>=3",\n' in pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]
+
+
+# -- review findings 9, 10 and 13: blanks, plurals and user text ------------------------------
+
+
+def _body(info: ReleaseInfo) -> str:
+    text = str(build_card(info))
+    return text[text.index("\n---\n", 4) + 5 :]
+
+
+def test_a_card_without_description_has_no_blank_artefacts(tmp_path):
+    info = make_release(tmp_path, description="")
+    body = _body(info)
+    assert "\n# sublux-mini\n\nVersion 1.2.0: 15 pairs of short-exposure RAW" in body
+    assert "\n## Motivation\n\nThe dataset exists" in body
+    assert "\n\n\n" not in body[: body.index("## Composition")]  # (the Python example has some)
+    spaces = make_release(tmp_path / "s", description="   \n ")
+    assert _body(spaces) == body
+
+
+def test_counts_are_singular_for_one(tmp_path):
+    info = make_release(tmp_path)
+    info.sessions = info.sessions[:1]
+    info.sessions[0].update(camera_make=None, camera_model=None, modality="video")
+    body = _body(info)
+    assert "in HDF5" in body and "from 1 session of 1 scene, in HDF5." in body
+    comp = _section(body, "Composition")
+    assert "1 session of 1 scene (1 static)" in comp
+    assert "**Cameras:** unknown camera (1 session)\n" in comp
+    assert "session(s)" not in _section(body, "Motivation") + body[: body.index("## Motivation")]
+    mixed = make_release(tmp_path / "m")
+    mixed.sessions[4]["modality"] = "video"
+    assert "8-bit sRGB video in 1 session)" in _body(mixed)
+
+
+def test_few_sensors_counts_sessions_without_a_camera_apart(tmp_path):
+    info = make_release(tmp_path)
+    assert "every frame comes from Sony DSC-RX100M6;" in _section(
+        _body(info), "Bias, risks and limitations"
+    )
+    info.sessions[1].update(camera_make="", camera_model=None)
+    limits = _section(_body(info), "Bias, risks and limitations")
+    assert (
+        "every frame comes from Sony DSC-RX100M6 (and 1 session whose camera was not recorded);"
+        in limits
+    )
+    assert "unknown camera" not in limits
+    for s in info.sessions:
+        s.update(camera_make=None, camera_model=None)
+    limits = _section(_body(info), "Bias, risks and limitations")
+    assert "every frame comes from cameras not recorded (5 sessions);" in limits
+
+
+def test_lighting_items_with_commas_are_joined_with_semicolons(tmp_path):
+    info = make_release(tmp_path)
+    info.sessions[0]["lighting"] = "LED, warm, at 2 m"
+    body = _body(info)
+    assert "- **Lighting:** LED, warm, at 2 m; candle; warm LED at 2 m\n" in body
+    assert "were noted per session (LED, warm, at 2 m; candle; warm LED at 2 m)" in body
+
+
+def test_user_html_and_markdown_show_as_text(tmp_path):
+    info = make_release(
+        tmp_path,
+        name="R&D's <i>set</i>",
+        description="# Not a heading, *not bold*, [not](a link) & <b>not bold</b> &amp;",
+    )
+    info.sessions[0]["lighting"] = "Tom's lamp & <b>bulb</b>"
+    info.sessions[0]["scene"] = "<script>x</script>"
+    info.creators = [{"name": "Ada [Lab]", "email": "ada@example.org"}]
+    body = _body(info)
+    prose = body[: body.index("## Citation")]
+    assert "<b>" not in prose and "<i>" not in prose and "<script>" not in prose
+    assert "# R&D's \\<i\\>set\\</i\\>\n" in body
+    assert "- **Lighting:** Tom's lamp & \\<b\\>bulb\\</b\\>, candle, warm LED at 2 m\n" in body
+    assert (
+        "\\# Not a heading, \\*not bold\\*, \\[not\\](a link) & \\<b\\>not bold\\</b\\> \\&amp;"
+        in body
+    )
+    assert "| `s0000` | \\<script\\>x\\</script\\> | train |" in body
+    assert "[Ada \\[Lab\\]](mailto:ada@example.org)" in body
+    assert "title = {R\\&D's <i>set</i>, version 1.2.0}" in body  # BibTeX: a code block
+
+
+def test_md_text_leaves_ordinary_text_alone_and_escapes_what_markdown_reads():
+    for plain in ("warm LED at 2 m", "use_camera_wb=True", "R&D's set", "-3 dB", "a - b", ""):
+        assert templating.md_text(plain) == plain
+    assert templating.md_text("_a_ b_") == "\\_a\\_ b\\_"
+    assert templating.md_text("- item\n1. two\n---") == "\\- item\n1\\. two\n\\---"
+    assert templating.md_text("a\\b `c` ~d~") == "a\\\\b \\`c\\` \\~d\\~"
+    assert templating.md_text("&#38; &copy; & x") == "\\&#38; \\&copy; & x"
+    assert templating.code("a`b") == "`` a`b ``" and templating.code("ab") == "`ab`"
+    assert templating.count(1, "pair") == "1 pair" and templating.count(0, "pair") == "0 pairs"
+
+
+def test_bibtex_special_characters_are_escaped_in_the_default_citation(tmp_path):
+    info = make_release(tmp_path, name="R&D's 100% {set}_#1")
+    info.creators = [{"name": "Ada $Love~lace^"}]
+    bib = default_citation(info)
+    assert (
+        "  title = {R\\&D's 100\\% \\textbraceleft{}set\\textbraceright{}\\_\\#1, version 1.2.0},"
+        in bib
+    )
+    assert "  author = {Ada \\$Love\\textasciitilde{}lace\\textasciicircum{}}," in bib
+    assert bib.count("{") == bib.count("}")
+    info.citation = "@misc{x, note={```}}"
+    text = str(build_card(info))
+    assert "\n````bibtex\n@misc{x, note={```}}\n````" in text

@@ -254,3 +254,25 @@ def test_pairs_record_set_loads_the_local_csv(release, offline):
     assert got == want
     # Unmetered sessions ("nan" in the CSV) come back as missing values.
     assert {r["session_id"] for r in got if r["lux"] is None} == {"s0001"}
+
+
+def test_missing_illuminance_is_said_only_when_some_is_missing(tmp_path):
+    info = make_release(tmp_path)
+    missing = build_croissant(info)["rai:dataCollectionMissingData"]
+    assert "Illuminance was not measured for 2 of 5 sessions (lux is nan)." in missing
+    for s in info.sessions:
+        s["lux"] = 1.0
+    missing = build_croissant(info)["rai:dataCollectionMissingData"]
+    assert "Illuminance" not in missing and "0 of 5" not in missing
+    assert "references not used.  Sessions of kind dynamic have no reference." in missing
+
+
+def test_cameras_not_recorded_are_counted_not_named(tmp_path):
+    info = make_release(tmp_path)
+    info.sessions[0].update(camera_make=None, camera_model="")
+    doc = build_croissant(info)
+    assert (
+        "cameras: Sony DSC-RX100M6 (and 1 session whose camera was not recorded);"
+        in (doc["rai:dataCollection"])
+    )
+    assert "unknown camera" not in json.dumps(doc)

@@ -414,3 +414,23 @@ def test_frame_chunks_tile_only_large_frames():
     assert frame_chunks(2000, 2000) == (1, 2000, 2000)
     assert frame_chunks(3672, 5496) == (1, 256, 256)
     assert frame_chunks(100, 50_000) == (1, 100, 256)
+
+
+def test_the_same_frames_are_stored_as_the_same_bytes(tmp_path, monkeypatch):
+    """Review finding 8: two packagings of the same input gave different compressed chunks.
+    With several threads c-blosc lays a chunk's blocks out in the order its threads finish
+    them; the default (one thread) stores the same bytes every time."""
+    monkeypatch.delenv("BLOSC_NTHREADS", raising=False)
+    data = make_session(np.random.default_rng(8), t=4, k=0, h=1024, w=1024)  # 2 MiB chunks
+
+    def chunks(folder) -> list[bytes]:
+        with SplitWriter(folder, "test", codec="blosc-zstd", root_attrs=ROOT) as w:
+            write(w, "s", data)
+            (path,) = w.close()
+        with open_file(path) as f:
+            ds = f["sessions/s/short"]
+            return [ds.id.read_direct_chunk((i, 0, 0))[1] for i in range(4)]
+
+    first = chunks(tmp_path / "a")
+    for n in range(4):
+        assert chunks(tmp_path / f"b{n}") == first

@@ -1,0 +1,62 @@
+"""What `dataset validate` prints (review finding 10): its progress in a log, the gate in words."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from baseline.cli import _train_bar
+from baseline.train import TrainProgress
+from baseline.validate import _table, loss_text
+
+
+def _record(step: int, total: int | None, *, val: float | None = None) -> TrainProgress:
+    return TrainProgress(
+        step=step,
+        total_steps=total,
+        epoch=0,
+        images_per_s=310.0,
+        loss=0.01,
+        val_psnr=val,
+        seconds=step / 300,
+        seconds_left=None if total is None else (total - step) / 300,
+    )
+
+
+def test_progress_in_a_log_is_whole_lines_not_a_cut_bar():
+    buf = io.StringIO()
+    console = Console(file=buf, width=80)  # a log file: not a terminal, 80 columns
+    assert not console.is_terminal
+    with _train_bar(console=console) as progress:
+        for step in range(1, 2501):
+            progress(_record(step, 2500, val=30.12 if step >= 1250 else None))
+    lines = buf.getvalue().splitlines()
+    assert lines[0] == (
+        "training: step 1/2500, 310.0 img/s, loss 0.0100, 0:00:08 left, 0:00:00 elapsed"
+    )
+    assert lines[-1] == (
+        "training: step 2500/2500, 310.0 img/s, loss 0.0100, val 30.12 dB, 0:00:00 left, "
+        "0:00:08 elapsed"
+    )
+    assert len(lines) == 11  # steps 1, 250, 500, ... 2500: a tenth each
+    assert "training: step 1250/2500, 310.0 img/s, loss 0.0100, val 30.12 dB," in buf.getvalue()
+    assert "…" not in buf.getvalue()
+
+
+def test_the_gate_says_whether_the_loss_fell_in_words():
+    assert loss_text(True) == "the training loss fell"
+    assert loss_text(False) == "the training loss did not fall"
+    report = {
+        "config": {"model": "sid", "tiny": True, "margin_db": 5.0, "eval_frames": 3},
+        "train": {"steps": 1, "seconds": 1.0},
+        "device": "cpu",
+        "gate": {"passed": False, "margin_db": 6.0, "loss_fell": False},
+        "ground_truth": "pair",
+        "ground_truth_means": 0,
+        "val": {"naive_psnr": 1.0, "naive_ssim": 0.1, "psnr": 2.0, "ssim": 0.2},
+        "test": {"naive_psnr": 1.0, "naive_ssim": 0.1, "psnr": 2.0, "ssim": 0.2},
+    }
+    table = _table(report)
+    assert "needed 5.0 dB; the training loss did not fall)." in table
+    assert "True" not in table and "False" not in table

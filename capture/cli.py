@@ -242,13 +242,14 @@ def _run(writer: SessionWriter, rig: _Rig, passes: list[str], command: str) -> N
             bar.stop()
             _show_warnings(writer.session)
     shot = sum(result.shot.values())
+    frames = f"{shot} frame" + ("" if shot == 1 else "s")
     if result.exit_status == "abort":
         err.print(
-            f"[yellow]stopped[/] after {shot} frames; the session is resumable: "
+            f"[yellow]stopped[/] after {frames}; the session is resumable: "
             f"capture resume {writer.path}"
         )
         raise typer.Exit(1)
-    out.print(f"[green]done:[/] {shot} frames in {writer.path}")
+    out.print(f"[green]done:[/] {frames} in {writer.path}")
 
 
 def _show_warnings(session: Session) -> None:

@@ -239,3 +239,13 @@ def test_a_bad_sim_size_writes_nothing(tmp_path, size):
     assert r.exit_code == 2
     assert "22" in r.output or "HxW" in r.output
     assert not s.exists()
+
+
+def test_the_end_of_run_line_counts_frames_in_words(tmp_path):
+    s = tmp_path / "s"
+    r = burst(s, frames=1)
+    assert r.exit_code == 0, r.output
+    assert "done: 1 frame in" in " ".join(r.output.split())
+    r = invoke("reference", "--camera", "sim", "--iso", "2000", "--shutter", "10", "--frames", "2",
+               "--session", s)  # fmt: skip
+    assert "done: 2 frames in" in " ".join(r.output.split())

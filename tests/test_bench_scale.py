@@ -28,3 +28,15 @@ def test_peak_memory_is_that_of_the_command():
     assert big > 300 > small
     with pytest.raises(RuntimeError, match="exited 3"):
         bench.run_measured([sys.executable, "-c", "raise SystemExit(3)"])
+
+
+@pytest.mark.slow
+def test_one_n_of_two_sessions_runs_the_chain_and_reports_per_frame_figures(tmp_path):
+    """`--big` runs one N (two sessions at 20 MP): the whole chain as commands, per-frame time
+    and peak memory, and no growth fit (one point has none)."""
+    out = bench.scale(tmp_path, ns=(2,), size=(64, 96))
+    (row,) = out["rows"]
+    assert row["n"] == 2 and row["frames"] > 40
+    assert all(row["seconds"][st] > 0 and row["peak_rss_mb"][st] > 0 for st in out["ms_per_frame"])
+    assert set(out["ms_per_frame"]) == {"capture", "curate", "publish", "verify"}
+    assert "growth_exponent" not in out and "targets" not in out

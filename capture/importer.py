@@ -301,7 +301,28 @@ def probe_raw(path: Path) -> RawInfo:
         raise _Unreadable(cut)
     if image is None:
         raise _Unreadable("no image in the file")
-    serial = _text(tags.get("CameraSerialNumber")) or _text(exif.get("BodySerialNumber")) or None
+    return _raw_info(
+        path,
+        size,
+        tags,
+        exif,
+        shape=(int(image.shape[0]), int(image.shape[1])),
+        simulated=_text(tags.get("Software")) == _SIM_SOFTWARE,
+    )
+
+
+def _raw_info(
+    path: Path,
+    size: int,
+    ifd0: dict,
+    exif: dict,
+    *,
+    shape: tuple[int, int] | None,
+    simulated: bool = False,
+) -> RawInfo:
+    """A :class:`RawInfo` from a file's IFD0 and EXIF tags (tifffile's names); ``shape`` is
+    the raw image's (height, width), None where it was not read."""
+    serial = _text(ifd0.get("CameraSerialNumber")) or _text(exif.get("BodySerialNumber")) or None
     iso = exif.get("ISOSpeedRatings")
     if isinstance(iso, tuple):
         iso = iso[0] if iso else None
@@ -310,16 +331,16 @@ def probe_raw(path: Path) -> RawInfo:
     return RawInfo(
         name=path.name,
         size=size,
-        width=int(image.shape[1]),
-        height=int(image.shape[0]),
-        make=_text(tags.get("Make")),
-        model=_text(tags.get("Model")),
+        width=None if shape is None else shape[1],
+        height=None if shape is None else shape[0],
+        make=_text(ifd0.get("Make")),
+        model=_text(ifd0.get("Model")),
         serial=serial,
         iso=int(iso) if iso else None,
         exposure_s=exposure if exposure else None,
         aperture=f"{f_number:g}" if f_number else None,
         taken=_taken(exif),
-        simulated=_text(tags.get("Software")) == _SIM_SOFTWARE,
+        simulated=simulated,
     )
 
 
@@ -335,25 +356,7 @@ def _container_info(path: Path, size: int) -> RawInfo:
     except OSError as exc:
         raise _Unreadable(f"cannot be read ({exc.strerror or exc})") from None
     ifd0, exif = found or ({}, {})
-    serial = _text(exif.get("BodySerialNumber")) or _text(ifd0.get("CameraSerialNumber")) or None
-    iso = exif.get("ISOSpeedRatings")
-    if isinstance(iso, tuple):
-        iso = iso[0] if iso else None
-    f_number = _rational(exif.get("FNumber"))
-    exposure = _rational(exif.get("ExposureTime"))
-    return RawInfo(
-        name=path.name,
-        size=size,
-        width=None,
-        height=None,
-        make=_text(ifd0.get("Make")),
-        model=_text(ifd0.get("Model")),
-        serial=serial,
-        iso=int(iso) if iso else None,
-        exposure_s=exposure if exposure else None,
-        aperture=f"{f_number:g}" if f_number else None,
-        taken=_taken(exif),
-    )
+    return _raw_info(path, size, ifd0, exif, shape=None)
 
 
 def probe_video(path: Path) -> VideoInfo:

@@ -128,3 +128,28 @@ def test_report_reads_and_copies_a_video_once(tmp_path, monkeypatch):
     monkeypatch.setattr(Session, "read_frame", counting)
     report.write_report(s, max_pairs=3)
     assert reads and len(reads) == len(set(reads)), reads
+
+
+def test_a_video_against_raw_references_is_refused_with_what_to_do(tmp_path):
+    """An 8-bit video is the camera's rendering; a raw reference is light: every pair would
+    be rejected. Refused before anything is decoded (exit 2), saying what to pair instead."""
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+    from tests.curate._sessions import static_session
+
+    dark, _ = seed_footage(tmp_path / "f", bright_png=False)
+    raw = static_session(tmp_path / "raw", frames=2)
+    with pytest.raises(BadInput, match="expected dark and bright frames of one kind") as info:
+        align_folders(dark, raw / "bright", out=tmp_path / "out")
+    message = str(info.value)
+    assert "dark: 8-bit video (dark.mp4), bright: raw files (0000.dng)" in message
+    assert "capture import --dark VIDEO --bright VIDEO" in message
+    assert not (tmp_path / "out" / "alignment.json").exists()
+    with pytest.raises(BadInput, match=r"dark: raw files .*, bright: 8-bit images"):
+        align_folders(raw / "dark", seed_footage(tmp_path / "g", bright_png=True)[1],
+                      out=tmp_path / "out")  # fmt: skip
+    args = ["align", "--dark", dark, "--bright", raw / "bright", "--out", tmp_path / "out"]
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    assert r.exit_code == 2, r.output
+    assert "error: expected dark and bright frames of one kind" in " ".join(r.output.split())

@@ -585,6 +585,11 @@ def test_a_video_sessions_dark_tile_is_matched_to_the_bright_one_not_gained_x300
     html_path = write_report(s, max_pairs=4)
     text = " ".join(" ".join(_parse(html_path).text).split())
     assert "not recorded (8-bit sRGB video, simulated)" in text  # the camera fact
+    from capture.session import open_session
+    from curate.report import _eight_bit_passes
+
+    # the intensity figure's axes say grey levels for both passes, not DN above black
+    assert _eight_bit_passes(al, s / "dark", open_session(s)) == {"dark", "bright"}
     assert "measured ratio of the two frames' median brightness" in text
     captions = _captions(html_path)
     assert len(captions) == 4

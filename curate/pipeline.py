@@ -947,19 +947,26 @@ def _modality(frames: Sequence[_Frame]) -> str:
 
 
 def _check_modality(dark: Sequence[_Frame], bright: Sequence[_Frame]) -> None:
-    """Refuse raw frames in one pass against only 8-bit frames (a video, images) in the
-    other: an 8-bit frame is the camera's rendering (its own gain and tone curve), not light
-    a raw reference can be compared with, so every pair would be rejected."""
+    """Refuse, in folder mode, raw frames in one pass against only 8-bit frames (a video,
+    images) in the other.
+
+    An 8-bit frame is the camera's rendering (its own gain and tone curve), and a video's
+    files say nothing of its exposure: curated as folders, such a mix has no exposure ratio
+    and nothing records what it is.  A session holds it (``capture import`` journals the
+    video's exposure and a ``video_with_raw_references`` warning, which the release states),
+    so the message says to import it.
+    """
     eight_d = {_eight_bit_file(f) for f in dark}
     eight_b = {_eight_bit_file(f) for f in bright}
     if not eight_d or not eight_b or eight_d & eight_b:
         return
     raise BadInput(
-        f"expected dark and bright frames of one kind (raw files with raw files, 8-bit video "
-        f"or images with 8-bit frames), found dark: {_modality(dark)}, bright: "
-        f"{_modality(bright)}; pair a dark video with the bright frames of the same camera's "
-        "video (extract them to a folder of PNGs, or import both videos as a session with "
-        "`capture import --dark VIDEO --bright VIDEO`), and raw dark frames with raw references"
+        f"expected dark and bright frames of one kind in folder mode (raw files with raw "
+        f"files, a video or images with 8-bit frames), found dark: {_modality(dark)}, bright: "
+        f"{_modality(bright)}; give the bright frames of the same camera in the dark frames' "
+        "kind, or import the footage as a session, which records the video's exposure and "
+        "states the mix in the release: `capture import --session DIR --scene NAME --dark "
+        "VIDEO --bright FOLDER --exposure 1/30 --bright-exposure 10`, then `curate align DIR`"
     )
 
 
@@ -1004,7 +1011,6 @@ def _run(
     progress: OnProgress | None,
     force: bool,
 ) -> Path:
-    _check_modality(dark, bright)
     review = reviewmod.load(out)
     digest = _input_hash(
         [*dark, *bright],
@@ -1248,6 +1254,7 @@ def align_folders(
     dark_frames = [_Frame(file=dark.name, path=dark, pass_="dark")] if video else None
     dark_frames = dark_frames or _list_folder(dark, "dark")
     bright_frames = _list_folder(bright, "bright")
+    _check_modality(dark_frames, bright_frames)
     source = {
         "kind": "folders",
         "session": None,

@@ -130,9 +130,11 @@ def test_report_reads_and_copies_a_video_once(tmp_path, monkeypatch):
     assert reads and len(reads) == len(set(reads)), reads
 
 
-def test_a_video_against_raw_references_is_refused_with_what_to_do(tmp_path):
-    """An 8-bit video is the camera's rendering; a raw reference is light: every pair would
-    be rejected. Refused before anything is decoded (exit 2), saying what to pair instead."""
+def test_folder_mode_refuses_a_video_against_raw_references_and_says_to_import_it(tmp_path):
+    """An 8-bit video is the camera's rendering and its file records no exposure: as folders
+    the mix had no exposure ratio and nothing said what it was ("0 pairs, ratio unknown",
+    exit 0). Refused before anything is decoded (exit 2): a session holds such a mix (its
+    import journals it, the release states it), so the message says how to import it."""
     from typer.testing import CliRunner
 
     from curate.cli import app
@@ -140,11 +142,13 @@ def test_a_video_against_raw_references_is_refused_with_what_to_do(tmp_path):
 
     dark, _ = seed_footage(tmp_path / "f", bright_png=False)
     raw = static_session(tmp_path / "raw", frames=2)
-    with pytest.raises(BadInput, match="expected dark and bright frames of one kind") as info:
+    with pytest.raises(
+        BadInput, match="expected dark and bright frames of one kind in folder mode"
+    ) as info:
         align_folders(dark, raw / "bright", out=tmp_path / "out")
     message = str(info.value)
     assert "dark: 8-bit video (dark.mp4), bright: raw files (0000.dng)" in message
-    assert "capture import --dark VIDEO --bright VIDEO" in message
+    assert "capture import --session DIR --scene NAME --dark VIDEO --bright FOLDER" in message
     assert not (tmp_path / "out" / "alignment.json").exists()
     with pytest.raises(BadInput, match=r"dark: raw files .*, bright: 8-bit images"):
         align_folders(raw / "dark", seed_footage(tmp_path / "g", bright_png=True)[1],

@@ -157,3 +157,32 @@ def test_folder_mode_refuses_a_video_against_raw_references_and_says_to_import_i
     r = CliRunner().invoke(app, [str(a) for a in args])
     assert r.exit_code == 2, r.output
     assert "error: expected dark and bright frames of one kind" in " ".join(r.output.split())
+
+
+def test_a_static_video_burst_drops_the_frame_something_lit_and_only_it(tmp_path):
+    """A static burst recorded as video: the reference is mapped onto the burst by a fitted
+    tone curve (8-bit renderings), which keeps the frame a light brightened, and no other."""
+    rng = np.random.default_rng(3)
+    scene = cv2.GaussianBlur(rng.uniform(0, 1, (H, W)), (0, 0), 3)
+    scene = (scene - scene.min()) / (scene.max() - scene.min())
+
+    def write(path: Path, frames: list[np.ndarray]) -> None:
+        out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 24.0, (W, H))
+        for linear in frames:  # the sRGB curve, as a camera renders
+            x = np.clip(linear, 0, 1)
+            code = np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+            out.write(np.repeat(np.round(255 * code)[..., None], 3, axis=2).astype(np.uint8))
+        out.release()
+
+    darks = [rng.poisson(scene * 20 + 2) / 20.0 * 0.02 for _ in range(16)]
+    darks[9][30:60, 40:80] *= 2.5
+    write(tmp_path / "dark.mp4", darks)
+    write(tmp_path / "bright.mp4", [scene * 0.3 + 0.01] * 2)
+    s = tmp_path / "s"
+    import_footage(
+        s, dark=tmp_path / "dark.mp4", bright=tmp_path / "bright.mp4", scene="x", kind="static",
+        exposure="1/30", bright_exposure="10", iso=100,
+    )  # fmt: skip
+    a = read_alignment(align_session(s).parent)
+    assert [(d.file, d.reason) for d in a.dropped] == [("video.mp4#000009", "motion")]
+    assert len(a.pairs) == 15

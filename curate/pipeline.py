@@ -966,7 +966,8 @@ def _check_modality(dark: Sequence[_Frame], bright: Sequence[_Frame]) -> None:
         f"{_modality(bright)}; give the bright frames of the same camera in the dark frames' "
         "kind, or import the footage as a session, which records the video's exposure and "
         "states the mix in the release: `capture import --session DIR --scene NAME --dark "
-        "VIDEO --bright FOLDER --exposure 1/30 --bright-exposure 10`, then `curate align DIR`"
+        "VIDEO --bright FOLDER --exposure T` (T: the video's shutter time, e.g. 1/30), then "
+        "`curate align DIR`"
     )
 
 

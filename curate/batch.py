@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from capture.errors import BadRequest, CaptureError
 from curate.errors import BadInput, CurateError
@@ -83,11 +84,35 @@ def _local(sessions: Sequence[str], workers: int, kwargs: dict) -> Iterator[dict
             yield fut.result()
 
 
-def _dask(sessions: Sequence[str], address: str, kwargs: dict) -> Iterator[dict]:
+#: How long to wait for a Dask scheduler to answer.
+SCHEDULER_TIMEOUT_S = 30
+
+
+def _client(address: str) -> Any:
+    """A ``distributed.Client`` connected to ``address``, or :class:`CurateError` saying
+    which address did not answer and what to try."""
     from distributed import Client
+
+    try:
+        return Client(address, timeout=f"{SCHEDULER_TIMEOUT_S}s")
+    except ValueError as exc:  # an address distributed cannot parse
+        raise BadInput(
+            f"expected --scheduler tcp://HOST:PORT (as `dask scheduler` prints it), found "
+            f"{address!r} ({exc})"
+        ) from None
+    except OSError as exc:  # a timeout, a refused connection
+        raise CurateError(
+            f"expected a Dask scheduler answering at {address}, found none within "
+            f"{SCHEDULER_TIMEOUT_S} s ({exc}); check the address "
+            "(tcp://HOST:PORT, as `dask scheduler` prints it), that the scheduler is running "
+            "and reachable from here, or leave out --scheduler to curate on this machine"
+        ) from exc
+
+
+def _dask(sessions: Sequence[str], address: str, kwargs: dict) -> Iterator[dict]:
     from distributed import as_completed as dask_completed
 
-    with Client(address, timeout="30s") as client:
+    with _client(address) as client:
         futures = [client.submit(curate_one, s, pure=False, **kwargs) for s in sessions]
         for fut in dask_completed(futures):
             yield fut.result()

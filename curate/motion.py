@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "CHANGE_MIN_SNR",
     "DEFAULT_BLOCK",
     "DEFAULT_THRESHOLD",
     "NoiseModel",
@@ -44,7 +45,9 @@ __all__ = [
     "leave_one_out_median",
     "pair_motion",
     "regions",
+    "relative_change",
     "scale_models",
+    "tone_fit",
 ]
 
 #: Block side in work-image pixels.
@@ -56,6 +59,9 @@ DEFAULT_BLOCK = 4
 #: at 100-300 sigma, so the margin is on the false-alarm side).  With one noise model for all
 #: window sizes, the same threshold gave 3 false alarms in 114 frames (row noise).
 DEFAULT_THRESHOLD = 5.5
+#: A region's relative change is given only when the light it should hold is at least this
+#: many standard deviations of its noise above zero.
+CHANGE_MIN_SNR = 3.0
 
 
 @dataclass(frozen=True)
@@ -85,15 +91,19 @@ class Region:
         The largest normalised change of one of its blocks (signed).
     blocks : int
         Blocks in the region.
-    change : float
-        Mean relative change of the region's blocks (0.5: 50% brighter than expected).
+    change : float or None
+        Mean relative change of the region's blocks (0.5: 50% brighter than expected), each
+        block's expected light counted as at least its noise; None where the region's light
+        is about zero (within :data:`CHANGE_MIN_SNR` standard deviations of its noise), as in
+        a black corner a lamp lit, where a percentage would be any number
+        (:func:`relative_change`).
     """
 
     box: tuple[int, int, int, int]
     strength: float
     peak: float
     blocks: int
-    change: float
+    change: float | None
 
     def scaled(self, factor: float) -> dict:
         """The region as a JSON-ready dict, its box multiplied by ``factor`` (to sensor px)."""
@@ -102,7 +112,7 @@ class Region:
             "strength": round(float(self.strength), 2),
             "peak": round(float(self.peak), 2),
             "blocks": int(self.blocks),
-            "change": round(float(self.change), 3),
+            "change": None if self.change is None else round(float(self.change), 3),
         }
 
 
@@ -263,7 +273,37 @@ def _changed(
     return z, mask
 
 
-def regions(z: np.ndarray, mask: np.ndarray, relative: np.ndarray, block: int) -> list[Region]:
+def relative_change(res: np.ndarray, expected: np.ndarray, variance: np.ndarray) -> float | None:
+    """A region's relative change: the mean over its blocks of each one's change over the
+    light it should hold, that light counted as at least the block's noise (one standard
+    deviation); None when the region's light is within :data:`CHANGE_MIN_SNR` standard
+    deviations of its noise of zero.
+
+    Without the floor, one block whose expected light is about zero (black, or below it
+    after black subtraction) makes the mean any number (a lamp lit in a black corner read
+    "brighter by 14382953988%").
+
+    Parameters
+    ----------
+    res, expected, variance : ndarray
+        Change, expected value and noise variance of the region's blocks.
+    """
+    light = float(np.sum(expected))
+    noise = math.sqrt(max(float(np.sum(variance)), 0.0))
+    if not light > CHANGE_MIN_SNR * noise:
+        return None
+    sigma = np.sqrt(np.maximum(variance, 0.0))
+    return float(np.mean(res / np.maximum(expected, np.maximum(sigma, 1e-12))))
+
+
+def regions(
+    z: np.ndarray,
+    mask: np.ndarray,
+    res: np.ndarray,
+    expected: np.ndarray,
+    variance: np.ndarray,
+    block: int,
+) -> list[Region]:
     """Connected regions of ``mask`` (8-connected), strongest first.
 
     Parameters
@@ -272,8 +312,9 @@ def regions(z: np.ndarray, mask: np.ndarray, relative: np.ndarray, block: int) -
         Normalised change per block.
     mask : ndarray of bool, shape (h, w)
         Blocks that changed.
-    relative : ndarray, shape (h, w)
-        Relative change per block.
+    res, expected, variance : ndarray, shape (h, w)
+        Change, expected value and noise variance per block (the region's relative change,
+        :func:`relative_change`).
     block : int
         Block side in image pixels (the boxes are in image pixels).
     """
@@ -298,7 +339,7 @@ def regions(z: np.ndarray, mask: np.ndarray, relative: np.ndarray, block: int) -
                 strength=float(zs.sum() / math.sqrt(zs.size)),
                 peak=peak,
                 blocks=int(zs.size),
-                change=float(np.mean(relative[sl][inside])),
+                change=relative_change(res[sl][inside], expected[sl][inside], variance[sl][inside]),
             )
         )
     out.sort(key=lambda r: -abs(r.strength))
@@ -311,6 +352,7 @@ def burst_motion(
     reference: np.ndarray | None = None,
     block: int = DEFAULT_BLOCK,
     threshold: float = DEFAULT_THRESHOLD,
+    rendered: bool = False,
 ) -> list[Region | None]:
     """Find, in each frame of a static burst, the strongest region that changed.
 
@@ -327,6 +369,9 @@ def burst_motion(
         Block side in pixels of ``images``.
     threshold : float, optional
         Standard deviations of noise beyond which a block changed.
+    rendered : bool, optional
+        8-bit renderings (a video's frames, images): the reference is mapped onto the burst
+        by :func:`tone_fit`, not scaled (see :func:`pair_motion`).
 
     Returns
     -------
@@ -349,7 +394,10 @@ def burst_motion(
         good = ref > 0
         # the median ratio: a region that differs between burst and reference does not bias it
         scale = float(np.median(signal[good] / ref[good])) if good.any() else 0.0
-        if scale > 0:
+        if scale > 0 and rendered:
+            ref = tone_fit(signal, ref)
+            ref_res = stack - ref[None]
+        elif scale > 0:
             ref = ref * scale
             ref_res = stack - ref[None]
         else:
@@ -363,9 +411,35 @@ def burst_motion(
         if not mask.any():
             out.append(None)
             continue
-        relative = res[j] / np.maximum(expected[j], 1e-12)
-        out.append(regions(z, mask, relative, block)[0])
+        variance = models[1].variance(expected[j])
+        out.append(regions(z, mask, res[j], expected[j], variance, block)[0])
     return out
+
+
+def tone_fit(values: np.ndarray, reference: np.ndarray, *, rounds: int = 6) -> np.ndarray:
+    """``reference`` mapped onto ``values`` by a robust quadratic ``c2 r^2 + c1 r + c0``.
+
+    For 8-bit renderings (a video, images): a camera renders each pass through its own gain,
+    tone curve and black clip, so one frame's code values are a curved function of the
+    other's, not a multiple.  Fitted by iteratively reweighted least squares with Huber
+    weights (beyond twice the residuals' robust spread), so a region that moved, a few
+    blocks, does not bend the curve: three parameters cannot follow it.
+    """
+    x = np.ravel(reference).astype(np.float64)
+    y = np.ravel(values).astype(np.float64)
+    top = float(np.max(np.abs(x))) or 1.0
+    xs = x / top  # a well-conditioned design
+    design = np.stack([xs * xs, xs, np.ones_like(xs)], axis=1)
+    weights = np.ones_like(xs)
+    coef = np.zeros(3)
+    for _ in range(rounds):
+        coef, *_ = np.linalg.lstsq(design * weights[:, None], y * weights, rcond=None)
+        err = y - design @ coef
+        spread = 1.4826 * float(np.median(np.abs(err - np.median(err))))
+        if not spread > 0:
+            break
+        weights = np.sqrt(1.0 / np.maximum(1.0, np.abs(err) / (2.0 * spread)))
+    return (design @ coef).reshape(np.shape(reference))
 
 
 def pair_motion(
@@ -374,6 +448,7 @@ def pair_motion(
     *,
     block: int = DEFAULT_BLOCK,
     threshold: float = DEFAULT_THRESHOLD,
+    rendered: bool = False,
 ) -> Region | None:
     """The strongest region where ``dark`` differs from its aligned reference beyond noise.
 
@@ -387,6 +462,10 @@ def pair_motion(
         The dark work image and the reference shifted onto it.
     block, threshold : optional
         As :func:`burst_motion`.
+    rendered : bool, optional
+        The frames are 8-bit renderings (a video's frames, images), not raw: the reference
+        is mapped onto the dark frame by :func:`tone_fit` rather than one scale, which the
+        cameras' tone curves would leave as a frame-wide pattern read as motion.
 
     Returns
     -------
@@ -397,9 +476,10 @@ def pair_motion(
     good = r > 0
     if not good.any() or d.sum() <= 0:
         return None
-    r = r * float(np.median(d[good] / r[good]))
+    r = tone_fit(d, r) if rendered else r * float(np.median(d[good] / r[good]))
     res = d - r
-    z, mask = _changed(res, r, scale_models(r, res[None]), threshold)
+    models = scale_models(r, res[None])
+    z, mask = _changed(res, r, models, threshold)
     if not mask.any():
         return None
-    return regions(z, mask, res / np.maximum(r, 1e-12), block)[0]
+    return regions(z, mask, res, r, models[1].variance(r), block)[0]

@@ -443,6 +443,26 @@ def _classify(frames: list[_Frame], kind: str, opts: Options, video: bool) -> No
             )
 
 
+#: Most dropped frames a refusal lists one by one (the rest are counted by reason).
+DROPS_LISTED = 8
+
+
+def _drops_text(frames: Sequence[_Frame]) -> str:
+    """The dropped frames for a refusal: each with its reason and why (an unreadable file's
+    own error), the first :data:`DROPS_LISTED` of them; the others counted by reason."""
+    dropped = [f for f in frames if f.reason]
+    listed = [
+        f"{f.pass_}/{f.file}: {f.reason}" + (f" ({f.detail})" if f.detail else "")
+        for f in dropped[:DROPS_LISTED]
+    ]
+    rest = Counter(f.reason for f in dropped[DROPS_LISTED:])
+    if rest:
+        listed.append(
+            "and " + ", ".join(f"{n} more {reason}" for reason, n in sorted(rest.items()))
+        )
+    return "; ".join(listed)
+
+
 def _frame_entry(f: _Frame, median: float) -> FrameEntry:
     s = f.stats
     return FrameEntry(
@@ -698,6 +718,7 @@ def _static_motion(
         reference=reference,
         block=opts.motion_block,
         threshold=opts.motion_threshold,
+        rendered=any(f.eight_bit for f in dark),
     )
     for f, region in zip(dark, found, strict=True):
         if region is None or f.file in restored:
@@ -707,12 +728,18 @@ def _static_motion(
         f.reason = "motion"
         f.detail = (
             f"a region of {r['blocks']} block(s) at x {x0}-{x1}, y {y0}-{y1} (sensor px) "
-            f"{'brighter' if r['strength'] > 0 else 'darker'} by {abs(r['change']):.0%} than "
+            f"{'brighter' if r['strength'] > 0 else 'darker'}{_by(r['change'])} than "
             f"the burst and the reference ({abs(r['strength']):.1f} sigma of noise, threshold "
             f"{opts.motion_threshold:g} per block): something moved or a light changed"
         )
         f.drop = {"region": r}
     return any(f.reason == "motion" for f in dark)
+
+
+def _by(change: float | None) -> str:
+    """`` by 91%``, or, where the region should be about black (no percentage means
+    anything there), `` where they are about black``."""
+    return " where they are about black" if change is None else f" by {abs(change):.0%}"
 
 
 def _sweep_motion(dark: list[_Frame], bright: list[_Frame], pairs: list[Pair], opts) -> None:
@@ -729,6 +756,7 @@ def _sweep_motion(dark: list[_Frame], bright: list[_Frame], pairs: list[Pair], o
             _onto_dark(b, p.dy, p.dx),
             block=opts.motion_block,
             threshold=opts.motion_threshold,
+            rendered=d.eight_bit or b.eight_bit,  # a video's frames: the camera's tone curve
         )
 
     # independent pairs: on the run's worker threads (results in the pairs' order)
@@ -898,6 +926,51 @@ def _align_sweep(dark: list[_Frame], bright: list[_Frame], opts: Options) -> dic
     }
 
 
+def _eight_bit_file(f: _Frame) -> bool:
+    """Whether a frame is 8-bit sRGB by its file (a video's frame, an image), not raw."""
+    suffix = f.path.suffix.lower()
+    return f.video_frame is not None or suffix in VIDEO_SUFFIXES or suffix in IMAGE_SUFFIXES
+
+
+def _modality(frames: Sequence[_Frame]) -> str:
+    """What a pass holds, in words, for :func:`_check_modality`."""
+    eight = [f for f in frames if _eight_bit_file(f)]
+    kinds = []
+    if eight:
+        video = any(f.video_frame is not None or f.path.suffix.lower() in VIDEO_SUFFIXES
+                    for f in eight)  # fmt: skip
+        kinds.append(f"8-bit {'video' if video else 'images'} ({eight[0].path.name})")
+    if len(eight) < len(frames):
+        first = next(f for f in frames if not _eight_bit_file(f))
+        kinds.append(f"raw files ({first.path.name})")
+    return " and ".join(kinds)
+
+
+def _check_modality(dark: Sequence[_Frame], bright: Sequence[_Frame]) -> None:
+    """Refuse, in folder mode, raw frames in one pass against only 8-bit frames (a video,
+    images) in the other.
+
+    An 8-bit frame is the camera's rendering (its own gain and tone curve), and a video's
+    files say nothing of its exposure: curated as folders, such a mix has no exposure ratio
+    and nothing records what it is.  A session holds it (``capture import`` journals the
+    video's exposure and a ``video_with_raw_references`` warning, which the release states),
+    so the message says to import it.
+    """
+    eight_d = {_eight_bit_file(f) for f in dark}
+    eight_b = {_eight_bit_file(f) for f in bright}
+    if not eight_d or not eight_b or eight_d & eight_b:
+        return
+    raise BadInput(
+        f"expected dark and bright frames of one kind in folder mode (raw files with raw "
+        f"files, a video or images with 8-bit frames), found dark: {_modality(dark)}, bright: "
+        f"{_modality(bright)}; give the bright frames of the same camera in the dark frames' "
+        "kind, or import the footage as a session, which records the video's exposure and "
+        "states the mix in the release: `capture import --session DIR --scene NAME --dark "
+        "VIDEO --bright FOLDER --exposure T` (T: the video's shutter time, e.g. 1/30), then "
+        "`curate align DIR`"
+    )
+
+
 def _input_hash(frames: Sequence[_Frame], extra: dict) -> str:
     h = hashlib.sha256(json.dumps(extra, sort_keys=True, default=str).encode())
     stats: dict[Path, str] = {}
@@ -966,10 +1039,7 @@ def _run(
     if not kd or not kb:
         raise BadInput(
             f"expected kept dark and bright frames, found {len(kd)} dark and {len(kb)} bright "
-            "after dropping: "
-            + "; ".join(f"{f.pass_}/{f.file}: {f.reason}" for f in [*dark, *bright] if f.reason)[
-                :800
-            ]
+            f"after dropping: {_drops_text([*dark, *bright])}"
         )
     if kd[0].shape != kb[0].shape:
         raise BadInput(
@@ -1185,6 +1255,7 @@ def align_folders(
     dark_frames = [_Frame(file=dark.name, path=dark, pass_="dark")] if video else None
     dark_frames = dark_frames or _list_folder(dark, "dark")
     bright_frames = _list_folder(bright, "bright")
+    _check_modality(dark_frames, bright_frames)
     source = {
         "kind": "folders",
         "session": None,

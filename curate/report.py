@@ -26,6 +26,7 @@ denoising, no auto-brightness, so a dim reference looks dim.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import io
 import logging
 import math
@@ -100,7 +101,18 @@ def _resolve(al: Alignment, where: str) -> Path:
 # -- previews ------------------------------------------------------------------------------
 
 
-def _raw_linear(path: Path | bytes, name: str = "") -> tuple[np.ndarray, float]:
+class _Linear(NamedTuple):
+    """A decoded frame for a preview: linear RGB, 0..1 = black..white."""
+
+    rgb: np.ndarray
+    scale: float
+    """Full-resolution (sensor) pixels per pixel of ``rgb``."""
+    eight_bit: bool
+    """An 8-bit sRGB frame (a video's, an image): the camera's rendering, with its own gain,
+    so the exposure ratio does not say how much brighter the bright frame is."""
+
+
+def _raw_linear(path: Path | bytes, name: str = "") -> _Linear:
     """Linear RGB at half resolution from a raw file (or its bytes, already read and
     verified), white-balanced, 0..1 = black..white."""
     with open_raw(path, name=name) as frame:  # pack_rggb makes its own array: no copy of the mosaic
@@ -111,7 +123,7 @@ def _raw_linear(path: Path | bytes, name: str = "") -> tuple[np.ndarray, float]:
     wb = np.asarray(frame.white_balance[:3], dtype=np.float32)
     if np.all(np.isfinite(wb)) and np.all(wb > 0):
         rgb *= wb / wb[1]
-    return rgb, 2.0
+    return _Linear(rgb, 2.0, eight_bit=False)
 
 
 def _image_linear(image: np.ndarray | None, what: str) -> np.ndarray:
@@ -124,7 +136,7 @@ def _image_linear(image: np.ndarray | None, what: str) -> np.ndarray:
     return rgb**_GAMMA  # back to linear, so the gain acts on light, not on code values
 
 
-def _video_linear(video: Path, name: str) -> tuple[np.ndarray, float]:
+def _video_linear(video: Path, name: str) -> _Linear:
     match = re.search(r"(\d+)$", Path(name).stem)
     if match is None:
         raise CurateError(f"expected a frame name like frame_000012 for {video}, found {name!r}")
@@ -134,10 +146,12 @@ def _video_linear(video: Path, name: str) -> tuple[np.ndarray, float]:
         ok, image = cap.read()
     finally:
         cap.release()
-    return _image_linear(image if ok else None, f"{video} frame {int(match.group(1))}"), 1.0
+    return _Linear(
+        _image_linear(image if ok else None, f"{video} frame {int(match.group(1))}"), 1.0, True
+    )
 
 
-def _load_linear(base: Path, name: str) -> tuple[np.ndarray, float]:
+def _load_linear(base: Path, name: str) -> _Linear:
     """Linear RGB of a frame and its pixel size in full-resolution pixels."""
     if base.suffix.lower() in VIDEO_SUFFIXES and base.is_file():
         return _video_linear(base, name)
@@ -148,7 +162,8 @@ def _load_linear(base: Path, name: str) -> tuple[np.ndarray, float]:
             "moved, pass its new folder as session="
         )
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        return _image_linear(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), str(path)), 1.0
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        return _Linear(_image_linear(image, str(path)), 1.0, eight_bit=True)
     return _raw_linear(path)
 
 
@@ -198,7 +213,7 @@ def _placeholder(size: tuple[int, int], text: str) -> np.ndarray:
     return tile
 
 
-def _verified_linear(session: Session, record: FrameRecord) -> tuple[np.ndarray, float]:
+def _verified_linear(session: Session, record: FrameRecord) -> _Linear:
     """A session frame read once, checked against its journal record, decoded from those bytes."""
     try:
         data = session.read_frame(record)
@@ -222,7 +237,7 @@ class _Frames:
             for pass_ in ("dark", "bright"):
                 for rec in session.frames(pass_):
                     self._records[pass_, rec.name] = rec  # video.mp4#000012 for a video's
-        self._bright_cache: dict[str, tuple[np.ndarray, float]] = {}
+        self._bright_cache: dict[str, _Linear] = {}
         # an imported video's verified copy, made once for all its frames shown (issue 14):
         # reading, hashing and copying the whole video per frame would repeat for every tile
         self._videos = contextlib.ExitStack()
@@ -244,7 +259,7 @@ class _Frames:
             )
         return self._video_copies[record.path]
 
-    def load(self, pass_: str, name: str) -> tuple[np.ndarray, float]:
+    def load(self, pass_: str, name: str) -> _Linear:
         rec = self._records.get((pass_, name))
         if rec is not None and self.session is not None:
             if rec.video_frame is not None:
@@ -252,48 +267,51 @@ class _Frames:
             return _verified_linear(self.session, rec)
         return _load_linear(self.dark if pass_ == "dark" else self.bright, name)
 
-    def bright_frame(self, name: str) -> tuple[np.ndarray, float]:
+    def bright_frame(self, name: str) -> _Linear:
         if name not in self._bright_cache:
             if len(self._bright_cache) >= 4:  # references alternate: keep a few
                 self._bright_cache.pop(next(iter(self._bright_cache)))
             self._bright_cache[name] = self.load("bright", name)
         return self._bright_cache[name]
 
-    def pair_tiles(
-        self, pair: Pair, box: Sequence[float] | None = None
-    ) -> tuple[list[np.ndarray], float | None]:
-        """Three uint8 tiles (dark, bright, difference) and the mean |Δ|, or placeholders.
+    def pair_tiles(self, pair: Pair, box: Sequence[float] | None = None) -> _Tiles:
+        """Three uint8 tiles (dark, bright, difference), the mean |Δ| and the gain, or
+        placeholders.
 
-        The dark tile is the dark frame x the exposure ratio, shifted onto the bright one and
-        averaged over as many neighbours as its noise needs (:func:`_noise_side`) before the
-        gain; the difference is the signed luminance difference at that scale, in units of
-        its noise (:func:`_difference_tile`).  ``box`` (``y0, x0, y1, x1`` in the dark
-        frame's sensor pixels) is outlined on the dark and difference tiles.
+        The dark tile is the dark frame x the gain (:func:`_preview_gain`), shifted onto the
+        bright one and averaged over as many neighbours as its noise needs
+        (:func:`_noise_side`) before the gain; the difference is the signed luminance
+        difference at that scale, in units of its noise (:func:`_difference_tile`).  ``box``
+        (``y0, x0, y1, x1`` in the dark frame's sensor pixels) is outlined on the dark and
+        difference tiles.
         """
-        bright_lin = dark_lin = None
+        bright = dark = None
         try:
-            bright_lin, _ = self.bright_frame(pair.bright)
+            bright = self.bright_frame(pair.bright)
         except (CurateError, OSError) as exc:
             log.warning("report: bright frame %s not shown: %s", pair.bright, exc)
             bright_err = str(exc)
         try:
-            dark_lin, d_scale = self.load("dark", pair.dark)
+            dark = self.load("dark", pair.dark)
         except (CurateError, OSError) as exc:
             log.warning("report: dark frame %s not shown: %s", pair.dark, exc)
             dark_err = str(exc)
+        bright_lin = bright.rgb if bright is not None else None
+        dark_lin = dark.rgb if dark is not None else None
         ref = bright_lin if bright_lin is not None else dark_lin
         size = _tile_size(ref.shape) if ref is not None else (TILE_WIDTH, TILE_WIDTH * 2 // 3)
         shown = (TILE_WIDTH, max(1, round(size[1] * TILE_WIDTH / size[0])))
-        gain = _number(pair.exposure_ratio) or 1.0
         dy, dx = _number(pair.dy) or 0.0, _number(pair.dx) or 0.0
+        d_scale = dark.scale if dark is not None else 1.0
+        if dark_lin is not None and (dy or dx):
+            dark_lin = _shift(dark_lin, dy / d_scale, dx / d_scale)
+        gain, matched = _preview_gain(pair, dark, bright, dark_lin)
         bright_disp = dark_disp = None
         tiles: list[np.ndarray] = []
         side = 1
         if dark_lin is not None:
-            if dy or dx:
-                dark_lin = _shift(dark_lin, dy / d_scale, dx / d_scale)
             if bright_lin is not None and bright_lin.shape == dark_lin.shape:
-                side = _noise_side(dark_lin * np.float32(gain), bright_lin, size)
+                side = _noise_side(dark_lin * np.float32(gain), bright_lin, size, rendered=matched)
             dark_disp = _encode_preview(_downscale(_smooth(dark_lin, side), size), gain)
             tiles.append(_enlarge(_to_uint8(dark_disp), shown))
         else:
@@ -306,8 +324,8 @@ class _Frames:
         if dark_disp is not None and bright_disp is not None:
             if bright_lin.shape == dark_lin.shape:
                 tiles.append(
-                    _enlarge(_difference_tile(dark_lin * np.float32(gain), bright_lin, side, size),
-                             shown)
+                    _enlarge(_difference_tile(dark_lin * np.float32(gain), bright_lin, side, size,
+                                              rendered=matched), shown)
                 )  # fmt: skip
             else:
                 tiles.append(_placeholder(shown, "no difference image: the sizes differ"))
@@ -316,12 +334,47 @@ class _Frames:
                 for i in (0, 2):
                     tiles[i] = _outline(tiles[i], box, tiles[i].shape[1] / full, dy, dx)
             diff = np.abs(dark_disp - bright_disp).mean(axis=2)
-            return tiles, float(diff.mean())
+            return _Tiles(tiles, float(diff.mean()), gain, matched)
         tiles.append(_placeholder(shown, "no difference image: a frame is missing"))
         if box is not None and dark_lin is not None:
             tiles[0] = _outline(tiles[0], box, tiles[0].shape[1] / (dark_lin.shape[1] * d_scale),
                                 dy, dx)  # fmt: skip
-        return tiles, None
+        return _Tiles(tiles, None, gain, matched)
+
+
+class _Tiles(NamedTuple):
+    """A contact-sheet row's pictures and the numbers its caption says."""
+
+    tiles: list[np.ndarray]
+    mean_diff: float | None
+    """Mean |dark x gain - bright| of the display values; None when a frame is missing."""
+    gain: float
+    matched: bool
+    """The gain was measured (8-bit frames), not the exposure ratio."""
+
+
+def _preview_gain(
+    pair: Pair, dark: _Linear | None, bright: _Linear | None, dark_lin: np.ndarray | None
+) -> tuple[float, bool]:
+    """The gain that brings the dark frame to the bright one's light, and whether it was
+    measured.
+
+    Raw frames: the exposure ratio (the light each collected).  8-bit sRGB frames (a video,
+    images): the camera rendered each pass with its own gain and exposure choice, so the
+    exposure ratio says nothing about their pixel values (an imported video's dark pass,
+    brightened by the camera, would clip to white at x300); the gain is measured instead, as
+    the ratio of the two frames' median linear luminance (robust to a region that moved).
+    """
+    eight_bit = (dark is not None and dark.eight_bit) or (bright is not None and bright.eight_bit)
+    if not eight_bit:
+        return _number(pair.exposure_ratio) or 1.0, False
+    if dark_lin is None or bright is None:
+        return 1.0, False
+    d = float(np.median(_luma(dark_lin)))
+    b = float(np.median(_luma(bright.rgb)))
+    if not (d > 0 and b > 0):  # mostly black: the means still say something
+        d, b = float(np.mean(_luma(dark_lin))), float(np.mean(_luma(bright.rgb)))
+    return (b / d, True) if d > 0 and b > 0 else (1.0, False)
 
 
 #: A preview pixel of a dark frame averages enough neighbours that its noise is at most
@@ -342,11 +395,18 @@ def _mad_sigma(values: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(v - np.median(v))))
 
 
-def _noise_side(dark_gained: np.ndarray, bright: np.ndarray, size: tuple[int, int]) -> int:
+def _noise_side(
+    dark_gained: np.ndarray, bright: np.ndarray, size: tuple[int, int], *, rendered: bool = False
+) -> int:
     """Side of the square of neighbours a dark preview pixel must average so its noise is at
     most 1/:data:`PREVIEW_SNR` of the mean; the noise is measured, robustly, as the spread of
     dark (x gain, aligned) minus bright, and the downscale to ``size`` already averages
-    ``width / size[0]`` pixels a side."""
+    ``width / size[0]`` pixels a side.
+
+    ``rendered`` (8-bit frames): a video's noise is correlated between neighbours (upscaled,
+    compressed), so averaging ``n x n`` of them does not divide it by ``n``; the side is
+    then grown until the averaged noise, measured, is low enough (:func:`_rendered_side`).
+    """
     sigma = _mad_sigma(_luma(dark_gained) - _luma(bright))
     mean = float(np.mean(_luma(bright)))
     if not mean > 0 or not sigma > 0:
@@ -354,7 +414,27 @@ def _noise_side(dark_gained: np.ndarray, bright: np.ndarray, size: tuple[int, in
     need = math.ceil(sigma * PREVIEW_SNR / mean)
     already = max(1, dark_gained.shape[1] // max(1, size[0]))
     # never coarser than an eighth of the frame's height
-    return int(max(1, min(need, dark_gained.shape[0] // 8))) if need > already else 1
+    most = max(1, dark_gained.shape[0] // 8)
+    if rendered:
+        return _rendered_side(dark_gained, bright, max(need, already), most, mean)
+    return int(max(1, min(need, most))) if need > already else 1
+
+
+def _rendered_side(
+    dark_gained: np.ndarray, bright: np.ndarray, side: int, most: int, mean: float
+) -> int:
+    """The smallest side from ``side`` up (by half again, at most ``most``) whose averaged
+    dark frame differs from the bright one's tone-mapped luminance by at most
+    ``mean`` / :data:`PREVIEW_SNR` (robust spread)."""
+    from curate.motion import tone_fit
+
+    dark, bright = _luma(dark_gained), _luma(bright)
+    while True:
+        d = _smooth(dark, side)
+        b = _smooth(bright, side)
+        if _mad_sigma(d - tone_fit(d, b)) * PREVIEW_SNR <= mean or side >= most:
+            return int(min(side, most))
+        side = max(side + 1, side * 3 // 2)
 
 
 def _smooth(rgb: np.ndarray, side: int) -> np.ndarray:
@@ -372,14 +452,32 @@ def _smooth(rgb: np.ndarray, side: int) -> np.ndarray:
 
 
 def _difference_tile(
-    dark_gained: np.ndarray, bright: np.ndarray, side: int, size: tuple[int, int]
+    dark_gained: np.ndarray,
+    bright: np.ndarray,
+    side: int,
+    size: tuple[int, int],
+    *,
+    rendered: bool = False,
 ) -> np.ndarray:
     """Signed luminance difference (dark x gain - bright), averaged like the dark preview and
     shown in units of its own noise: grey within noise, red where the dark frame is brighter,
-    blue where darker, saturated at :data:`DIFF_SIGMAS` standard deviations."""
+    blue where darker, saturated at :data:`DIFF_SIGMAS` standard deviations.
+
+    ``rendered`` (8-bit frames): the camera rendered the two passes through its tone curve
+    with different gains, so the dark frame is a curved function of the bright one, not a
+    multiple; the difference is then dark minus the bright frame mapped onto it
+    (:func:`curate.motion.tone_fit`), so only what departs from that curve shows.
+    """
     from matplotlib import colormaps
 
-    diff = _downscale(_smooth(_luma(dark_gained) - _luma(bright), max(side, 1)), size)
+    if rendered:
+        from curate.motion import tone_fit
+
+        d = _downscale(_smooth(_luma(dark_gained), max(side, 1)), size)
+        b = _downscale(_smooth(_luma(bright), max(side, 1)), size)
+        diff = d - tone_fit(d, b)
+    else:
+        diff = _downscale(_smooth(_luma(dark_gained) - _luma(bright), max(side, 1)), size)
     sigma = _mad_sigma(diff) or 1.0
     z = np.clip(diff / (DIFF_SIGMAS * sigma), -1.0, 1.0)
     return _to_uint8(colormaps["RdBu_r"](0.5 + 0.5 * z)[..., :3])
@@ -456,7 +554,7 @@ def _value_scale(ax: Any, values: np.ndarray) -> None:
         ax.set_yscale("symlog", linthresh=1.0)
 
 
-def _intensity_figure(al: Alignment, video_dark: bool) -> bytes | None:
+def _intensity_figure(al: Alignment, eight_bit: frozenset[str]) -> bytes | None:
     passes = [p for p in ("dark", "bright") if al.frames(p)]
     if not passes:
         return None
@@ -505,7 +603,7 @@ def _intensity_figure(al: Alignment, video_dark: bool) -> bytes | None:
                 fontsize=8,
             )
         _value_scale(ax, y[np.isfinite(y)])
-        unit = "grey level 0-255" if (pass_ == "dark" and video_dark) else "DN above black"
+        unit = "grey level 0-255" if pass_ in eight_bit else "DN above black"
         ax.set_ylabel(f"{pass_} mean ({unit})")
         ax.set_title(f"{pass_} pass: {len(frames)} frames", loc="left", fontsize=11)
         ax.grid(True, alpha=0.3)
@@ -696,8 +794,8 @@ def _header(al: Alignment, sess_info: dict[str, Any]) -> dict[str, Any]:
         "tool_version": _text(tool.get("version")),
         "session_kind": src.get("session_kind") or sess_info.get("kind") or "-",
         "pairs": len(pairs),
-        "n_bright": len(al.frames("bright")),
-        "n_dark": len(al.frames("dark")),
+        "pairs_from": f"from {_count(len(al.frames('dark')), 'dark frame')} and "
+        f"{_count(len(al.frames('bright')), 'bright frame')}",
         "rejected": len(rejected),
         "rejected_text": rej_text,
         "dropped": len(dropped),
@@ -714,6 +812,11 @@ def _header(al: Alignment, sess_info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 dark frame``, ``20 dark frames``."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _short(digest: Any) -> str:
     """A sha256 shortened for a table (the full one is in ``alignment.json``)."""
     return "none" if not digest else f"{str(digest)[:12]}…"
@@ -727,7 +830,17 @@ def _digests(d: Drop) -> str:
 
 def _warning_rows(warnings: list[WarningRecord]) -> list[list[_Cell]]:
     """The session's journalled warnings: things that change what the data means."""
-    return [[_td(w.code), _td(w.message), _td(w.t, ".1f")] for w in warnings]
+    return [[_td(w.code), _td(w.message), _td(_utc(w.t))] for w in warnings]
+
+
+def _utc(t: Any) -> str:
+    """An epoch time as UTC text (``2026-12-07 07:20:19 UTC``); ``-`` for none (a warning
+    the session's reader found, not journalled)."""
+    seconds = _number(t)
+    if seconds is None:
+        return "-"
+    when = datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _references(al: Alignment) -> dict[str, Any]:
@@ -800,20 +913,30 @@ def _session_info(path: Path | None) -> dict[str, Any]:
     except SessionError as exc:
         log.warning("report: session %s not read (%s); header from alignment.json only", path, exc)
         return {}
-    cam = sess.camera
-    camera = " ".join(str(v) for v in (cam.make, cam.model) if v)
-    if cam.driver == "sim":
-        camera += " (simulated)"
     return {
         "scene": sess.scene,
         "kind": sess.kind,
         "session_id": sess.session_id,
-        "camera": camera,
+        "camera": _camera(sess),
         "lux": sess.lux,
         "lighting": sess.lighting,
         "warnings": sess.warnings,
         "session": sess,
     }
+
+
+def _camera(sess: Session) -> str:
+    """The camera as the page says it: make and model (``not recorded`` when the files
+    carry none, as an imported video's), what an imported video is, and ``(simulated)`` for
+    the simulated camera's frames however they came in (:attr:`Session.simulated`)."""
+    cam = sess.camera
+    camera = " ".join(str(v) for v in (cam.make, cam.model) if v) or "not recorded"
+    notes = []
+    if any(sess.video(p) is not None for p in ("dark", "bright")):
+        notes.append("8-bit sRGB video")
+    if sess.simulated:
+        notes.append("simulated")
+    return camera + (f" ({', '.join(notes)})" if notes else "")
 
 
 #: Most frames dropped for motion shown in the contact sheet.
@@ -836,6 +959,21 @@ def _motion_rows(al: Alignment) -> list[tuple[Pair, Drop]]:
     return rows[:MAX_MOTION_ROWS]
 
 
+def _eight_bit_passes(al: Alignment, dark_base: Path, session: Session | None) -> frozenset[str]:
+    """The passes whose frames are 8-bit: a session's imported videos, a dark video given
+    to folder mode, a folder of images."""
+    passes = set()
+    for pass_ in ("dark", "bright"):
+        if session is not None and session.video(pass_) is not None:
+            passes.add(pass_)
+        files = [f.file for f in al.frames(pass_)]
+        if files and all(Path(f).suffix.lower() in IMAGE_SUFFIXES for f in files):
+            passes.add(pass_)
+    if dark_base.suffix.lower() in VIDEO_SUFFIXES:
+        passes.add("dark")
+    return frozenset(passes)
+
+
 def _chosen(pairs: list[Pair], max_pairs: int) -> list[int]:
     if not pairs or max_pairs <= 0:
         return []
@@ -854,7 +992,8 @@ class _Run:
     out: Path
     dark_base: Path
     bright_base: Path
-    video_dark: bool
+    eight_bit: frozenset[str]
+    """The passes of 8-bit frames (a video, images): their means are grey levels, not DN."""
     sess_info: dict[str, Any]
     kept: list[Pair]
     shown: list[int]
@@ -881,14 +1020,15 @@ def _prepare(
     out = al.path / REPORT_DIR
     out.mkdir(parents=True, exist_ok=True)
     dark_base, bright_base, sess_path = _frame_bases(al, session)
+    sess_info = _session_info(sess_path)
     kept = [p for rejected, p in _all_pairs(al) if not rejected]
     return _Run(
         al=al,
         out=out,
         dark_base=dark_base,
         bright_base=bright_base,
-        video_dark=dark_base.suffix.lower() in VIDEO_SUFFIXES,
-        sess_info=_session_info(sess_path),
+        eight_bit=_eight_bit_passes(al, dark_base, sess_info.get("session")),
+        sess_info=sess_info,
         kept=kept,
         shown=_chosen(kept, max_pairs),
         motion=_motion_rows(al),
@@ -900,10 +1040,10 @@ def _sheet_row(
 ) -> dict[str, Any]:
     """One contact-sheet row: its strip of tiles as PNG and the values of its caption."""
     region = (drop.region if drop is not None else None) or pair.motion_region
-    tiles, mean_diff = frames.pair_tiles(pair, region["box"] if region else None)
-    gain = _number(pair.exposure_ratio) or 1.0
+    row = frames.pair_tiles(pair, region["box"] if region else None)
+    gain = f"{row.gain:.2f}" if row.matched else f"{row.gain:.0f}"
     labels = [
-        f"dark {pair.dark} x{gain:.0f}",
+        f"dark {pair.dark} x{gain}" + (" (matched)" if row.matched else ""),
         f"bright {pair.bright}",
         f"dark - bright (+-{DIFF_SIGMAS:g} sigma)",
     ]
@@ -920,7 +1060,7 @@ def _sheet_row(
         }
     return {
         "name": name,
-        "png": _png(_pair_strip(tiles, labels)),
+        "png": _png(_pair_strip(row.tiles, labels)),
         "number": number,
         "bright": pair.bright,
         "dark": pair.dark,
@@ -931,8 +1071,9 @@ def _sheet_row(
         "dy": _fmt(pair.dy, "+.2f"),
         "dx": _fmt(pair.dx, "+.2f"),
         "aligned_corr": _fmt(pair.aligned_corr),
-        "gain": f"{gain:.0f}",
-        "mean_diff": None if mean_diff is None else f"{mean_diff:.3f}",
+        "gain": gain,
+        "gain_note": "measured: 8-bit frames" if row.matched else "",
+        "mean_diff": None if row.mean_diff is None else f"{row.mean_diff:.3f}",
     }
 
 
@@ -957,7 +1098,7 @@ def _contact_sheet(run: _Run, step: _Steps) -> list[dict[str, Any]]:
 def _figures(run: _Run, step: _Steps) -> tuple[dict[str, _Png | None], str]:
     """The intensity, correlation and shift figures (None: no data), and which kind of
     correlation figure was drawn."""
-    intensity = _intensity_figure(run.al, run.video_dark)
+    intensity = _intensity_figure(run.al, run.eight_bit)
     step()
     correlation, corr_kind = _correlation_figure(run.al)
     step()
@@ -988,22 +1129,54 @@ _CORRELATION_CAPTIONS = {
 }
 
 
+def _numbers(numbers: list[int], most: int = 12) -> str:
+    shown = ", ".join(f"#{n}" for n in numbers[:most])
+    return shown + (f" and {len(numbers) - most} more" if len(numbers) > most else "")
+
+
+def _sheet_intro(run: _Run, sheet: list[dict[str, Any]]) -> str:
+    """What the contact sheet shows, how its rows are numbered and which numbers it skips."""
+    al = run.al
+    numbered = list(enumerate(_all_pairs(al), start=1))
+    shown = {id(run.kept[i]) for i in run.shown}
+    skipped = [n for n, (rejected, p) in numbered if not rejected and id(p) not in shown]
+    rejected = [n for n, (rej, _) in numbered if rej]
+    numbering = (
+        f"Each row's number is the pair's in the tables below (all {len(numbered)} pairs, "
+        "rejected ones included, sorted by bright then dark file)"
+    )
+    gaps = []
+    if skipped:
+        gaps.append(f"kept pairs not shown: {_numbers(skipped)}")
+    if rejected:
+        gaps.append(f"rejected pairs: {_numbers(rejected)}")
+    numbering += f"; not in the sheet: {'; '.join(gaps)}." if gaps else "."
+    intro = (
+        f"{len(run.shown)} of {len(al.pairs)} matched pairs, chosen evenly along the path, then "
+        "the frames dropped for motion (against the first reference). " + numbering + " Left: "
+        "dark frame, each pixel averaged with as many neighbours as its noise needs (before the "
+        "gain), × exposure ratio, shifted by (dy, dx) onto the bright frame. Middle: bright "
+        "frame. Right: dark − bright luminance at that scale, in units of its noise (grey: "
+        f"within noise; red: dark brighter, blue: darker; saturated at ±{DIFF_SIGMAS:g} σ): "
+        "red/blue edge pairs mean misregistration, a red or blue patch something that moved "
+        "(outlined in green where curation found motion). Previews: 2×2 binning, camera "
+        "white balance, gamma 2.2, no colour matrix."
+    )
+    if any(row["gain_note"] for row in sheet):
+        intro += (
+            " 8-bit frames (a video, images) are the camera's rendering, each pass with its "
+            "own gain: their dark frame is scaled by the measured ratio of the two frames' "
+            "median brightness (“matched”), not by the exposure ratio."
+        )
+    return intro
+
+
 def _page(
     run: _Run, sheet: list[dict[str, Any]], figures: dict[str, _Png | None], corr_kind: str
 ) -> str:
     """Render the page (``templates/report.html.j2``) from the values of each section."""
     al, sess_info = run.al, run.sess_info
-    sheet_intro = (
-        f"{len(run.shown)} of {len(al.pairs)} matched pairs, chosen evenly along the path, then "
-        "the frames dropped for motion (against the first reference). Left: dark frame, each "
-        "pixel averaged with as many neighbours as its noise needs (before the gain), × "
-        "exposure ratio, shifted by (dy, dx) onto the bright frame. Middle: bright frame. "
-        f"Right: dark − bright luminance at that scale, in units of its noise (grey: within "
-        f"noise; red: dark brighter, blue: darker; saturated at ±{DIFF_SIGMAS:g} σ): "
-        "red/blue edge pairs mean misregistration, a red or blue patch something that moved "
-        "(outlined in green where curation found motion). Previews: 2×2 binning, camera "
-        "white balance, gamma 2.2, no colour matrix."
-    )
+    sheet_intro = _sheet_intro(run, sheet)
     return (
         environment()
         .get_template("report.html.j2")

@@ -85,8 +85,9 @@ Reasons for a dropped frame (``detail`` says what was found):
   other frames and the first reference (:mod:`curate.motion`); the entry carries
   ``"region": {"box": [y0, x0, y1, x1] (sensor px of the dark frame, end exclusive),
   "strength": sigma (signed: + brighter), "peak": sigma of its strongest block, "blocks": n,
-  "change": mean relative change}``.  ``options.motion_threshold`` (null: not checked) and
-  ``options.motion_block`` are the settings.
+  "change": mean relative change, null where the region should be about black}``.
+  ``options.motion_threshold`` (null: not checked) and ``options.motion_block`` are the
+  settings.
 - ``review``: rejected by the curator (``review.jsonl`` beside ``alignment.json``, see
   :mod:`curate.review`); the entry carries ``"review": {"time", "user", "reason", "line"}``
   and ``detail`` quotes the note.

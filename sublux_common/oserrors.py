@@ -46,11 +46,21 @@ _OS_ADVICE = {
         "it is a folder, not a file",
         "give the path of a file, or a new name for one",
     ),
+    _errno.ECONNREFUSED: (
+        "the connection was refused",
+        "check the address and port, and that the server is running there",
+    ),
+    _errno.ETIMEDOUT: (
+        "the connection timed out",
+        "check the address, that the server is running there and that no firewall is between",
+    ),
 }
 
 
 def os_error_message(exc: OSError, *, doing: str = "", todo: str = "") -> str:
     """One line for an OS error: the path, what happened and what to do.
+
+    An error that names no file (a timeout, a refused connection) is said without a path.
 
     >>> os_error_message(OSError(28, "No space left on device", "/data/s/dark/0003.dng"))
     '/data/s/dark/0003.dng: the disk is full (No space left on device); free some space or move the session to a larger disk'
@@ -59,9 +69,10 @@ def os_error_message(exc: OSError, *, doing: str = "", todo: str = "") -> str:
     strerror = exc.strerror or str(exc)
     what = f"{what} ({strerror})" if what else strerror
     path = exc.filename
-    head = os.fsdecode(path) if path is not None else "(no path given)"
+    head = os.fsdecode(path) if path is not None else ""
     if exc.filename2 is not None:
         head += f" -> {os.fsdecode(exc.filename2)}"
-    parts = [f"{head}: {what}" + (f" while {doing}" if doing else "")]
+    # an error of no file (a network timeout, a refused connection) is said without a path
+    parts = [(f"{head}: {what}" if head else what) + (f" while {doing}" if doing else "")]
     parts += [a for a in (advice, todo) if a]
     return "; ".join(parts)

@@ -131,3 +131,38 @@ def test_dataset_bad_requests_exit_2_with_what_to_do(tmp_path):
     r = runner.invoke(app, [*args, "--from", str(tmp_path)])
     assert r.exit_code == 2 and "seed, fractions" in r.output, r.output
     assert not (tmp_path / "rel").exists()
+
+
+# -- an OS error of no file, and a scheduler that does not answer -------------------------
+
+
+def test_an_os_error_without_a_path_is_said_without_one():
+    """A timeout or a refused connection names no file: the line says what happened, not
+    "(no path given)", and for a known errno what to do."""
+    import errno
+
+    from sublux_common.oserrors import os_error_message
+
+    msg = os_error_message(TimeoutError("Timed out trying to connect to tcp://h:1 after 30 s"))
+    assert msg == "Timed out trying to connect to tcp://h:1 after 30 s"
+    refused = OSError(errno.ECONNREFUSED, os.strerror(errno.ECONNREFUSED))
+    msg = os_error_message(refused, doing="connecting to tcp://h:1")
+    assert msg.startswith("the connection was refused (")
+    assert "while connecting to tcp://h:1" in msg and "check the address and port" in msg
+    assert "no path" not in msg
+
+
+def test_curate_run_names_the_scheduler_that_does_not_answer_and_what_to_try(monkeypatch, tmp_path):
+    import curate.batch
+    from curate.cli import app
+
+    monkeypatch.setattr(curate.batch, "SCHEDULER_TIMEOUT_S", 1)  # port 1: nothing listens
+    r = runner.invoke(app, ["run", "--scheduler", "tcp://127.0.0.1:1", str(tmp_path / "s")])
+    assert r.exit_code == 1, r.output
+    text = " ".join(r.output.split())
+    assert "failed: expected a Dask scheduler answering at tcp://127.0.0.1:1" in text
+    assert "`dask scheduler`" in text and "leave out --scheduler" in text
+    assert "(no path given)" not in text and "Traceback" not in text
+    r = runner.invoke(app, ["run", "--scheduler", "127.0.0.1", str(tmp_path / "s")])
+    assert r.exit_code == 2, r.output
+    assert "expected --scheduler tcp://HOST:PORT" in " ".join(r.output.split())

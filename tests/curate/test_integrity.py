@@ -261,3 +261,41 @@ def test_cli_says_which_frames_differ_from_the_journal(tmp_path):
     # the warning line is not wrapped (the table is, to the terminal's width)
     assert "1 frame(s) do not match their journal records" in r.output
     assert "were dropped: dark/0003.dng;" in r.output
+
+
+def test_a_run_left_with_unreadable_files_says_why_each_is_unreadable(tmp_path):
+    """`curate align` refuses when nothing readable is left, naming each file with its
+    reason, not only "unreadable"."""
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    cr3 = DATA / "truncated" / "canon-eos-r-truncated.cr3"
+    dark, bright = tmp_path / "dark", tmp_path / "bright"
+    for folder in (dark, bright):
+        folder.mkdir()
+        shutil.copy(cr3, folder / "0000.cr3")
+    args = ["align", "--dark", dark, "--bright", bright, "--out", tmp_path / "r"]
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    assert r.exit_code == 2, r.output
+    text = " ".join(r.output.split())
+    for pass_, folder in (("dark", dark), ("bright", bright)):
+        assert (
+            f"{pass_}/0000.cr3: unreadable (expected a raw file LibRaw can decode at "
+            f"{folder / '0000.cr3'}, found LibRawIOError" in text
+        ), text
+    assert "the file may be truncated" in text
+
+
+def test_a_refusal_lists_the_first_drops_and_counts_the_rest():
+    frames = [
+        pipeline._Frame(file=f"{i:04d}.dng", path=Path(f"{i:04d}.dng"), pass_="dark",
+                        reason="unreadable", detail=f"reason {i}")
+        for i in range(pipeline.DROPS_LISTED + 3)
+    ]  # fmt: skip
+    frames[-1].reason, frames[-1].detail = "too_dark", ""
+    text = pipeline._drops_text(frames)
+    assert text.startswith("dark/0000.dng: unreadable (reason 0); dark/0001.dng: unreadable")
+    assert f"(reason {pipeline.DROPS_LISTED - 1})" in text
+    assert f"reason {pipeline.DROPS_LISTED})" not in text
+    assert text.endswith("and 1 more too_dark, 2 more unreadable")

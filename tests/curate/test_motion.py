@@ -156,6 +156,93 @@ def test_sweep_pairs_carry_a_motion_flag(tmp_path):
     assert all(p["motion_region"]["strength"] > 0 for p in b["pairs"] if p["motion"])
 
 
+def test_a_light_in_a_black_corner_is_found_without_an_absurd_percentage():
+    """Where the burst and the reference are black, a relative change is any number (the
+    demo's kitchen said "brighter by 14382953988%"): the region is found, its change left
+    out; a region half in the light gets a percentage of sane size."""
+    rng = np.random.default_rng(6)
+    scene = _scene(rng)
+    scene[:40, :48] = 0.0  # black: read noise only
+    frames = [_frame(rng, scene) for _ in range(12)]
+    lamp = scene.copy()
+    lamp[4:36, 4:44] += 3.0
+    frames[5] = _frame(rng, lamp)
+    found = motion.burst_motion(frames, reference=scene * 300)
+    assert [j for j, r in enumerate(found) if r is not None] == [5]
+    assert found[5].strength > 10 and found[5].change is None
+    assert found[5].scaled(2.0)["change"] is None
+    half = scene.copy()
+    half[10:40, 30:70] *= 2.0
+    half[10:40, 30:70] += 2.0
+    frames[7] = _frame(rng, half)
+    r = motion.burst_motion(frames, reference=scene * 300)[7]
+    assert r is not None and 0.5 < r.change < 5.0, r
+
+
+def test_the_drop_detail_gives_a_percentage_only_where_it_means_something():
+    from curate.pipeline import _by
+
+    assert _by(0.906) == " by 91%" and _by(-0.4) == " by 40%"
+    assert _by(None) == " where they are about black"
+
+
+def _video_sweep(root, objects=()):
+    """A simulated sweep (raw) and the same passes recorded as 8-bit MP4s and imported."""
+    from capture.importer import import_footage
+    from capture.sim.video import write_pass_video
+
+    raw = sweep_session(
+        root / "raw", size=(128, 192), seed=1, lux=0.5, steps=6, step_deg=2.0, dark_frames=21,
+        objects=objects,
+    )  # fmt: skip
+    for pass_ in ("dark", "bright"):
+        write_pass_video(raw, pass_, root / f"{pass_}.mp4")
+    import_footage(
+        root / "video", dark=root / "dark.mp4", bright=root / "bright.mp4", scene="shelf",
+        kind="sweep", exposure="1/30", bright_exposure="10", iso=2000, simulated=True,
+    )  # fmt: skip
+    return raw, root / "video"
+
+
+def test_a_video_sweep_flags_motion_only_where_something_moved(tmp_path, monkeypatch):
+    """8-bit frames are the camera's rendering: its tone curve makes the dark frame a curved
+    function of the bright one. Scaled by one number, that curve was read as motion (the
+    demo's video pairs at 4.8 and 8.0 sigma); mapped by a fitted curve, a motion-free video
+    flags nothing, and a light flags the pairs it lit, as in the raw frames."""
+    monkeypatch.setenv("SUBLUX_SALT", "sublux-tests")
+    _, video = _video_sweep(tmp_path / "still")
+    a = json.loads(align_session(video).read_text())
+    assert len(a["pairs"]) == 6 and not [p["dark"] for p in a["pairs"] if p["motion"]]
+
+    light = Light(frames=range(9), gain=3.0, radius=0.1, at=(0.5, 0.5))
+    raw, video = _video_sweep(tmp_path / "lit", objects=[light])
+    lit = {
+        int(r["path"].split("/")[-1].split(".")[0])
+        for r in open_session(raw).records
+        if "sim_objects" in r.get("extra", {}) and r["path"].startswith("dark/")
+    }
+    b = json.loads(align_session(video).read_text())
+    index = {p["dark"]: int(p["dark"].split("#")[-1]) for p in b["pairs"]}
+    flagged = {index[p["dark"]] for p in b["pairs"] if p["motion"]}
+    assert flagged and flagged == {i for i in index.values() if i in lit}
+    assert all(p["motion_region"]["strength"] > 0 for p in b["pairs"] if p["motion"])
+    c = json.loads(align_session(raw).read_text())  # the raw frames agree
+    assert {int(p["dark"].split(".")[0]) for p in c["pairs"] if p["motion"]} == flagged
+
+
+def test_tone_fit_follows_a_tone_curve_not_a_moved_region():
+    rng = np.random.default_rng(8)
+    bright = rng.uniform(0.05, 0.9, (60, 80))
+    dark = 0.6 * bright**0.7 + 0.02  # a curved relation, as between two renderings
+    moved = dark.copy()
+    moved[10:20, 10:20] += 0.5
+    fitted = motion.tone_fit(moved, bright)
+    outside = np.ones(dark.shape, bool)
+    outside[10:20, 10:20] = False
+    assert np.abs(fitted - dark)[outside].max() < 0.02
+    assert (moved - fitted)[10:20, 10:20].min() > 0.4  # the moved region stands out
+
+
 def _png_rgb(path):
     import cv2
 

@@ -9,6 +9,7 @@ embedded figure decoded, and once rendered by headless Chromium.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import json
 import logging
@@ -452,17 +453,25 @@ def test_correlation_matrix_is_drawn_as_saved_and_a_wrong_shape_is_not_drawn():
 
 
 def test_dark_frames_from_a_video_are_read_at_their_frame_number(tmp_path, sessions):
-    """Folder mode with the dark pass as a video: ``frame_000003`` is the fourth frame."""
+    """Folder mode with the dark pass as a video: ``frame_000003`` is the fourth frame.
+
+    Each frame shows its own pattern, the reference frame 3's brighter: 8-bit frames are
+    matched to the reference's brightness (the camera rendered them with its own gain), so
+    a frame is told from another by what it shows, not by its level."""
     video = tmp_path / "dark.mp4"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 24.0, (128, 96))
     assert writer.isOpened()
-    levels = [40, 80, 120, 200, 60]
-    for level in levels:
-        writer.write(np.full((96, 128, 3), level, np.uint8))
+    rng = np.random.default_rng(11)
+    patterns = [cv2.GaussianBlur(rng.uniform(0.4, 1.6, (96, 128)), (0, 0), 6) for _ in range(5)]
+    patterns = [0.5 + (p - p.min()) / (p.max() - p.min()) for p in patterns]  # 0.5 .. 1.5
+    levels = [40, 80, 120, 60, 60]
+    for level, pattern in zip(levels, patterns, strict=True):
+        writer.write(np.repeat((level * pattern)[..., None], 3, axis=2).astype(np.uint8))
     writer.release()
     bright = tmp_path / "bright"
     bright.mkdir()
-    cv2.imwrite(str(bright / "ref.png"), np.full((96, 128, 3), 200, np.uint8))
+    ref = np.repeat((150 * patterns[3])[..., None], 3, axis=2).astype(np.uint8)
+    cv2.imwrite(str(bright / "ref.png"), ref)
     data = {
         "source": {"kind": "folders", "session": None, "session_id": None, "scene": "clip",
                    "session_kind": None, "dark": str(video), "bright": str(bright),
@@ -479,7 +488,7 @@ def test_dark_frames_from_a_video_are_read_at_their_frame_number(tmp_path, sessi
     html_path = write_report(tmp_path / "out")
     diffs = {re.search(r"frame_\d+", c).group(0): _mean_diff(c) for c, _ in _captions(html_path)}
     near, far = diffs["frame_000003"], diffs["frame_000000"]
-    assert near < 0.03 < far  # frame 3 (level 200) matches the reference; frame 0 does not
+    assert near < 0.03 < far  # frame 3 (its pattern) matches the reference; frame 0 does not
 
 
 # -- in a browser --------------------------------------------------------------------------
@@ -546,3 +555,96 @@ def test_a_frame_changed_after_curation_is_not_shown(tmp_path, caplog):
     captions = dict((name, cap) for cap, name in _captions(html_path))
     assert "mean |Δ|" not in captions["pair_01.png"]  # a placeholder, not the replaced pixels
     assert all("mean |Δ|" in c for n, c in captions.items() if n != "pair_01.png")
+
+
+# -- 8-bit frames, the session's facts, the numbering (review findings 1 and 11) -------------
+
+
+def _tiles(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The dark, bright and difference tiles of a contact-sheet row (RGB, 256 px wide)."""
+    strip = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    return tuple(strip[20:190, x : x + 256].astype(float) for x in (6, 268, 530))
+
+
+def test_a_video_sessions_dark_tile_is_matched_to_the_bright_one_not_gained_x300(tmp_path):
+    """An imported video's frames are the camera's rendering (the dark pass brightened to
+    ~30 of 255): the exposure ratio (x300 here) made the dark tile white and the difference
+    solid red. The gain is measured instead, and the difference shows noise, not the curve."""
+    from capture.importer import import_footage
+    from curate.pipeline import align_session
+    from tests.curate.test_video_sessions import seed_footage
+
+    dark, bright = seed_footage(tmp_path / "f", bright_png=False)
+    s = tmp_path / "s"
+    import_footage(
+        s, dark=dark, bright=bright, scene="tt", kind="sweep", exposure="1/30",
+        bright_exposure="10", iso=2000, simulated=True,
+    )  # fmt: skip
+    al = read_alignment(align_session(s).parent)
+    assert al.pairs[0].exposure_ratio == pytest.approx(300.0)
+    html_path = write_report(s, max_pairs=4)
+    text = " ".join(" ".join(_parse(html_path).text).split())
+    assert "not recorded (8-bit sRGB video, simulated)" in text  # the camera fact
+    from capture.session import open_session
+    from curate.report import _eight_bit_passes
+
+    # the intensity figure's axes say grey levels for both passes, not DN above black
+    assert _eight_bit_passes(al, s / "dark", open_session(s)) == {"dark", "bright"}
+    assert "measured ratio of the two frames' median brightness" in text
+    captions = _captions(html_path)
+    assert len(captions) == 4
+    for caption, name in captions:
+        assert "(measured: 8-bit frames)" in caption and "gain ×300" not in caption
+        dark_tile, bright_tile, diff = _tiles(html_path.parent / name)
+        assert (dark_tile.min(axis=2) > 250).mean() < 0.02, name  # not white
+        assert abs(dark_tile.mean() / bright_tile.mean() - 1) < 0.25, name
+        red = (diff[..., 0] > 150) & (diff[..., 2] < 100)
+        blue = (diff[..., 2] > 150) & (diff[..., 0] < 100)
+        assert red.mean() < 0.05 and blue.mean() < 0.05, name  # noise, not a solid colour
+
+
+def test_imported_simulated_frames_are_marked_simulated_and_warning_times_are_utc(tmp_path):
+    """The camera fact follows Session.simulated (the simulated camera's DNGs imported as
+    from a card say so, like the card and the manifest); a warning's time is UTC text."""
+    from capture.importer import import_footage
+    from capture.session import open_session
+    from curate.pipeline import align_session
+    from tests.curate._sessions import static_session
+
+    shot = static_session(tmp_path / "shot", frames=4)
+    s = tmp_path / "imported"
+    import_footage(s, dark=shot / "dark", bright=shot / "bright", scene="hall")
+    assert open_session(s).camera.driver == "import" and open_session(s).simulated
+    align_session(s)
+    text = " ".join(" ".join(_parse(write_report(s)).text).split())
+    assert "Sony DSC-RX100M6 (simulated)" in text
+
+    warned = static_session(
+        tmp_path / "warned", frames=4, warnings=(("camera_behind", "reached 7.6 of 16"),)
+    )
+    (warning,) = open_session(warned).warnings
+    align_session(warned)
+    text = " ".join(" ".join(_parse(write_report(warned)).text).split())
+    when = datetime.datetime.fromtimestamp(warning.t, tz=datetime.timezone.utc)
+    assert f"camera_behind reached 7.6 of 16 {when:%Y-%m-%d %H:%M:%S} UTC" in text
+    assert f"{warning.t:.1f}" not in text
+
+
+def test_the_header_and_the_contact_sheet_say_what_their_numbers_are(tmp_path, sessions):
+    result = _curate(tmp_path, sessions / "refs2")
+    al = read_alignment(result)
+    every = sorted([(p.bright, p.dark, False) for p in al.pairs]
+                   + [(p.bright, p.dark, True) for p in al.rejected])  # fmt: skip
+    rejected = [n for n, (_, _, rej) in enumerate(every, start=1) if rej]
+    html_path = write_report(result, max_pairs=2)
+    text = " ".join(" ".join(_parse(html_path).text).split())
+    assert "pairs kept 4 from 6 dark frames and 2 bright frames" in text
+    numbers = [int(re.search(r'class="no">#(\d+)<', c).group(1)) for c, _ in _captions(html_path)]
+    kept = [n for n, (_, _, rej) in enumerate(every, start=1) if not rej]
+    skipped = [n for n in kept if n not in numbers]
+    assert numbers == [kept[0], kept[-1]] and len(skipped) == 2
+    assert (
+        "Each row's number is the pair's in the tables below (all 5 pairs, rejected ones "
+        "included, sorted by bright then dark file); not in the sheet: kept pairs not shown: "
+        f"#{skipped[0]}, #{skipped[1]}; rejected pairs: #{rejected[0]}."
+    ) in text

@@ -128,3 +128,61 @@ def test_report_reads_and_copies_a_video_once(tmp_path, monkeypatch):
     monkeypatch.setattr(Session, "read_frame", counting)
     report.write_report(s, max_pairs=3)
     assert reads and len(reads) == len(set(reads)), reads
+
+
+def test_folder_mode_refuses_a_video_against_raw_references_and_says_to_import_it(tmp_path):
+    """An 8-bit video is the camera's rendering and its file records no exposure: as folders
+    the mix had no exposure ratio and nothing said what it was ("0 pairs, ratio unknown",
+    exit 0). Refused before anything is decoded (exit 2): a session holds such a mix (its
+    import journals it, the release states it), so the message says how to import it."""
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+    from tests.curate._sessions import static_session
+
+    dark, _ = seed_footage(tmp_path / "f", bright_png=False)
+    raw = static_session(tmp_path / "raw", frames=2)
+    with pytest.raises(
+        BadInput, match="expected dark and bright frames of one kind in folder mode"
+    ) as info:
+        align_folders(dark, raw / "bright", out=tmp_path / "out")
+    message = str(info.value)
+    assert "dark: 8-bit video (dark.mp4), bright: raw files (0000.dng)" in message
+    assert "capture import --session DIR --scene NAME --dark VIDEO --bright FOLDER" in message
+    assert not (tmp_path / "out" / "alignment.json").exists()
+    with pytest.raises(BadInput, match=r"dark: raw files .*, bright: 8-bit images"):
+        align_folders(raw / "dark", seed_footage(tmp_path / "g", bright_png=True)[1],
+                      out=tmp_path / "out")  # fmt: skip
+    args = ["align", "--dark", dark, "--bright", raw / "bright", "--out", tmp_path / "out"]
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    assert r.exit_code == 2, r.output
+    assert "error: expected dark and bright frames of one kind" in " ".join(r.output.split())
+
+
+def test_a_static_video_burst_drops_the_frame_something_lit_and_only_it(tmp_path):
+    """A static burst recorded as video: the reference is mapped onto the burst by a fitted
+    tone curve (8-bit renderings), which keeps the frame a light brightened, and no other."""
+    rng = np.random.default_rng(3)
+    scene = cv2.GaussianBlur(rng.uniform(0, 1, (H, W)), (0, 0), 3)
+    scene = (scene - scene.min()) / (scene.max() - scene.min())
+
+    def write(path: Path, frames: list[np.ndarray]) -> None:
+        out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 24.0, (W, H))
+        for linear in frames:  # the sRGB curve, as a camera renders
+            x = np.clip(linear, 0, 1)
+            code = np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+            out.write(np.repeat(np.round(255 * code)[..., None], 3, axis=2).astype(np.uint8))
+        out.release()
+
+    darks = [rng.poisson(scene * 20 + 2) / 20.0 * 0.02 for _ in range(16)]
+    darks[9][30:60, 40:80] *= 2.5
+    write(tmp_path / "dark.mp4", darks)
+    write(tmp_path / "bright.mp4", [scene * 0.3 + 0.01] * 2)
+    s = tmp_path / "s"
+    import_footage(
+        s, dark=tmp_path / "dark.mp4", bright=tmp_path / "bright.mp4", scene="x", kind="static",
+        exposure="1/30", bright_exposure="10", iso=100,
+    )  # fmt: skip
+    a = read_alignment(align_session(s).parent)
+    assert [(d.file, d.reason) for d in a.dropped] == [("video.mp4#000009", "motion")]
+    assert len(a.pairs) == 15

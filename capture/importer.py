@@ -359,6 +359,22 @@ def _container_info(path: Path, size: int) -> RawInfo:
     return _raw_info(path, size, ifd0, exif, shape=None)
 
 
+def _exposure_fields(iso: int, shutter: str, exp: float, ap: str | None, fmt: str) -> dict:
+    """An imported frame's ``requested`` and ``readback``: what its metadata (or the command
+    line) says, journalled as a tethered camera's read-back would be."""
+    return {
+        "requested": {"iso": iso, "shutter": shutter, "aperture": ap},
+        "readback": {
+            "iso": iso,
+            "shutter": shutter,
+            "shutter_s": exp,
+            "aperture": ap,
+            "bulb": False,
+            "format": fmt,
+        },
+    }
+
+
 def probe_video(path: Path) -> VideoInfo:
     """Open a video with OpenCV's FFmpeg backend and count its frames (without decoding
     them all); raises :class:`BadImport` if it cannot be opened or holds no frame."""
@@ -777,15 +793,7 @@ def _raw_record(
         sha256=digest,
         size=size,
         camera_name=r.name,
-        requested={"iso": iso, "shutter": shutter, "aperture": ap},
-        readback={
-            "iso": iso,
-            "shutter": shutter,
-            "shutter_s": exp,
-            "aperture": ap,
-            "bulb": False,
-            "format": r.name.rsplit(".", 1)[-1].upper(),
-        },
+        **_exposure_fields(iso, shutter, exp, ap, r.name.rsplit(".", 1)[-1].upper()),
         angle=None,
         t_start=t0,
         t_end=t0 + exp,
@@ -959,15 +967,7 @@ def _import_video(writer, src: Source, *, link, progress, stop) -> int:
                 size=rec.size,
                 camera_name=v.name,
                 video_frame=i,
-                requested={"iso": iso, "shutter": shutter, "aperture": ap},
-                readback={
-                    "iso": iso,
-                    "shutter": shutter,
-                    "shutter_s": exp,
-                    "aperture": ap,
-                    "bulb": False,
-                    "format": "video",
-                },
+                **_exposure_fields(iso, shutter, exp, ap, "video"),
                 angle=None,
                 t_start=t0,
                 t_end=t0 + exp,

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from capture.errors import MalformedRecord, SessionError
-from capture.protocols import Applied, CameraInfo, Exposure, Shot
+from capture.protocols import CameraInfo, Exposure, Shot
 from capture.session import (
     EXIT_STATUSES,
     FRAME_KEYS,
@@ -27,24 +27,7 @@ from capture.session import (
     WarningRecord,
     open_session,
 )
-
-INFO = CameraInfo(
-    make="Sony", model="DSC-RX100M6", port="usb:001,002", driver="gphoto2", serial="1234567"
-)
-PLAN = {
-    "passes": {
-        "dark": {
-            "frames": 3,
-            "iso": 2000,
-            "shutter": "1/30",
-            "aperture": None,
-            "mode": "burst",
-            "angles": None,
-        }
-    },
-    "order": ["dark"],
-}
-APPLIED = Applied(iso=2000, shutter="1/30", shutter_s=1 / 30, aperture="3.5")
+from tests.capture.test_session import APPLIED, INFO, PLAN
 
 # Written by SessionWriter.write_frame before FrameRecord.to_json existed (time.time() fixed at
 # 1790000000.5): a plain frame, then one with ``extra`` and ``turntable_stopped``.

@@ -125,7 +125,11 @@ def scale(
     size: tuple[int, int] = SIZE,
     say: Callable[[str], None] = lambda _: None,
 ) -> dict:
-    """Capture max(ns) sessions, then curate and publish the first N of them for each N."""
+    """Capture max(ns) sessions, then curate and publish the first N of them for each N.
+
+    With one N there is nothing to fit: the result has the rows and the per-frame figures,
+    without ``growth_exponent``, the line fit, ``peak_rss_growth`` or ``targets``.
+    """
     sessions, capture_s, capture_mb = [], [], []
     for i in range(max(ns)):
         s = work / f"s{i:02d}"

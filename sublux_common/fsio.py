@@ -18,14 +18,17 @@ from typing import IO, Any
 
 __all__ = [
     "CRASH_ENV",
+    "PART_SUFFIX",
     "append_jsonl",
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_json",
     "crash_point",
+    "cut_torn_tail",
     "fsync_dir",
 ]
 
+#: How a temporary file being written ends (``.<name>.<random>.part`` beside its final name).
 PART_SUFFIX = ".part"
 
 #: Tests only: ``SUBLUX_TEST_CRASH_AT=LABEL:N`` makes the process SIGKILL itself the N-th time

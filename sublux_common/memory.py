@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
+from collections.abc import Callable
 
 __all__ = ["release_freed_memory"]
 
@@ -23,13 +25,23 @@ def release_freed_memory() -> bool:
     returns False.
     """
     gc.collect()
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, looked up once per process (finding libc may run
+    ``ldconfig``); None where the C library has none."""
     name = ctypes.util.find_library("c")
     if not name:
-        return False
+        return None
     try:
         trim = ctypes.CDLL(name).malloc_trim
     except (OSError, AttributeError):  # not glibc
-        return False
+        return None
     trim.argtypes = [ctypes.c_size_t]
-    trim(0)
-    return True
+    return trim

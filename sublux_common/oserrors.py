@@ -13,6 +13,10 @@ import os
 __all__ = ["os_error_message"]
 
 
+_CHECK_PERMISSIONS = (
+    "check the owner and permissions of the folder (ls -ld), or choose another path"
+)
+
 #: What an errno means for the user, and what to do about it.
 _OS_ADVICE = {
     _errno.ENOSPC: ("the disk is full", "free some space or move the session to a larger disk"),
@@ -21,14 +25,8 @@ _OS_ADVICE = {
         "the file system is read-only",
         "remount it read-write, or copy the session to a writable disk",
     ),
-    _errno.EACCES: (
-        "permission denied",
-        "check the owner and permissions of the folder (ls -ld), or choose another path",
-    ),
-    _errno.EPERM: (
-        "operation not permitted",
-        "check the owner and permissions of the folder (ls -ld), or choose another path",
-    ),
+    _errno.EACCES: ("permission denied", _CHECK_PERMISSIONS),
+    _errno.EPERM: ("operation not permitted", _CHECK_PERMISSIONS),
     _errno.EIO: (
         "an input/output error (a failing disk, card or cable?)",
         "check the disk (dmesg) and copy what is there to a healthy one",

@@ -130,3 +130,21 @@ def test_the_project_has_one_version_in_the_shared_layer():
 
     assert sublux_common.__version__ == PYPROJECT["project"]["version"]
     assert capture.__version__ is sublux_common.__version__
+
+
+def test_every_file_a_package_reads_ships_in_the_wheel():
+    """Every file in a package that is not Python (the card's and the curation pages'
+    templates) matches a [tool.setuptools.package-data] glob, or the wheel would lack it."""
+    data = PYPROJECT["tool"]["setuptools"]["package-data"]
+    found = set()
+    for package in ("sublux", "capture", "curate", "dataset_card", "baseline", "sublux_common"):
+        root = ROOT / package
+        files = {
+            p
+            for p in root.rglob("*")
+            if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+        }
+        shipped = {p for g in data.get(package, []) for p in root.glob(g)}
+        assert files <= shipped, sorted(str(p.relative_to(ROOT)) for p in files - shipped)
+        found |= files
+    assert any(p.parent.name == "templates" for p in found)  # curate's pages, at least

@@ -166,3 +166,14 @@ def test_curate_run_names_the_scheduler_that_does_not_answer_and_what_to_try(mon
     r = runner.invoke(app, ["run", "--scheduler", "127.0.0.1", str(tmp_path / "s")])
     assert r.exit_code == 2, r.output
     assert "expected --scheduler tcp://HOST:PORT" in " ".join(r.output.split())
+
+
+@pytest.mark.parametrize("module", ["sublux_common.oserrors", "sublux_common.names"])
+def test_the_shared_layers_examples_hold(module):
+    """The docstrings' examples (a full disk's line, a name with '/') are what the code says;
+    pytest does not collect doctests, so they are run here."""
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0, result

@@ -1,11 +1,9 @@
 """``python -m curate`` is the ``curate`` command."""
 
-import os
+from curate.env import set_curate_env
 
-# as ``sublux.cli.CURATE_ENV`` (which this layer may not import): curation's threads, not
-# OpenBLAS's, use the cores; set before numpy is imported
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+set_curate_env()  # before curate.cli imports numpy
 
-from curate.cli import main
+from curate.cli import main  # noqa: E402
 
 main()

@@ -73,9 +73,11 @@ def _env(*, curate_env: bool = True, **extra: str) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     if curate_env:
-        # what the installed `curate` command sets for itself (sublux.cli.CURATE_ENV); the
-        # floor does no matrix products, so it runs the same with it or without
-        env.setdefault("OPENBLAS_NUM_THREADS", "1")
+        # what the installed `curate` command sets for itself; the floor does no matrix
+        # products, so it runs the same with it or without
+        from curate.env import set_curate_env
+
+        set_curate_env(env)
     env.update(extra)
     return env
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 from typing import Annotated
 
 import typer
@@ -32,19 +31,12 @@ def capture(args: list[str] | None = None, prog_name: str | None = None) -> None
     _run(app, args, prog_name)
 
 
-#: Curation parallelises over frames on its own threads, and its matrix products are small
-#: (a correlation matrix of a few dozen frames, 4x4 solves): OpenBLAS's own threads, which spin
-#: while they wait, only compete with those threads.  On a loaded 2-core machine one such
-#: product took 0.5 to 4.5 s with OpenBLAS's threads and 0.05 s without.  A user's own
-#: setting wins; it must be set before numpy is first imported.
-CURATE_ENV = {"OPENBLAS_NUM_THREADS": "1"}
-
-
 def curate(args: list[str] | None = None, prog_name: str | None = None) -> None:
     """The ``curate`` command (:mod:`curate.cli`); ``args``: sys.argv[1:] unless given,
     ``prog_name``: the name in its usage lines."""
-    for key, value in CURATE_ENV.items():
-        os.environ.setdefault(key, value)
+    from curate.env import set_curate_env
+
+    set_curate_env()  # before curate.cli imports numpy
     from curate.cli import app
 
     _run(app, args, prog_name)

@@ -313,9 +313,14 @@ class _Frames:
         bright_disp = dark_disp = None
         tiles: list[np.ndarray] = []
         side = 1
+        # the dark frame x the gain, for the noise side and the difference (made once)
+        same = (
+            dark_lin is not None and bright_lin is not None and bright_lin.shape == dark_lin.shape
+        )
+        dark_gained = dark_lin * np.float32(gain) if same else None
         if dark_lin is not None:
-            if bright_lin is not None and bright_lin.shape == dark_lin.shape:
-                side = _noise_side(dark_lin * np.float32(gain), bright_lin, size, rendered=matched)
+            if same:
+                side = _noise_side(dark_gained, bright_lin, size, rendered=matched)
             dark_disp = _encode_preview(_downscale(_smooth(dark_lin, side), size), gain)
             tiles.append(_enlarge(_to_uint8(dark_disp), shown))
         else:
@@ -326,9 +331,9 @@ class _Frames:
         else:
             tiles.append(_placeholder(shown, f"bright missing: {bright_err}"))
         if dark_disp is not None and bright_disp is not None:
-            if bright_lin.shape == dark_lin.shape:
+            if same:
                 tiles.append(
-                    _enlarge(_difference_tile(dark_lin * np.float32(gain), bright_lin, side, size,
+                    _enlarge(_difference_tile(dark_gained, bright_lin, side, size,
                                               rendered=matched), shown)
                 )  # fmt: skip
             else:

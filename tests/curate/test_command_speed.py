@@ -143,6 +143,6 @@ def test_each_session_of_a_batch_hands_its_freed_memory_back(tmp_path, monkeypat
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
 def test_release_freed_memory_reaches_glibc_on_linux():
-    from curate.batch import release_freed_memory
+    from sublux_common.memory import release_freed_memory
 
     assert release_freed_memory() is True

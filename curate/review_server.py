@@ -228,16 +228,18 @@ class ReviewServer:
             session = report._session_info(sess_path).get("session")
         frames = report._Frames(dark_base, bright_base, session)
         pair = item["pair"]
-        if pair is None:  # a bright frame on its own
-            lin = frames.load(file.split("/", 1)[0], file.split("/", 1)[1]).rgb
-            size = report._tile_size(lin.shape)
-            tile = report._to_uint8(report._encode_preview(report._downscale(lin, size), 1.0))
-            png = report._png(tile)
-        else:
-            region = item.get("region") or pair.motion_region
-            tiles = frames.pair_tiles(pair, region["box"] if region else None).tiles
-            png = report._png(report._pair_strip(tiles, ["dark", "bright", "dark - bright"]))
-        frames.close()
+        try:  # a frame that cannot be shown still removes the verified copy of its video
+            if pair is None:  # a bright frame on its own
+                lin = frames.load(file.split("/", 1)[0], file.split("/", 1)[1]).rgb
+                size = report._tile_size(lin.shape)
+                tile = report._to_uint8(report._encode_preview(report._downscale(lin, size), 1.0))
+                png = report._png(tile)
+            else:
+                region = item.get("region") or pair.motion_region
+                tiles = frames.pair_tiles(pair, region["box"] if region else None).tiles
+                png = report._png(report._pair_strip(tiles, ["dark", "bright", "dark - bright"]))
+        finally:
+            frames.close()
         self._previews[key] = png
         return png
 

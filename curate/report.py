@@ -954,17 +954,12 @@ MAX_MOTION_ROWS = 12
 
 def _motion_rows(al: Alignment) -> list[tuple[Pair, Drop]]:
     """Pair-like rows for dark frames dropped for ``motion``, against the first reference."""
-    refs = al.references
-    if not refs:
-        return []
-    ratio = next((p.exposure_ratio for p in al.pairs if p.exposure_ratio), None)
     rows = []
     for d in al.dropped:
         if d.reason == "motion" and d.pass_ == "dark" and d.region:
-            pair = Pair(
-                dark=d.file, bright=refs[0].file, dy=refs[0].dy, dx=refs[0].dx, exposure_ratio=ratio
-            )
-            rows.append((pair, d))
+            pair = al.reference_pair(d.file)
+            if pair is not None:
+                rows.append((pair, d))
     return rows[:MAX_MOTION_ROWS]
 
 

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from curate import review as reviewmod
 from curate.errors import BadInput, CurateError
-from curate.result import Alignment, Pair, read_alignment
+from curate.result import Alignment, read_alignment
 from curate.templating import environment
 
 __all__ = ["ReviewServer", "Target", "items"]
@@ -63,14 +63,8 @@ def items(al: Alignment) -> list[dict]:
         if p.motion:
             status += " · motion"
         out.append({"file": key, "kind": "pair", "status": status, "pair": p})
-    first = al.references[0] if static else None
-    ratio = next((p.exposure_ratio for p in al.pairs if p.exposure_ratio), None)
     for d in al.dropped:
-        pair = None
-        if d.pass_ == "dark" and first is not None:
-            pair = Pair(
-                dark=d.file, bright=first.file, dy=first.dy, dx=first.dx, exposure_ratio=ratio
-            )
+        pair = al.reference_pair(d.file) if d.pass_ == "dark" else None
         note = (d.review or {}).get("reason")
         status = f"dropped: {d.reason}" + (f" ({note})" if note else "")
         out.append(

@@ -24,7 +24,7 @@ from curate.report import write_report
 from curate.result import read_alignment
 from sublux_common.memory import release_freed_memory
 
-__all__ = ["curate_one", "release_freed_memory", "run_many"]
+__all__ = ["curate_one", "run_many"]
 
 
 def curate_one(

@@ -394,11 +394,8 @@ def burst_motion(
         good = ref > 0
         # the median ratio: a region that differs between burst and reference does not bias it
         scale = float(np.median(signal[good] / ref[good])) if good.any() else 0.0
-        if scale > 0 and rendered:
-            ref = tone_fit(signal, ref)
-            ref_res = stack - ref[None]
-        elif scale > 0:
-            ref = ref * scale
+        if scale > 0:
+            ref = tone_fit(signal, ref) if rendered else ref * scale
             ref_res = stack - ref[None]
         else:
             ref = None

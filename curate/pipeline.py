@@ -305,23 +305,25 @@ def _session_video(frames: list[_Frame], opts: Options) -> None:
         for f in frames:
             _mismatch(f, exc)
         return
-    with verified_copy(data, frames[0].path.suffix) as copy:
-        decoded = _video_frames(copy, frames[0].pass_, opts)
+    by_index: dict[int, list[_Frame]] = {}
     for f in frames:
-        if f.video_frame is not None and f.video_frame < len(decoded):
-            d = decoded[f.video_frame]
-            f.shape, f.stats, f.work, f.factor, f.features = (
-                d.shape,
-                d.stats,
-                d.work,
-                d.factor,
-                d.features,
-            )
-            f.eight_bit, f.meta = True, {**d.meta, **f.meta}
-        else:
+        if f.video_frame is not None:
+            by_index.setdefault(f.video_frame, []).append(f)
+    decoded = 0
+    with verified_copy(data, frames[0].path.suffix) as copy:
+        # each journalled frame reduced where it decodes (its record's time, not the fps)
+        for decoded, rgb in enumerate(video_rgb_frames(copy), start=1):
+            for f in by_index.get(decoded - 1, ()):
+                journalled = f.meta
+                _grey_work(rgb, f, opts.feature_downsample)
+                f.meta = {**f.meta, **journalled}
+        if not decoded:
+            raise BadInput(f"expected frames in the video {copy}, found none")
+    for f in frames:
+        if f.video_frame is None or not 0 <= f.video_frame < decoded:
             f.error = (
                 f"journalled as frame {f.video_frame} of {f.path.name}, which decodes to "
-                f"{len(decoded)} frames"
+                f"{decoded} frames"
             )
 
 

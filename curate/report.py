@@ -136,25 +136,29 @@ def _image_linear(image: np.ndarray | None, what: str) -> np.ndarray:
     return rgb**_GAMMA  # back to linear, so the gain acts on light, not on code values
 
 
-def _video_linear(video: Path, name: str) -> _Linear:
-    match = re.search(r"(\d+)$", Path(name).stem)
-    if match is None:
-        raise CurateError(f"expected a frame name like frame_000012 for {video}, found {name!r}")
+def _video_linear(video: Path, index: int) -> _Linear:
+    """Frame ``index`` of ``video`` as linear RGB."""
     cap = cv2.VideoCapture(str(video))
     try:
-        cap.set(cv2.CAP_PROP_POS_FRAMES, int(match.group(1)))
+        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
         ok, image = cap.read()
     finally:
         cap.release()
-    return _Linear(
-        _image_linear(image if ok else None, f"{video} frame {int(match.group(1))}"), 1.0, True
-    )
+    return _Linear(_image_linear(image if ok else None, f"{video} frame {index}"), 1.0, True)
+
+
+def _video_index(video: Path, name: str) -> int:
+    """The frame number of a video frame's name in a result (``frame_000012``: 12)."""
+    match = re.search(r"(\d+)$", Path(name).stem)
+    if match is None:
+        raise CurateError(f"expected a frame name like frame_000012 for {video}, found {name!r}")
+    return int(match.group(1))
 
 
 def _load_linear(base: Path, name: str) -> _Linear:
     """Linear RGB of a frame and its pixel size in full-resolution pixels."""
     if base.suffix.lower() in VIDEO_SUFFIXES and base.is_file():
-        return _video_linear(base, name)
+        return _video_linear(base, _video_index(base, name))
     path = base / name
     if not path.is_file():
         raise CurateError(
@@ -263,7 +267,7 @@ class _Frames:
         rec = self._records.get((pass_, name))
         if rec is not None and self.session is not None:
             if rec.video_frame is not None:
-                return _video_linear(self._video_copy(rec), f"frame_{rec.video_frame:06d}")
+                return _video_linear(self._video_copy(rec), rec.video_frame)
             return _verified_linear(self.session, rec)
         return _load_linear(self.dark if pass_ == "dark" else self.bright, name)
 
@@ -309,9 +313,14 @@ class _Frames:
         bright_disp = dark_disp = None
         tiles: list[np.ndarray] = []
         side = 1
+        # the dark frame x the gain, for the noise side and the difference (made once)
+        same = (
+            dark_lin is not None and bright_lin is not None and bright_lin.shape == dark_lin.shape
+        )
+        dark_gained = dark_lin * np.float32(gain) if same else None
         if dark_lin is not None:
-            if bright_lin is not None and bright_lin.shape == dark_lin.shape:
-                side = _noise_side(dark_lin * np.float32(gain), bright_lin, size, rendered=matched)
+            if same:
+                side = _noise_side(dark_gained, bright_lin, size, rendered=matched)
             dark_disp = _encode_preview(_downscale(_smooth(dark_lin, side), size), gain)
             tiles.append(_enlarge(_to_uint8(dark_disp), shown))
         else:
@@ -322,9 +331,9 @@ class _Frames:
         else:
             tiles.append(_placeholder(shown, f"bright missing: {bright_err}"))
         if dark_disp is not None and bright_disp is not None:
-            if bright_lin.shape == dark_lin.shape:
+            if same:
                 tiles.append(
-                    _enlarge(_difference_tile(dark_lin * np.float32(gain), bright_lin, side, size,
+                    _enlarge(_difference_tile(dark_gained, bright_lin, side, size,
                                               rendered=matched), shown)
                 )  # fmt: skip
             else:
@@ -945,17 +954,12 @@ MAX_MOTION_ROWS = 12
 
 def _motion_rows(al: Alignment) -> list[tuple[Pair, Drop]]:
     """Pair-like rows for dark frames dropped for ``motion``, against the first reference."""
-    refs = al.references
-    if not refs:
-        return []
-    ratio = next((p.exposure_ratio for p in al.pairs if p.exposure_ratio), None)
     rows = []
     for d in al.dropped:
         if d.reason == "motion" and d.pass_ == "dark" and d.region:
-            pair = Pair(
-                dark=d.file, bright=refs[0].file, dy=refs[0].dy, dx=refs[0].dx, exposure_ratio=ratio
-            )
-            rows.append((pair, d))
+            pair = al.reference_pair(d.file)
+            if pair is not None:
+                rows.append((pair, d))
     return rows[:MAX_MOTION_ROWS]
 
 

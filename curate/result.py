@@ -410,6 +410,17 @@ class Alignment:
         """The frames of pass ``dark`` or ``bright`` (``[]`` when the result has none)."""
         return self.frame_entries.get(pass_, [])
 
+    def reference_pair(self, dark: str) -> Pair | None:
+        """Dark frame ``dark`` against the first kept reference, as a pair with that
+        reference's shift and the first known exposure ratio of the kept pairs: how a
+        dropped dark frame of a static session is shown.  None without references (sweeps).
+        """
+        if not self.references:
+            return None
+        first = self.references[0]
+        ratio = next((p.exposure_ratio for p in self.pairs if p.exposure_ratio), None)
+        return Pair(dark=dark, bright=first.file, dy=first.dy, dx=first.dx, exposure_ratio=ratio)
+
     def correlation(self) -> np.ndarray | None:
         """The bright x dark correlation matrix saved beside it, or None."""
         index = self.correlation_index

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from curate import review as reviewmod
 from curate.errors import BadInput, CurateError
-from curate.result import Alignment, Pair, read_alignment
+from curate.result import Alignment, read_alignment
 from curate.templating import environment
 
 __all__ = ["ReviewServer", "Target", "items"]
@@ -63,14 +63,8 @@ def items(al: Alignment) -> list[dict]:
         if p.motion:
             status += " · motion"
         out.append({"file": key, "kind": "pair", "status": status, "pair": p})
-    first = al.references[0] if static else None
-    ratio = next((p.exposure_ratio for p in al.pairs if p.exposure_ratio), None)
     for d in al.dropped:
-        pair = None
-        if d.pass_ == "dark" and first is not None:
-            pair = Pair(
-                dark=d.file, bright=first.file, dy=first.dy, dx=first.dx, exposure_ratio=ratio
-            )
+        pair = al.reference_pair(d.file) if d.pass_ == "dark" else None
         note = (d.review or {}).get("reason")
         status = f"dropped: {d.reason}" + (f" ({note})" if note else "")
         out.append(
@@ -228,16 +222,18 @@ class ReviewServer:
             session = report._session_info(sess_path).get("session")
         frames = report._Frames(dark_base, bright_base, session)
         pair = item["pair"]
-        if pair is None:  # a bright frame on its own
-            lin = frames.load(file.split("/", 1)[0], file.split("/", 1)[1]).rgb
-            size = report._tile_size(lin.shape)
-            tile = report._to_uint8(report._encode_preview(report._downscale(lin, size), 1.0))
-            png = report._png(tile)
-        else:
-            region = item.get("region") or pair.motion_region
-            tiles = frames.pair_tiles(pair, region["box"] if region else None).tiles
-            png = report._png(report._pair_strip(tiles, ["dark", "bright", "dark - bright"]))
-        frames.close()
+        try:  # a frame that cannot be shown still removes the verified copy of its video
+            if pair is None:  # a bright frame on its own
+                lin = frames.load(file.split("/", 1)[0], file.split("/", 1)[1]).rgb
+                size = report._tile_size(lin.shape)
+                tile = report._to_uint8(report._encode_preview(report._downscale(lin, size), 1.0))
+                png = report._png(tile)
+            else:
+                region = item.get("region") or pair.motion_region
+                tiles = frames.pair_tiles(pair, region["box"] if region else None).tiles
+                png = report._png(report._pair_strip(tiles, ["dark", "bright", "dark - bright"]))
+        finally:
+            frames.close()
         self._previews[key] = png
         return png
 

@@ -78,15 +78,20 @@ def test_decoding_holds_at_most_workers_frames_at_once(tmp_path, monkeypatch):
     assert steps["decode bright"] == (2, 2)
 
 
+def _python(code: str, env: dict | None = None) -> str:
+    """The standard output of ``code`` run in a fresh interpreter (which must succeed)."""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
 def test_importing_the_command_and_pipeline_leaves_scipy_and_numba_for_later():
     code = (
         "import sys, curate.cli, curate.pipeline; "
         "print(sorted(m for m in ('scipy', 'numba', 'scipy.ndimage', 'scipy.fft') "
         "if m in sys.modules))"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "[]"
+    assert _python(code).strip() == "[]"
 
 
 def test_preload_loads_what_registration_needs():
@@ -95,9 +100,7 @@ def test_preload_loads_what_registration_needs():
         "print(all(m in sys.modules for m in ('scipy.ndimage', 'scipy.fft', 'numba', "
         "'curate._kernels', 'curate.registration')))"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "True"
+    assert _python(code).strip() == "True"
 
 
 @pytest.mark.parametrize("preset", [None, "3"])
@@ -123,9 +126,7 @@ def test_python_m_curate_turns_openblas_threads_off_before_numpy_loads():
         "except SystemExit:\n    pass\n"
         "print('BLAS', os.environ.get('OPENBLAS_NUM_THREADS'))"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert run.returncode == 0, run.stderr
-    assert "BLAS 1" in run.stdout
+    assert "BLAS 1" in _python(code, env=env)
 
 
 def test_each_session_of_a_batch_hands_its_freed_memory_back(tmp_path, monkeypatch):
@@ -142,6 +143,6 @@ def test_each_session_of_a_batch_hands_its_freed_memory_back(tmp_path, monkeypat
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
 def test_release_freed_memory_reaches_glibc_on_linux():
-    from curate.batch import release_freed_memory
+    from sublux_common.memory import release_freed_memory
 
     assert release_freed_memory() is True

@@ -201,3 +201,18 @@ def test_frame_entry_and_correlation_index_round_trip():
     index = CorrelationIndex(dark=["a"], bright=["b"], path=[[0, 0]])
     assert "file" not in index.to_json()
     assert CorrelationIndex.from_json(index.to_json()) == index
+
+
+def test_a_dark_frame_against_the_first_reference():
+    refs = [Reference(file="r0.dng", dy=0.5, dx=-2.25), Reference(file="r1.dng", dy=9.0, dx=9.0)]
+    pairs = [
+        Pair(bright="r1.dng", dark="0000.dng", dy=9.0, dx=9.0),  # no ratio known: skipped
+        Pair(bright="r0.dng", dark="0001.dng", dy=0.5, dx=-2.25, exposure_ratio=300.0),
+    ]
+    al = _result(pairs=pairs, references=refs)
+    assert al.reference_pair("0007.dng") == Pair(
+        bright="r0.dng", dark="0007.dng", dy=0.5, dx=-2.25, exposure_ratio=300.0
+    )
+    assert _result(pairs=pairs, references=[]).reference_pair("0007.dng") is None
+    no_ratio = _result(pairs=pairs[:1], references=refs).reference_pair("0007.dng")
+    assert no_ratio is not None and no_ratio.exposure_ratio is None

@@ -186,3 +186,29 @@ def test_a_static_video_burst_drops_the_frame_something_lit_and_only_it(tmp_path
     a = read_alignment(align_session(s).parent)
     assert [(d.file, d.reason) for d in a.dropped] == [("video.mp4#000009", "motion")]
     assert len(a.pairs) == 15
+
+
+def test_a_frame_journalled_past_the_videos_end_is_dropped_and_the_rest_curated(tmp_path):
+    dark, bright = seed_footage(tmp_path / "f", bright_png=False)
+    s = tmp_path / "s"
+    import_footage(
+        s, dark=dark, bright=bright, scene="tt", kind="sweep", exposure="1/30",
+        bright_exposure="1/8", iso=2000,
+    )  # fmt: skip
+    journal = s / "journal.jsonl"
+    lines = journal.read_text().splitlines()
+    last = '"video_frame":47,'
+    assert sum(last in line and '"dark"' in line for line in lines) == 1
+    journal.write_text(
+        "\n".join(
+            line.replace(last, '"video_frame":48,') if '"dark"' in line else line for line in lines
+        )
+        + "\n"
+    )
+    a = read_alignment(align_session(s).parent)
+    [drop] = a.dropped
+    assert (drop.pass_, drop.file) == ("dark", "video.mp4#000048")
+    assert "journalled as frame 48 of video.mp4, which decodes to 48 frames" in drop.detail
+    assert len(a.pairs) == 12
+    kept = [f for f in a.frames("dark") if f.kept]
+    assert len(kept) == 47 and all(f.mean_dn is not None for f in kept)

@@ -350,6 +350,11 @@ def _container_info(path: Path, size: int) -> RawInfo:
     return _raw_info(path, size, ifd0, exif, shape=None)
 
 
+def _shutter_text(exp: float) -> str:
+    """An exposure time in seconds as the plan and the journal spell it (``"1/30"``)."""
+    return format_shutter(Fraction(exp).limit_denominator(1_000_000))
+
+
 def _exposure_fields(iso: int, shutter: str, exp: float, ap: str | None, fmt: str) -> dict:
     """An imported frame's ``requested`` and ``readback``: what its metadata (or the command
     line) says, journalled as a tethered camera's read-back would be."""
@@ -523,7 +528,7 @@ def _pass_plan(src: Source) -> dict:
     return {
         "frames": src.frames,
         "iso": iso,
-        "shutter": format_shutter(Fraction(exp).limit_denominator(1_000_000)),
+        "shutter": _shutter_text(exp),
         "aperture": ap,
         "mode": "video" if src.video else "imported",
         "angles": None,
@@ -774,7 +779,7 @@ def _raw_record(
     src: Source, r: RawInfo, index: int, rel: str, digest: str, size: int, link: bool
 ) -> FrameRecord:
     exp, iso, ap, origin = src.exposure_of(r)
-    shutter = format_shutter(Fraction(exp).limit_denominator(1_000_000))
+    shutter = _shutter_text(exp)
     # no time of capture in the metadata: the frame's place in the order stands for it
     t0 = r.taken if r.taken is not None else float(index)
     return FrameRecord(
@@ -942,7 +947,7 @@ def _import_video(writer, src: Source, *, link, progress, stop) -> int:
             )
         )
     exp, iso, ap, _origin = src.exposure_of(None)
-    shutter = format_shutter(Fraction(exp).limit_denominator(1_000_000))
+    shutter = _shutter_text(exp)
     n = 0
     for i in s.remaining(src.pass_):
         if stop is not None and stop.is_set():

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import errno
-import logging
 import os
 import shutil
 import time
@@ -44,7 +43,7 @@ import tifffile
 
 from capture.errors import BadImport, CaptureError, SessionExists, StorageError, storage_errors
 from capture.protocols import CameraInfo, format_shutter, parse_shutter
-from capture.rawmeta import RECOPY, container_exif, container_truncation
+from capture.rawmeta import container_exif, container_truncation, quiet_tifffile, truncated
 from capture.session import (
     PASSES,
     FrameRecord,
@@ -233,15 +232,12 @@ def _tiff_truncation(pages: list, size: int) -> str | None:
     """
     lost = [o for p in pages for o in _subifd_offsets(p) if o >= size]
     if lost:
-        return (
-            f"truncated: its raw image directory (SubIFD) lies at byte {min(lost)}, the file "
-            f"has {size}; {RECOPY}"
-        )
+        return truncated("raw image directory (SubIFD)", min(lost), size, where="lies at")
     ends = [
         o + c for p in pages for o, c in zip(p.dataoffsets, p.databytecounts, strict=False) if c
     ]
     if ends and max(ends) > size:
-        return f"truncated: its image data ends at byte {max(ends)}, the file has {size}; {RECOPY}"
+        return truncated("image data", max(ends), size)
     return None
 
 
@@ -280,11 +276,8 @@ def probe_raw(path: Path) -> RawInfo:
         if signatures.get(suffix):
             return _container_info(path, size)
         raise _Unreadable(f"not a {suffix[1:].upper()} file (it starts with {head[:8]!r})")
-    quiet = logging.getLogger("tifffile")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)  # a damaged file is reported as skipped, once, by us
-    try:
-        with tifffile.TiffFile(path) as tif:
+    try:  # a damaged file is reported as skipped, once, by us (not by tifffile's logger)
+        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
             pages = _pages(tif)
             ifd0 = tif.pages[0]
             tags = {t.name: t.value for t in ifd0.tags.values()}
@@ -295,8 +288,6 @@ def probe_raw(path: Path) -> RawInfo:
             cut = _tiff_truncation(pages, size)
     except Exception as exc:  # tifffile raises many kinds on a damaged file: all mean unreadable
         raise _Unreadable(f"damaged TIFF structure ({type(exc).__name__}: {exc})") from None
-    finally:
-        quiet.setLevel(level)
     if cut is not None:
         raise _Unreadable(cut)
     if image is None:
@@ -357,6 +348,11 @@ def _container_info(path: Path, size: int) -> RawInfo:
         raise _Unreadable(f"cannot be read ({exc.strerror or exc})") from None
     ifd0, exif = found or ({}, {})
     return _raw_info(path, size, ifd0, exif, shape=None)
+
+
+def _shutter_text(exp: float) -> str:
+    """An exposure time in seconds as the plan and the journal spell it (``"1/30"``)."""
+    return format_shutter(Fraction(exp).limit_denominator(1_000_000))
 
 
 def _exposure_fields(iso: int, shutter: str, exp: float, ap: str | None, fmt: str) -> dict:
@@ -532,7 +528,7 @@ def _pass_plan(src: Source) -> dict:
     return {
         "frames": src.frames,
         "iso": iso,
-        "shutter": format_shutter(Fraction(exp).limit_denominator(1_000_000)),
+        "shutter": _shutter_text(exp),
         "aperture": ap,
         "mode": "video" if src.video else "imported",
         "angles": None,
@@ -783,7 +779,7 @@ def _raw_record(
     src: Source, r: RawInfo, index: int, rel: str, digest: str, size: int, link: bool
 ) -> FrameRecord:
     exp, iso, ap, origin = src.exposure_of(r)
-    shutter = format_shutter(Fraction(exp).limit_denominator(1_000_000))
+    shutter = _shutter_text(exp)
     # no time of capture in the metadata: the frame's place in the order stands for it
     t0 = r.taken if r.taken is not None else float(index)
     return FrameRecord(
@@ -951,7 +947,7 @@ def _import_video(writer, src: Source, *, link, progress, stop) -> int:
             )
         )
     exp, iso, ap, _origin = src.exposure_of(None)
-    shutter = format_shutter(Fraction(exp).limit_denominator(1_000_000))
+    shutter = _shutter_text(exp)
     n = 0
     for i in s.remaining(src.pass_):
         if stop is not None and stop.is_set():

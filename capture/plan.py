@@ -52,8 +52,6 @@ DEFAULT_FRAME_BYTES = 64 * 1024 * 1024
 #: first frame is the only one planned at the start angle).
 PREROLL_FRAMES = 2
 
-"""``progress(pass_name, frames_done, frames_planned)``, called once per journalled frame."""
-
 
 @dataclass(frozen=True)
 class RunResult:
@@ -473,7 +471,8 @@ def run_passes(
     The stop record says ``success`` when every frame of those passes is on disk; ``abort``
     when the user stopped the run, or the camera, the turntable or the request failed (fix it
     and resume); ``fail`` for anything else (the disk, a bug).  Errors are re-raised after the
-    stop record is written, so the session stays resumable.
+    stop record is written, so the session stays resumable.  ``progress(pass_name,
+    frames_done, frames_planned)`` is called once per journalled frame.
     """
     stop = stop or threading.Event()
     runner = _Runner(writer, camera, turntable, stop, progress)

@@ -25,11 +25,21 @@ import io
 import logging
 import os
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import tifffile
 
-__all__ = ["CANON_UUID", "RECOPY", "box_overrun", "container_exif", "container_truncation"]
+__all__ = [
+    "CANON_UUID",
+    "RECOPY",
+    "box_overrun",
+    "container_exif",
+    "container_truncation",
+    "quiet_tifffile",
+    "truncated",
+]
 
 #: Canon's metadata box inside a CR3's ``moov``.
 CANON_UUID = bytes.fromhex("85c0b687820f11e08111f4ce462b6a48")
@@ -37,6 +47,42 @@ _HEAD = 4 << 20  # a CR3's moov box or a RAF's EXIF is within the first 4 MB
 _RAF_MAGIC = b"FUJIFILMCCD-RAW "
 #: What to try about a file cut short, for every "truncated" reason.
 RECOPY = "copy it from the camera's card again (the copy stopped early)"
+
+
+def truncated(what: str, byte: int, size: int, *, where: str = "ends at") -> str:
+    """The reason for a raw file cut short, the same words for every format.
+
+    Parameters
+    ----------
+    what : str
+        The part of the file that does not fit (``"image data"``, ``"'mdat' box"``).
+    byte : int
+        Where that part ends (or lies).
+    size : int
+        The file's size in bytes.
+    where : str, optional
+        How the part relates to ``byte`` (``"ends at"``, ``"lies at"``).
+
+    Returns
+    -------
+    str
+        ``"truncated: its {what} {where} byte {byte}, the file has {size}; "`` and
+        :data:`RECOPY`.
+    """
+    return f"truncated: its {what} {where} byte {byte}, the file has {size}; {RECOPY}"
+
+
+@contextmanager
+def quiet_tifffile() -> Iterator[None]:
+    """Silence tifffile's logger for the block (restored after): a damaged or image-less TIFF
+    is reported by the caller, once, not by tifffile's warnings."""
+    logger = logging.getLogger("tifffile")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def container_exif(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -118,7 +164,7 @@ def box_overrun(boxes, size: int) -> str | None:
         if end < start + 8:
             return f"damaged ISO-BMFF structure: the {box} at byte {start} has size {end - start}"
         if end > size:
-            return f"truncated: its {box} ends at byte {end}, the file has {size}; {RECOPY}"
+            return truncated(box, end, size)
     return None
 
 
@@ -151,15 +197,12 @@ def _raf_overrun(head: bytes, size: int) -> str | None:
     """A RAF header's pieces (preview JPEG, CFA header, CFA data) that end past the file's
     end; a header cut short is truncated too."""
     if len(head) < 108:
-        return f"truncated: its header ends at byte 108, the file has {size}; {RECOPY}"
+        return truncated("header", 108, size)
     pieces = (("preview", 84), ("raw header", 92), ("raw data", 100))
     for what, at in pieces:
         offset, length = struct.unpack(">II", head[at : at + 8])
         if length and offset + length > size:
-            return (
-                f"truncated: its {what} ends at byte {offset + length}, the file has "
-                f"{size}; {RECOPY}"
-            )
+            return truncated(what, offset + length, size)
     return None
 
 
@@ -233,13 +276,9 @@ def _ifd_tags(tiff: bytes) -> dict[str, Any]:
     """Tag name to value of a TIFF blob's first IFD ({} when it is not a TIFF)."""
     if tiff[:4] not in (b"II*\0", b"MM\0*"):
         return {}
-    quiet = logging.getLogger("tifffile")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)  # the blobs have tags but no image: tifffile says so
     try:
-        with tifffile.TiffFile(io.BytesIO(tiff)) as tif:
+        with quiet_tifffile(), tifffile.TiffFile(io.BytesIO(tiff)) as tif:
+            # the blobs have tags but no image: tifffile would say so
             return {t.name: t.value for t in tif.pages[0].tags.values()}
     except Exception:  # tifffile raises many kinds on a damaged blob: all mean "no metadata"
         return {}
-    finally:
-        quiet.setLevel(level)

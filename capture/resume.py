@@ -121,7 +121,8 @@ def plan_resume(
             f"{s.path}` (it sets them aside and un-journals them, so resume shoots them again)."
         )
     order = [p for p in s.plan.get("order", PASSES) if p in s.plan["passes"]]
-    remaining = {p: len(s.remaining(p)) for p in order if s.remaining(p)}
+    left = {p: len(s.remaining(p)) for p in order}
+    remaining = {p: n for p, n in left.items() if n}
     cam = s.camera
     needs_tt = any(s.plan["passes"][p].get("angles") for p in remaining)
     tt_port = turntable or (s.meta.get("turntable") or {}).get("port") if needs_tt else None

@@ -292,6 +292,11 @@ class Journal:
         return [d for d in self.damaged if not d.torn]
 
 
+def _record_head(kind: str, t: float | None) -> dict[str, Any]:
+    """A journal record's first keys: ``type``, then ``t`` when it is set."""
+    return {"type": kind} if t is None else {"type": kind, "t": t}
+
+
 def _parse_record(raw: bytes) -> dict | None:
     try:
         rec = json.loads(raw)
@@ -528,9 +533,7 @@ class FrameRecord:
         of an imported video, ``extra`` when not None, ``turntable_stopped`` when true,
         ``imported`` for an imported raw file; unknown keys read by :meth:`from_json` last.
         """
-        rec: dict[str, Any] = {"type": "frame"}
-        if self.t is not None:
-            rec["t"] = self.t
+        rec = _record_head("frame", self.t)
         rec |= {
             "pass": self.pass_,
             "index": self.index,
@@ -651,9 +654,7 @@ class VideoRecord:
 
     def to_json(self) -> dict:
         """The journal record of this video, key for key in the order the importer writes."""
-        rec: dict[str, Any] = {"type": "event"}
-        if self.t is not None:
-            rec["t"] = self.t
+        rec = _record_head("event", self.t)
         rec |= {
             "what": "video",
             "pass": self.pass_,
@@ -792,10 +793,8 @@ class WarningRecord:
     def to_json(self) -> dict:
         """The journal record of this warning, key for key in the order the writer writes
         (``t`` only when set; the details last)."""
-        rec: dict[str, Any] = {"type": "event"}
-        if self.t is not None:
-            rec["t"] = self.t
-        return rec | {"what": "warning", "code": self.code, "message": self.message} | self.details
+        body = {"what": "warning", "code": self.code, "message": self.message}
+        return _record_head("event", self.t) | body | self.details
 
 
 #: The keys of a ``stop`` record, in the order the journal writes them.
@@ -850,10 +849,8 @@ class StopRecord:
 
     def to_json(self) -> dict:
         """The journal record of this stop, key for key in the order the writer writes."""
-        rec: dict[str, Any] = {"type": "stop"}
-        if self.t is not None:
-            rec["t"] = self.t
-        return rec | {"exit_status": self.exit_status, "reason": self.reason} | self.other
+        body = {"exit_status": self.exit_status, "reason": self.reason}
+        return _record_head("stop", self.t) | body | self.other
 
 
 def read_frame_bytes(path: str | os.PathLike, frame: FrameRecord) -> bytes:

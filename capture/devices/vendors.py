@@ -11,7 +11,7 @@ choice lists alone.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 from capture.errors import SettingError
@@ -102,21 +102,37 @@ def match_shutter(
         valid choices.
     """
     want = float(parse_shutter(requested))
-    best: tuple[float, str] | None = None
-    for choice in choices:
-        value = shutter_seconds(choice)
-        if value is None:
-            continue
-        diff = abs(float(value) - want)
-        within = diff <= max(tolerance * want, _decimal_slack(choice) * (1 + 1e-9))
-        if within and (best is None or diff < best[0]):
-            best = (diff, choice)
+
+    def slack(choice: str) -> float:
+        return max(tolerance * want, _decimal_slack(choice) * (1 + 1e-9))
+
+    best = _nearest(choices, want, value_of=shutter_seconds, slack=slack)
     if best is None:
         raise SettingError(
             f"expected a shutter speed the camera offers, found {requested!r}; "
             f"valid choices: {', '.join(choices)}"
         )
-    return best[1]
+    return best
+
+
+def _nearest(
+    choices: Sequence[str],
+    want: float,
+    *,
+    value_of: Callable[[str], float | Fraction | None],
+    slack: Callable[[str], float],
+) -> str | None:
+    """The first choice whose value (``value_of``: a number, or None to skip it) is nearest
+    ``want``, among those within ``slack(choice)`` of it; None when none is."""
+    best: tuple[float, str] | None = None
+    for choice in choices:
+        value = value_of(choice)
+        if value is None:
+            continue
+        diff = abs(float(value) - want)
+        if diff <= slack(choice) and (best is None or diff < best[0]):
+            best = (diff, choice)
+    return None if best is None else best[1]
 
 
 def _fnumber(text: str) -> float | None:
@@ -138,20 +154,13 @@ def match_aperture(requested: str | float, choices: Sequence[str]) -> str:
             f"expected an f-number such as 'f/4' or '5.6', found {requested!r}; "
             f"valid choices: {', '.join(choices)}"
         )
-    best: tuple[float, str] | None = None
-    for choice in choices:
-        value = _fnumber(choice)
-        if value is None:
-            continue
-        diff = abs(value - want)
-        if diff <= 0.01 * want and (best is None or diff < best[0]):
-            best = (diff, choice)
+    best = _nearest(choices, want, value_of=_fnumber, slack=lambda _: 0.01 * want)
     if best is None:
         raise SettingError(
             f"expected an aperture the camera offers, found {requested!r}; "
             f"valid choices: {', '.join(choices)}"
         )
-    return best[1]
+    return best
 
 
 def iso_value(text: str) -> int | None:

@@ -90,10 +90,11 @@ class SimSettings:
                 "was edited or is not a simulated session's"
             ) from None
 
-    def camera(self, **options: Any) -> SimCamera:
-        """A :class:`SimCamera` with these settings; ``options`` go to its constructor
-        (``fps``, ``max_wait``, ``shutter_count``, ``motion``, ``clock``, ...)."""
-        return SimCamera(
+    def camera(self, *, camera_class: type[SimCamera] = SimCamera, **options: Any) -> SimCamera:
+        """A :class:`SimCamera` (or ``camera_class``, e.g. :class:`ScriptedCamera`) with these
+        settings; ``options`` go to its constructor (``fps``, ``max_wait``, ``shutter_count``,
+        ``motion``, ``clock``, ...)."""
+        return camera_class(
             size=self.size, seed=self.seed, lux=self.lux, objects=self.objects, **options
         )
 
@@ -244,17 +245,8 @@ class SimRig(contextlib.ExitStack):
                 **camera,
             )
             if lux_at or offset_from:
-                self.camera: SimCamera = ScriptedCamera(
-                    size=settings.size,
-                    seed=settings.seed,
-                    lux=settings.lux,
-                    objects=settings.objects,
-                    lux_at=lux_at,
-                    offset_from=offset_from,
-                    **options,
-                )
-            else:
-                self.camera = settings.camera(**options)
+                options.update(camera_class=ScriptedCamera, lux_at=lux_at, offset_from=offset_from)
+            self.camera: SimCamera = settings.camera(**options)
             self.callback(self.camera.close)
         except BaseException:
             self.close()

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from capture.cli import app
 from capture.session import open_session, serial_hash
+from capture.sim.clock import SimClock
 from capture.sim.rig import SimSettings, shoot_files
 from sublux_common.fsio import CRASH_ENV
 
@@ -28,9 +29,16 @@ def invoke(*args):
     return runner.invoke(app, ["import", *[str(a) for a in args]], catch_exceptions=False)
 
 
+_CARD = SimClock()  # the time on the simulated card's files (see shoot)
+
+
 def shoot(folder: Path, n: int, *, shutter="1/30", size=(64, 96), make="Sony", seed=3, names=None):
-    """``n`` DNGs of the simulated camera in ``folder`` (as copied from a card)."""
-    cam = SimSettings(size=size, seed=seed).camera(fps=1e6, max_wait=0.0, make=make)
+    """``n`` DNGs of the simulated camera in ``folder`` (as copied from a card).
+
+    The shots are 0.1 s apart on one simulated clock for the whole module: on the real clock
+    several could fall in one millisecond (EXIF's resolution), and the importer would then
+    order them by name, not by capture time."""
+    cam = SimSettings(size=size, seed=seed).camera(fps=10, max_wait=0.0, make=make, clock=_CARD)
     kw = {"names": names} if names else {}
     return [shot for _, shot in shoot_files(folder, cam, n, shutter=shutter, **kw)]
 

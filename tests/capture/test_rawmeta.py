@@ -4,6 +4,7 @@ format's published layout, and `capture import` taking the exposure from them.""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 import struct
 from pathlib import Path
@@ -13,7 +14,15 @@ from typer.testing import CliRunner
 
 from capture.cli import app
 from capture.importer import probe_raw
-from capture.rawmeta import CANON_UUID, RECOPY, box_overrun, container_exif, container_truncation
+from capture.rawmeta import (
+    CANON_UUID,
+    RECOPY,
+    box_overrun,
+    container_exif,
+    container_truncation,
+    quiet_tifffile,
+    truncated,
+)
 from capture.session import open_session
 
 CR3 = Path(__file__).parents[1] / "data" / "raw" / "truncated" / "canon-eos-r-truncated.cr3"
@@ -253,3 +262,25 @@ def test_a_raf_whose_raw_data_lies_past_its_end_is_refused(tmp_path):
     assert r.exit_code == 2, r.output
     assert "DSCF0001.RAF: truncated: its raw data" in " ".join(r.output.split())
     assert not s.exists()
+
+
+def test_truncated_says_the_same_words_for_every_format():
+    assert truncated("image data", 5000, 4000) == (
+        f"truncated: its image data ends at byte 5000, the file has 4000; {RECOPY}"
+    )
+    assert truncated("raw image directory (SubIFD)", 9, 8, where="lies at") == (
+        f"truncated: its raw image directory (SubIFD) lies at byte 9, the file has 8; {RECOPY}"
+    )
+
+
+def test_quiet_tifffile_silences_the_logger_and_restores_its_level_even_on_error():
+    logger = logging.getLogger("tifffile")
+    before = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        with pytest.raises(RuntimeError), quiet_tifffile():
+            assert logger.level == logging.CRITICAL
+            raise RuntimeError("a damaged file")
+        assert logger.level == logging.INFO
+    finally:
+        logger.setLevel(before)

@@ -453,3 +453,20 @@ def test_warnings_the_reader_finds_are_not_journalled_and_have_no_time(tmp_path)
     (found,) = open_session(tmp_path / "s").warnings
     assert (found.code, found.t, found.details) == ("journal_damaged", None, {"lines": [1]})
     assert list(found.to_json()) == ["type", "what", "code", "message", "lines"]
+
+
+@pytest.mark.parametrize(
+    ("line", "record"),
+    [
+        (OLD_FRAME, FrameRecord),
+        (OLD_VIDEO_EVENT, VideoRecord),
+        (OLD_WARNING, WarningRecord),
+        (OLD_ABORT, StopRecord),
+    ],
+)
+def test_a_record_without_a_time_writes_its_type_first_and_no_t(line, record):
+    rec = json.loads(line)
+    untimed = {k: v for k, v in rec.items() if k != "t"}
+    assert list(record.from_json(untimed).to_json()) == list(untimed)  # type first, then as read
+    assert record.from_json(rec).to_json() == rec  # with its time: t right after type
+    assert list(rec)[:2] == ["type", "t"]

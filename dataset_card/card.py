@@ -36,7 +36,7 @@ from capture.protocols import format_shutter
 from dataset_card.errors import BadRelease
 from dataset_card.parquet import PARQUET_DIR, PREVIEW_SIDE, card_features
 from dataset_card.schema import CODEC_ATTRS, ROOT_ATTRS, SCHEMA_VERSION, layout_rows
-from dataset_card.templating import md_text, render
+from dataset_card.templating import code, count, md_text, render
 from sublux_common.fsio import atomic_write
 
 __all__ = [
@@ -511,7 +511,7 @@ def cameras_text(s: SessionSummary) -> str:
     whose camera was not recorded)", "cameras not recorded (5 sessions)")."""
     known = [c for c in s.cameras if c != UNKNOWN_CAMERA]
     unknown = s.cameras.get(UNKNOWN_CAMERA, 0)
-    sessions = f"{unknown} session{'' if unknown == 1 else 's'}"
+    sessions = count(unknown, "session")
     if not unknown:
         return ", ".join(known)
     if not known:
@@ -566,7 +566,7 @@ def _session_rows(info: ReleaseInfo) -> list[tuple]:
         camera = " ".join(str(r[k]) for k in ("camera_make", "camera_model") if r[k])
         rows.append(
             (
-                f"`{r['id']}`",
+                code(r["id"]),
                 md_text(r["scene"]),
                 md_text(r["split"]),
                 md_text(r["kind"]),
@@ -587,7 +587,7 @@ def _session_rows(info: ReleaseInfo) -> list[tuple]:
 def _warning_rows(info: ReleaseInfo) -> list[tuple]:
     """One row per warning journalled at capture: session, code, message."""
     return [
-        (f"`{r['id']}`", f"`{w.get('code', '')}`", md_text(w.get("message", "")))
+        (code(r["id"]), code(w.get("code", "")), md_text(w.get("message", "")))
         for r in (_clean(x) for x in info.sessions)
         for w in r["warnings"] or []
     ]
@@ -596,7 +596,7 @@ def _warning_rows(info: ReleaseInfo) -> list[tuple]:
 def _unused_text(unused: Sequence[Mapping[str, Any]]) -> str:
     return (
         "; ".join(
-            f"`{u.get('file', '')}` (`{u.get('reason', '')}`"
+            f"{code(u.get('file', ''))} ({code(u.get('reason', ''))}"
             + (f": {md_text(u['detail'])}" if u.get("detail") else "")
             + ")"
             for u in unused
@@ -615,8 +615,8 @@ def _drop_rows(info: ReleaseInfo) -> list[tuple]:
             continue
         rows.append(
             (
-                f"`{r['id']}`",
-                ", ".join(f"{n} `{k}`" for k, n in sorted(dropped.items())) or "none",
+                code(r["id"]),
+                ", ".join(f"{n} {code(k)}" for k, n in sorted(dropped.items())) or "none",
                 r["rejected"] or 0,
                 _unused_text(unused),
             )
@@ -626,8 +626,8 @@ def _drop_rows(info: ReleaseInfo) -> list[tuple]:
 
 def _file_rows(info: ReleaseInfo) -> list[tuple]:
     """One row per file the card lists: path, split, size, sha256."""
-    rows = [(f"`{f.path}`", f.split or "–", _bytes(f.size), f"`{f.sha256}`") for f in info.files]
-    rows += [(f"`{f.path}`", "–", _bytes(f.size), f"`{f.sha256}`") for f in info.extra_files]
+    rows = [(code(f.path), f.split or "–", _bytes(f.size), code(f.sha256)) for f in info.files]
+    rows += [(code(f.path), "–", _bytes(f.size), code(f.sha256)) for f in info.extra_files]
     return rows
 
 

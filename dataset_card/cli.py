@@ -6,7 +6,7 @@ import functools
 import logging
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from curate.errors import BadInput, CurateError
 from dataset_card.errors import BadRelease, DamagedRelease, DatasetError
 from sublux_common.cliutil import handle_errors
 from sublux_common.progress import OnProgress
+
+if TYPE_CHECKING:
+    from dataset_card.manifest import Manifest
 
 app = typer.Typer(
     help="Package curated sessions into versioned, verifiable releases.",
@@ -269,8 +272,7 @@ def publish(
             say=_say,
         )
     out.print(f"[green]published[/] {name} {version} at {path}")
-    _info(path)
-    _notes(path)
+    _summary(path)
     if push_to:
         plan = push(path, push_to, dry_run=dry_run)
         verb = "would send" if dry_run else "sent"
@@ -298,11 +300,19 @@ def verify(release: Annotated[Path, typer.Argument(help="A release folder.")]) -
     out.print(f"[green]ok[/] {release}: checksums, chunks, schema, splits and metadata")
 
 
-def _info(release: Path) -> None:
+def _summary(release: Path) -> None:
+    """What ``dataset info`` prints (and ``dataset publish`` after the release): the splits'
+    table, then the notes, from one read of ``manifest.json``."""
     from dataset_card.manifest import MANIFEST, Manifest
     from dataset_card.publish import read_manifest
 
     m = Manifest.from_json(read_manifest(release), where=str(release / MANIFEST))
+    _info(m)
+    _notes(m)
+
+
+def _info(m: Manifest) -> None:
+    """The splits of a release, as a table."""
     t = Table(title=f"{m.name} {m.version} (created {m.created}, codec {m.codec})")
     for col in ("split", "sessions", "scenes", "pairs / frames", "short", "long", "MB", "files"):
         t.add_column(col)
@@ -320,12 +330,9 @@ def _info(release: Path) -> None:
     out.print(t)
 
 
-def _notes(release: Path) -> None:
+def _notes(m: Manifest) -> None:
     """What changes the data's meaning, in a line each (the card has the details)."""
-    from dataset_card.manifest import MANIFEST, Manifest
-    from dataset_card.publish import read_manifest
-
-    sessions = Manifest.from_json(read_manifest(release), where=str(release / MANIFEST)).sessions
+    sessions = m.sessions
     sim = [sid for sid, s in sessions.items() if s.simulated]
     if sim:
         out.print(
@@ -342,8 +349,7 @@ def _notes(release: Path) -> None:
 @handle
 def info(release: Annotated[Path, typer.Argument(help="A release folder.")]) -> None:
     """A summary of a release."""
-    _info(release)
-    _notes(release)
+    _summary(release)
 
 
 @app.command()

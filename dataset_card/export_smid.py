@@ -41,6 +41,7 @@ import numpy as np
 from dataset_card.errors import BadRelease, DatasetError
 from dataset_card.reader import half_size, network_input, open_release, usable_ratio
 from dataset_card.splits import DYNAMIC
+from dataset_card.templating import count
 from sublux_common.fsio import atomic_write, atomic_write_bytes
 from sublux_common.progress import OnProgress
 
@@ -94,13 +95,13 @@ class ExportSummary:
         for name, items in self.written.items():
             n = len(items)
             if name.endswith("patches"):
-                out.append(f"{name}: {n} dark/bright pair{'' if n == 1 else 's'}")
+                out.append(f"{name}: {count(n, 'dark/bright pair')}")
             else:
-                out.append(f"{name}: {n} sequence{'' if n == 1 else 's'}")
+                out.append(f"{name}: {count(n, 'sequence')}")
         if self.patches:
             out.append(
-                f"patches written: {self.patches} dark/bright pairs, cut from {self.frames} "
-                f"short frame{'' if self.frames == 1 else 's'}"
+                f"patches written: {self.patches} dark/bright pairs, cut from "
+                f"{count(self.frames, 'short frame')}"
             )
         else:
             out.append(f"frames written: {self.frames}")

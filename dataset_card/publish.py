@@ -276,20 +276,23 @@ def read_manifest(folder: str | os.PathLike) -> dict:
     return load_manifest_json(path)
 
 
-def _membership(manifest: dict) -> dict[str, str]:
-    return {sid: split for split, s in manifest["splits"].items() for sid in s["sessions"]}
+def _read_typed(folder: str | os.PathLike) -> Manifest:
+    """:func:`read_manifest` as a :class:`~dataset_card.manifest.Manifest` (a value of the
+    wrong type: :class:`~dataset_card.errors.DamagedRelease`)."""
+    return Manifest.from_json(read_manifest(folder), where=str(Path(folder) / MANIFEST))
 
 
-def _scene_splits(manifest: dict) -> dict[str, str]:
-    return {sc: split for split, s in manifest["splits"].items() for sc in s["scenes"]}
+def _membership(manifest: Manifest) -> dict[str, str]:
+    return {sid: split for split, s in manifest.splits.items() for sid in s.sessions}
 
 
-def _changes(old: dict, new: dict) -> dict[str, list]:
+def _scene_splits(manifest: Manifest) -> dict[str, str]:
+    return {sc: split for split, s in manifest.splits.items() for sc in s.scenes}
+
+
+def _changes(old: Manifest, new: Manifest) -> dict[str, list]:
     a, b = _membership(old), _membership(new)
-    scene = {
-        **{k: v["scene"] for k, v in old.get("sessions", {}).items()},
-        **{k: v["scene"] for k, v in new.get("sessions", {}).items()},
-    }
+    scene = {k: v.scene for m in (old, new) for k, v in m.sessions.items()}
 
     def label(sid: str) -> str:
         return f"{sid} (scene {scene[sid]})" if sid in scene else sid
@@ -301,29 +304,29 @@ def _changes(old: dict, new: dict) -> dict[str, list]:
     }
 
 
-def _check_semver(old: dict, version: str, changes: dict[str, list]) -> str:
-    o, n = _semver(old["version"]), _semver(version)
+def _check_semver(old: Manifest, version: str, changes: dict[str, list]) -> str:
+    o, n = _semver(old.version), _semver(version)
     if n <= o:
-        raise BadRelease(f"expected a version above the previous {old['version']}, found {version}")
+        raise BadRelease(f"expected a version above the previous {old.version}, found {version}")
     if (changes["removed"] or changes["moved"]) and n[0] == o[0]:
         raise BadRelease(
             f"split membership changed ({len(changes['removed'])} removed, "
             f"{len(changes['moved'])} moved sessions): expected a MAJOR bump from "
-            f"{old['version']} (e.g. {o[0] + 1}.0.0), found {version}"
+            f"{old.version} (e.g. {o[0] + 1}.0.0), found {version}"
         )
     if changes["added"] and n[:2] == o[:2]:
         raise BadRelease(
             f"{len(changes['added'])} sessions added: expected at least a MINOR bump from "
-            f"{old['version']} (e.g. {o[0]}.{o[1] + 1}.0), found {version}"
+            f"{old.version} (e.g. {o[0]}.{o[1] + 1}.0), found {version}"
         )
     return "major" if n[0] > o[0] else "minor" if n[1] > o[1] else "patch"
 
 
-def _changelog(old: dict, meta: ReleaseMeta, changes: dict[str, list], bump: str) -> str:
+def _changelog(old: Manifest, meta: ReleaseMeta, changes: dict[str, list], bump: str) -> str:
     lines = [
         f"# Changelog of {meta.name}",
         "",
-        f"## {meta.version} ({bump}, from {old['version']})",
+        f"## {meta.version} ({bump}, from {old.version})",
         "",
     ]
     for title, key, fmt in (
@@ -399,7 +402,7 @@ def check_release(
     root = Path(root)
     tell = progress or (lambda step, done, total: None)
     problems: list[str] = []
-    manifest = Manifest.from_json(read_manifest(root), where=str(root / MANIFEST))
+    manifest = _read_typed(root)
     sums = root / SUMS
     digests: dict[str, str] = {}  # each file hashed once, for the Croissant check too
     if sums.exists():
@@ -481,7 +484,7 @@ class _PublishPlan:
     out: Path
     meta: ReleaseMeta
     codec: str
-    old: dict | None  # the previous release's manifest, with ``previous``
+    old: Manifest | None  # the previous release's manifest, with ``previous``
     plans: list[SessionPlan]  # one per session, with its split
     created: str
 
@@ -511,7 +514,7 @@ def _plan(
             f"found url={meta.url!r}, creators={list(meta.creators)!r}"
         )
     codec = canonical_codec(codec)
-    old = read_manifest(previous) if previous else None
+    old = _read_typed(previous) if previous else None
     plans = plan_sessions(
         sessions,
         seed=seed,
@@ -655,7 +658,7 @@ def _write_changelog(plan: _PublishPlan, manifest: Manifest, tmp: Path) -> None:
     membership and write ``CHANGELOG.md``."""
     if plan.old is None:
         return
-    changes = _changes(plan.old, manifest.to_json())
+    changes = _changes(plan.old, manifest)
     bump = _check_semver(plan.old, plan.meta.version, changes)
     with atomic_write(tmp / "CHANGELOG.md", "w") as fh:
         fh.write(_changelog(plan.old, plan.meta, changes, bump))

@@ -24,6 +24,22 @@ def _record(step: int, total: int | None, *, val: float | None = None) -> TrainP
     )
 
 
+def table_report(*, passed: bool, ground_truth: str, means: int) -> dict:
+    """A tiny ``report.json`` as ``dataset validate`` writes it, for :func:`_table`: the gate
+    ``passed`` (and the loss fell) or not, with ``ground_truth`` (``pair`` or ``mean``) from
+    ``means`` sessions."""
+    return {
+        "config": {"model": "sid", "tiny": True, "margin_db": 5.0, "eval_frames": 3},
+        "train": {"steps": 1, "seconds": 1.0},
+        "device": "cpu",
+        "gate": {"passed": passed, "margin_db": 6.0, "loss_fell": passed},
+        "ground_truth": ground_truth,
+        "ground_truth_means": means,
+        "val": {"naive_psnr": 1.0, "naive_ssim": 0.1, "psnr": 2.0, "ssim": 0.2},
+        "test": {"naive_psnr": 1.0, "naive_ssim": 0.1, "psnr": 2.0, "ssim": 0.2},
+    }
+
+
 def test_progress_in_a_log_is_whole_lines_not_a_cut_bar():
     buf = io.StringIO()
     console = Console(file=buf, width=80)  # a log file: not a terminal, 80 columns
@@ -47,16 +63,6 @@ def test_progress_in_a_log_is_whole_lines_not_a_cut_bar():
 def test_the_gate_says_whether_the_loss_fell_in_words():
     assert loss_text(True) == "the training loss fell"
     assert loss_text(False) == "the training loss did not fall"
-    report = {
-        "config": {"model": "sid", "tiny": True, "margin_db": 5.0, "eval_frames": 3},
-        "train": {"steps": 1, "seconds": 1.0},
-        "device": "cpu",
-        "gate": {"passed": False, "margin_db": 6.0, "loss_fell": False},
-        "ground_truth": "pair",
-        "ground_truth_means": 0,
-        "val": {"naive_psnr": 1.0, "naive_ssim": 0.1, "psnr": 2.0, "ssim": 0.2},
-        "test": {"naive_psnr": 1.0, "naive_ssim": 0.1, "psnr": 2.0, "ssim": 0.2},
-    }
-    table = _table(report)
+    table = _table(table_report(passed=False, ground_truth="pair", means=0))
     assert "needed 5.0 dB; the training loss did not fall)." in table
     assert "True" not in table and "False" not in table

@@ -17,6 +17,7 @@ from baseline.cli import app
 from baseline.data import SIDPairs, SMIDPairs
 from dataset_card.publish import publish
 from tests._release import META, curated_scene, multi_reference_scene
+from tests.baseline.test_cli_text import table_report
 
 runner = CliRunner()
 SIZE = (128, 192)
@@ -166,16 +167,7 @@ def test_the_mean_ground_truth_is_offered_and_checked(tmp_path):
         Config(gt="median")
     with pytest.raises(ValueError, match="--gt pair or mean"):
         SIDPairs(release, "train", crop=16, gt="median")
-    report = {
-        "config": {"model": "sid", "tiny": True, "margin_db": 5.0, "eval_frames": 3},
-        "train": {"steps": 1, "seconds": 1.0},
-        "device": "cpu",
-        "gate": {"passed": True, "margin_db": 6.0, "loss_fell": True},
-        "ground_truth": "mean",
-        "ground_truth_means": 1,
-        "val": {"naive_psnr": 1.0, "naive_ssim": 0.1, "psnr": 2.0, "ssim": 0.2},
-        "test": {"naive_psnr": 1.0, "naive_ssim": 0.1, "psnr": 2.0, "ssim": 0.2},
-    }
+    report = table_report(passed=True, ground_truth="mean", means=1)
     assert "Ground truth: `mean`" in _table(report) and "gt_mean_srgb" in _table(report)
 
 

@@ -460,6 +460,20 @@ def test_user_text_is_escaped_in_table_cells_only_and_never_as_html(tmp_path):
     assert "Say {{ 1 + 1 }}." in text and "Say 2." not in text
 
 
+def test_inline_code_cells_use_the_code_filter(tmp_path):
+    """The card's `code` cells (session ids, warning codes, unused files, paths, digests) go
+    through :func:`dataset_card.templating.code`: plain values print between single backticks
+    as before, a value holding a backtick gets a longer fence instead of breaking the cell."""
+    root = tmp_path / "r"
+    root.mkdir()
+    info = make_release(root)
+    info.sessions[0]["warnings"] = [{"code": "odd`code", "message": "m"}]
+    text = str(build_card(info))
+    assert "| `s0000` | `` odd`code `` | m |" in text
+    f = info.files[0]
+    assert f"| `{f.path}` | {f.split} | {f.size} B | `{f.sha256}` |\n" in text
+
+
 def test_render_card_is_the_text_build_card_parses(release):
     _, info = release
     assert render_card(info) == str(build_card(info))

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from dataset_card.cli import app
 from dataset_card.croissant import validate_croissant
-from dataset_card.errors import BadRelease, DatasetError
+from dataset_card.errors import BadRelease, DamagedRelease, DatasetError
 from dataset_card.publish import ReleaseMeta, check_release, publish, read_manifest
 from tests._release import META, curated_scene, dynamic_session
 from tests.curate._sessions import static_session
@@ -155,6 +155,23 @@ def test_planted_leak_is_caught(sessions, tmp_path):
     with pytest.raises(DatasetError, match=r"frame .* is in train"):
         publish([*sessions[:5], leak], tmp_path / "z", META, split_lists=lists)
     assert not (tmp_path / "z").exists()
+
+
+def test_a_damaged_previous_manifest_is_refused_before_anything_is_built(
+    sessions, release, tmp_path
+):
+    """``--previous`` is read as a typed manifest up front: a value of the wrong type is a
+    :class:`DamagedRelease` naming it, before a frame is packaged (it was a TypeError from the
+    version check once the data was built)."""
+    prev = tmp_path / "prev"
+    prev.mkdir()
+    m = read_manifest(release)
+    (prev / "manifest.json").write_text(json.dumps({**m, "version": 3}))
+    meta = ReleaseMeta(**{**META.__dict__, "version": "2.0.0"})
+    with pytest.raises(DamagedRelease, match=r"version to be str, found int 3"):
+        publish(sessions, tmp_path / "v2", meta, previous=prev)
+    assert not (tmp_path / "v2").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".v2")]
 
 
 def test_previous_release_semver_and_changelog(sessions, release, tmp_path):

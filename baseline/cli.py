@@ -19,7 +19,7 @@ import typer
 from rich.table import Table
 
 from baseline.errors import BadRequest, BaselineError
-from dataset_card.cli import BAD_REQUESTS, FAILURES, damaged_release_fails, err, out
+from dataset_card.cli import BAD_REQUESTS, FAILURES, err, out
 from sublux_common.cliutil import handle_errors
 
 app = typer.Typer(
@@ -49,7 +49,6 @@ def _group() -> None:
 
 @app.command()
 @handle
-@damaged_release_fails
 def validate(
     release: Annotated[Path, typer.Argument(help="A published release.")],
     model: Annotated[str, typer.Option(help="sid (U-Net) or smid (siamese ResUNet).")] = "sid",

@@ -36,31 +36,15 @@ err = Console(stderr=True)
 #: and OSError (one line naming the path) 1; a builtin exception is a bug and keeps its
 #: traceback (sublux_common/cliutil.py).
 BAD_REQUESTS = (BadRelease, BadInput, BadRequest)
-FAILURES = (DatasetError, CurateError, CaptureError)
+FAILURES = (DamagedRelease, DatasetError, CurateError, CaptureError)
 _handle = handle_errors(bad=BAD_REQUESTS, fail=FAILURES, console=err, os_errors=True)
-
-
-def damaged_release_fails(fn):
-    """A damaged release (:class:`~dataset_card.errors.DamagedRelease`: a manifest that is not
-    JSON or holds a wrong value) is a failure, exit 1, not a bad request: it is a
-    :class:`BadRelease` for library callers, so a command re-raises it as a
-    :class:`DatasetError` before :data:`BAD_REQUESTS` would catch it.  Put it inside the
-    command's ``handle``."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except DamagedRelease as exc:
-            raise DatasetError(str(exc)) from None
-
-    return wrapper
 
 
 def handle(fn):
     """The dataset commands' error handling (:data:`BAD_REQUESTS` exit 2, :data:`FAILURES`
-    and a damaged release exit 1, an OSError exits 1 with one line)."""
-    return _handle(damaged_release_fails(fn))
+    exit 1: a damaged release is a failure although it is a :class:`BadRelease` for library
+    callers; an OSError exits 1 with one line)."""
+    return _handle(fn)
 
 
 def _stoppable(fn):

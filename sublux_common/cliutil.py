@@ -18,7 +18,7 @@ from rich.markup import escape
 
 from sublux_common.oserrors import os_error_message
 
-__all__ = ["handle_errors"]
+__all__ = ["exit_code", "handle_errors"]
 
 
 def _no_builtins(name: str, classes: tuple[type[BaseException], ...]) -> None:
@@ -29,6 +29,22 @@ def _no_builtins(name: str, classes: tuple[type[BaseException], ...]) -> None:
                 f"{cls.__name__}: a builtin exception is a bug and must keep its traceback "
                 "(map OSError with os_errors=True)"
             )
+
+
+def exit_code(
+    exc: BaseException,
+    *,
+    bad: tuple[type[BaseException], ...],
+    fail: tuple[type[BaseException], ...],
+) -> int:
+    """2 (a bad request) or 1 (a failure) for ``exc``: the first class of ``bad`` or ``fail``
+    in its method resolution order decides, so the most specific listed class wins."""
+    for cls in type(exc).__mro__:
+        if cls in fail:
+            return 1
+        if cls in bad:
+            return 2
+    raise TypeError(f"{type(exc).__name__} is in neither bad= nor fail=")
 
 
 def handle_errors(
@@ -45,7 +61,11 @@ def handle_errors(
     ----------
     bad, fail : tuple of exception classes
         sublux's own exception classes (a package base such as ``CaptureError`` or one of
-        its subclasses).  ``bad`` is checked first.  A builtin class (``ValueError``,
+        its subclasses).  The most specific listed class wins: the first of ``bad`` and
+        ``fail`` in the exception's method resolution order, so a ``fail`` subclass of a
+        ``bad`` class (a damaged release among bad releases) exits 1, and a class that is
+        both a bad request and a stage's error (``SessionExists(SessionError, BadRequest)``)
+        exits 2 when its bad-request base comes first.  A builtin class (``ValueError``,
         ``OSError`` ...) is refused with :class:`TypeError`: catching one would report a bug
         as the user's mistake.
     console : rich.console.Console
@@ -65,16 +85,13 @@ def handle_errors(
         def wrapper(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
-            except bad as exc:
+            except (*bad, *fail) as exc:
+                code = exit_code(exc, bad=bad, fail=fail)
+                label = "error:" if code == 2 else "failed:"
                 console.print(
-                    f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+                    f"[bold red]{label}[/] {escape(str(exc))}", highlight=False, soft_wrap=True
                 )
-                raise typer.Exit(2) from None
-            except fail as exc:
-                console.print(
-                    f"[bold red]failed:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-                )
-                raise typer.Exit(1) from None
+                raise typer.Exit(code) from None
             except OSError as exc:
                 if not os_errors:
                     raise

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -177,3 +178,39 @@ def test_the_shared_layers_examples_hold(module):
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0, result
+
+
+def test_the_most_specific_listed_class_decides_the_exit_code():
+    """A failure subclass of a bad-request class (a damaged release is a BadRelease) exits 1;
+    a class whose bad-request base comes first in its MRO exits 2."""
+    from sublux_common.cliutil import exit_code
+
+    class Bad(CaptureError):
+        pass
+
+    class Damaged(Bad):
+        pass
+
+    class Stage(CaptureError):
+        pass
+
+    class Both(Bad, Stage):
+        pass
+
+    bad, fail = (Bad,), (Damaged, Stage)
+    assert exit_code(Bad("x"), bad=bad, fail=fail) == 2
+    assert exit_code(Damaged("x"), bad=bad, fail=fail) == 1
+    assert exit_code(Stage("x"), bad=bad, fail=fail) == 1
+    assert exit_code(Both("x"), bad=bad, fail=fail) == 2  # Both, Bad, Stage, ...
+
+    app = typer.Typer()
+
+    @app.command()
+    @handle_errors(bad=bad, fail=fail, console=Console(stderr=True))
+    def main(kind: str) -> None:
+        raise {"bad": Bad, "damaged": Damaged}[kind](f"{kind} input")
+
+    bad_run = runner.invoke(app, ["bad"])
+    damaged_run = runner.invoke(app, ["damaged"])
+    assert bad_run.exit_code == 2 and "error: bad input" in bad_run.output
+    assert damaged_run.exit_code == 1 and "failed: damaged input" in damaged_run.output

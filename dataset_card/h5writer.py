@@ -50,7 +50,7 @@ from dataset_card.schema import (
     srgb_chunks,
 )
 from sublux_common.fsio import PART_SUFFIX, fsync_dir
-from sublux_common.names import name_problem
+from sublux_common.names import NAME_RULE, name_problem
 
 __all__ = ["SessionWriter", "SplitWriter"]
 
@@ -590,8 +590,11 @@ class SplitWriter:
             checked for completeness here.
         """
         self._check_open()
-        if name_problem(session_id) is not None:  # the rule capture applies to scenes too
-            raise BadRelease(f"expected a session id without '/', found {session_id!r}")
+        problem = name_problem(session_id)  # the rule capture applies to scenes too
+        if problem is not None:
+            raise BadRelease(
+                f"expected a session id without '/' ({NAME_RULE}), found {session_id!r} ({problem})"
+            )
         if session_id in self._ids:
             raise BadRelease(
                 f"expected each session once per split, found {session_id!r} added twice"
@@ -657,8 +660,11 @@ class SplitWriter:
     def _session_attrs(
         self, session_id: str, scene: str, attrs: Mapping[str, Any], short: tuple
     ) -> dict[str, Any]:
-        if name_problem(scene) is not None:
-            raise BadRelease(f"{session_id}: expected a scene name, found {scene!r}")
+        problem = name_problem(scene)
+        if problem is not None:
+            raise BadRelease(
+                f"{session_id}: expected a scene name ({NAME_RULE}), found {scene!r} ({problem})"
+            )
         missing = [k for k in SESSION_ATTRS if k not in attrs]
         if missing:
             raise BadRelease(

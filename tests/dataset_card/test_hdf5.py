@@ -245,6 +245,10 @@ def test_frames_shapes_tables_and_attrs_are_checked(tmp_path):
             w.add_session("s", scene="x", attrs=bad, short_shape=(2, H, W))
         with pytest.raises(BadRelease, match="crop"):
             w.add_session("s", scene="x", attrs=session_attrs(), short_shape=(2, H, W + 2))
+        with pytest.raises(BadRelease, match=r"found 'a/b' \(it holds '/'\)"):
+            w.add_session("a/b", scene="x", attrs=session_attrs(), short_shape=(2, H, W))
+        with pytest.raises(BadRelease, match=r"expected a scene name \(a non-empty.*it is empty"):
+            w.add_session("s", scene="", attrs=session_attrs(), short_shape=(2, H, W))
         with pytest.raises(BadRelease, match="None"):
             w.add_session(
                 "s", scene="x", attrs={**session_attrs(), "lux": None}, short_shape=(2, H, W)

@@ -29,11 +29,13 @@ speed
     floor loop and the seed method as processes, medians of wall and of CPU time, the floor on
     as many threads as the command and on one, the start-up split and the 1-minute load.
 
-Timings of the simulated rig.  The simulated camera renders a frame in about 1 s at 20 MP
-(0.1 s at 1224 x 1832), far slower than the 16 fps the dark pass is planned for, so the GRBL
-simulator runs slowed down (``time_scale``) to a frame rate the camera sustains, and the
-motion the camera sees reports the *planned* speed, so each dark frame carries the motion
-blur of the real rig (the scene moves ``step / 4`` degrees per frame, blurred over 1/30 s).
+The simulated rig runs on simulated time (:class:`capture.sim.clock.SimClock`): the camera
+renders a frame in about 1 s at 20 MP (0.1 s at 1224 x 1832), far slower than the 16 fps the
+dark pass is planned for, but the clock stands still while it renders, so the camera shoots at
+the planned rate, the real GRBL driver paces the simulated table to it, and each dark frame
+lies where the plan puts it (``step / 4`` degrees apart) with the motion blur of the real rig
+over 1/30 s.  (Wall-clock time with a slowed table made the driver's pacer slow the table
+twice over: the frames bunched at the start of the path.)
 
 Import this file by path (``scripts/`` is not a package); ``scripts/bench.py curate`` does.
 """
@@ -65,6 +67,7 @@ from capture import plan as planmod  # noqa: E402
 from capture.protocols import Exposure  # noqa: E402
 from capture.session import PASSES, open_session  # noqa: E402
 from capture.sim.camera import SimCamera  # noqa: E402
+from capture.sim.clock import SimClock  # noqa: E402
 from capture.sim.rig import SimRig, SimSettings, static_plan  # noqa: E402
 
 log = logging.getLogger("bench_curate")
@@ -196,17 +199,6 @@ def _lux_for(size: tuple[int, int], seed: int, electrons: float) -> float:
     return electrons / float(cam.render_electrons().mean())
 
 
-def _frame_seconds(size: tuple[int, int], seed: int) -> float:
-    """Wall-clock seconds the simulated camera takes per frame (render + DNG), measured."""
-    cam = SimCamera(size=size, seed=seed, fps=1e9, max_wait=0.0)
-    cam.apply(Exposure(iso=ISO, shutter=DARK_SHUTTER, aperture=APERTURE))
-    t0 = time.perf_counter()
-    shot = next(iter(cam.shoot(1)))
-    spent = time.perf_counter() - t0
-    # Writing, hashing and fsyncing the file: allow for its size at 150 MB/s.
-    return spent + len(shot.data) / 150e6
-
-
 @dataclass
 class SimSession:
     """A simulated session on disk and what was done to it."""
@@ -268,15 +260,14 @@ def make_sweep(
         settle_s=0.0,
         port="sim",
     )
-    wall_fps = min(RIG_FPS, 1.0 / (1.5 * _frame_seconds(size, seed)))
     t0 = time.perf_counter()
-    # the table runs slower than planned so that the renderer keeps up; the camera sees the
-    # planned speed, so the blur over a 1/30 s exposure is the real one
+    # simulated time: the camera shoots at the planned rate and the table turns at the planned
+    # speed whatever the renderer's speed, so frame angles and blur are the plan's
     with SimRig(
         SimSettings(size=size, seed=seed, lux=lux),
-        fps=wall_fps,
+        fps=RIG_FPS,
+        clock=SimClock(),
         turntable=True,
-        time_scale=wall_fps / RIG_FPS,
         move_timeout=3600.0,
         lux_at=_planted(plant, lux, frames=n_dark, references=steps),
     ) as rig:

@@ -153,3 +153,22 @@ def test_timed_counts_the_childs_cpu_not_its_sleep():
 def test_timed_raises_with_the_childs_error():
     with pytest.raises(RuntimeError, match="boom"):
         bench_command.timed([sys.executable, "-c", "raise SystemExit('boom')"])
+
+
+def test_make_sweep_keeps_the_plan_whatever_the_renderers_speed(tmp_path):
+    # The rig runs on simulated time: the camera shoots at the planned 16 fps however slowly
+    # frames render here, and the driver paces the table to it, so the dark frames lie step/4
+    # apart along the whole path and the session journals no "plan not kept" warning.
+    s = bench.make_sweep(tmp_path / "s", size=SIZE, seed=1, electrons=0.4, steps=3)
+    session = bench.open_session(s.path)
+    assert [w.code for w in session.warnings] == []
+    angles = [r.angle for r in session.frames("dark")]
+    assert len(angles) == 8
+    assert angles[0] == pytest.approx(0.0, abs=0.02)
+    assert angles[-1] == pytest.approx(4.0, abs=0.1)  # the path's end, not short of it
+    assert np.diff(angles) == pytest.approx(np.full(7, 4.0 / 7), abs=0.1)
+    assert [r.angle for r in session.frames("bright")] == pytest.approx([0.0, 2.0, 4.0], abs=0.02)
+    # frame times are the simulated clock's: exactly the planned rate, not the machine's
+    starts = [r.t_start for r in session.frames("dark")]
+    assert np.diff(starts) == pytest.approx(np.full(7, 1 / bench.RIG_FPS), abs=1e-6)
+    assert len(s.broken) == 2

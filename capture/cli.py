@@ -47,7 +47,7 @@ from capture.session import (
     check_scene_and_lux,
     finish_interrupted_creation,
 )
-from sublux_common.cliutil import handle_errors
+from sublux_common.cliutil import handle_errors, run_app
 
 app = typer.Typer(
     help="Tethered low-light RAW capture: bursts, references and turntable sweeps.",
@@ -721,8 +721,7 @@ def tt_move(
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    run_app(app)
 
 
 __all__ = ["app", "main"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +14,7 @@ from capture.errors import BadRequest, CaptureError
 from curate.errors import BadInput, CurateError
 from curate.motion import DEFAULT_THRESHOLD as DEFAULT_MOTION_THRESHOLD
 from curate.result import read_alignment, summarize
-from sublux_common.cliutil import handle_errors
+from sublux_common.cliutil import handle_errors, run_app
 
 app = typer.Typer(
     help="Curate captured sessions into aligned dark/bright pairs.",
@@ -289,5 +288,4 @@ def review(
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    run_app(app)

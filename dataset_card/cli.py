@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,7 +15,7 @@ from rich.table import Table
 from capture.errors import BadRequest, CaptureError
 from curate.errors import BadInput, CurateError
 from dataset_card.errors import BadRelease, DamagedRelease, DatasetError
-from sublux_common.cliutil import handle_errors
+from sublux_common.cliutil import handle_errors, run_app
 from sublux_common.progress import OnProgress
 
 if TYPE_CHECKING:
@@ -363,5 +362,4 @@ def export(
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    run_app(app)

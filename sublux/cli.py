@@ -10,17 +10,13 @@ and so cannot be registered by it.  Stages are imported only when their command 
 from __future__ import annotations
 
 import importlib.util
-import logging
 from typing import Annotated
 
 import typer
 
+from sublux_common.cliutil import run_app
+
 __all__ = ["capture", "curate", "dataset", "dataset_app", "train_available"]
-
-
-def _run(app: typer.Typer, args: list[str] | None, prog_name: str | None) -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app(args=args, prog_name=prog_name)
 
 
 def capture(args: list[str] | None = None, prog_name: str | None = None) -> None:
@@ -28,7 +24,7 @@ def capture(args: list[str] | None = None, prog_name: str | None = None) -> None
     ``prog_name``: the name in its usage lines."""
     from capture.cli import app
 
-    _run(app, args, prog_name)
+    run_app(app, args, prog_name)
 
 
 def curate(args: list[str] | None = None, prog_name: str | None = None) -> None:
@@ -39,7 +35,7 @@ def curate(args: list[str] | None = None, prog_name: str | None = None) -> None:
     set_curate_env()  # before curate.cli imports numpy
     from curate.cli import app
 
-    _run(app, args, prog_name)
+    run_app(app, args, prog_name)
 
 
 def train_available() -> bool:
@@ -96,4 +92,4 @@ def dataset_app() -> typer.Typer:
 def dataset(args: list[str] | None = None, prog_name: str | None = None) -> None:
     """The ``dataset`` command (:func:`dataset_app`); ``args``: sys.argv[1:] unless given,
     ``prog_name``: the name in its usage lines."""
-    _run(dataset_app(), args, prog_name)
+    run_app(dataset_app(), args, prog_name)

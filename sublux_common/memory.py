@@ -1,4 +1,6 @@
-"""Handing freed memory back to the system between units of work (sessions).
+"""The allocator's side of a process that handles 20 MP frames: keeping big blocks for reuse
+while a command runs (:func:`tune_allocator`), handing freed memory back between units of
+work (:func:`release_freed_memory`).
 
 A long process (a curation worker, a publish) handles session after session.  glibc's
 allocator keeps what a session freed (work images, FFT buffers, on several threads' arenas)
@@ -13,9 +15,58 @@ import ctypes
 import ctypes.util
 import functools
 import gc
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 
-__all__ = ["release_freed_memory"]
+__all__ = ["ALLOCATOR_SETTINGS", "release_freed_memory", "tune_allocator"]
+
+#: glibc ``mallopt`` settings for a process that reads, decodes and reduces frames of tens of
+#: megabytes: blocks of any size below 1 GiB come from the heap, and freed memory stays there
+#: for the next frame (trimmed by :func:`release_freed_memory`, or when 1 GiB is free at the
+#: heap's top), which grows 128 MiB at a time.
+ALLOCATOR_SETTINGS = {"mmap_threshold": 1 << 30, "trim_threshold": 1 << 30, "top_pad": 1 << 27}
+_MALLOPT = {"trim_threshold": -1, "top_pad": -2, "mmap_threshold": -3}  # glibc's M_* numbers
+#: environment variables through which a user sets glibc's allocator; any of them, and
+#: :func:`tune_allocator` leaves the allocator as the user set it
+_USER_SETTINGS = (
+    "MALLOC_MMAP_THRESHOLD_",
+    "MALLOC_TRIM_THRESHOLD_",
+    "MALLOC_TOP_PAD_",
+    "MALLOC_MMAP_MAX_",
+)
+_tuned: dict | None = None
+
+
+def tune_allocator(environ: Mapping[str, str] = os.environ) -> dict:
+    """Keep big blocks in glibc's heap for reuse (:data:`ALLOCATOR_SETTINGS`); once per
+    process, at a command's start.  Returns the settings applied (empty where none were).
+
+    glibc serves a block over its mmap threshold (at most 32 MiB however it adapts) with a
+    fresh ``mmap`` and unmaps it when freed.  A 20 MP frame is bigger: its 38 MB of file
+    bytes, LibRaw's 40 MB image and any copy are each mapped anew, and the kernel faults
+    in and zeroes every 4 KiB page of every one.  On the 2-core machine that was a third of
+    the CPU time of reading, hashing and decoding a 34-frame session (1.25 s of system time
+    of 2.8 s); with these settings the same loop spent 0.15 s in the system and finished in
+    0.96 s instead of 1.5 s, its peak resident memory 5 % higher (``scripts/bench curate``).
+
+    A user's own setting wins: with any ``MALLOC_*_`` variable or a ``glibc.malloc`` tunable
+    in ``environ`` nothing is changed.  Elsewhere than glibc (musl, macOS) nothing is changed.
+    """
+    global _tuned
+    if _tuned is not None:
+        return _tuned
+    applied: dict = {}
+    user = any(k in environ for k in _USER_SETTINGS) or "glibc.malloc." in environ.get(
+        "GLIBC_TUNABLES", ""
+    )
+    mallopt = None if user else _libc_function("mallopt")
+    if mallopt is not None:
+        mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+        for name, value in ALLOCATOR_SETTINGS.items():
+            if mallopt(_MALLOPT[name], value) == 1:
+                applied[name] = value
+    _tuned = applied
+    return applied
 
 
 def release_freed_memory() -> bool:
@@ -25,23 +76,27 @@ def release_freed_memory() -> bool:
     returns False.
     """
     gc.collect()
-    trim = _malloc_trim()
+    trim = _libc_function("malloc_trim")
     if trim is None:
         return False
+    trim.argtypes = [ctypes.c_size_t]
     trim(0)
     return True
 
 
 @functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, looked up once per process (finding libc may run
-    ``ldconfig``); None where the C library has none."""
+def _libc() -> ctypes.CDLL | None:
+    """The C library, looked up once per process (finding it may run ``ldconfig``)."""
     name = ctypes.util.find_library("c")
     if not name:
         return None
     try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):  # not glibc
+        return ctypes.CDLL(name)
+    except OSError:
         return None
-    trim.argtypes = [ctypes.c_size_t]
-    return trim
+
+
+def _libc_function(name: str) -> Callable[..., int] | None:
+    """glibc's function ``name``; None where the C library has none (not glibc)."""
+    libc = _libc()
+    return getattr(libc, name, None) if libc is not None else None

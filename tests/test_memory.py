@@ -1,0 +1,100 @@
+"""The allocator settings every command starts with (``sublux_common.memory``): big blocks kept
+in glibc's heap for reuse, unless the user set the allocator; and what frees frames' bytes."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+
+import pytest
+
+from sublux_common import memory
+
+GLIBC = sys.platform.startswith("linux") and memory._libc_function("mallopt") is not None
+
+
+@pytest.fixture
+def fresh(monkeypatch):
+    """tune_allocator as if the process had not called it yet (it acts once per process)."""
+    monkeypatch.setattr(memory, "_tuned", None)
+    calls = []
+    real = memory._libc_function
+
+    def spy(name):
+        fn = real(name)
+        if name != "mallopt" or fn is None:
+            return fn
+
+        def mallopt(param, value):
+            calls.append((param, value))
+            return fn(param, value)
+
+        mallopt.argtypes = None
+        return mallopt
+
+    monkeypatch.setattr(memory, "_libc_function", spy)
+    return calls
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's mallopt")
+def test_tune_allocator_sets_glibcs_thresholds_once(fresh):
+    applied = memory.tune_allocator({})
+    assert applied == memory.ALLOCATOR_SETTINGS
+    assert sorted(fresh) == sorted(
+        (memory._MALLOPT[k], v) for k, v in memory.ALLOCATOR_SETTINGS.items()
+    )
+    assert memory.ALLOCATOR_SETTINGS["mmap_threshold"] > 40_000_000  # a 20 MP frame's image
+    assert memory.tune_allocator({}) is applied and len(fresh) == 3  # once per process
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"MALLOC_MMAP_THRESHOLD_": "65536"},
+        {"MALLOC_TRIM_THRESHOLD_": "0"},
+        {"MALLOC_TOP_PAD_": "0"},
+        {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=65536"},
+    ],
+)
+def test_a_users_allocator_setting_wins(fresh, environ):
+    assert memory.tune_allocator(environ) == {}
+    assert fresh == []
+
+
+def test_other_tunables_do_not_count_as_an_allocator_setting(fresh):
+    applied = memory.tune_allocator({"GLIBC_TUNABLES": "glibc.rtld.optional_static_tls=512"})
+    assert applied == (memory.ALLOCATOR_SETTINGS if GLIBC else {})
+
+
+@pytest.mark.parametrize("command", ["capture", "curate", "dataset_card", "sublux"])
+def test_every_command_starts_with_the_allocator_tuned(command):
+    # python -m STAGE is the stage's command; python -m sublux runs the installed ones
+    argv = ["--help"] if command != "sublux" else ["curate", "--help"]
+    code = (
+        f"import runpy, sys; sys.argv = ['x', *{argv!r}]\n"
+        f"try:\n    runpy.run_module({command!r}, run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "from sublux_common import memory\nprint('TUNED', memory._tuned)"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("MALLOC_")}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    tuned = run.stdout.strip().splitlines()[-1]
+    assert tuned == f"TUNED {memory.ALLOCATOR_SETTINGS if GLIBC else {}}"
+
+
+def test_release_freed_memory_collects_garbage():
+    class Cycle:
+        pass
+
+    a, b = Cycle(), Cycle()
+    a.other, b.other = b, a
+    gc.disable()
+    try:
+        del a, b
+        assert any(type(o) is Cycle for o in gc.get_objects())
+        memory.release_freed_memory()
+        assert not any(type(o) is Cycle for o in gc.get_objects())
+    finally:
+        gc.enable()

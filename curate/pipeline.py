@@ -336,13 +336,15 @@ def _preload() -> None:
     LibRaw release the GIL), it overlaps that work instead of preceding it; a decoding thread
     that needs a kernel first waits for it (Python's import lock, numba's compiler lock).
     """
-    from scipy import ndimage  # noqa: F401
-
-    from curate import _kernels, registration  # noqa: F401
+    from curate import _kernels
 
     # numba's first call sets up its typing and code-generation registries (most of a
-    # kernel's load time); any cached kernel does it for all of them
+    # kernel's load time); the kernel decoding threads wait for first, then the rest
+    _kernels.bin_stats(np.zeros((2, 2), np.uint16), 1, 1)
     _kernels.spline_coefficients(np.zeros((4, 4), np.float64))
+    from scipy import ndimage  # noqa: F401
+
+    from curate import registration  # noqa: F401
 
 
 def _decode_one(f: _Frame, opts: Options) -> None:

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from sublux_common.memory import tune_allocator
+from sublux_common.memory import collect_once_at_exit, tune_allocator
 from sublux_common.oserrors import os_error_message
 
 __all__ = ["exit_code", "handle_errors", "run_app"]
@@ -25,10 +25,12 @@ __all__ = ["exit_code", "handle_errors", "run_app"]
 
 def run_app(app: typer.Typer, args: list[str] | None = None, prog_name: str | None = None) -> None:
     """Run a command's Typer ``app``: warnings logged as one line each, the allocator set for
-    frames of tens of megabytes (:func:`~sublux_common.memory.tune_allocator`); ``args``:
+    frames of tens of megabytes (:func:`~sublux_common.memory.tune_allocator`), one garbage
+    collection at exit (:func:`~sublux_common.memory.collect_once_at_exit`); ``args``:
     ``sys.argv[1:]`` unless given, ``prog_name``: the name in its usage lines."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     tune_allocator()
+    collect_once_at_exit()
     app(args=args, prog_name=prog_name)
 
 

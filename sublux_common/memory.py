@@ -11,6 +11,7 @@ same resident memory and the peak is the largest single session's.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
 import functools
@@ -18,7 +19,7 @@ import gc
 import os
 from collections.abc import Callable, Mapping
 
-__all__ = ["ALLOCATOR_SETTINGS", "release_freed_memory", "tune_allocator"]
+__all__ = ["ALLOCATOR_SETTINGS", "collect_once_at_exit", "release_freed_memory", "tune_allocator"]
 
 #: glibc ``mallopt`` settings for a process that reads, decodes and reduces frames of tens of
 #: megabytes: blocks of any size below 1 GiB come from the heap, and freed memory stays there
@@ -67,6 +68,26 @@ def tune_allocator(environ: Mapping[str, str] = os.environ) -> dict:
                 applied[name] = value
     _tuned = applied
     return applied
+
+
+def _collect_and_freeze() -> None:
+    gc.collect()  # every object unreachable now is finalized, as at any exit
+    gc.freeze()
+
+
+@functools.cache
+def collect_once_at_exit() -> None:
+    """At exit, collect garbage once and then freeze what is left, so that the interpreter's
+    own collections while it tears modules down skip it (once per process).
+
+    A command that loaded numba, llvmlite and scipy holds some hundred thousand objects;
+    Python's shutdown walks them in several collections, which took 0.09 s of a
+    ``curate align``'s 0.6 s of fixed cost (0.02 s with this).  Objects still reachable at
+    exit are then torn down with their modules as before; only cycles among them are not
+    collected, which Python never promised at exit (``__del__`` is not guaranteed for objects
+    alive when the interpreter exits).
+    """
+    atexit.register(_collect_and_freeze)
 
 
 def release_freed_memory() -> bool:

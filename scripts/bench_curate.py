@@ -927,7 +927,7 @@ def bench_speed(
     progress("speed: whole commands (fresh processes)")
     import bench_command
 
-    command = bench_command.whole_commands(path, files, workers=workers, repeats=max(3, repeats))
+    command = bench_command.whole_commands(path, files, workers=workers, repeats=max(5, repeats))
     ours_agg, seed_agg = _aggregate([ours]), _aggregate([seed_scored])
     out = {
         "sensor": f"{size[0]}x{size[1]}",

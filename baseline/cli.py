@@ -232,8 +232,16 @@ def _train_lines(console):
         state["val"] = p.val_psnr
 
     yield progress
-    if state["last"] is not None and state["last"] is not state["said"]:
-        say(state["last"])
+    last, said = state["last"], state["said"]
+    # the trainer reports its last step again after the final evaluation: a new record with
+    # the same numbers is not news
+    if last is not None and (said is None or _shown(last) != _shown(said)):
+        say(last)
+
+
+def _shown(p) -> tuple:
+    """What a progress line says that is news (not the times, which always move on)."""
+    return (p.step, p.total_steps, p.loss, p.val_psnr)
 
 
 def _clock(seconds: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 from rich.console import Console
@@ -38,6 +39,27 @@ def table_report(*, passed: bool, ground_truth: str, means: int) -> dict:
         "val": {"naive_psnr": 1.0, "naive_ssim": 0.1, "psnr": 2.0, "ssim": 0.2},
         "test": {"naive_psnr": 1.0, "naive_ssim": 0.1, "psnr": 2.0, "ssim": 0.2},
     }
+
+
+def test_the_last_step_reported_again_is_not_printed_twice():
+    # the trainer reports its last step once more after the final evaluation (a new record,
+    # the same step, loss and val PSNR, later times): one line, not two
+    buf = io.StringIO()
+    with _train_bar(console=Console(file=buf, width=80)) as progress:
+        for step in range(1, 11):
+            progress(_record(step, 10))
+        again = _record(10, 10)
+        progress(dataclasses.replace(again, seconds=again.seconds + 1.0))
+    lines = buf.getvalue().splitlines()
+    assert [line.split(",")[0] for line in lines].count("training: step 10/10") == 1
+    # a last record with news (a val PSNR the lines have not shown) is printed
+    buf = io.StringIO()
+    with _train_bar(console=Console(file=buf, width=80)) as progress:
+        for step in range(1, 11):
+            progress(_record(step, 10))
+        progress(_record(10, 10, val=31.5))
+    assert buf.getvalue().splitlines()[-1].startswith("training: step 10/10, 310.0 img/s")
+    assert "val 31.50 dB" in buf.getvalue().splitlines()[-1]
 
 
 def test_progress_in_a_log_is_whole_lines_not_a_cut_bar():

@@ -102,6 +102,7 @@ a hidden sibling ``.NAME.creating-PID`` and renamed into place whole.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import datetime as _dt
@@ -918,6 +919,7 @@ class Session:
             )
         self.journal = load_journal(self.path / JOURNAL_FILE)
         self.records = self.journal.records
+        self._frames: dict[str, list[FrameRecord]] | None = None  # by pass, built on first use
         for d in self.journal.damaged:
             log.warning(
                 "%s: skipping damaged %s%s",
@@ -955,9 +957,30 @@ class Session:
 
     # -- what happened -------------------------------------------------------------------
     def frames(self, pass_: str) -> list[FrameRecord]:
-        """Journalled frames of a pass, in index order."""
-        out = [FrameRecord.from_json(r) for r in self.records if r.get("type") == "frame"]
-        return sorted((f for f in out if f.pass_ == pass_), key=lambda f: f.index)
+        """Journalled frames of a pass, in index order (a frame journalled twice, twice, in
+        journal order).
+
+        Built from the journal once per session object and kept up to date as its writer
+        journals frames, so asking after every frame of a long pass costs a copy of the list,
+        not a parse of the whole journal.
+        """
+        if self._frames is None:
+            built: dict[str, list[FrameRecord]] = {}
+            for r in self.records:
+                if r.get("type") == "frame":
+                    f = FrameRecord.from_json(r)
+                    built.setdefault(f.pass_, []).append(f)
+            for frames in built.values():
+                frames.sort(key=lambda f: f.index)  # stable: twins stay in journal order
+            self._frames = built
+        return list(self._frames.get(pass_, ()))
+
+    def _add_record(self, rec: dict) -> None:
+        """Take a record the writer has just journalled (:meth:`SessionWriter._append`)."""
+        self.records.append(rec)
+        if self._frames is not None and rec.get("type") == "frame":
+            f = FrameRecord.from_json(rec)
+            bisect.insort_right(self._frames.setdefault(f.pass_, []), f, key=lambda g: g.index)
 
     def frame_path(self, frame: FrameRecord) -> Path:
         return self.path / frame.path
@@ -1546,7 +1569,7 @@ class SessionWriter:
         except OSError as exc:
             what = rec["type"]
             raise self._storage_error(exc, f"appending a {what} record to the journal") from None
-        self.session.records.append(rec)
+        self.session._add_record(rec)
 
     def warn(self, code: str, message: str, **details: Any) -> WarningRecord:
         """Journal a warning: something that changes what the data means (shown by the run,

@@ -89,6 +89,32 @@ def test_frames_are_journalled_with_checksums(tmp_path):
     assert not list(w.path.glob("dark/*.part")), "no temporary file may be left behind"
 
 
+def test_a_writers_session_knows_its_frames_as_they_are_journalled(tmp_path, monkeypatch):
+    # the writer's own session answers frames() after every frame without parsing the journal
+    # again: one parse per frame journalled, not one per frame per question
+    from capture import session as sessionmod
+
+    parsed = []
+    real = sessionmod.FrameRecord.from_json
+    monkeypatch.setattr(
+        sessionmod.FrameRecord, "from_json", staticmethod(lambda r: parsed.append(1) or real(r))
+    )
+    w = _writer(tmp_path)
+    w.start("burst", ["dark"])
+    s = w.session
+    assert s.frames("dark") == [] and s.remaining("dark") == [0, 1, 2]
+    for i in (1, 0, 2):  # out of order: frames() stays in index order
+        w.write_frame("dark", i, _shot(i), requested=Exposure(), applied=APPLIED, angle=None)
+        assert len(s.frames("dark")) == len(s.frames("dark"))  # asked twice a frame
+    assert [f.index for f in s.frames("dark")] == [0, 1, 2]
+    assert s.remaining("dark") == []
+    assert len(parsed) == 3
+    s.frames("dark").clear()  # a copy: the caller may change it
+    assert [f.index for f in s.frames("dark")] == [0, 1, 2]
+    # a fresh reader of the journal agrees with the writer's session record for record
+    assert open_session(w.path).frames("dark") == s.frames("dark")
+
+
 def test_complete_needs_all_frames_and_success(tmp_path):
     w = _writer(tmp_path)
     w.start("burst", ["dark"])

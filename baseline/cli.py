@@ -10,7 +10,6 @@ torch is imported only when ``validate`` runs.  ``python -m baseline.cli validat
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +19,7 @@ from rich.table import Table
 
 from baseline.errors import BadRequest, BaselineError
 from dataset_card.cli import BAD_REQUESTS, FAILURES, err, out
-from sublux_common.cliutil import handle_errors
+from sublux_common.cliutil import handle_errors, run_app
 
 app = typer.Typer(
     help="Train a known baseline on a release and gate the release on it.",
@@ -222,11 +221,12 @@ def _train_lines(console):
         state["last"] = p
         tenth = max(1, (p.total_steps or 0) // 10)
         new_val = p.val_psnr is not None and p.val_psnr != state["val"]
+        said = state["said"]
         if (
             (p.total_steps and p.step >= state["next"])
             or new_val
             or (p.seconds - state["at"] >= LOG_EVERY_S)
-        ):
+        ) and (said is None or _shown(p) != _shown(said)):
             say(p)
             state["next"] = (p.step // tenth + 1) * tenth
         state["val"] = p.val_psnr
@@ -250,8 +250,7 @@ def _clock(seconds: float) -> str:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    run_app(app)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,9 @@ from curate.errors import BadInput, CurateError
 from curate.pipeline import Options, align_session
 from curate.report import write_report
 from curate.result import read_alignment
-from sublux_common.memory import release_freed_memory
+from sublux_common.memory import release_freed_memory, tune_allocator
 
-__all__ = ["curate_one", "run_many"]
+__all__ = ["curate_in_worker", "curate_one", "run_many"]
 
 
 def curate_one(
@@ -71,6 +71,15 @@ def curate_one(
         release_freed_memory()
 
 
+def curate_in_worker(session: str, **kwargs: Any) -> dict:
+    """:func:`curate_one` in a worker process (the local pool's, a Dask worker's): the worker
+    first sets the allocator as the ``curate`` command does for itself
+    (:func:`~sublux_common.memory.tune_allocator`, once per process; a ``MALLOC_*``
+    variable in the worker's environment leaves it alone)."""
+    tune_allocator()
+    return curate_one(session, **kwargs)
+
+
 def _local(sessions: Sequence[str], workers: int, kwargs: dict) -> Iterator[dict]:
     if workers <= 1 or len(sessions) == 1:
         for s in sessions:
@@ -79,7 +88,7 @@ def _local(sessions: Sequence[str], workers: int, kwargs: dict) -> Iterator[dict
     # spawn: no forked copies of open files or threads (h5py, BLAS pools) in the workers
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = [pool.submit(curate_one, s, **kwargs) for s in sessions]
+        futures = [pool.submit(curate_in_worker, s, **kwargs) for s in sessions]
         for fut in as_completed(futures):
             yield fut.result()
 
@@ -113,7 +122,7 @@ def _dask(sessions: Sequence[str], address: str, kwargs: dict) -> Iterator[dict]
     from distributed import as_completed as dask_completed
 
     with _client(address) as client:
-        futures = [client.submit(curate_one, s, pure=False, **kwargs) for s in sessions]
+        futures = [client.submit(curate_in_worker, s, pure=False, **kwargs) for s in sessions]
         for fut in dask_completed(futures):
             yield fut.result()
 

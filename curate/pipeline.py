@@ -340,7 +340,9 @@ def _preload() -> None:
 
     # numba's first call sets up its typing and code-generation registries (most of a
     # kernel's load time); the kernel decoding threads wait for first, then the rest
-    _kernels.bin_stats(np.zeros((2, 2), np.uint16), 1, 1)
+    lent = np.zeros((2, 2), np.uint16)
+    lent.flags.writeable = False  # as curate.raw.open_raw lends a mosaic: numba's signature
+    _kernels.bin_stats(lent, 1, 1)
     _kernels.spline_coefficients(np.zeros((4, 4), np.float64))
     from scipy import ndimage  # noqa: F401
 

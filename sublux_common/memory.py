@@ -19,7 +19,13 @@ import gc
 import os
 from collections.abc import Callable, Mapping
 
-__all__ = ["ALLOCATOR_SETTINGS", "collect_once_at_exit", "release_freed_memory", "tune_allocator"]
+__all__ = [
+    "ALLOCATOR_SETTINGS",
+    "DEFAULT_ALLOCATOR_ENV",
+    "collect_once_at_exit",
+    "release_freed_memory",
+    "tune_allocator",
+]
 
 #: glibc ``mallopt`` settings for a process that reads, decodes and reduces frames of tens of
 #: megabytes: blocks of any size below 1 GiB come from the heap, and freed memory stays there
@@ -27,14 +33,8 @@ __all__ = ["ALLOCATOR_SETTINGS", "collect_once_at_exit", "release_freed_memory",
 #: heap's top), which grows 128 MiB at a time.
 ALLOCATOR_SETTINGS = {"mmap_threshold": 1 << 30, "trim_threshold": 1 << 30, "top_pad": 1 << 27}
 _MALLOPT = {"trim_threshold": -1, "top_pad": -2, "mmap_threshold": -3}  # glibc's M_* numbers
-#: environment variables through which a user sets glibc's allocator; any of them, and
-#: :func:`tune_allocator` leaves the allocator as the user set it
-_USER_SETTINGS = (
-    "MALLOC_MMAP_THRESHOLD_",
-    "MALLOC_TRIM_THRESHOLD_",
-    "MALLOC_TOP_PAD_",
-    "MALLOC_MMAP_MAX_",
-)
+#: set to 1, the commands leave glibc's allocator as it is
+DEFAULT_ALLOCATOR_ENV = "SUBLUX_DEFAULT_ALLOCATOR"
 _tuned: dict | None = None
 
 
@@ -48,24 +48,31 @@ def tune_allocator(environ: Mapping[str, str] = os.environ) -> dict:
     in and zeroes every 4 KiB page of every one.  On the 2-core machine that was a third of
     the CPU time of reading, hashing and decoding a 34-frame session (1.25 s of system time
     of 2.8 s); with these settings the same loop spent 0.15 s in the system and finished in
-    0.96 s instead of 1.5 s, its peak resident memory 5 % higher (``scripts/bench curate``).
+    0.96 s instead of 1.5 s.  The cost is memory: freed blocks stay in the heap for the next
+    frame, so a command's peak resident memory is somewhat higher (``scripts/bench scale``).
 
-    A user's own setting wins: with any ``MALLOC_*_`` variable or a ``glibc.malloc`` tunable
-    in ``environ`` nothing is changed.  Elsewhere than glibc (musl, macOS) nothing is changed.
+    Left alone: where the user set the allocator (any ``MALLOC_*`` variable or a
+    ``glibc.malloc`` tunable in ``environ``), where :data:`DEFAULT_ALLOCATOR_ENV` is ``1``,
+    elsewhere than glibc (musl, macOS), and on a glibc that refuses a threshold this high
+    (older ones cap it at 32 MiB: the other two settings alone would only switch off its
+    adaptive threshold).
     """
     global _tuned
     if _tuned is not None:
         return _tuned
     applied: dict = {}
-    user = any(k in environ for k in _USER_SETTINGS) or "glibc.malloc." in environ.get(
-        "GLIBC_TUNABLES", ""
+    user = (
+        any(k.startswith("MALLOC_") for k in environ)
+        or "glibc.malloc." in environ.get("GLIBC_TUNABLES", "")
+        or environ.get(DEFAULT_ALLOCATOR_ENV) == "1"
     )
     mallopt = None if user else _libc_function("mallopt")
     if mallopt is not None:
         mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-        for name, value in ALLOCATOR_SETTINGS.items():
-            if mallopt(_MALLOPT[name], value) == 1:
-                applied[name] = value
+        for name, value in ALLOCATOR_SETTINGS.items():  # the mmap threshold first
+            if mallopt(_MALLOPT[name], value) != 1:
+                break
+            applied[name] = value
     _tuned = applied
     return applied
 

@@ -4,6 +4,7 @@ in glibc's heap for reuse, unless the user set the allocator; and what frees fra
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 
@@ -11,41 +12,52 @@ import pytest
 
 from sublux_common import memory
 
-GLIBC = sys.platform.startswith("linux") and memory._libc_function("mallopt") is not None
+GLIBC = (
+    sys.platform.startswith("linux") and memory._libc_function("gnu_get_libc_version") is not None
+)
 
 
 @pytest.fixture
 def fresh(monkeypatch):
-    """tune_allocator as if the process had not called it yet (it acts once per process)."""
+    """tune_allocator as if the process had not called it yet (it acts once per process), with
+    glibc's ``mallopt`` stubbed (this test process keeps its allocator): returns the calls; a
+    call whose parameter is in ``refuse`` returns 0, as glibc does for a value it refuses."""
     monkeypatch.setattr(memory, "_tuned", None)
-    calls = []
-    real = memory._libc_function
 
-    def spy(name):
-        fn = real(name)
-        if name != "mallopt" or fn is None:
-            return fn
+    class Calls(list):
+        refuse: set
 
-        def mallopt(param, value):
-            calls.append((param, value))
-            return fn(param, value)
+    calls = Calls()
+    calls.refuse = set()
+    calls_refuse = calls.refuse
 
-        mallopt.argtypes = None
-        return mallopt
+    def mallopt(param, value):
+        calls.append((param, value))
+        return 0 if param in calls_refuse else 1
 
-    monkeypatch.setattr(memory, "_libc_function", spy)
+    monkeypatch.setattr(
+        memory, "_libc_function", lambda name: mallopt if name == "mallopt" else None
+    )
     return calls
 
 
-@pytest.mark.skipif(not GLIBC, reason="glibc's mallopt")
 def test_tune_allocator_sets_glibcs_thresholds_once(fresh):
     applied = memory.tune_allocator({})
     assert applied == memory.ALLOCATOR_SETTINGS
-    assert sorted(fresh) == sorted(
-        (memory._MALLOPT[k], v) for k, v in memory.ALLOCATOR_SETTINGS.items()
-    )
+    assert fresh == [(memory._MALLOPT[k], v) for k, v in memory.ALLOCATOR_SETTINGS.items()]
+    assert fresh[0][0] == memory._MALLOPT["mmap_threshold"]  # first: the others depend on it
     assert memory.ALLOCATOR_SETTINGS["mmap_threshold"] > 40_000_000  # a 20 MP frame's image
     assert memory.tune_allocator({}) is applied and len(fresh) == 3  # once per process
+
+
+def test_a_glibc_that_refuses_the_threshold_is_left_alone(fresh):
+    # an older glibc caps the mmap threshold at 32 MiB: the trim and top-pad settings alone
+    # would only switch its adaptive threshold off, so none is set
+    fresh.refuse.add(memory._MALLOPT["mmap_threshold"])
+    assert memory.tune_allocator({}) == {}
+    assert fresh == [
+        (memory._MALLOPT["mmap_threshold"], memory.ALLOCATOR_SETTINGS["mmap_threshold"])
+    ]
 
 
 @pytest.mark.parametrize(
@@ -54,7 +66,10 @@ def test_tune_allocator_sets_glibcs_thresholds_once(fresh):
         {"MALLOC_MMAP_THRESHOLD_": "65536"},
         {"MALLOC_TRIM_THRESHOLD_": "0"},
         {"MALLOC_TOP_PAD_": "0"},
+        {"MALLOC_MMAP_MAX_": "0"},
+        {"MALLOC_ARENA_MAX": "2"},
         {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=65536"},
+        {memory.DEFAULT_ALLOCATOR_ENV: "1"},
     ],
 )
 def test_a_users_allocator_setting_wins(fresh, environ):
@@ -62,9 +77,10 @@ def test_a_users_allocator_setting_wins(fresh, environ):
     assert fresh == []
 
 
-def test_other_tunables_do_not_count_as_an_allocator_setting(fresh):
-    applied = memory.tune_allocator({"GLIBC_TUNABLES": "glibc.rtld.optional_static_tls=512"})
-    assert applied == (memory.ALLOCATOR_SETTINGS if GLIBC else {})
+def test_other_settings_do_not_count_as_an_allocator_setting(fresh):
+    environ = {"GLIBC_TUNABLES": "glibc.rtld.optional_static_tls=512", "MALLOCATE": "x"}
+    environ[memory.DEFAULT_ALLOCATOR_ENV] = "0"
+    assert memory.tune_allocator(environ) == memory.ALLOCATOR_SETTINGS
 
 
 @pytest.mark.parametrize("command", ["capture", "curate", "dataset_card", "sublux"])
@@ -77,7 +93,8 @@ def test_every_command_starts_with_the_allocator_tuned(command):
         "except SystemExit:\n    pass\n"
         "from sublux_common import memory\nprint('TUNED', memory._tuned)"
     )
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("MALLOC_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env.pop(memory.DEFAULT_ALLOCATOR_ENV, None)
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
     tuned = run.stdout.strip().splitlines()[-1]
@@ -105,7 +122,9 @@ def test_at_exit_garbage_is_collected_once_and_the_rest_frozen():
         "import atexit, gc, sys\n"
         "from sublux_common import memory\n"
         "atexit.register(lambda: print('FROZEN', gc.get_freeze_count() > 0))  # runs last\n"
+        "n = atexit._ncallbacks()\n"
         "memory.collect_once_at_exit(); memory.collect_once_at_exit()\n"
+        "print('HANDLERS', atexit._ncallbacks() - n)\n"
         "class Cycle:\n"
         "    def __del__(self):\n"
         "        print('FINALIZED')\n"
@@ -116,4 +135,4 @@ def test_at_exit_garbage_is_collected_once_and_the_rest_frozen():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     # the cycle's finalizer ran at exit (collected, not frozen), once; then the rest froze
-    assert run.stdout.split() == ["BEFORE", "0", "FINALIZED", "FROZEN", "True"]
+    assert run.stdout.split() == ["HANDLERS", "1", "BEFORE", "0", "FINALIZED", "FROZEN", "True"]

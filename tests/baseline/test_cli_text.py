@@ -7,7 +7,7 @@ import io
 
 from rich.console import Console
 
-from baseline.cli import _train_bar
+from baseline.cli import LOG_EVERY_S, _train_bar
 from baseline.train import TrainProgress
 from baseline.validate import _table, loss_text
 
@@ -49,7 +49,8 @@ def test_the_last_step_reported_again_is_not_printed_twice():
         for step in range(1, 11):
             progress(_record(step, 10))
         again = _record(10, 10)
-        progress(dataclasses.replace(again, seconds=again.seconds + 1.0))
+        # even after a final evaluation longer than the heartbeat's interval
+        progress(dataclasses.replace(again, seconds=again.seconds + LOG_EVERY_S + 1.0))
     lines = buf.getvalue().splitlines()
     assert [line.split(",")[0] for line in lines].count("training: step 10/10") == 1
     # a last record with news (a val PSNR the lines have not shown) is printed

@@ -146,3 +146,42 @@ def test_release_freed_memory_reaches_glibc_on_linux():
     from sublux_common.memory import release_freed_memory
 
     assert release_freed_memory() is True
+
+
+def test_curate_runs_workers_set_the_allocator_as_the_command_does(monkeypatch):
+    # `curate run` curates in worker processes (a local pool, Dask workers) that do not start
+    # through the command's run_app: each worker sets the allocator itself, once
+    from curate import batch
+
+    tuned, curated = [], []
+    monkeypatch.setattr(batch, "tune_allocator", lambda: tuned.append(1) or {})
+    monkeypatch.setattr(batch, "curate_one", lambda s, **kw: curated.append(s) or {"session": s})
+    submitted = []
+
+    class Inline:  # a pool or a Dask client that runs what it is given at once
+        def __init__(self, *a, **k):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, fn, *args, pure=None, **kwargs):
+            import concurrent.futures
+
+            submitted.append(fn)
+            fut = concurrent.futures.Future()
+            fut.set_result(fn(*args, **kwargs))
+            return fut
+
+    monkeypatch.setattr(batch, "ProcessPoolExecutor", Inline)
+    assert [r["session"] for r in batch._local(["a", "b"], 2, {})] == ["a", "b"]
+    monkeypatch.setattr(batch, "_client", lambda address: Inline())
+    import distributed
+
+    monkeypatch.setattr(distributed, "as_completed", lambda futures: iter(futures))
+    assert [r["session"] for r in batch._dask(["c"], "tcp://x:1", {})] == ["c"]
+    assert submitted == [batch.curate_in_worker] * 3
+    assert curated == ["a", "b", "c"] and tuned == [1, 1, 1]

@@ -975,11 +975,12 @@ class Session:
             self._frames = built
         return list(self._frames.get(pass_, ()))
 
-    def _add_record(self, rec: dict) -> None:
-        """Take a record the writer has just journalled (:meth:`SessionWriter._append`)."""
+    def _add_record(self, rec: dict, typed: FrameRecord | VideoRecord | None = None) -> None:
+        """Take a record the writer has just journalled (:meth:`SessionWriter._append`);
+        ``typed``: the record it was written from, if any (a frame is not parsed again)."""
         self.records.append(rec)
         if self._frames is not None and rec.get("type") == "frame":
-            f = FrameRecord.from_json(rec)
+            f = typed if isinstance(typed, FrameRecord) else FrameRecord.from_json(rec)
             bisect.insort_right(self._frames.setdefault(f.pass_, []), f, key=lambda g: g.index)
 
     def frame_path(self, frame: FrameRecord) -> Path:
@@ -1563,13 +1564,13 @@ class SessionWriter:
         self._append(rec)
         return rec
 
-    def _append(self, rec: dict) -> None:
+    def _append(self, rec: dict, typed: FrameRecord | VideoRecord | None = None) -> None:
         try:
             append_jsonl(self.path / JOURNAL_FILE, rec)
         except OSError as exc:
             what = rec["type"]
             raise self._storage_error(exc, f"appending a {what} record to the journal") from None
-        self.session._add_record(rec)
+        self.session._add_record(rec, typed)
 
     def warn(self, code: str, message: str, **details: Any) -> WarningRecord:
         """Journal a warning: something that changes what the data means (shown by the run,
@@ -1721,7 +1722,7 @@ class SessionWriter:
             The record as journalled (with its ``t``).
         """
         record = dataclasses.replace(record, t=time.time())
-        self._append(record.to_json())
+        self._append(record.to_json(), record)
         return record
 
     def write_preroll(

@@ -209,6 +209,9 @@ def _train_lines(console):
     state = {"last": None, "said": None, "next": 0, "val": None, "at": -LOG_EVERY_S}
 
     def say(p) -> None:
+        said = state["said"]
+        if said is not None and _shown(p) == _shown(said):
+            return  # the same numbers again (the trainer repeats its last step): not news
         count = f"{p.step}/{p.total_steps}" if p.total_steps else str(p.step)
         console.print(
             f"training: step {count}, {_progress_text(p)}, {_clock(p.seconds)} elapsed",
@@ -221,22 +224,18 @@ def _train_lines(console):
         state["last"] = p
         tenth = max(1, (p.total_steps or 0) // 10)
         new_val = p.val_psnr is not None and p.val_psnr != state["val"]
-        said = state["said"]
         if (
             (p.total_steps and p.step >= state["next"])
             or new_val
             or (p.seconds - state["at"] >= LOG_EVERY_S)
-        ) and (said is None or _shown(p) != _shown(said)):
+        ):
             say(p)
             state["next"] = (p.step // tenth + 1) * tenth
         state["val"] = p.val_psnr
 
     yield progress
-    last, said = state["last"], state["said"]
-    # the trainer reports its last step again after the final evaluation: a new record with
-    # the same numbers is not news
-    if last is not None and (said is None or _shown(last) != _shown(said)):
-        say(last)
+    if state["last"] is not None:
+        say(state["last"])
 
 
 def _shown(p) -> tuple:

@@ -29,11 +29,10 @@ def fresh(monkeypatch):
 
     calls = Calls()
     calls.refuse = set()
-    calls_refuse = calls.refuse
 
     def mallopt(param, value):
         calls.append((param, value))
-        return 0 if param in calls_refuse else 1
+        return 0 if param in calls.refuse else 1
 
     monkeypatch.setattr(
         memory, "_libc_function", lambda name: mallopt if name == "mallopt" else None

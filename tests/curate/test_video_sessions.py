@@ -58,6 +58,17 @@ def seed_footage(folder: Path, *, bright_png: bool) -> tuple[Path, Path]:
     return dark, bright
 
 
+def imported_seed_session(tmp_path: Path, **options) -> Path:
+    """:func:`seed_footage` (its bright pass an MP4) imported as a sweep session at
+    ``tmp_path / "s"``, the dark video shot at 1/30 s; ``options``: import_footage's others."""
+    dark, bright = seed_footage(tmp_path / "f", bright_png=False)
+    s = tmp_path / "s"
+    import_footage(
+        s, dark=dark, bright=bright, scene="tt", kind="sweep", exposure="1/30", **options
+    )
+    return s
+
+
 def test_bright_8bit_frames_at_99_of_255_are_kept(tmp_path):
     # the issue's report: the 100 DN floor meant for 14-bit raw dropped these as too_dark
     dark, bright = seed_footage(tmp_path / "f", bright_png=True)
@@ -67,12 +78,7 @@ def test_bright_8bit_frames_at_99_of_255_are_kept(tmp_path):
 
 
 def test_imported_video_session_is_curated_like_a_raw_pass(tmp_path):
-    dark, bright = seed_footage(tmp_path / "f", bright_png=False)
-    s = tmp_path / "s"
-    import_footage(
-        s, dark=dark, bright=bright, scene="tt", kind="sweep", exposure="1/30",
-        bright_exposure="1/8", iso=2000,
-    )  # fmt: skip
+    s = imported_seed_session(tmp_path, bright_exposure="1/8", iso=2000)
     a = read_alignment(align_session(s).parent)
     assert a.dropped == []
     pairs = {p.bright: p for p in a.pairs}
@@ -86,9 +92,7 @@ def test_imported_video_session_is_curated_like_a_raw_pass(tmp_path):
 
 
 def test_a_changed_video_drops_its_frames(tmp_path):
-    dark, bright = seed_footage(tmp_path / "f", bright_png=False)
-    s = tmp_path / "s"
-    import_footage(s, dark=dark, bright=bright, scene="tt", kind="sweep", exposure="1/30", iso=1)
+    s = imported_seed_session(tmp_path, iso=1)
     data = bytearray((s / "dark" / "video.mp4").read_bytes())
     data[-10] ^= 0xFF
     (s / "dark" / "video.mp4").write_bytes(bytes(data))
@@ -99,9 +103,7 @@ def test_a_changed_video_drops_its_frames(tmp_path):
 def test_report_shows_the_frames_of_an_imported_video(tmp_path, caplog):
     from curate.report import write_report
 
-    dark, bright = seed_footage(tmp_path / "f", bright_png=False)
-    s = tmp_path / "s"
-    import_footage(s, dark=dark, bright=bright, scene="tt", kind="sweep", exposure="1/30", iso=1)
+    s = imported_seed_session(tmp_path, iso=1)
     align_session(s)
     with caplog.at_level("WARNING", logger="curate.report"):
         write_report(s, max_pairs=3)
@@ -114,9 +116,7 @@ def test_report_reads_and_copies_a_video_once(tmp_path, monkeypatch):
     from capture.session import Session
     from curate import report
 
-    dark, bright = seed_footage(tmp_path / "f", bright_png=False)
-    s = tmp_path / "s"
-    import_footage(s, dark=dark, bright=bright, scene="tt", kind="sweep", exposure="1/30", iso=1)
+    s = imported_seed_session(tmp_path, iso=1)
     align_session(s)
     reads: list[str] = []
     real = Session.read_frame
@@ -189,12 +189,7 @@ def test_a_static_video_burst_drops_the_frame_something_lit_and_only_it(tmp_path
 
 
 def test_a_frame_journalled_past_the_videos_end_is_dropped_and_the_rest_curated(tmp_path):
-    dark, bright = seed_footage(tmp_path / "f", bright_png=False)
-    s = tmp_path / "s"
-    import_footage(
-        s, dark=dark, bright=bright, scene="tt", kind="sweep", exposure="1/30",
-        bright_exposure="1/8", iso=2000,
-    )  # fmt: skip
+    s = imported_seed_session(tmp_path, bright_exposure="1/8", iso=2000)
     journal = s / "journal.jsonl"
     lines = journal.read_text().splitlines()
     last = '"video_frame":47,'

@@ -155,9 +155,7 @@ def finish_if_complete(writer: SessionWriter) -> bool:
     return True
 
 
-def check_static_session(
-    session: Session, *, scene: str | None, pass_: str, path: str | os.PathLike | None = None
-) -> None:
+def check_static_session(session: Session, *, scene: str | None, pass_: str) -> None:
     """Check that a ``capture burst`` or ``capture reference`` may add ``pass_`` to a session.
 
     Parameters
@@ -168,8 +166,6 @@ def check_static_session(
         The scene the command names (None: the session's).
     pass_ : str, keyword-only
         The pass to add, ``dark`` or ``bright``.
-    path : path-like, optional, keyword-only
-        The session as the user named it, for messages (default: ``session.path``).
 
     Raises
     ------
@@ -177,7 +173,7 @@ def check_static_session(
         The session is a sweep, belongs to another scene, or already plans ``pass_``; nothing
         was changed.
     """
-    path = session.path if path is None else Path(path)
+    path = session.path  # as the user named it
     if session.kind != "static":
         raise SessionExists(
             f"expected a static session at {path}, found a {session.kind} session; nothing was "
@@ -229,7 +225,7 @@ def open_static_session(
         return None
     writer = SessionWriter(path, command=command)
     try:
-        check_static_session(writer.session, scene=scene, pass_=pass_, path=path)
+        check_static_session(writer.session, scene=scene, pass_=pass_)
     except BaseException:
         writer.close()
         raise

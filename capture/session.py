@@ -388,13 +388,15 @@ FRAME_KEYS = (
 )
 
 
-def _malformed(rec: dict, why: str) -> MalformedRecord:
+_FRAME_EXPECTED = "a frame record with pass, index, path, sha256, size, t_start and t_end"
+
+
+def _malformed(rec: dict, why: str, expected: str = _FRAME_EXPECTED) -> MalformedRecord:
     shown = json.dumps(rec, default=str)
     shown = shown if len(shown) <= 200 else shown[:200] + " ..."
     return MalformedRecord(
-        f"expected a frame record with pass, index, path, sha256, size, t_start and t_end, "
-        f"found {why} in {shown}; run `capture repair` on the session (it un-journals "
-        "malformed records, keeping the original journal)"
+        f"expected {expected}, found {why} in {shown}; run `capture repair` on the session (it "
+        "un-journals malformed records, keeping the original journal)"
     )
 
 
@@ -631,11 +633,8 @@ class VideoRecord:
         needed = VIDEO_KEYS[3:-1]
         missing = [k for k in needed if k not in rec]
         if missing:
-            shown = json.dumps(rec, default=str)[:200]
-            raise MalformedRecord(
-                f"expected a video record with {', '.join(needed)}, found no "
-                f"{', '.join(missing)} in {shown}; run `capture repair` on the session"
-            )
+            expected = f"a video record with {', '.join(needed)}"
+            raise _malformed(rec, f"no {', '.join(missing)}", expected)
         return cls(
             pass_=rec["pass"],
             path=rec["path"],

@@ -144,7 +144,7 @@ def test_a_static_pass_may_join_a_static_session_of_its_scene(tmp_path):
 def test_a_static_pass_never_joins_a_sweep(tmp_path):
     w = _session(tmp_path, kind="sweep", passes={"dark": _pass(1, angles=[0.0])})
     with pytest.raises(SessionExists, match="found a sweep session"):
-        check_static_session(w.session, scene="desk", pass_="bright", path="named/s")
+        check_static_session(w.session, scene="desk", pass_="bright")
 
 
 def test_open_static_session(tmp_path):

@@ -436,6 +436,10 @@ def simulated_session(
     if kind == "sweep":
         from capture.sim.clock import SimClock
 
+        static_only = {"offset": offset != (0.0, 0.0), "lux_at": lux_at, "ref_offsets": ref_offsets}
+        if any(static_only.values()):
+            given = ", ".join(k for k, v in static_only.items() if v)
+            raise BadRequest(f"expected a static session for {given}, found kind='sweep'")
         passes, table = planmod.sweep_plan(
             steps=steps,
             step_deg=step_deg,

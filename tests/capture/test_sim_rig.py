@@ -175,6 +175,15 @@ def test_an_unknown_kind_is_a_bad_request(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize(
+    "option", [{"offset": (1.0, 0.0)}, {"lux_at": {("dark", 0): 0.0}}, {"ref_offsets": {1: (1, 1)}}]
+)
+def test_a_static_sessions_option_is_refused_for_a_sweep(tmp_path, option):
+    with pytest.raises(BadRequest, match=f"static session for {next(iter(option))}"):
+        simulated_session(tmp_path / "x", kind="sweep", **option)
+    assert not (tmp_path / "x").exists()
+
+
 # -- the rig --------------------------------------------------------------------------------------
 
 

@@ -286,10 +286,9 @@ def verify(release: Annotated[Path, typer.Argument(help="A release folder.")]) -
 def _summary(release: Path) -> None:
     """What ``dataset info`` prints (and ``dataset publish`` after the release): the splits'
     table, then the notes, from one read of ``manifest.json``."""
-    from dataset_card.manifest import MANIFEST, Manifest
-    from dataset_card.publish import read_manifest
+    from dataset_card.manifest import Manifest
 
-    m = Manifest.from_json(read_manifest(release), where=str(release / MANIFEST))
+    m = Manifest.read(release)
     _info(m)
     _notes(m)
 

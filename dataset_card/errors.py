@@ -84,6 +84,16 @@ class MissingFile(DatasetError, FileNotFoundError):
     """A file the release (or its manifest) names is not there."""
 
 
+class NoRelease(MissingFile, BadRelease):
+    """A folder that holds no release (no ``manifest.json``, or no such folder).
+
+    Both readers of a manifest raise it: a command reports it as a bad request (exit 2, the
+    path given was wrong: :class:`BadRelease` comes first among the commands' listed classes),
+    a library caller may catch it as the missing file it is (:class:`MissingFile`,
+    ``FileNotFoundError``).
+    """
+
+
 class ReleaseExists(BadRelease, FileExistsError):
     """A write would overwrite or mix into files that already exist."""
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dataset_card.errors import BadRelease, DamagedRelease, MissingFile
+from dataset_card.errors import BadRelease, DamagedRelease, NoRelease
 from dataset_card.schema import SCHEMA_VERSION
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "UnusedReference",
     "load_manifest_json",
     "no_manifest_message",
+    "read_manifest",
 ]
 
 #: The manifest's file name in a release folder.
@@ -103,6 +104,23 @@ def no_manifest_message(folder: str | os.PathLike) -> str:
     if not folder.is_dir():
         return f"{expected}, found a file; give the release's folder, not a file in it"
     return f"{expected}, found no {MANIFEST}; point at the folder `dataset publish` wrote"
+
+
+def read_manifest(folder: str | os.PathLike) -> Any:
+    """The parsed ``manifest.json`` of the release ``folder``, as JSON (:meth:`Manifest.read`
+    types it).
+
+    Raises
+    ------
+    NoRelease
+        No ``manifest.json`` there (the message says whether the folder exists at all).
+    DamagedRelease
+        It is not JSON: the release is damaged.
+    """
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise NoRelease(no_manifest_message(folder))
+    return load_manifest_json(path)
 
 
 def load_manifest_json(path: str | os.PathLike) -> Any:
@@ -434,14 +452,12 @@ class Manifest:
 
         Raises
         ------
-        MissingFile
-            No ``manifest.json`` in ``folder`` (or no folder ``folder``).
+        NoRelease
+            No ``manifest.json`` in ``folder`` (or no folder ``folder``): a
+            :class:`~dataset_card.errors.MissingFile` and a ``BadRelease``.
         DamagedRelease
             It is not JSON, or holds a value of the wrong type (:meth:`from_json`).
         BadRelease
             It is JSON but not a manifest (no ``splits``).
         """
-        path = Path(folder) / MANIFEST
-        if not path.is_file():
-            raise MissingFile(no_manifest_message(folder))
-        return cls.from_json(load_manifest_json(path), where=str(path))
+        return cls.from_json(read_manifest(folder), where=str(Path(folder) / MANIFEST))

@@ -42,8 +42,7 @@ from dataset_card.manifest import (
     Manifest,
     SessionEntry,
     SplitEntry,
-    load_manifest_json,
-    no_manifest_message,
+    read_manifest,
 )
 from dataset_card.parquet import PAIRS_PARQUET, count_rows
 from dataset_card.schema import DEFAULT_CODEC, GT_RECIPE, SCHEMA_VERSION, canonical_codec
@@ -260,28 +259,6 @@ def _semver(v: str) -> tuple[int, int, int]:
     return tuple(int(x) for x in m.groups())  # type: ignore[return-value]
 
 
-def read_manifest(folder: str | os.PathLike) -> dict:
-    """The parsed ``manifest.json`` of the release ``folder``.
-
-    Raises
-    ------
-    BadRelease
-        No ``manifest.json`` there (the message says whether the folder exists at all).
-    DamagedRelease
-        It is not JSON: the release is damaged.
-    """
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
-        raise BadRelease(no_manifest_message(folder))
-    return load_manifest_json(path)
-
-
-def _read_typed(folder: str | os.PathLike) -> Manifest:
-    """:func:`read_manifest` as a :class:`~dataset_card.manifest.Manifest` (a value of the
-    wrong type: :class:`~dataset_card.errors.DamagedRelease`)."""
-    return Manifest.from_json(read_manifest(folder), where=str(Path(folder) / MANIFEST))
-
-
 def _membership(manifest: Manifest) -> dict[str, str]:
     return {sid: split for split, s in manifest.splits.items() for sid in s.sessions}
 
@@ -402,7 +379,7 @@ def check_release(
     root = Path(root)
     tell = progress or (lambda step, done, total: None)
     problems: list[str] = []
-    manifest = _read_typed(root)
+    manifest = Manifest.read(root)
     sums = root / SUMS
     digests: dict[str, str] = {}  # each file hashed once, for the Croissant check too
     if sums.exists():
@@ -514,7 +491,7 @@ def _plan(
             f"found url={meta.url!r}, creators={list(meta.creators)!r}"
         )
     codec = canonical_codec(codec)
-    old = _read_typed(previous) if previous else None
+    old = Manifest.read(previous) if previous else None
     plans = plan_sessions(
         sessions,
         seed=seed,

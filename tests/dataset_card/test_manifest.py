@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from dataset_card.errors import BadRelease, MissingFile
+from dataset_card.errors import BadRelease, MissingFile, NoRelease
 from dataset_card.manifest import (
     MANIFEST,
     Counts,
@@ -135,6 +135,27 @@ def test_a_hand_made_manifest_reads_with_defaults(tmp_path):
     assert m.name == "" and m.sessions == {} and m.files is None
     with pytest.raises(MissingFile, match=r"manifest\.json"):
         Manifest.read(tmp_path)
+
+
+@pytest.mark.parametrize("where", ["empty", "missing"])
+def test_no_release_is_one_error_for_both_readers_and_a_bad_request_for_commands(
+    tmp_path, where
+):
+    from typer.testing import CliRunner
+
+    from dataset_card import cli
+
+    folder = tmp_path / "r"
+    if where == "empty":
+        folder.mkdir()
+    for read in (Manifest.read, read_manifest, open_release):
+        with pytest.raises(NoRelease, match=r"manifest\.json") as exc:
+            read(folder)
+        assert isinstance(exc.value, MissingFile) and isinstance(exc.value, BadRelease)
+    for command in (["info", str(folder)], ["verify", str(folder)]):
+        r = CliRunner().invoke(cli.app, command)
+        assert r.exit_code == 2, r.output  # the path given was wrong: a bad request
+        assert "manifest.json" in r.output
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,6 @@ from dataset_card.parquet import (
 )
 from dataset_card.schema import (
     DEFAULT_CODEC,
-    REFERENCE_FRAMES_DTYPE,
     LongFrameRow,
     ShortFrameRow,
 )
@@ -87,11 +86,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: ``long_frames`` adds where each reference's window sits relative to the short window, and
-#: the reference's own shift left after that even offset (``dy``, ``dx``, at most a pixel):
-#: the fields of :class:`~dataset_card.schema.LongFrameRow`.
-LONG_DTYPE = REFERENCE_FRAMES_DTYPE
 
 
 def _even(v: float) -> int:

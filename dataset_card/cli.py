@@ -33,17 +33,11 @@ err = Console(stderr=True)
 
 #: The ``dataset`` command's error handling: sublux's bad requests exit 2, its other errors
 #: and OSError (one line naming the path) 1; a builtin exception is a bug and keeps its
-#: traceback (sublux_common/cliutil.py).
+#: traceback (sublux_common/cliutil.py).  A damaged release is a failure (exit 1) although
+#: it is a :class:`BadRelease` for library callers: the most specific listed class decides.
 BAD_REQUESTS = (BadRelease, BadInput, BadRequest)
 FAILURES = (DamagedRelease, DatasetError, CurateError, CaptureError)
-_handle = handle_errors(bad=BAD_REQUESTS, fail=FAILURES, console=err, os_errors=True)
-
-
-def handle(fn):
-    """The dataset commands' error handling (:data:`BAD_REQUESTS` exit 2, :data:`FAILURES`
-    exit 1: a damaged release is a failure although it is a :class:`BadRelease` for library
-    callers; an OSError exits 1 with one line)."""
-    return _handle(fn)
+handle = handle_errors(bad=BAD_REQUESTS, fail=FAILURES, console=err, os_errors=True)
 
 
 def _stoppable(fn):

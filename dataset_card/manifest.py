@@ -344,7 +344,7 @@ class Counts:
 
     def to_json(self) -> dict[str, Any]:
         """The ``counts`` value."""
-        return {"sessions": self.sessions, "scenes": self.scenes, "pairs": self.pairs}
+        return {k: getattr(self, k) for k in _COUNTS}
 
 
 @dataclass(frozen=True)
@@ -418,12 +418,7 @@ class Manifest:
                 k: SessionEntry.from_json(v, f"{where}: sessions.{k}")
                 for k, v in _mapping(obj.get("sessions", {}), f"{where}: sessions").items()
             },
-            counts=Counts(
-                **{
-                    k: _take(counts, k, int, 0, f"{where}: counts")
-                    for k in ("sessions", "scenes", "pairs")
-                }
-            ),
+            counts=Counts(**{k: _take(counts, k, int, 0, f"{where}: counts") for k in _COUNTS}),
             files=None
             if files is None
             else tuple(FileEntry.from_json(f, f"{where}: files[]") for f in files),

@@ -127,7 +127,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    env.filters.update(code=code, count=count, fmt=fmt, md_cell=md_cell, md_text=md_text)
+    env.filters.update(code=code, count=count, fmt=fmt, md_text=md_text)
     env.globals.update(md_table=md_table)
     return env
 

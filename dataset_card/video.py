@@ -107,7 +107,10 @@ def geometry(plan: SessionPlan) -> None:
 
     def described(v: VideoRecord | None) -> str:
         keys = ("source", "sha256", "fps", "duration_s", "codec", "frame_count", "width", "height")
-        return "" if v is None else json.dumps({k: v.to_json()[k] for k in keys})
+        if v is None:
+            return ""
+        record = v.to_json()
+        return json.dumps({k: record[k] for k in keys})
 
     plan.attrs = {
         **levels,

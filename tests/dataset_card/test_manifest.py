@@ -138,9 +138,7 @@ def test_a_hand_made_manifest_reads_with_defaults(tmp_path):
 
 
 @pytest.mark.parametrize("where", ["empty", "missing"])
-def test_no_release_is_one_error_for_both_readers_and_a_bad_request_for_commands(
-    tmp_path, where
-):
+def test_no_release_is_one_error_for_both_readers_and_a_bad_request_for_commands(tmp_path, where):
     from typer.testing import CliRunner
 
     from dataset_card import cli

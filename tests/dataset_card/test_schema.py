@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from dataset_card import hdf5, schema
-from dataset_card.build import LONG_DTYPE, LongEntry, ShortEntry, _write_tables
+from dataset_card.build import LongEntry, ShortEntry, _write_tables
 from dataset_card.card import write_card
 from dataset_card.errors import BadRelease
 from dataset_card.h5writer import SplitWriter
@@ -149,7 +149,7 @@ def _written(plan: SimpleNamespace, folder: Path) -> dict[str, np.ndarray]:
 def test_frame_row_dtypes_are_the_tables_dtypes_as_before():
     assert SHORT_FRAMES_DTYPE == OLD_SHORT == ShortFrameRow.dtype()
     assert LONG_FRAMES_DTYPE == np.dtype(_FRAME_FIELDS) == FrameRow.dtype()
-    assert REFERENCE_FRAMES_DTYPE == OLD_LONG == LONG_DTYPE == LongFrameRow.dtype()
+    assert REFERENCE_FRAMES_DTYPE == OLD_LONG == LongFrameRow.dtype()
     assert [f.name for f in dataclasses.fields(ShortFrameRow)] == list(OLD_SHORT.names)
     assert tuple(_FRAME_FIELDS) == schema.FRAME_FIELDS
 

@@ -537,7 +537,7 @@ def summarize(alignment: Alignment) -> Summary:
 
 def write_alignment(
     folder: str | os.PathLike,
-    alignment: Alignment | Mapping[str, Any],
+    alignment: Alignment,
     correlation: np.ndarray | None = None,
 ) -> Path:
     """Write ``alignment.json`` (and the correlation matrix) atomically into ``folder``.
@@ -546,9 +546,9 @@ def write_alignment(
     ----------
     folder : str or os.PathLike
         The result folder (created if needed).
-    alignment : Alignment or mapping
-        The result; its ``schema``, ``tool`` and ``created`` are stamped now.  A mapping (a
-        hand-built result, as tests write) is written as given after those three keys.
+    alignment : Alignment
+        The result; its ``schema``, ``tool`` and ``created`` are stamped now (a hand-built
+        result: :meth:`Alignment.from_json` of its JSON).
     correlation : ndarray, optional
         The bright x dark correlation matrix, saved as ``correlation.npy`` (float32) and
         named in ``correlation.file``.
@@ -570,15 +570,10 @@ def write_alignment(
     if correlation is not None:
         with atomic_write(folder / CORRELATION_FILE, "wb") as fh:
             np.save(fh, np.asarray(correlation, dtype=np.float32), allow_pickle=False)
-    if isinstance(alignment, Alignment):
-        index = alignment.correlation_index
-        if correlation is not None:
-            index = replace(index or CorrelationIndex(), file=CORRELATION_FILE)
-        data = replace(alignment, correlation_index=index, **stamp).to_json()
-    else:
-        data = {**stamp, **alignment}
-        if correlation is not None:
-            data["correlation"] = {**data.get("correlation", {}), "file": CORRELATION_FILE}
+    index = alignment.correlation_index
+    if correlation is not None:
+        index = replace(index or CorrelationIndex(), file=CORRELATION_FILE)
+    data = replace(alignment, correlation_index=index, **stamp).to_json()
     atomic_write_json(folder / ALIGNMENT_FILE, data)
     return folder / ALIGNMENT_FILE
 

@@ -153,7 +153,7 @@ def _curate(tmp_path: Path, session: Path, *, matrix: str = "full") -> Path:
         for b, d in path:
             corr[b, d] = 0.9
         data["correlation"] = {"dark": kept, "bright": brights, "path": path}
-    write_alignment(s / "curation", data, correlation=corr)
+    write_alignment(s / "curation", Alignment.from_json(data), correlation=corr)
     return s / "curation"
 
 
@@ -268,10 +268,10 @@ def test_page_names_pairs_drops_and_rejections(tmp_path, sessions):
 def test_untrusted_text_is_escaped(tmp_path, sessions):
     result = _curate(tmp_path, sessions / "refs2")
     al = read_alignment(result)
-    data = {k: v for k, v in al.to_json().items() if k not in ("schema", "tool", "created")}
+    data = al.to_json()
     data["source"]["scene"] = 'desk"><script>alert(1)</script>'
     data["dropped"][0]["detail"] = "<img src=http://example.invalid/x.png>"
-    write_alignment(result, data)
+    write_alignment(result, Alignment.from_json(data))
     page = _parse(write_report(result))
     assert "script" not in [t for t, _ in page.tags]
     assert all((a.get("src") or "").startswith("data:") for t, a in page.tags if t == "img")
@@ -289,9 +289,7 @@ def test_a_session_name_and_a_drop_reason_holding_markup_are_shown_as_text(tmp_p
     data["source"]["scene"] = None  # the title and heading then come from session.json
     data["dropped"][0]["reason"] = "<script>alert('reason')</script>"
     data["rejected"][0]["reason"] = '"><b onmouseover=alert(1)>'
-    write_alignment(
-        result, {k: v for k, v in data.items() if k not in ("schema", "tool", "created")}
-    )
+    write_alignment(result, Alignment.from_json(data))
     html_path = write_report(result)
     page = _parse(html_path)
     tags = [t for t, _ in page.tags]
@@ -405,7 +403,7 @@ def test_dark_tile_is_shifted_onto_the_bright_one_and_gained(tmp_path, synth):
         "frames": {"dark": [{"file": "0000.dng", "kept": True, "mean_dn": 500.0}],
                    "bright": [{"file": "0000.dng", "kept": True, "mean_dn": 2000.0}]},
     }  # fmt: skip
-    write_alignment(tmp_path / "out", data)
+    write_alignment(tmp_path / "out", Alignment.from_json(data))
     html_path = write_report(tmp_path / "out")
     diffs = dict(zip(trials, (_mean_diff(c) for c, _ in _captions(html_path)), strict=True))
     assert diffs["right"] < 0.6 * diffs["none"], diffs
@@ -484,7 +482,7 @@ def test_dark_frames_from_a_video_are_read_at_their_frame_number(tmp_path, sessi
                             for k, v in enumerate(levels)],
                    "bright": [{"file": "ref.png", "kept": True, "mean_dn": 200.0}]},
     }  # fmt: skip
-    write_alignment(tmp_path / "out", data)
+    write_alignment(tmp_path / "out", Alignment.from_json(data))
     html_path = write_report(tmp_path / "out")
     diffs = {re.search(r"frame_\d+", c).group(0): _mean_diff(c) for c, _ in _captions(html_path)}
     near, far = diffs["frame_000003"], diffs["frame_000000"]

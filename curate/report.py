@@ -53,7 +53,7 @@ from curate.pipeline import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from curate.raw import open_raw
 from curate.result import Alignment, CorrelationIndex, Drop, Pair, read_alignment
 from curate.templating import environment
-from curate.video import verified_copy
+from curate.video import verified_copy, video_frame_bgr
 from sublux_common.fsio import atomic_write_bytes
 from sublux_common.progress import OnProgress
 
@@ -138,13 +138,8 @@ def _image_linear(image: np.ndarray | None, what: str) -> np.ndarray:
 
 def _video_linear(video: Path, index: int) -> _Linear:
     """Frame ``index`` of ``video`` as linear RGB."""
-    cap = cv2.VideoCapture(str(video))
-    try:
-        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-        ok, image = cap.read()
-    finally:
-        cap.release()
-    return _Linear(_image_linear(image if ok else None, f"{video} frame {index}"), 1.0, True)
+    image = video_frame_bgr(video, index)
+    return _Linear(_image_linear(image, f"{video} frame {index}"), 1.0, True)
 
 
 def _video_index(video: Path, name: str) -> int:

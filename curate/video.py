@@ -19,7 +19,7 @@ import numpy as np
 
 from curate.errors import BadInput
 
-__all__ = ["verified_copy", "video_fps", "video_rgb_frames"]
+__all__ = ["verified_copy", "video_fps", "video_frame_bgr", "video_rgb_frames"]
 
 
 @contextlib.contextmanager
@@ -54,6 +54,17 @@ def video_fps(path: str | Path) -> float:
 
     with _opened(path) as cap:
         return float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+
+
+def video_frame_bgr(path: str | Path, index: int) -> np.ndarray | None:
+    """Frame ``index`` of a video as OpenCV reads it ((H, W, 3) uint8 BGR, as ``cv2.imread``
+    gives an image), or None when the video has no such frame."""
+    import cv2
+
+    with _opened(path) as cap:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, image = cap.read()
+    return image if ok else None
 
 
 def video_rgb_frames(path: str | Path) -> Iterator[np.ndarray]:

@@ -207,3 +207,17 @@ def test_a_frame_journalled_past_the_videos_end_is_dropped_and_the_rest_curated(
     assert len(a.pairs) == 12
     kept = [f for f in a.frames("dark") if f.kept]
     assert len(kept) == 47 and all(f.mean_dn is not None for f in kept)
+
+
+def test_one_video_frame_is_the_frame_streaming_gives(tmp_path):
+    from curate.video import video_frame_bgr, video_rgb_frames
+
+    dark, _ = seed_footage(tmp_path / "f", bright_png=True)
+    frames = list(video_rgb_frames(dark))
+    for index in (0, 7, len(frames) - 1):
+        np.testing.assert_array_equal(video_frame_bgr(dark, index)[..., ::-1], frames[index])
+    assert video_frame_bgr(dark, len(frames)) is None  # past the end: no frame
+    not_video = tmp_path / "x.mp4"
+    not_video.write_bytes(b"not a video")
+    with pytest.raises(BadInput, match="FFmpeg backend can open"):
+        video_frame_bgr(not_video, 0)

@@ -42,7 +42,7 @@ from typing import Any
 import tifffile
 
 from capture.errors import BadImport, CaptureError, SessionExists, StorageError, storage_errors
-from capture.protocols import CameraInfo, format_shutter, parse_shutter
+from capture.protocols import Applied, CameraInfo, Exposure, format_shutter, parse_shutter
 from capture.rawmeta import container_exif, container_truncation, quiet_tifffile, truncated
 from capture.session import (
     PASSES,
@@ -52,6 +52,8 @@ from capture.session import (
     check_new_session_dir,
     check_scene_and_lux,
     finish_interrupted_creation,
+    readback_fields,
+    requested_fields,
     serial_hash,
 )
 from sublux_common.fsio import crash_point, fsync_dir
@@ -359,15 +361,8 @@ def _exposure_fields(iso: int, shutter: str, exp: float, ap: str | None, fmt: st
     """An imported frame's ``requested`` and ``readback``: what its metadata (or the command
     line) says, journalled as a tethered camera's read-back would be."""
     return {
-        "requested": {"iso": iso, "shutter": shutter, "aperture": ap},
-        "readback": {
-            "iso": iso,
-            "shutter": shutter,
-            "shutter_s": exp,
-            "aperture": ap,
-            "bulb": False,
-            "format": fmt,
-        },
+        "requested": requested_fields(Exposure(iso=iso, shutter=shutter, aperture=ap)),
+        "readback": readback_fields(Applied(iso, shutter, exp, ap, bulb=False, image_format=fmt)),
     }
 
 

@@ -170,6 +170,8 @@ __all__ = [
     "open_session",
     "read_frame_bytes",
     "read_journal",
+    "readback_fields",
+    "requested_fields",
     "serial_hash",
 ]
 
@@ -1330,7 +1332,14 @@ def open_session(path: str | os.PathLike) -> Session:
     return Session(path)
 
 
-def _readback_dict(applied: Applied) -> dict:
+def requested_fields(requested: Exposure) -> dict:
+    """A frame record's ``requested``: the settings asked for."""
+    return {"iso": requested.iso, "shutter": requested.shutter, "aperture": requested.aperture}
+
+
+def readback_fields(applied: Applied) -> dict:
+    """A frame record's ``readback``: the settings the camera reported (or, for an imported
+    file, its metadata)."""
     return {
         "iso": applied.iso,
         "shutter": applied.shutter,
@@ -1693,12 +1702,8 @@ class SessionWriter:
             sha256=sha256_bytes(shot.data),
             size=len(shot.data),
             camera_name=shot.name,
-            requested={
-                "iso": requested.iso,
-                "shutter": requested.shutter,
-                "aperture": requested.aperture,
-            },
-            readback=_readback_dict(applied),
+            requested=requested_fields(requested),
+            readback=readback_fields(applied),
             angle=angle,
             t_start=shot.t_start,
             t_end=shot.t_end,
@@ -1751,7 +1756,7 @@ class SessionWriter:
             sha256=sha256_bytes(shot.data),
             size=len(shot.data),
             camera_name=shot.name,
-            readback=_readback_dict(applied),
+            readback=readback_fields(applied),
             angle=angle,
             t_start=shot.t_start,
             t_end=shot.t_end,

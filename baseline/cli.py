@@ -205,7 +205,9 @@ def _train_bar(enabled: bool = True, *, console=None):
 def _train_lines(console):
     """The trainer's progress as whole lines (``training: step 250/2500, 310.2 img/s, loss
     0.0123, val 30.12 dB, 0:00:40 left, 0:00:05 elapsed``): at each tenth of the steps, at each
-    new val PSNR, at least every :data:`LOG_EVERY_S` seconds, and the last step at the end."""
+    new val PSNR, at least every :data:`LOG_EVERY_S` seconds, and the last step once, at the end:
+    the trainer reports it after its last step and again after the final evaluation (the final
+    val PSNR, the last losses), and only the latter is printed."""
     state = {"last": None, "said": None, "next": 0, "val": None, "at": -LOG_EVERY_S}
 
     def say(p) -> None:
@@ -224,7 +226,9 @@ def _train_lines(console):
         state["last"] = p
         tenth = max(1, (p.total_steps or 0) // 10)
         new_val = p.val_psnr is not None and p.val_psnr != state["val"]
-        if (
+        if p.total_steps and p.step >= p.total_steps:
+            pass  # the last step: said once, at the end, with the final evaluation's numbers
+        elif (
             (p.total_steps and p.step >= state["next"])
             or new_val
             or (p.seconds - state["at"] >= LOG_EVERY_S)

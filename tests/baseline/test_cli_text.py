@@ -53,14 +53,17 @@ def test_the_last_step_reported_again_is_not_printed_twice():
         progress(dataclasses.replace(again, seconds=again.seconds + LOG_EVERY_S + 1.0))
     lines = buf.getvalue().splitlines()
     assert [line.split(",")[0] for line in lines].count("training: step 10/10") == 1
-    # a last record with news (a val PSNR the lines have not shown) is printed
+    # the run's end as the trainer reports it: its last step, then the same step again after
+    # the final evaluation with a new val PSNR and the last losses: one line, the latter's
     buf = io.StringIO()
     with _train_bar(console=Console(file=buf, width=80)) as progress:
         for step in range(1, 11):
-            progress(_record(step, 10))
-        progress(_record(10, 10, val=31.5))
-    assert buf.getvalue().splitlines()[-1].startswith("training: step 10/10, 310.0 img/s")
-    assert "val 31.50 dB" in buf.getvalue().splitlines()[-1]
+            progress(_record(step, 10, val=30.0 if step >= 5 else None))
+        final = _record(10, 10, val=31.5)
+        progress(dataclasses.replace(final, loss=0.02))
+    lines = buf.getvalue().splitlines()
+    assert [line.split(",")[0] for line in lines].count("training: step 10/10") == 1
+    assert lines[-1].startswith("training: step 10/10, 310.0 img/s, loss 0.0200, val 31.50 dB")
 
 
 def test_progress_in_a_log_is_whole_lines_not_a_cut_bar():
